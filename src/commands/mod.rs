@@ -1,0 +1,51 @@
+//! The command line: one subcommand per file, each with its clap `Args` and its `run`.
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::Exit;
+
+pub mod demo;
+pub mod diff;
+pub mod list;
+
+/// Keeps Go code from quietly gaining heap allocations.
+///
+/// escape-gate checks out a base and a head revision into temporary directories, runs
+/// the Go compiler's escape analysis (`go build -gcflags=-m`) on both, matches the
+/// findings so that code that merely moved is not reported, and fails when the head has
+/// heap escapes that the base did not have and the allowlist (.escape-gate.yml) does not
+/// cover. Your repository is only read.
+///
+/// Exit codes: 0 no new heap escapes, 1 new heap escapes, 2 could not decide (usage,
+/// allowlist, git or build error).
+#[derive(Debug, Parser)]
+#[command(name = "escape-gate", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Diff(diff::Args),
+    List(list::Args),
+    Demo(demo::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Diff(args) => diff::run(args),
+        Command::List(args) => list::run(args),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,391 @@
+//! The "Resolve" and "Materialise" stages: rev-specs in, [`Revision`]s out; a revision
+//! in, a [`Tree`] (a temporary directory holding exactly its files) out.
+//!
+//! Everything here only reads the user's repository: no index write, no ref, no
+//! worktree entry, no object. The working tree is a pseudo-revision whose files are
+//! copied from disk (tracked files as they are now, plus untracked files that are not
+//! ignored), so uncommitted work is seen without being committed anywhere.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use git2::{ObjectType, Oid, Repository, StatusOptions};
+
+use crate::interrupt::TempTree;
+
+/// A resolved revision: a commit, or the working tree of the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// What the user asked for (`main`, `HEAD~2`, `1a2b3c4`), or how it was chosen.
+    pub spec: String,
+    /// `None` for the working tree.
+    pub commit: Option<Oid>,
+}
+
+impl Revision {
+    pub fn working_tree() -> Revision {
+        Revision {
+            spec: "working tree".to_string(),
+            commit: None,
+        }
+    }
+
+    pub fn is_working_tree(&self) -> bool {
+        self.commit.is_none()
+    }
+
+    /// A short label for messages: `main (1a2b3c4)` or `working tree`.
+    pub fn label(&self) -> String {
+        match self.commit {
+            None => self.spec.clone(),
+            Some(oid) => {
+                let short = short_oid(oid);
+                if self.spec.starts_with(&short) {
+                    short
+                } else {
+                    format!("{} ({short})", self.spec)
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+pub fn short_oid(oid: Oid) -> String {
+    let s = oid.to_string();
+    s[..s.len().min(10)].to_string()
+}
+
+/// The user's repository, opened read-only in spirit.
+pub struct Repo {
+    repo: Repository,
+    root: PathBuf,
+}
+
+impl fmt::Debug for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repo").field("root", &self.root).finish()
+    }
+}
+
+impl Repo {
+    /// Finds the repository containing `dir`.
+    pub fn open(dir: &Path) -> Result<Repo> {
+        let repo = Repository::discover(dir).map_err(|err| {
+            anyhow!(
+                "{} is not inside a git repository ({})\n\
+                 hint: run escape-gate inside a clone of your Go repository, or pass --repo DIR",
+                dir.display(),
+                err.message()
+            )
+        })?;
+        let root = repo
+            .workdir()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{} is a bare repository; escape-gate needs a clone with a working tree\n\
+                     hint: clone it (`git clone {} checkout`) and run escape-gate there",
+                    repo.path().display(),
+                    repo.path().display()
+                )
+            })?
+            .to_path_buf();
+        Ok(Repo { repo, root })
+    }
+
+    /// The top directory of the working tree.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolves a rev-spec to a commit, with a hint when the commit is simply not in
+    /// this clone (a shallow checkout in CI is the usual cause).
+    pub fn resolve(&self, spec: &str) -> Result<Revision> {
+        match self
+            .repo
+            .revparse_single(spec)
+            .and_then(|obj| obj.peel_to_commit())
+        {
+            Ok(commit) => Ok(Revision {
+                spec: spec.to_string(),
+                commit: Some(commit.id()),
+            }),
+            Err(err) => {
+                let mut msg = format!("unknown revision `{spec}`: {}", err.message());
+                if self.repo.is_shallow() {
+                    msg.push_str(
+                        "\nhint: this is a shallow clone, so the commit may exist but not be here; \
+                         fetch the history with `git fetch --unshallow` \
+                         (GitHub Actions: `fetch-depth: 0` on actions/checkout)",
+                    );
+                } else if is_hex(spec) {
+                    msg.push_str(&format!(
+                        "\nhint: the commit is not in this clone; fetch it with `git fetch origin {spec}`"
+                    ));
+                } else {
+                    msg.push_str(
+                        "\nhint: name a branch, tag or commit that exists here (see `git log --oneline`)",
+                    );
+                }
+                Err(anyhow!(msg))
+            }
+        }
+    }
+
+    /// The commit `HEAD` points at.
+    pub fn head_commit(&self) -> Result<Oid> {
+        let head = self.repo.head().map_err(|err| {
+            anyhow!(
+                "the repository has no commit at HEAD yet ({})\nhint: commit once, or name the revisions to compare",
+                err.message()
+            )
+        })?;
+        Ok(head
+            .peel_to_commit()
+            .context("resolving HEAD to a commit")?
+            .id())
+    }
+
+    /// The default base: the merge-base of `head` with the upstream of the current
+    /// branch, else with `origin/HEAD`, `main` or `master`, in that order.
+    pub fn default_base(&self, head: &Revision) -> Result<Revision> {
+        let head_oid = match head.commit {
+            Some(oid) => oid,
+            None => self.head_commit()?,
+        };
+        let mut candidates: Vec<(String, Oid)> = Vec::new();
+        if let Ok(head_ref) = self.repo.head() {
+            if head_ref.is_branch() {
+                if let Ok(name) = head_ref.shorthand() {
+                    if let Ok(branch) = self.repo.find_branch(name, git2::BranchType::Local) {
+                        if let Ok(upstream) = branch.upstream() {
+                            if let (Some(up_name), Some(oid)) =
+                                (upstream.name().ok().flatten(), upstream.get().target())
+                            {
+                                candidates.push((up_name.to_string(), oid));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for name in [
+            "refs/remotes/origin/HEAD",
+            "refs/heads/main",
+            "refs/heads/master",
+        ] {
+            if let Ok(reference) = self.repo.find_reference(name) {
+                if let Ok(commit) = reference.peel_to_commit() {
+                    let short = name
+                        .trim_start_matches("refs/remotes/")
+                        .trim_start_matches("refs/heads/");
+                    candidates.push((short.to_string(), commit.id()));
+                }
+            }
+        }
+        for (name, oid) in &candidates {
+            if let Ok(base) = self.repo.merge_base(head_oid, *oid) {
+                return Ok(Revision {
+                    spec: format!("merge-base with {name}"),
+                    commit: Some(base),
+                });
+            }
+        }
+        bail!(
+            "could not choose a base revision: the current branch has no upstream and there is no \
+             origin/HEAD, main or master sharing history with {}\n\
+             hint: name the base explicitly: `escape-gate diff BASE`",
+            head.label()
+        )
+    }
+
+    /// Writes the files of `rev` into `tree` (an empty directory).
+    pub fn materialise(&self, rev: &Revision, tree: &TempTree) -> Result<()> {
+        match rev.commit {
+            Some(oid) => self
+                .write_commit(oid, tree.path())
+                .with_context(|| format!("writing {} into its temporary tree", rev.label())),
+            None => self
+                .copy_working_tree(tree.path())
+                .context("copying the working tree into a temporary tree"),
+        }
+    }
+
+    fn write_commit(&self, oid: Oid, dest: &Path) -> Result<()> {
+        let tree = self.repo.find_commit(oid)?.tree()?;
+        let mut failure: Option<anyhow::Error> = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            let name = match entry.name().ok() {
+                Some(name) => name,
+                None => return git2::TreeWalkResult::Skip,
+            };
+            let rel = format!("{dir}{name}");
+            let path = dest.join(&rel);
+            let result = match entry.kind() {
+                Some(ObjectType::Tree) => fs::create_dir_all(&path).map_err(anyhow::Error::from),
+                Some(ObjectType::Blob) => self.write_blob(entry.id(), entry.filemode(), &path),
+                // Submodules (commit entries) are not part of this repository's build.
+                _ => Ok(()),
+            };
+            match result {
+                Ok(()) => git2::TreeWalkResult::Ok,
+                Err(err) => {
+                    failure = Some(err.context(format!("writing {rel}")));
+                    git2::TreeWalkResult::Abort
+                }
+            }
+        })
+        .or_else(|err| if failure.is_some() { Ok(()) } else { Err(err) })?;
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    fn write_blob(&self, oid: Oid, mode: i32, path: &Path) -> Result<()> {
+        let blob = self.repo.find_blob(oid)?;
+        if mode == 0o120000 {
+            let target = String::from_utf8_lossy(blob.content()).into_owned();
+            return make_symlink(&target, path);
+        }
+        fs::write(path, blob.content())?;
+        if mode == 0o100755 {
+            set_executable(path)?;
+        }
+        Ok(())
+    }
+
+    /// Copies tracked files as they are on disk now, plus untracked files that are not
+    /// ignored: what `git add -A && git commit` would record, without doing it.
+    fn copy_working_tree(&self, dest: &Path) -> Result<()> {
+        let index = self.repo.index().context("reading the index")?;
+        let mut paths: Vec<String> = Vec::new();
+        for entry in index.iter() {
+            // Gitlinks (submodules) are another repository.
+            if entry.mode == 0o160000 {
+                continue;
+            }
+            paths.push(String::from_utf8_lossy(&entry.path).into_owned());
+        }
+        let mut opts = StatusOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false)
+            .exclude_submodules(true);
+        let statuses = self
+            .repo
+            .statuses(Some(&mut opts))
+            .context("listing untracked files")?;
+        for status in statuses.iter() {
+            if status.status().is_wt_new() {
+                if let Ok(path) = status.path() {
+                    paths.push(path.to_string());
+                }
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        for rel in paths {
+            let from = self.root.join(&rel);
+            let meta = match fs::symlink_metadata(&from) {
+                Ok(meta) => meta,
+                // Deleted in the working tree but still in the index: it is gone.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(err).with_context(|| format!("reading {rel}")),
+            };
+            let to = dest.join(&rel);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&from)?;
+                make_symlink(&target.to_string_lossy(), &to)?;
+            } else if meta.is_file() {
+                fs::copy(&from, &to).with_context(|| format!("copying {rel}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Files renamed between the two revisions, as head path → base path, by git's
+    /// rename detection.
+    pub fn renames(&self, base: &Revision, head: &Revision) -> Result<HashMap<String, String>> {
+        let base_tree = match base.commit {
+            Some(oid) => Some(self.repo.find_commit(oid)?.tree()?),
+            None => None,
+        };
+        let mut opts = git2::DiffOptions::new();
+        let mut diff = match (&base_tree, head.commit) {
+            (_, Some(oid)) => {
+                let head_tree = self.repo.find_commit(oid)?.tree()?;
+                self.repo.diff_tree_to_tree(
+                    base_tree.as_ref(),
+                    Some(&head_tree),
+                    Some(&mut opts),
+                )?
+            }
+            (Some(tree), None) => {
+                opts.include_untracked(true)
+                    .recurse_untracked_dirs(true)
+                    .show_untracked_content(true);
+                self.repo
+                    .diff_tree_to_workdir_with_index(Some(tree), Some(&mut opts))?
+            }
+            (None, None) => return Ok(HashMap::new()),
+        };
+        let mut find = git2::DiffFindOptions::new();
+        find.renames(true).for_untracked(true);
+        diff.find_similar(Some(&mut find))
+            .context("detecting renamed files")?;
+        let mut renames = HashMap::new();
+        for delta in diff.deltas() {
+            if delta.status() == git2::Delta::Renamed {
+                if let (Some(old), Some(new)) = (delta.old_file().path(), delta.new_file().path()) {
+                    renames.insert(slash_path(new), slash_path(old));
+                }
+            }
+        }
+        Ok(renames)
+    }
+}
+
+fn slash_path(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+fn is_hex(spec: &str) -> bool {
+    spec.len() >= 7 && spec.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+#[cfg(unix)]
+fn make_symlink(target: &str, path: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(target, path)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_symlink(target: &str, path: &Path) -> Result<()> {
+    // Without symlinks, a copy of the target's path as text is what git does too.
+    fs::write(path, target)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &Path) -> Result<()> {
+    Ok(())
+}

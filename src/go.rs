@@ -1,0 +1,557 @@
+//! The "Build" stage: a materialised tree in, the compiler's `-m` output out.
+//!
+//! Both sides of a comparison are built by the same `go` with the same settings:
+//! `GOTOOLCHAIN=local` so a `toolchain` line cannot switch compilers between sides,
+//! `-trimpath` so file names are import-path based and two checkouts of the same package
+//! share build-cache entries, and `-gcflags=-m` on the command line's packages only, so
+//! the standard library and dependencies stay quiet. Executables go to a temporary
+//! directory, never into a tree. A failing build is an error that names the side; it is
+//! never read as "no escapes".
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::interrupt::{self, TempTree};
+
+/// The `go` command on PATH and what it builds for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoEnv {
+    pub go: PathBuf,
+    /// `go1.26.8`
+    pub version: String,
+    pub goos: String,
+    pub goarch: String,
+}
+
+impl GoEnv {
+    /// Finds `go` on PATH and asks it for its version and target.
+    pub fn detect() -> Result<GoEnv> {
+        let go = find_on_path("go").ok_or_else(|| {
+            anyhow!(
+                "the `go` command was not found on PATH\n\
+                 hint: install Go (https://go.dev/dl/) and make sure `go version` works in this shell"
+            )
+        })?;
+        let output = interrupt::run_captured(
+            Command::new(&go)
+                .args(["env", "GOVERSION", "GOOS", "GOARCH"])
+                .env("GOTOOLCHAIN", "local"),
+        )
+        .with_context(|| format!("running {} env", go.display()))?;
+        if !output.status.success() {
+            bail!(
+                "`{} env` failed:\n{}",
+                go.display(),
+                String::from_utf8_lossy(&output.stderr).trim_end()
+            );
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut lines = text.lines().map(|l| l.trim().to_string());
+        let version = lines.next().unwrap_or_default();
+        let goos = lines.next().unwrap_or_default();
+        let goarch = lines.next().unwrap_or_default();
+        if version.is_empty() {
+            bail!("`{} env GOVERSION` printed nothing", go.display());
+        }
+        Ok(GoEnv {
+            go,
+            version,
+            goos,
+            goarch,
+        })
+    }
+
+    /// `go1.26.8 linux/amd64`
+    pub fn describe(&self) -> String {
+        format!("{} {}/{}", self.version, self.goos, self.goarch)
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let exe = if cfg!(windows) {
+        format!("{name}.exe")
+    } else {
+        name.to_string()
+    };
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(&exe))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// What to build, from the allowlist's `build` section and the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// Package patterns, resolved in each module's directory; `./...` when empty.
+    pub packages: Vec<String>,
+    /// Repository-relative directory patterns to leave out (`internal/gen/...`).
+    pub exclude: Vec<String>,
+    pub tags: Vec<String>,
+    /// Extra `go build` flags, the same for both sides.
+    pub flags: Vec<String>,
+}
+
+/// A Go module inside a tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// Module path from `go.mod`.
+    pub path: String,
+    /// Tree-relative directory, `/`-separated, `""` for the root.
+    pub dir: String,
+}
+
+/// The compiler's output for one side, and where its modules live.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildOutput {
+    pub stderr: String,
+    pub modules: Vec<Module>,
+    /// Import paths of the packages analysed.
+    pub packages: Vec<String>,
+}
+
+impl BuildOutput {
+    /// Maps a compiler file name (`example.com/m/sub/sub.go` under `-trimpath`) to a
+    /// tree-relative path and the import path of its package, when the file belongs to
+    /// one of the tree's modules. Standard library, module cache and generated files
+    /// give `None`.
+    pub fn locate(&self, file: &str) -> Option<(String, String)> {
+        let best = self
+            .modules
+            .iter()
+            .filter(|m| {
+                file.len() > m.path.len()
+                    && file.starts_with(m.path.as_str())
+                    && file.as_bytes()[m.path.len()] == b'/'
+            })
+            .max_by_key(|m| m.path.len())?;
+        let rest = &file[best.path.len() + 1..];
+        let rel = if best.dir.is_empty() {
+            rest.to_string()
+        } else {
+            format!("{}/{rest}", best.dir)
+        };
+        let package = match file.rfind('/') {
+            Some(i) => file[..i].to_string(),
+            None => return None,
+        };
+        Some((rel, package))
+    }
+}
+
+/// Builds every module of `tree` with `-m`, returning the compiler's output.
+/// `side` names the revision in errors ("base main (1a2b3c4)").
+pub fn build(
+    env: &GoEnv,
+    tree: &Path,
+    settings: &BuildSettings,
+    side: &str,
+) -> Result<BuildOutput> {
+    let tree = tree
+        .canonicalize()
+        .with_context(|| format!("resolving {}", tree.display()))?;
+    let modules = find_modules(&tree)?;
+    if modules.is_empty() {
+        bail!(
+            "{side} has no go.mod: escape-gate compares Go modules\n\
+             hint: run it in a repository with a go.mod (or a go.work), or pass --repo DIR"
+        );
+    }
+    let units = build_units(&tree, &modules)?;
+    let bin = TempTree::new("bin")?;
+    let mut out = BuildOutput {
+        modules: modules.clone(),
+        ..BuildOutput::default()
+    };
+    for unit in &units {
+        let dir = if unit.is_empty() {
+            tree.clone()
+        } else {
+            tree.join(unit)
+        };
+        let packages = list_packages(env, &tree, &dir, settings, side)?;
+        let packages: Vec<ListedPackage> = packages
+            .into_iter()
+            .filter(|p| {
+                !settings
+                    .exclude
+                    .iter()
+                    .any(|pat| dir_matches(pat, &p.rel_dir))
+            })
+            .collect();
+        if packages.is_empty() {
+            continue;
+        }
+        let mut cmd = go_command(env, &dir);
+        cmd.args(["build", "-trimpath", "-buildvcs=false", "-gcflags=-m"]);
+        if !settings.tags.is_empty() {
+            cmd.arg(format!("-tags={}", settings.tags.join(",")));
+        }
+        // `go build` writes an executable only for a single main package; with several
+        // packages it discards its results. `-o DIR/` must not be used with several:
+        // it then skips packages that no main package imports, and their findings.
+        if packages.len() == 1 && packages[0].name == "main" {
+            let mut o = OsString::from("-o=");
+            o.push(bin.path().as_os_str());
+            o.push(std::path::MAIN_SEPARATOR_STR);
+            cmd.arg(o);
+        }
+        cmd.args(&settings.flags);
+        cmd.args(packages.iter().map(|p| p.import_path.as_str()));
+        let output = interrupt::run_captured(&mut cmd)
+            .with_context(|| format!("running go build for {side}"))?;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if !output.status.success() {
+            let errors = compiler_errors(&stderr);
+            bail!(
+                "{side} does not build, so its escapes cannot be known (go build exited with {}):\n{errors}\n\
+                 hint: fix the build of {side} (run `go build ./...` there), or compare other revisions",
+                output.status
+            );
+        }
+        out.stderr.push_str(&stderr);
+        if !out.stderr.is_empty() && !out.stderr.ends_with('\n') {
+            out.stderr.push('\n');
+        }
+        out.packages
+            .extend(packages.into_iter().map(|p| p.import_path));
+    }
+    if out.packages.is_empty() {
+        bail!(
+            "{side} has no Go packages to build (patterns {:?}, exclude {:?})\n\
+             hint: check the `build` section of .escape-gate.yml",
+            effective_patterns(settings),
+            settings.exclude
+        );
+    }
+    out.packages.sort();
+    out.packages.dedup();
+    Ok(out)
+}
+
+fn go_command(env: &GoEnv, dir: &Path) -> Command {
+    let mut cmd = Command::new(&env.go);
+    cmd.current_dir(dir).env("GOTOOLCHAIN", "local");
+    cmd
+}
+
+fn effective_patterns(settings: &BuildSettings) -> Vec<String> {
+    if settings.packages.is_empty() {
+        vec!["./...".to_string()]
+    } else {
+        settings.packages.clone()
+    }
+}
+
+#[derive(Debug)]
+struct ListedPackage {
+    import_path: String,
+    name: String,
+    rel_dir: String,
+}
+
+fn list_packages(
+    env: &GoEnv,
+    tree: &Path,
+    dir: &Path,
+    settings: &BuildSettings,
+    side: &str,
+) -> Result<Vec<ListedPackage>> {
+    let mut cmd = go_command(env, dir);
+    cmd.args(["list", "-e", "-buildvcs=false"]);
+    if !settings.tags.is_empty() {
+        cmd.arg(format!("-tags={}", settings.tags.join(",")));
+    }
+    cmd.args(["-f", "{{.ImportPath}}\t{{.Name}}\t{{.Dir}}"]);
+    cmd.args(effective_patterns(settings));
+    let output =
+        interrupt::run_captured(&mut cmd).with_context(|| format!("running go list for {side}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!(
+            "{side}: `go list` failed in {}:\n{}\n\
+             hint: check go.mod and go.work of {side} (`go list ./...` there shows the same error)",
+            rel_display(tree, dir),
+            stderr.trim_end()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut packages = Vec::new();
+    for line in stdout.lines() {
+        let mut fields = line.splitn(3, '\t');
+        let (Some(import_path), Some(name), Some(pkg_dir)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let rel_dir = Path::new(pkg_dir)
+            .strip_prefix(tree)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        packages.push(ListedPackage {
+            import_path: import_path.to_string(),
+            name: name.to_string(),
+            rel_dir,
+        });
+    }
+    Ok(packages)
+}
+
+fn rel_display(tree: &Path, dir: &Path) -> String {
+    match dir.strip_prefix(tree) {
+        Ok(p) if p.as_os_str().is_empty() => "the repository root".to_string(),
+        Ok(p) => p.display().to_string(),
+        Err(_) => dir.display().to_string(),
+    }
+}
+
+/// The lines of a failed build worth showing: everything but `-m` diagnostics.
+fn compiler_errors(stderr: &str) -> String {
+    let parsed = crate::parse::parse(stderr);
+    let lines: Vec<&str> = if parsed.unrecognised.is_empty() {
+        stderr.lines().collect()
+    } else {
+        parsed.unrecognised.iter().map(String::as_str).collect()
+    };
+    const MAX: usize = 40;
+    let mut text: Vec<String> = lines.iter().take(MAX).map(|l| format!("  {l}")).collect();
+    if lines.len() > MAX {
+        text.push(format!("  … and {} more lines", lines.len() - MAX));
+    }
+    text.join("\n")
+}
+
+/// Matches a repository-relative directory against a Go-style pattern where `...`
+/// matches any string (`internal/gen/...` is the directory and everything below).
+pub fn dir_matches(pattern: &str, dir: &str) -> bool {
+    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+    if let Some(prefix) = pattern.strip_suffix("/...") {
+        if dir == prefix {
+            return true;
+        }
+    }
+    wildcard_dots(pattern, dir)
+}
+
+fn wildcard_dots(pattern: &str, text: &str) -> bool {
+    match pattern.find("...") {
+        None => pattern == text,
+        Some(i) => {
+            let (head, tail) = (&pattern[..i], &pattern[i + 3..]);
+            if !text.starts_with(head) {
+                return false;
+            }
+            let rest = &text[head.len()..];
+            (0..=rest.len())
+                .filter(|&j| rest.is_char_boundary(j))
+                .any(|j| wildcard_dots(tail, &rest[j..]))
+        }
+    }
+}
+
+/// Every `go.mod` in the tree, skipping what `./...` skips (vendor, testdata, `.x`, `_x`).
+pub fn find_modules(tree: &Path) -> Result<Vec<Module>> {
+    let mut modules = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = tree.join(&rel);
+        let entries = fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        let mut names: Vec<(String, bool)> = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let is_dir = entry.file_type()?.is_dir();
+            names.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
+        }
+        for (name, is_dir) in names {
+            if is_dir {
+                if name.starts_with('.')
+                    || name.starts_with('_')
+                    || name == "vendor"
+                    || name == "testdata"
+                {
+                    continue;
+                }
+                stack.push(rel.join(&name));
+            } else if name == "go.mod" {
+                let text = fs::read_to_string(dir.join("go.mod"))
+                    .with_context(|| format!("reading {}/go.mod", rel.display()))?;
+                let rel_dir = rel.to_string_lossy().replace('\\', "/");
+                let path = module_path(&text).ok_or_else(|| {
+                    anyhow!(
+                        "{} has no `module` line\nhint: start it with `module example.com/yourmodule`",
+                        join_rel(&rel_dir, "go.mod")
+                    )
+                })?;
+                modules.push(Module { path, dir: rel_dir });
+            }
+        }
+    }
+    modules.sort_by(|a, b| a.dir.cmp(&b.dir));
+    Ok(modules)
+}
+
+fn join_rel(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The module path of a go.mod: `module example.com/m`, possibly quoted, possibly
+/// followed by a comment.
+pub fn module_path(go_mod: &str) -> Option<String> {
+    go_mod.lines().find_map(|line| {
+        let line = line.split("//").next().unwrap_or("").trim();
+        let rest = line.strip_prefix("module")?;
+        if !rest.starts_with(char::is_whitespace) && !rest.starts_with('"') {
+            return None;
+        }
+        let path = rest.trim().trim_matches('"').trim_matches('`');
+        (!path.is_empty()).then(|| path.to_string())
+    })
+}
+
+/// The directories to run `go` in: every module, or with a `go.work` at the root, the
+/// modules it uses (the workspace stays in effect in each of them).
+fn build_units(tree: &Path, modules: &[Module]) -> Result<Vec<String>> {
+    let work = tree.join("go.work");
+    if !work.is_file() {
+        return Ok(modules.iter().map(|m| m.dir.clone()).collect());
+    }
+    let text = fs::read_to_string(&work).context("reading go.work")?;
+    let used = work_uses(&text);
+    let known: BTreeMap<&str, &Module> = modules.iter().map(|m| (m.dir.as_str(), m)).collect();
+    let mut units = Vec::new();
+    for dir in used {
+        let dir = dir.trim_start_matches("./").trim_end_matches('/');
+        let dir = if dir == "." { "" } else { dir };
+        if known.contains_key(dir) {
+            units.push(dir.to_string());
+        }
+    }
+    if units.is_empty() {
+        bail!("go.work uses no module of this repository\nhint: add `use ./yourmodule` to go.work");
+    }
+    Ok(units)
+}
+
+/// The directories of `use` directives in a go.work file.
+fn work_uses(text: &str) -> Vec<String> {
+    let mut uses = Vec::new();
+    let mut in_block = false;
+    for line in text.lines() {
+        let line = line.split("//").next().unwrap_or("").trim();
+        if in_block {
+            if line == ")" {
+                in_block = false;
+            } else if !line.is_empty() {
+                uses.push(line.trim_matches('"').to_string());
+            }
+        } else if let Some(rest) = line.strip_prefix("use") {
+            let rest = rest.trim();
+            if rest == "(" {
+                in_block = true;
+            } else if !rest.is_empty() {
+                uses.push(rest.trim_matches('"').to_string());
+            }
+        }
+    }
+    uses
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_path_reads_go_mod() {
+        let cases = [
+            ("module example.com/m\n\ngo 1.22\n", Some("example.com/m")),
+            (
+                "// comment\nmodule \"example.com/q\" // x\n",
+                Some("example.com/q"),
+            ),
+            ("go 1.22\n", None),
+            ("modulex foo\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(module_path(text).as_deref(), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn work_uses_reads_both_forms() {
+        let text = "go 1.22\n\nuse ./a\nuse (\n\t./b // x\n\t\"./c\"\n)\n";
+        assert_eq!(work_uses(text), vec!["./a", "./b", "./c"]);
+    }
+
+    #[test]
+    fn dir_patterns() {
+        let cases = [
+            ("internal/gen/...", "internal/gen", true),
+            ("internal/gen/...", "internal/gen/x/y", true),
+            ("internal/gen/...", "internal/generic", false),
+            ("./cmd/tool", "cmd/tool", true),
+            ("cmd/tool", "cmd/tools", false),
+            (".../mocks", "a/b/mocks", true),
+        ];
+        for (pattern, dir, want) in cases {
+            assert_eq!(dir_matches(pattern, dir), want, "{pattern} vs {dir}");
+        }
+    }
+
+    #[test]
+    fn locate_maps_trimpath_names() {
+        let out = BuildOutput {
+            modules: vec![
+                Module {
+                    path: "example.com/m".into(),
+                    dir: String::new(),
+                },
+                Module {
+                    path: "example.com/m/tools".into(),
+                    dir: "tools".into(),
+                },
+            ],
+            ..BuildOutput::default()
+        };
+        let cases = [
+            ("example.com/m/a.go", Some(("a.go", "example.com/m"))),
+            (
+                "example.com/m/sub/s.go",
+                Some(("sub/s.go", "example.com/m/sub")),
+            ),
+            (
+                "example.com/m/tools/x/t.go",
+                Some(("tools/x/t.go", "example.com/m/tools/x")),
+            ),
+            ("example.com/mm/a.go", None),
+            ("fmt/print.go", None),
+            ("golang.org/x/text@v0.3.0/a.go", None),
+            ("<autogenerated>", None),
+        ];
+        for (file, want) in cases {
+            let got = out.locate(file);
+            let want = want.map(|(a, b)| (a.to_string(), b.to_string()));
+            assert_eq!(got, want, "{file}");
+        }
+    }
+}

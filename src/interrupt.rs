@@ -1,0 +1,190 @@
+//! Cleaning up when the user stops a run: temporary trees and the `go` processes
+//! building in them are registered here, and SIGINT, SIGTERM or SIGHUP stops every
+//! registered process group and removes every registered directory before exiting.
+//!
+//! `go build` starts compiler processes of its own, so each `go` runs in a process group
+//! of its own and the whole group is signalled; a terminal's Ctrl-C would not reach it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+
+#[derive(Default)]
+struct Registry {
+    dirs: Vec<PathBuf>,
+    groups: Vec<u32>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    dirs: Vec::new(),
+    groups: Vec::new(),
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    // A panic while holding the lock leaves plain data behind; it is still usable.
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Installs the signal handler. Call once, early in `main`.
+#[cfg(unix)]
+pub fn install() -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("installing signal handlers")?;
+    std::thread::Builder::new()
+        .name("escape-gate-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                cleanup();
+                eprintln!("escape-gate: interrupted; temporary trees removed");
+                std::process::exit(128 + signal);
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn install() -> Result<()> {
+    Ok(())
+}
+
+/// Stops registered process groups, then removes registered directories.
+fn cleanup() {
+    let mut reg = registry();
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process_group, Pid, Signal};
+        let pids: Vec<Pid> = reg
+            .groups
+            .iter()
+            .filter_map(|&id| Pid::from_raw(id as i32))
+            .collect();
+        for pid in &pids {
+            let _ = kill_process_group(*pid, Signal::TERM);
+        }
+        if !pids.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            for pid in &pids {
+                let _ = kill_process_group(*pid, Signal::KILL);
+            }
+        }
+    }
+    reg.groups.clear();
+    for dir in reg.dirs.drain(..) {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A temporary directory removed on drop and on interruption.
+#[derive(Debug)]
+pub struct TempTree {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+}
+
+impl TempTree {
+    /// Creates `escape-gate-<what>-XXXX` in the system temporary directory.
+    pub fn new(what: &str) -> Result<TempTree> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("escape-gate-{what}-"))
+            .tempdir()
+            .context("creating a temporary directory")?;
+        let path = dir.path().to_path_buf();
+        registry().dirs.push(path.clone());
+        Ok(TempTree {
+            dir: Some(dir),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        registry().dirs.retain(|d| d != &self.path);
+        if let Some(dir) = self.dir.take() {
+            // Files written read-only by the Go toolchain (module cache copies) would make
+            // removal fail; make them writable first.
+            let path = dir.path().to_path_buf();
+            if dir.close().is_err() {
+                make_writable(&path);
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        }
+    }
+}
+
+fn make_writable(path: &Path) {
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if let Ok(meta) = std::fs::symlink_metadata(&p) {
+                if meta.is_dir() {
+                    #[allow(clippy::permissions_set_readonly_false)]
+                    {
+                        let mut perm = meta.permissions();
+                        perm.set_readonly(false);
+                        let _ = std::fs::set_permissions(&p, perm);
+                    }
+                    make_writable(&p);
+                }
+            }
+        }
+    }
+}
+
+/// Runs `cmd` to completion in its own process group, registered for interruption,
+/// capturing stdout and stderr.
+pub fn run_captured(cmd: &mut Command) -> std::io::Result<Output> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let child = cmd.spawn()?;
+    let group = Group::register(&child);
+    let output = child.wait_with_output();
+    drop(group);
+    output
+}
+
+/// Runs `cmd` with inherited stdio in its own process group, registered.
+pub fn run_status(cmd: &mut Command) -> std::io::Result<ExitStatus> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn()?;
+    let group = Group::register(&child);
+    let status = child.wait();
+    drop(group);
+    status
+}
+
+struct Group(u32);
+
+impl Group {
+    fn register(child: &Child) -> Group {
+        let id = child.id();
+        registry().groups.push(id);
+        Group(id)
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        registry().groups.retain(|&g| g != self.0);
+    }
+}

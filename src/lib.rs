@@ -1,0 +1,28 @@
+//! escape-gate keeps Go code from quietly gaining heap allocations.
+//!
+//! It compares the Go compiler's escape analysis of two revisions of a repository and
+//! fails when the newer one has heap escapes the older one did not. Plain data flows
+//! through the stages; only `git` and `go` touch the outside world:
+//!
+//! 1. [`git`]: resolve revisions, materialise each into a temporary tree.
+//! 2. [`go`]: build each tree with `-gcflags=-m`, capturing the compiler's output.
+//! 3. [`parse`]: compiler output to raw findings.
+//! 4. [`function`]: name the function enclosing each finding, from the Go source.
+//! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged.
+//! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries.
+//! 7. [`report`]: text or JSON.
+//!
+//! [`gate`] runs the stages in order; [`commands`] is the command line.
+
+pub mod allowlist;
+pub mod commands;
+pub mod exit;
+pub mod finding;
+pub mod function;
+pub mod gate;
+pub mod git;
+pub mod go;
+pub mod interrupt;
+pub mod matching;
+pub mod parse;
+pub mod report;

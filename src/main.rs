@@ -1,0 +1,27 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use escape_gate::commands::{self, Cli};
+use escape_gate::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = escape_gate::interrupt::install() {
+        eprintln!("error: {err:#}");
+        return Exit::Error.into();
+    }
+    match commands::run(cli) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            // A closed pipe (`escape-gate diff | head`) is not an error worth a message.
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("error: {err:#}");
+            Exit::Error.into()
+        }
+    }
+}

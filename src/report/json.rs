@@ -1,0 +1,168 @@
+//! The machine report: one JSON object, a public interface documented in the README.
+//! Bump [`SCHEMA_VERSION`] on any incompatible change.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::allowlist::AllowEntry;
+use crate::finding::Finding;
+use crate::gate::{Outcome, Side};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub schema_version: u32,
+    pub new: &'a [Finding],
+    pub fixed: &'a [Finding],
+    pub moved: Vec<MovedJson<'a>>,
+    pub allowed: Vec<AllowedJson<'a>>,
+    pub stale_allow: Vec<EntryJson<'a>>,
+    pub expired_allow: Vec<EntryJson<'a>>,
+    pub warnings: &'a [String],
+    pub summary: Summary<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MovedJson<'a> {
+    #[serde(flatten)]
+    pub to: &'a Finding,
+    pub from: Location<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Location<'a> {
+    pub package: &'a str,
+    pub file: &'a str,
+    pub line: u32,
+    pub column: u32,
+    pub function: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AllowedJson<'a> {
+    #[serde(flatten)]
+    pub finding: &'a Finding,
+    pub allowed_by: EntryJson<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryJson<'a> {
+    pub file: &'a str,
+    pub line: Option<usize>,
+    pub path: &'a str,
+    pub function: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub count: Option<u32>,
+    pub reason: &'a str,
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    pub new: usize,
+    pub fixed: usize,
+    pub moved: usize,
+    pub allowed: usize,
+    pub unchanged: usize,
+    pub go_version: &'a str,
+    pub goos: &'a str,
+    pub goarch: &'a str,
+    pub base: RevisionJson,
+    pub head: RevisionJson,
+    pub packages: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevisionJson {
+    /// What was asked for, or how it was chosen.
+    pub spec: String,
+    /// Full commit id; null for the working tree.
+    pub commit: Option<String>,
+}
+
+fn revision(side: &Side) -> RevisionJson {
+    RevisionJson {
+        spec: side.revision.spec.clone(),
+        commit: side.revision.commit.map(|c| c.to_string()),
+    }
+}
+
+fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
+    EntryJson {
+        file: origin,
+        line: e.line,
+        path: &e.path,
+        function: e.function.as_deref(),
+        message: e.message.as_deref(),
+        count: e.count,
+        reason: &e.reason,
+        expires: e.expires.map(|d| d.to_string()),
+    }
+}
+
+pub fn report(outcome: &Outcome) -> Report<'_> {
+    let cmp = &outcome.comparison;
+    let origin = outcome.config.origin.as_str();
+    let entries = &outcome.config.config.allow;
+    Report {
+        schema_version: SCHEMA_VERSION,
+        new: outcome.failing(),
+        fixed: &cmp.fixed,
+        moved: cmp
+            .moved
+            .iter()
+            .map(|m| MovedJson {
+                to: &m.to,
+                from: Location {
+                    package: &m.from.package,
+                    file: &m.from.file,
+                    line: m.from.line,
+                    column: m.from.column,
+                    function: &m.from.function,
+                },
+            })
+            .collect(),
+        allowed: outcome
+            .allow
+            .allowed
+            .iter()
+            .map(|a| AllowedJson {
+                finding: &a.finding,
+                allowed_by: entry(origin, &entries[a.entry]),
+            })
+            .collect(),
+        stale_allow: outcome
+            .allow
+            .stale
+            .iter()
+            .map(|&i| entry(origin, &entries[i]))
+            .collect(),
+        expired_allow: outcome
+            .allow
+            .expired
+            .iter()
+            .map(|&i| entry(origin, &entries[i]))
+            .collect(),
+        warnings: &outcome.warnings,
+        summary: Summary {
+            new: outcome.failing().len(),
+            fixed: cmp.fixed.len(),
+            moved: cmp.moved.len(),
+            allowed: outcome.allow.allowed.len(),
+            unchanged: cmp.unchanged.len(),
+            go_version: &outcome.go.version,
+            goos: &outcome.go.goos,
+            goarch: &outcome.go.goarch,
+            base: revision(&outcome.base),
+            head: revision(&outcome.head),
+            packages: outcome.head.packages.len(),
+        },
+    }
+}
+
+pub fn write(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &report(outcome))?;
+    writeln!(out)
+}

@@ -1,0 +1,211 @@
+//! The human report: each new escape with its position, function, message and source
+//! line; allowed (and, when asked, fixed) escapes; a unified diff of the per-function
+//! escape listings of base and head; allowlist warnings; one closing line of counts.
+
+use std::io::{self, Write};
+
+use crate::allowlist::AllowEntry;
+use crate::finding::Finding;
+use crate::gate::Outcome;
+use crate::matching;
+use crate::report::Style;
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn red(&self, t: &str) -> String {
+        self.wrap("1;31", t)
+    }
+    fn green(&self, t: &str) -> String {
+        self.wrap("32", t)
+    }
+    fn yellow(&self, t: &str) -> String {
+        self.wrap("33", t)
+    }
+    fn dim(&self, t: &str) -> String {
+        self.wrap("2", t)
+    }
+    fn bold(&self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+}
+
+pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    let paint = Paint { on: style.color };
+    let failing = outcome.failing();
+    let base_label = outcome.base.revision.label();
+    let head_label = outcome.head.revision.label();
+
+    if failing.is_empty() {
+        writeln!(
+            out,
+            "{} no new heap escapes in {head_label} compared with {base_label}",
+            paint.green("ok:")
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} {} new heap escape{} in {head_label} compared with {base_label}",
+            paint.red("error:"),
+            failing.len(),
+            plural(failing.len())
+        )?;
+    }
+    for f in failing {
+        writeln!(out)?;
+        finding_block(out, &paint, &paint.red("new"), f, None)?;
+    }
+    for a in &outcome.allow.allowed {
+        writeln!(out)?;
+        let entry = &outcome.config.config.allow[a.entry];
+        let note = format!(
+            "allowed by {}: {}",
+            entry_place(&outcome.config.origin, entry),
+            entry.reason
+        );
+        finding_block(
+            out,
+            &paint,
+            &paint.yellow("allowed"),
+            &a.finding,
+            Some(&note),
+        )?;
+    }
+    if style.show_fixed {
+        for f in &outcome.comparison.fixed {
+            writeln!(out)?;
+            finding_block(out, &paint, &paint.green("fixed"), f, None)?;
+        }
+    }
+
+    let base_list = matching::listing(&outcome.base.findings);
+    let head_list = matching::listing(&outcome.head.findings);
+    if base_list != head_list {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            paint.bold("heap escapes per function, base → head:")
+        )?;
+        let diff = similar::TextDiff::from_lines(&base_list, &head_list);
+        let base_header = format!("base {base_label}");
+        let head_header = format!("head {head_label}");
+        let unified = diff
+            .unified_diff()
+            .context_radius(2)
+            .header(&base_header, &head_header)
+            .to_string();
+        for line in unified.lines() {
+            let painted = if line.starts_with("+++") || line.starts_with("---") {
+                paint.bold(line)
+            } else if line.starts_with('+') {
+                paint.red(line)
+            } else if line.starts_with('-') {
+                paint.green(line)
+            } else if line.starts_with("@@") {
+                paint.dim(line)
+            } else {
+                line.to_string()
+            };
+            writeln!(out, "{painted}")?;
+        }
+    }
+
+    let config = &outcome.config;
+    let mut warnings: Vec<String> = outcome.warnings.clone();
+    for &i in &outcome.allow.expired {
+        let entry = &config.config.allow[i];
+        let expires = entry.expires.map(|d| d.to_string()).unwrap_or_default();
+        warnings.push(format!(
+            "allowlist entry at {} expired on {expires} and no longer allows anything (path {:?})",
+            entry_place(&config.origin, entry),
+            entry.path
+        ));
+    }
+    for &i in &outcome.allow.stale {
+        let entry = &config.config.allow[i];
+        warnings.push(format!(
+            "allowlist entry at {} matched no new escape (path {:?}); remove it if the escape is gone",
+            entry_place(&config.origin, entry),
+            entry.path
+        ));
+    }
+    if !warnings.is_empty() {
+        writeln!(out)?;
+        for w in warnings {
+            writeln!(out, "{} {w}", paint.yellow("warning:"))?;
+        }
+    }
+
+    let cmp = &outcome.comparison;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} new, {} fixed, {} moved, {} allowed heap escapes · {} packages · {} · base {} · head {}",
+        failing.len(),
+        cmp.fixed.len(),
+        cmp.moved.len(),
+        outcome.allow.allowed.len(),
+        outcome.head.packages.len(),
+        outcome.go.describe(),
+        base_label,
+        head_label
+    )?;
+    if !failing.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            paint.dim(
+                "hint: fix the escape, or accept it with an entry in .escape-gate.yml (path, function, message, reason)"
+            )
+        )?;
+    }
+    Ok(())
+}
+
+fn finding_block(
+    out: &mut dyn Write,
+    paint: &Paint,
+    label: &str,
+    f: &Finding,
+    note: Option<&str>,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{label} {} in {}",
+        paint.bold(&f.position()),
+        paint.bold(&f.function)
+    )?;
+    writeln!(out, "    {}", f.message)?;
+    if !f.source.is_empty() {
+        writeln!(out, "    {} | {}", paint.dim(&f.line.to_string()), f.source)?;
+    }
+    if let Some(note) = note {
+        writeln!(out, "    {}", paint.dim(note))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn entry_place(origin: &str, entry: &AllowEntry) -> String {
+    match entry.line {
+        Some(line) => format!("{origin}:{line}"),
+        None => origin.to_string(),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
