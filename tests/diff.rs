@@ -1,0 +1,448 @@
+//! `escape-gate diff` on real repositories: what is new, fixed, moved and unchanged.
+
+use serde_json::Value;
+
+use crate::support::{Run, TestRepo};
+
+const A_GO: &str = r#"package m
+
+type T struct{ A, B int }
+
+var sink *T
+
+var sinks []*T
+
+// Keep stores a new T in a package variable, so it escapes.
+func Keep(a int) {
+	sink = &T{A: a}
+}
+
+// Many allocates two identical escaping values.
+func Many() {
+	sink = &T{}
+	sink = &T{}
+}
+
+// Local keeps its T on the stack.
+func Local(a int) int {
+	t := T{A: a}
+	return t.A + t.B
+}
+
+// Address returns the address of a local, which moves it to the heap.
+func Address(a int) *int {
+	x := a * 2
+	return &x
+}
+"#;
+
+fn json_diff(repo: &TestRepo, args: &[&str]) -> (Run, Value) {
+    let mut all = vec!["diff", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = repo.run_untouched(&all);
+    let json = run.json();
+    (run, json)
+}
+
+fn list<'a>(json: &'a Value, field: &str) -> &'a Vec<Value> {
+    json[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{field}` is not an array in {json:#}"))
+}
+
+fn summary(json: &Value) -> (u64, u64, u64, u64) {
+    let s = &json["summary"];
+    let n = |k: &str| {
+        s[k].as_u64()
+            .unwrap_or_else(|| panic!("summary.{k} missing in {json:#}"))
+    };
+    (n("new"), n("fixed"), n("moved"), n("allowed"))
+}
+
+/// Asserts the head only moved code: nothing new, nothing fixed, exit 0.
+#[track_caller]
+fn assert_only_moves(repo: &TestRepo, base: &str, head: &str) {
+    let (run, json) = json_diff(repo, &[base, head]);
+    run.assert_code(0);
+    assert_eq!(summary(&json).0, 0, "new escapes in {json:#}");
+    assert_eq!(summary(&json).1, 0, "fixed escapes in {json:#}");
+    let text = repo.run_untouched(&["diff", base, head]);
+    text.assert_code(0);
+    assert!(
+        text.stdout.starts_with("ok: no new heap escapes"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn comments_inserted_above_report_nothing() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    repo.write(
+        "a.go",
+        &A_GO.replace(
+            "// Keep stores",
+            "// A long explanation,\n// over several lines,\n// pushing everything down.\n\n// Keep stores",
+        ),
+    );
+    let head = repo.commit("comments");
+    assert_only_moves(&repo, &base, &head);
+}
+
+#[test]
+fn function_moved_down_the_file_reports_nothing() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    let keep = "// Keep stores a new T in a package variable, so it escapes.\nfunc Keep(a int) {\n\tsink = &T{A: a}\n}\n";
+    assert!(A_GO.contains(keep));
+    let moved = format!("{}\n{keep}", A_GO.replace(keep, ""));
+    repo.write("a.go", &moved);
+    let head = repo.commit("move Keep down");
+    assert_only_moves(&repo, &base, &head);
+}
+
+#[test]
+fn function_moved_to_another_file_of_the_package_reports_nothing() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    let address = "// Address returns the address of a local, which moves it to the heap.\nfunc Address(a int) *int {\n\tx := a * 2\n\treturn &x\n}\n";
+    assert!(A_GO.contains(address));
+    repo.write("a.go", &A_GO.replace(address, ""));
+    repo.write("address.go", &format!("package m\n\n{address}"));
+    let head = repo.commit("move Address to its own file");
+    assert_only_moves(&repo, &base, &head);
+}
+
+#[test]
+fn renamed_file_reports_nothing() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    repo.rename("a.go", "types.go");
+    let head = repo.commit("rename");
+    assert_only_moves(&repo, &base, &head);
+}
+
+#[test]
+fn one_added_escape_is_reported_once_with_its_function() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    repo.write(
+        "a.go",
+        &A_GO.replace("\treturn t.A + t.B\n", "\tsink = &t\n\treturn t.A + t.B\n"),
+    );
+    let head = repo.commit("keep t");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = list(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    let f = &new[0];
+    assert_eq!(f["function"], "Local");
+    assert_eq!(f["file"], "a.go");
+    assert_eq!(f["package"], "example.com/m");
+    assert_eq!(f["kind"], "moved");
+    assert_eq!(f["message"], "moved to heap: t");
+    assert_eq!(f["line"], 22);
+    assert_eq!(f["column"], 2);
+    assert_eq!(f["source"], "t := T{A: a}");
+    assert_eq!(summary(&json), (1, 0, 0, 0));
+    assert_eq!(json["summary"]["base"]["commit"], base.as_str());
+    assert_eq!(json["summary"]["head"]["commit"], head.as_str());
+    assert!(json["summary"]["go_version"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("go1.")));
+
+    let text = repo.run_untouched(&["diff", &base, &head]);
+    text.assert_code(1);
+    assert!(
+        text.stdout
+            .contains("new a.go:22:2 in Local\n    moved to heap: t\n    22 | t := T{A: a}\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("+example.com/m Local: moved to heap: t\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("1 new, 0 fixed, 0 moved, 0 allowed heap escapes"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_third_identical_escape_is_one_new_escape_at_its_line() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    repo.write(
+        "a.go",
+        &A_GO.replace(
+            "\tsink = &T{}\n\tsink = &T{}\n",
+            "\tsink = &T{}\n\tsink = &T{}\n\tsink = &T{}\n",
+        ),
+    );
+    let head = repo.commit("third");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = list(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["function"], "Many");
+    assert_eq!(new[0]["message"], "&T{} escapes to heap");
+    // The diff inserted the line after the two old ones, whichever copy git calls new.
+    let line = new[0]["line"].as_u64().expect("line");
+    assert!((16..=18).contains(&line), "line {line}");
+    assert_eq!(summary(&json), (1, 0, 0, 0));
+}
+
+#[test]
+fn a_traded_escape_is_one_fixed_and_one_new() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    repo.write(
+        "a.go",
+        &A_GO.replace(
+            "\tx := a * 2\n\treturn &x\n",
+            "\tx := new(int)\n\t*x = a * 2\n\treturn x\n",
+        ),
+    );
+    let head = repo.commit("fix");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let fixed = list(&json, "fixed");
+    assert_eq!(fixed.len(), 1, "{json:#}");
+    assert_eq!(fixed[0]["message"], "moved to heap: x");
+    assert_eq!(fixed[0]["function"], "Address");
+    // new(int) escapes too: the change traded one heap allocation for another.
+    let new = list(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["message"], "new(int) escapes to heap");
+}
+
+#[test]
+fn a_fixed_escape_alone_exits_zero_and_shows_with_show_fixed() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    repo.write("a.go", &A_GO.replace("\tsink = &T{A: a}\n", "\t_ = a\n"));
+    let head = repo.commit("fix");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(0);
+    assert_eq!(summary(&json), (0, 1, 0, 0));
+    let plain = repo.run_untouched(&["diff", &base, &head]);
+    plain.assert_code(0);
+    assert!(!plain.stdout.contains("fixed a.go"), "{}", plain.stdout);
+    let shown = repo.run_untouched(&["diff", "--show-fixed", &base, &head]);
+    shown.assert_code(0);
+    assert!(
+        shown
+            .stdout
+            .contains("fixed a.go:11:9 in Keep\n    &T{...} escapes to heap\n"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("0 new, 1 fixed, 0 moved"),
+        "{}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn a_renamed_function_is_moved_not_new() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    repo.write(
+        "a.go",
+        &A_GO.replace("func Address(a int)", "func AddressOf(a int)"),
+    );
+    let head = repo.commit("rename");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(0);
+    assert_eq!(summary(&json), (0, 0, 1, 0), "{json:#}");
+    let moved = &list(&json, "moved")[0];
+    assert_eq!(moved["function"], "AddressOf");
+    assert_eq!(moved["from"]["function"], "Address");
+}
+
+#[test]
+fn a_function_moved_to_another_package_is_moved_not_new() {
+    let parse = "package a\n\ntype Doc struct{ Body string }\n\nvar last *Doc\n\nfunc Parse(s string) {\n\tlast = &Doc{Body: s}\n}\n";
+    let repo = TestRepo::go_module(&[("a/a.go", parse), ("b/b.go", "package b\n")]);
+    let base = repo.commit("base");
+    repo.write("a/a.go", "package a\n");
+    repo.write(
+        "b/b.go",
+        "package b\n\n// moved here from package a\n\ntype Doc struct{ Body string }\n\nvar last *Doc\n\nfunc Parse(s string) {\n\tlast = &Doc{Body: s}\n}\n",
+    );
+    let head = repo.commit("move Parse to b");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(0);
+    assert_eq!(summary(&json), (0, 0, 1, 0), "{json:#}");
+    let moved = &list(&json, "moved")[0];
+    assert_eq!(moved["package"], "example.com/m/b");
+    assert_eq!(moved["from"]["package"], "example.com/m/a");
+}
+
+const GEN_GO: &str = r#"package gen
+
+type Boxed[T any] struct{ V T }
+
+// Box is generic and small enough to inline.
+func Box[T any](v T) *Boxed[T] {
+	return &Boxed[T]{V: v}
+}
+
+// Scratch allocates a buffer that never leaves the caller once inlined.
+func Scratch(n int) int {
+	b := make([]byte, 8)
+	return len(b) + n
+}
+"#;
+
+const USE_GO: &str = r#"package use
+
+import "example.com/m/gen"
+
+var kept *gen.Boxed[int]
+
+func Ints() {
+	kept = gen.Box(1)
+}
+"#;
+
+#[test]
+fn generic_instantiations_and_inlined_calls_are_not_new_escapes() {
+    let repo = TestRepo::go_module(&[("gen/gen.go", GEN_GO), ("use/use.go", USE_GO)]);
+    let base = repo.commit("base");
+    // New instantiations with new shapes, used without escaping, in a new package and
+    // in the old one; new inlined calls of an allocating function; the old caller
+    // moved to another file.
+    repo.write(
+        "other/other.go",
+        r#"package other
+
+import "example.com/m/gen"
+
+func Strings() int {
+	b := gen.Box("s")
+	f := gen.Box(2.5)
+	return len(b.V) + int(f.V) + gen.Scratch(1)
+}
+"#,
+    );
+    repo.write(
+        "use/use.go",
+        "package use\n\nfunc Local() int {\n\treturn 1\n}\n",
+    );
+    repo.write(
+        "use/ints.go",
+        "package use\n\nimport \"example.com/m/gen\"\n\nvar kept *gen.Boxed[int]\n\nfunc Ints() {\n\tkept = gen.Box(1)\n\t_ = gen.Scratch(2) + len(gen.Box([]int{}).V)\n}\n",
+    );
+    let head = repo.commit("more instantiations");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(0);
+    assert_eq!(summary(&json).0, 0, "{json:#}");
+}
+
+#[test]
+fn uncommitted_and_untracked_changes_are_seen() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    repo.commit("base");
+    // The working tree is the default head; on main without upstream the base is HEAD.
+    let clean = repo.run_untouched(&["diff"]);
+    clean.assert_code(0);
+
+    repo.write(
+        "a.go",
+        &A_GO.replace("\treturn t.A + t.B\n", "\tsink = &t\n\treturn t.A + t.B\n"),
+    );
+    let (run, json) = json_diff(&repo, &[]);
+    run.assert_code(1);
+    assert_eq!(list(&json, "new")[0]["function"], "Local");
+    assert_eq!(json["summary"]["head"]["commit"], Value::Null);
+
+    repo.git(&["checkout", "--", "a.go"]);
+    repo.write(
+        "extra.go",
+        "package m\n\nfunc Extra() *T {\n\tt := T{}\n\treturn &t\n}\n",
+    );
+    let (run, json) = json_diff(&repo, &[]);
+    run.assert_code(1);
+    let new = list(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["file"], "extra.go");
+    assert_eq!(new[0]["message"], "moved to heap: t");
+}
+
+#[test]
+fn default_base_is_the_merge_base_with_main() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("b.go", "package m\n\nfunc B() *T {\n\treturn &T{A: 1}\n}\n");
+    repo.commit("feature work");
+    let (run, json) = json_diff(&repo, &[]);
+    run.assert_code(1);
+    assert_eq!(json["summary"]["base"]["spec"], "merge-base with main");
+    assert_eq!(list(&json, "new")[0]["function"], "B");
+}
+
+#[test]
+fn two_modules_in_one_repository() {
+    let repo = TestRepo::new();
+    repo.write("lib/go.mod", "module example.com/lib\n\ngo 1.22\n");
+    repo.write("lib/lib.go", "package lib\n\nfunc Sum(xs []int) int {\n\tn := 0\n\tfor _, x := range xs {\n\t\tn += x\n\t}\n\treturn n\n}\n");
+    repo.write("svc/go.mod", "module example.com/svc\n\ngo 1.22\n");
+    repo.write(
+        "svc/svc.go",
+        "package svc\n\nvar last *int\n\nfunc Run() {\n\tx := 1\n\tlast = &x\n}\n",
+    );
+    crate::support::require_go();
+    let base = repo.commit("two modules");
+    repo.write("lib/lib.go", "package lib\n\nvar keep []int\n\nfunc Sum(xs []int) int {\n\tkeep = xs\n\tn := 0\n\tfor _, x := range xs {\n\t\tn += x\n\t}\n\treturn n\n}\n\nfunc Grow() *[]int {\n\ts := []int{1}\n\treturn &s\n}\n");
+    let head = repo.commit("lib escapes");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = list(&json, "new");
+    assert_eq!(new.len(), 2, "{json:#}");
+    assert!(
+        new.iter()
+            .all(|f| f["package"] == "example.com/lib" && f["file"] == "lib/lib.go"),
+        "{json:#}"
+    );
+    assert!(
+        new.iter().any(|f| f["message"] == "moved to heap: s"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn a_go_work_workspace() {
+    let repo = TestRepo::new();
+    repo.write("go.work", "go 1.22\n\nuse (\n\t./lib\n\t./svc\n)\n");
+    repo.write("lib/go.mod", "module example.com/lib\n\ngo 1.22\n");
+    repo.write("lib/lib.go", "package lib\n\ntype Conf struct{ N int }\n\nfunc New(n int) *Conf {\n\treturn &Conf{N: n}\n}\n");
+    repo.write(
+        "svc/go.mod",
+        "module example.com/svc\n\ngo 1.22\n\nrequire example.com/lib v0.0.0\n",
+    );
+    repo.write(
+        "svc/svc.go",
+        "package svc\n\nimport \"example.com/lib\"\n\nfunc Run() int {\n\treturn lib.New(1).N\n}\n",
+    );
+    crate::support::require_go();
+    let base = repo.commit("workspace");
+    repo.write("svc/svc.go", "package svc\n\nimport \"example.com/lib\"\n\nvar current *lib.Conf\n\nfunc Run() int {\n\tcurrent = lib.New(1)\n\treturn current.N\n}\n");
+    let head = repo.commit("svc keeps its conf");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = list(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["package"], "example.com/svc");
+    assert_eq!(new[0]["file"], "svc/svc.go");
+    assert_eq!(new[0]["function"], "Run");
+    assert_eq!(new[0]["message"], "&lib.Conf{...} escapes to heap");
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: real git repositories in temporary directories, the real `go`,
+//! the real binary. One test binary, one module per area.
+
+mod support;
+
+mod allow;
+mod diff;
+mod errors;
+mod list_demo;

@@ -1,0 +1,258 @@
+//! `TestRepo`: a git repository in a temporary directory with hermetic git settings,
+//! and helpers to run escape-gate on it and to prove it was left untouched.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+use tempfile::TempDir;
+
+pub const GO_MOD: &str = "module example.com/m\n\ngo 1.22\n";
+
+/// Fails loudly when Go is missing: these tests are never skipped.
+pub fn require_go() {
+    static CHECK: Once = Once::new();
+    CHECK.call_once(|| {
+        let ok = Command::new("go")
+            .arg("version")
+            .env("GOTOOLCHAIN", "local")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "the end-to-end tests need Go: `go version` failed or `go` is not on PATH. \
+             Install Go (https://go.dev/dl/) and run the tests again."
+        );
+    });
+}
+
+/// Environment that makes git independent of the machine's configuration.
+pub fn hermetic(cmd: &mut Command) -> &mut Command {
+    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_SYSTEM", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+        .env("NO_COLOR", "1")
+}
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from_output(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Parses stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (want {code})\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// The binary under test.
+pub fn escape_gate() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_escape-gate"));
+    hermetic(&mut cmd);
+    cmd
+}
+
+pub struct TestRepo {
+    dir: TempDir,
+}
+
+impl TestRepo {
+    /// An empty repository on branch `main`.
+    pub fn new() -> TestRepo {
+        let dir = tempfile::Builder::new()
+            .prefix("eg-test-")
+            .tempdir()
+            .expect("temp dir");
+        let repo = TestRepo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// A repository with `go.mod` for `example.com/m` and the given files, committed.
+    pub fn go_module(files: &[(&str, &str)]) -> TestRepo {
+        require_go();
+        let repo = TestRepo::new();
+        repo.write("go.mod", GO_MOD);
+        for (path, text) in files {
+            repo.write(path, text);
+        }
+        repo.commit("base");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &TestRepo {
+        let path = self.path().join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(&path, text).expect("write");
+        self
+    }
+
+    pub fn remove(&self, rel: &str) -> &TestRepo {
+        fs::remove_file(self.path().join(rel)).expect("remove");
+        self
+    }
+
+    pub fn rename(&self, from: &str, to: &str) -> &TestRepo {
+        let to_path = self.path().join(to);
+        fs::create_dir_all(to_path.parent().expect("parent")).expect("mkdir");
+        fs::rename(self.path().join(from), to_path).expect("rename");
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path().join(rel)).expect("read")
+    }
+
+    /// `git add -A && git commit`; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    /// Runs git in the repository; panics on failure.
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = hermetic(&mut Command::new("git"))
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("run git");
+        assert!(
+            output.status.success(),
+            "git {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs escape-gate in the repository.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = escape_gate()
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("run escape-gate");
+        Run::from_output(output)
+    }
+
+    /// Runs escape-gate, checking that the repository is exactly as it was before.
+    pub fn run_untouched(&self, args: &[&str]) -> Run {
+        let before = self.snapshot();
+        let run = self.run(args);
+        let after = self.snapshot();
+        before.assert_same(&after, &run);
+        run
+    }
+
+    /// Everything observable about the repository: every file (the `.git` directory
+    /// included) with a hash of its content and its permissions, git's view of the
+    /// status, refs and worktrees.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut files = BTreeMap::new();
+        walk(self.path(), self.path(), &mut files);
+        Snapshot {
+            files,
+            status: self.git(&["status", "--porcelain", "--ignored"]),
+            refs: self.git(&["for-each-ref"]),
+            worktrees: self.git(&["worktree", "list", "--porcelain"]),
+        }
+    }
+}
+
+fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, (u64, u32)>) {
+    for entry in fs::read_dir(dir).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path).expect("metadata");
+        if meta.is_dir() {
+            walk(root, &path, files);
+            continue;
+        }
+        let mut hasher = DefaultHasher::new();
+        if meta.is_file() {
+            fs::read(&path).expect("read").hash(&mut hasher);
+        } else if meta.file_type().is_symlink() {
+            fs::read_link(&path).expect("readlink").hash(&mut hasher);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let rel = path.strip_prefix(root).expect("prefix").to_path_buf();
+        files.insert(rel, (hasher.finish(), meta.permissions().mode()));
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    files: BTreeMap<PathBuf, (u64, u32)>,
+    status: String,
+    refs: String,
+    worktrees: String,
+}
+
+impl Snapshot {
+    #[track_caller]
+    pub fn assert_same(&self, after: &Snapshot, run: &Run) {
+        if self == after {
+            return;
+        }
+        let mut changes = Vec::new();
+        for (path, v) in &self.files {
+            match after.files.get(path) {
+                None => changes.push(format!("removed {}", path.display())),
+                Some(w) if w != v => changes.push(format!("changed {}", path.display())),
+                _ => {}
+            }
+        }
+        for path in after.files.keys() {
+            if !self.files.contains_key(path) {
+                changes.push(format!("added {}", path.display()));
+            }
+        }
+        panic!(
+            "escape-gate changed the repository: {changes:?}\nstatus before:\n{}\nafter:\n{}\nrefs before:\n{}\nafter:\n{}\nrun: {run:?}",
+            self.status, after.status, self.refs, after.refs
+        );
+    }
+}
