@@ -215,6 +215,9 @@ pub fn build(
         }
         cmd.args(&settings.flags);
         cmd.args(packages.iter().map(|p| p.import_path.as_str()));
+        // go's own work directory, so that an interrupted build leaves nothing behind.
+        let work = TempTree::new("gotmp")?;
+        cmd.env("GOTMPDIR", work.path());
         let output = interrupt::run_captured(&mut cmd)
             .with_context(|| format!("running go build for {side}"))?;
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -226,8 +229,8 @@ pub fn build(
                 output.status
             );
         }
-        out.stderr.push_str(&stderr);
-        if !out.stderr.is_empty() && !out.stderr.ends_with('\n') {
+        for line in stderr.lines().filter(|l| !is_module_progress(l)) {
+            out.stderr.push_str(line);
             out.stderr.push('\n');
         }
         out.packages
@@ -320,6 +323,14 @@ fn rel_display(tree: &Path, dir: &Path) -> String {
         Ok(p) => p.display().to_string(),
         Err(_) => dir.display().to_string(),
     }
+}
+
+/// `go: downloading example.com/dep v1.2.3`: the go command fetching a dependency,
+/// not something the compiler said.
+fn is_module_progress(line: &str) -> bool {
+    ["go: downloading ", "go: finding ", "go: extracting "]
+        .iter()
+        .any(|p| line.starts_with(p))
 }
 
 /// The lines of a failed build worth showing: everything but `-m` diagnostics.

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
@@ -39,7 +40,11 @@ pub fn install() -> Result<()> {
         .name("escape-gate-signals".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                cleanup();
+                SIGNAL.store(signal, Ordering::SeqCst);
+                // The registry stays locked until the process exits, so the main thread,
+                // which sees its `go` die, cannot report that as a build failure first.
+                let mut reg = registry();
+                cleanup(&mut reg);
                 eprintln!("escape-gate: interrupted; temporary trees removed");
                 std::process::exit(128 + signal);
             }
@@ -53,9 +58,25 @@ pub fn install() -> Result<()> {
     Ok(())
 }
 
+/// The signal that interrupted the run, or 0.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Whether a signal is stopping the process: errors seen now are its consequences
+/// (a killed `go`), not findings to report.
+pub fn interrupted() -> bool {
+    SIGNAL.load(Ordering::SeqCst) != 0
+}
+
+/// Waits for the signal thread to end the process.
+pub fn wait_for_exit() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Stops registered process groups, then removes registered directories.
-fn cleanup() {
-    let mut reg = registry();
+#[cfg_attr(not(unix), allow(dead_code))]
+fn cleanup(reg: &mut Registry) {
     #[cfg(unix)]
     {
         use rustix::process::{kill_process_group, Pid, Signal};

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     }
     match commands::run(cli) {
         Ok(exit) => exit.into(),
+        Err(_) if escape_gate::interrupt::interrupted() => escape_gate::interrupt::wait_for_exit(),
         Err(err) => {
             // A closed pipe (`escape-gate diff | head`) is not an error worth a message.
             if let Some(io) = err.downcast_ref::<std::io::Error>() {
