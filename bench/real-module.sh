@@ -21,7 +21,8 @@
 #      warm: one shared GOCACHE that has served one run of each already
 #            (WARM_RUNS runs each, default 3)
 #   4. Times the two go commands escape-gate runs per side (`go list`, then
-#      `go build -trimpath -buildvcs=false -gcflags=-m <pkgs>`) on their own, warm,
+#      `go build -trimpath -buildvcs=false -gcflags=-m <pkgs>`) on their own, with a
+#      new cache and with the warm one,
 #      to show where escape-gate's time goes.
 #   5. Prints escape-gate's report on the change and a table of wall times (median,
 #      min-max) and max RSS (largest single process, from /usr/bin/time).
@@ -128,26 +129,36 @@ EG_CMD=("$EG" diff --repo "$REPO" base head)
 PLAIN_CMD=("$WORK/plain-diff.sh" "$REPO" base head "$WORK/wt")
 
 # --- Timing --------------------------------------------------------------------------
-# run_timed NAME CMD...: one run under /usr/bin/time; appends "seconds maxrss_kb exit"
-# to $WORK/NAME.runs. Exit 1 is escape-gate's "new escapes" and is expected.
+# run_timed NAME CMD...: one run under /usr/bin/time; appends
+# "wall_s maxrss_kb user_s sys_s exit load1" to $WORK/NAME.runs, where load1 is the
+# 1-minute load average at the start (this machine may be shared: a load above nproc
+# means the wall times are inflated; CPU time suffers less from that).
+# Exit 1 is escape-gate's "new escapes" and is expected.
 run_timed() {
     local name=$1; shift
-    local rc=0
-    /usr/bin/time -f '%e %M' -o "$WORK/time.out" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" || rc=$?
+    local rc=0 load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/time.out" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" || rc=$?
     if [[ $rc -gt 1 ]]; then
         echo "$name failed (exit $rc):" >&2; cat "$WORK/$name.stderr" >&2; exit 2
     fi
     # GNU time prints "Command exited with non-zero status N" before the numbers.
-    echo "$(tail -1 "$WORK/time.out") $rc" >>"$WORK/$name.runs"
+    echo "$(tail -1 "$WORK/time.out") $rc $load" >>"$WORK/$name.runs"
 }
 
-# summary NAME: "median  min-max  maxrss" of $WORK/NAME.runs
+# summary NAME: wall median, min-max, runs, CPU (user+sys) median, max RSS, load range
 summary() {
-    sort -n "$WORK/$1.runs" | awk '
-        { t[NR] = $1; if ($2 > rss) rss = $2 }
+    local f=$WORK/$1.runs cpu
+    [[ -s $f ]] || { echo "(not run)"; return; }
+    cpu=$(awk '{print $3 + $4}' "$f" | sort -n | awk '{c[NR] = $1}
+        END { print (NR % 2) ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2 }')
+    sort -n "$f" | awk -v cpu="$cpu" '
+        { t[NR] = $1; if ($2 > rss) rss = $2
+          if (NR == 1 || $6 < lo) lo = $6; if ($6 > hi) hi = $6 }
         END {
             med = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-            printf "%8.2f s  %6.2f-%-6.2f  %4d  %6.0f MB\n", med, t[1], t[NR], NR, rss / 1024
+            printf "%7.2f s  %6.2f-%-6.2f  %4d  %7.2f s  %5.0f MB  %4.1f-%-4.1f\n",
+                   med, t[1], t[NR], NR, cpu, rss / 1024, lo, hi
         }'
 }
 
@@ -213,7 +224,7 @@ echo
 echo "heap lines in the -m output: base $(wc -l <"$WORK/wt/base.heap"), head $(wc -l <"$WORK/wt/head.heap");" \
      "packages: $(wc -l <"$WORK/pkgs-base")"
 echo
-printf '%-40s %10s  %-13s  %4s  %9s\n' "what" "median" "min-max" "runs" "max RSS"
+printf '%-40s %9s  %-13s  %4s  %9s  %8s  %s\n' "what" "wall med" "wall min-max" "runs" "CPU med" "max RSS" "load"
 for row in "cold-eg:cold  escape-gate diff" "cold-plain:cold  plain two-worktree script" \
            "warm-eg:warm  escape-gate diff" "warm-plain:warm  plain two-worktree script" \
            "cold-list-base:cold  go list (base)" "cold-build-base:cold  go build -trimpath -m (base)" \

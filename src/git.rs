@@ -80,6 +80,15 @@ impl Repo {
     /// Finds the repository containing `dir`.
     pub fn open(dir: &Path) -> Result<Repo> {
         let repo = Repository::discover(dir).map_err(|err| {
+            if err.message().contains("object format") {
+                return anyhow!(
+                    "cannot read the repository at {}: {} (escape-gate reads repositories with \
+                     libgit2, which does not support SHA-256 object ids yet)\n\
+                     hint: use escape-gate on a SHA-1 clone of the repository",
+                    dir.display(),
+                    err.message()
+                );
+            }
             anyhow!(
                 "{} is not inside a git repository ({})\n\
                  hint: run escape-gate inside a clone of your Go repository, or pass --repo DIR",
@@ -205,6 +214,58 @@ impl Repo {
              hint: name the base explicitly: `escape-gate diff BASE`",
             head.label()
         )
+    }
+
+    /// Whether `spec` names a commit present in this repository.
+    pub fn has_commit(&self, spec: &str) -> bool {
+        self.repo
+            .revparse_single(spec)
+            .and_then(|obj| obj.peel_to_commit())
+            .is_ok()
+    }
+
+    /// The merge-base of `head` with the first of `candidates` (full ref names) that
+    /// exists and shares history with it, with the ref's name.
+    pub fn merge_base_with_any(&self, head: &str, candidates: &[String]) -> Option<(String, Oid)> {
+        let head = self
+            .repo
+            .revparse_single(head)
+            .ok()?
+            .peel_to_commit()
+            .ok()?
+            .id();
+        candidates.iter().find_map(|name| {
+            let target = self
+                .repo
+                .find_reference(name)
+                .ok()?
+                .peel_to_commit()
+                .ok()?
+                .id();
+            let base = self.repo.merge_base(head, target).ok()?;
+            Some((name.clone(), base))
+        })
+    }
+
+    /// Whether the commit's tree has a `go.mod` anywhere (outside vendor and testdata).
+    pub fn has_go_module(&self, spec: &str) -> Result<bool> {
+        let tree = self.repo.revparse_single(spec)?.peel_to_commit()?.tree()?;
+        let mut found = false;
+        tree.walk(git2::TreeWalkMode::PreOrder, |_, entry| {
+            let name = entry.name().unwrap_or_default();
+            if entry.kind() == Some(ObjectType::Tree)
+                && (name == "vendor" || name == "testdata" || name.starts_with('.'))
+            {
+                return git2::TreeWalkResult::Skip;
+            }
+            if name == "go.mod" && entry.kind() == Some(ObjectType::Blob) {
+                found = true;
+                return git2::TreeWalkResult::Abort;
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .or_else(|err| if found { Ok(()) } else { Err(err) })?;
+        Ok(found)
     }
 
     /// Writes the files of `rev` into `tree` (an empty directory).

@@ -12,7 +12,8 @@
 //! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries.
 //! 7. [`report`]: text or JSON.
 //!
-//! [`gate`] runs the stages in order; [`commands`] is the command line.
+//! [`gate`] runs the stages in order; [`hook`] turns a git push into comparisons;
+//! [`commands`] is the command line.
 
 pub mod allowlist;
 pub mod commands;
@@ -22,6 +23,7 @@ pub mod function;
 pub mod gate;
 pub mod git;
 pub mod go;
+pub mod hook;
 pub mod interrupt;
 pub mod matching;
 pub mod parse;

@@ -6,4 +6,5 @@ mod support;
 mod allow;
 mod diff;
 mod errors;
+mod hook;
 mod list_demo;

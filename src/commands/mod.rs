@@ -6,6 +6,8 @@ use crate::exit::Exit;
 
 pub mod demo;
 pub mod diff;
+pub mod hook;
+pub mod install_hook;
 pub mod list;
 
 /// Keeps Go code from quietly gaining heap allocations.
@@ -30,6 +32,8 @@ pub enum Command {
     Diff(diff::Args),
     List(list::Args),
     Demo(demo::Args),
+    Hook(hook::Args),
+    InstallHook(install_hook::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -37,6 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Diff(args) => diff::run(args),
         Command::List(args) => list::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Hook(args) => hook::run(args),
+        Command::InstallHook(args) => install_hook::run(args),
     }
 }
 
