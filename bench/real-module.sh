@@ -214,7 +214,7 @@ rm -rf "$WORK/gocache-cold"
 echo
 cat "$WORK/machine.txt"
 echo
-echo "escape-gate diff base head (exit $(awk 'END {print $3}' "$WORK/warm-eg.runs")):"
+echo "escape-gate diff base head (exit $(awk 'END {print $5}' "$WORK/warm-eg.runs")):"
 sed 's/^/    /' "$WORK/warm-eg.stdout"
 [[ -s $WORK/warm-eg.stderr ]] && sed 's/^/    (stderr) /' "$WORK/warm-eg.stderr"
 echo
