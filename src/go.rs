@@ -282,7 +282,13 @@ fn list_packages(
     if !settings.tags.is_empty() {
         cmd.arg(format!("-tags={}", settings.tags.join(",")));
     }
-    cmd.args(["-f", "{{.ImportPath}}\t{{.Name}}\t{{.Dir}}"]);
+    // The number of files `go build` would compile: a directory with only _test.go
+    // files (or files all excluded by build constraints) is a package to `go list` but
+    // an error to `go build` when named explicitly; `./...` skips it, and so do we.
+    cmd.args([
+        "-f",
+        "{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}{{len .CgoFiles}}{{len .InvalidGoFiles}}\t{{.Dir}}",
+    ]);
     cmd.args(effective_patterns(settings));
     let output =
         interrupt::run_captured(&mut cmd).with_context(|| format!("running go list for {side}"))?;
@@ -298,12 +304,15 @@ fn list_packages(
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut packages = Vec::new();
     for line in stdout.lines() {
-        let mut fields = line.splitn(3, '\t');
-        let (Some(import_path), Some(name), Some(pkg_dir)) =
-            (fields.next(), fields.next(), fields.next())
+        let mut fields = line.splitn(4, '\t');
+        let (Some(import_path), Some(name), Some(files), Some(pkg_dir)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             continue;
         };
+        if files.bytes().all(|b| b == b'0') {
+            continue;
+        }
         let rel_dir = Path::new(pkg_dir)
             .strip_prefix(tree)
             .map(|p| p.to_string_lossy().replace('\\', "/"))

@@ -446,3 +446,28 @@ fn a_go_work_workspace() {
     assert_eq!(new[0]["function"], "Run");
     assert_eq!(new[0]["message"], "&lib.Conf{...} escapes to heap");
 }
+
+#[test]
+fn test_only_and_constraint_excluded_packages_are_skipped_like_go_build_does() {
+    let repo = TestRepo::go_module(&[
+        ("a.go", A_GO),
+        (
+            "it/it_test.go",
+            "package it\n\nimport \"testing\"\n\nfunc TestIt(t *testing.T) {}\n",
+        ),
+        (
+            "plan9only/p.go",
+            "//go:build plan9\n\npackage plan9only\n\nvar P = new(int)\n",
+        ),
+    ]);
+    let base = repo.commit("base");
+    repo.write(
+        "a.go",
+        &A_GO.replace("\treturn t.A + t.B\n", "\tsink = &t\n\treturn t.A + t.B\n"),
+    );
+    let head = repo.commit("escape");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    assert_eq!(summary(&json).0, 1, "{json:#}");
+    assert_eq!(json["summary"]["packages"], 1, "{json:#}");
+}
