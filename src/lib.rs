@@ -16,6 +16,7 @@
 //! [`commands`] is the command line.
 
 pub mod allowlist;
+pub mod cache;
 pub mod commands;
 pub mod exit;
 pub mod finding;
@@ -28,3 +29,4 @@ pub mod interrupt;
 pub mod matching;
 pub mod parse;
 pub mod report;
+pub mod select;
