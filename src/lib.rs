@@ -12,11 +12,13 @@
 //! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries.
 //! 7. [`report`]: text or JSON.
 //!
-//! [`gate`] runs the stages in order; [`commands`] is the command line.
+//! [`gate`] runs the stages in order; [`commands`] is the command line. [`explain`]
+//! turns the compiler's `-m=2` escape flows into readable steps, on request.
 
 pub mod allowlist;
 pub mod commands;
 pub mod exit;
+pub mod explain;
 pub mod finding;
 pub mod function;
 pub mod gate;
