@@ -4,8 +4,10 @@ use clap::{Parser, Subcommand};
 
 use crate::exit::Exit;
 
+pub mod allow;
 pub mod demo;
 pub mod diff;
+pub mod explain;
 pub mod list;
 
 /// Keeps Go code from quietly gaining heap allocations.
@@ -30,6 +32,8 @@ pub enum Command {
     Diff(diff::Args),
     List(list::Args),
     Demo(demo::Args),
+    Explain(explain::Args),
+    Allow(allow::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -37,6 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Diff(args) => diff::run(args),
         Command::List(args) => list::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Allow(args) => allow::run(args),
     }
 }
 
