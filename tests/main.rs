@@ -4,6 +4,8 @@
 mod support;
 
 mod allow;
+mod allow_command;
 mod diff;
 mod errors;
+mod explain;
 mod list_demo;

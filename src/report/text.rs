@@ -163,12 +163,15 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         head_label
     )?;
     if !failing.is_empty() {
+        // Once flows are shown, pointing at --explain would only be noise.
+        let explained = failing.iter().any(|f| !f.flow.is_empty());
         writeln!(
             out,
             "{}",
-            paint.dim(
-                "hint: see why with --explain; fix the escape, or accept it with `escape-gate allow --reason \"…\"` (same revisions)"
-            )
+            paint.dim(&format!(
+                "hint: {}fix the escape, or accept it with `escape-gate allow --reason \"…\"` (same revisions)",
+                if explained { "" } else { "see why with --explain; " }
+            ))
         )?;
     }
     Ok(())
