@@ -11,6 +11,8 @@
 //! `version: 1` with no build settings and no entries: a freshly created file should not
 //! break the gate. Any other document must say `version: 1`.
 
+pub mod edit;
+
 use std::fmt;
 
 use globset::{GlobBuilder, GlobMatcher};

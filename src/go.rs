@@ -156,6 +156,30 @@ impl BuildOutput {
     }
 }
 
+/// How much the compiler is asked to say about each escape.
+///
+/// `-m=2` adds, for every heap allocation, the flow that explains it, but it prints
+/// several times as much text, and a different flag is a different build-cache key. The
+/// gate therefore builds everything with `-m` and, only when an explanation is wanted,
+/// rebuilds the few packages that hold new escapes with `-m=2` (see [`build_packages`]
+/// and the measurement in the README, "Explaining and accepting escapes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// `-gcflags=-m`: one line per decision.
+    Summary,
+    /// `-gcflags=-m=2`: plus the escape flow of every heap allocation.
+    Flow,
+}
+
+impl Detail {
+    fn gcflags(self) -> &'static str {
+        match self {
+            Detail::Summary => "-gcflags=-m",
+            Detail::Flow => "-gcflags=-m=2",
+        }
+    }
+}
+
 /// Builds every module of `tree` with `-m`, returning the compiler's output.
 /// `side` names the revision in errors ("base main (1a2b3c4)").
 pub fn build(
@@ -164,29 +188,22 @@ pub fn build(
     settings: &BuildSettings,
     side: &str,
 ) -> Result<BuildOutput> {
-    let tree = tree
-        .canonicalize()
-        .with_context(|| format!("resolving {}", tree.display()))?;
-    let modules = find_modules(&tree)?;
-    if modules.is_empty() {
-        bail!(
-            "{side} has no go.mod: escape-gate compares Go modules\n\
-             hint: run it in a repository with a go.mod (or a go.work), or pass --repo DIR"
-        );
-    }
+    let tree = canonical(tree)?;
+    let modules = modules_of(&tree, side)?;
     let units = build_units(&tree, &modules)?;
     let bin = TempTree::new("bin")?;
     let mut out = BuildOutput {
         modules: modules.clone(),
         ..BuildOutput::default()
     };
+    let patterns = effective_patterns(settings);
     for unit in &units {
         let dir = if unit.is_empty() {
             tree.clone()
         } else {
             tree.join(unit)
         };
-        let packages = list_packages(env, &tree, &dir, settings, side)?;
+        let packages = list_packages(env, &tree, &dir, settings, &patterns, side)?;
         let packages: Vec<ListedPackage> = packages
             .into_iter()
             .filter(|p| {
@@ -196,57 +213,147 @@ pub fn build(
                     .any(|pat| dir_matches(pat, &p.rel_dir))
             })
             .collect();
-        if packages.is_empty() {
-            continue;
-        }
-        let mut cmd = go_command(env, &dir);
-        cmd.args(["build", "-trimpath", "-buildvcs=false", "-gcflags=-m"]);
-        if !settings.tags.is_empty() {
-            cmd.arg(format!("-tags={}", settings.tags.join(",")));
-        }
-        // `go build` writes an executable only for a single main package; with several
-        // packages it discards its results. `-o DIR/` must not be used with several:
-        // it then skips packages that no main package imports, and their findings.
-        if packages.len() == 1 && packages[0].name == "main" {
-            let mut o = OsString::from("-o=");
-            o.push(bin.path().as_os_str());
-            o.push(std::path::MAIN_SEPARATOR_STR);
-            cmd.arg(o);
-        }
-        cmd.args(&settings.flags);
-        cmd.args(packages.iter().map(|p| p.import_path.as_str()));
-        // go's own work directory, so that an interrupted build leaves nothing behind.
-        let work = TempTree::new("gotmp")?;
-        cmd.env("GOTMPDIR", work.path());
-        let output = interrupt::run_captured(&mut cmd)
-            .with_context(|| format!("running go build for {side}"))?;
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        if !output.status.success() {
-            let errors = compiler_errors(&stderr);
-            bail!(
-                "{side} does not build, so its escapes cannot be known (go build exited with {}):\n{errors}\n\
-                 hint: fix the build of {side} (run `go build ./...` there), or compare other revisions",
-                output.status
-            );
-        }
-        for line in stderr.lines().filter(|l| !is_module_progress(l)) {
-            out.stderr.push_str(line);
-            out.stderr.push('\n');
-        }
-        out.packages
-            .extend(packages.into_iter().map(|p| p.import_path));
+        run_build(
+            env,
+            &dir,
+            &packages,
+            settings,
+            Detail::Summary,
+            &bin,
+            side,
+            &mut out,
+        )?;
     }
     if out.packages.is_empty() {
         bail!(
             "{side} has no Go packages to build (patterns {:?}, exclude {:?})\n\
              hint: check the `build` section of .escape-gate.yml",
-            effective_patterns(settings),
+            patterns,
             settings.exclude
         );
     }
     out.packages.sort();
     out.packages.dedup();
     Ok(out)
+}
+
+/// Builds only `packages` (import paths of the tree's modules) at the given detail,
+/// each in the directory of its module, with the same tags and flags as [`build`].
+/// Their dependencies were compiled by the first build, so this recompiles just these
+/// packages (or replays them from the cache).
+pub fn build_packages(
+    env: &GoEnv,
+    tree: &Path,
+    settings: &BuildSettings,
+    packages: &[String],
+    detail: Detail,
+    side: &str,
+) -> Result<BuildOutput> {
+    let tree = canonical(tree)?;
+    let modules = modules_of(&tree, side)?;
+    let mut by_module: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for package in packages {
+        let module = modules
+            .iter()
+            .filter(|m| {
+                package == &m.path
+                    || (package.starts_with(m.path.as_str())
+                        && package.as_bytes().get(m.path.len()) == Some(&b'/'))
+            })
+            .max_by_key(|m| m.path.len())
+            .ok_or_else(|| anyhow!("{package} is not a package of {side}"))?;
+        by_module
+            .entry(module.dir.as_str())
+            .or_default()
+            .push(package.clone());
+    }
+    let bin = TempTree::new("bin")?;
+    let mut out = BuildOutput {
+        modules: modules.clone(),
+        ..BuildOutput::default()
+    };
+    for (unit, patterns) in by_module {
+        let dir = if unit.is_empty() {
+            tree.clone()
+        } else {
+            tree.join(unit)
+        };
+        let listed = list_packages(env, &tree, &dir, settings, &patterns, side)?;
+        run_build(env, &dir, &listed, settings, detail, &bin, side, &mut out)?;
+    }
+    out.packages.sort();
+    out.packages.dedup();
+    Ok(out)
+}
+
+fn canonical(tree: &Path) -> Result<PathBuf> {
+    tree.canonicalize()
+        .with_context(|| format!("resolving {}", tree.display()))
+}
+
+fn modules_of(tree: &Path, side: &str) -> Result<Vec<Module>> {
+    let modules = find_modules(tree)?;
+    if modules.is_empty() {
+        bail!(
+            "{side} has no go.mod: escape-gate compares Go modules\n\
+             hint: run it in a repository with a go.mod (or a go.work), or pass --repo DIR"
+        );
+    }
+    Ok(modules)
+}
+
+/// One `go build` of `packages` in `dir`, appending the compiler's output to `out`.
+#[allow(clippy::too_many_arguments)]
+fn run_build(
+    env: &GoEnv,
+    dir: &Path,
+    packages: &[ListedPackage],
+    settings: &BuildSettings,
+    detail: Detail,
+    bin: &TempTree,
+    side: &str,
+    out: &mut BuildOutput,
+) -> Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = go_command(env, dir);
+    cmd.args(["build", "-trimpath", "-buildvcs=false", detail.gcflags()]);
+    if !settings.tags.is_empty() {
+        cmd.arg(format!("-tags={}", settings.tags.join(",")));
+    }
+    // `go build` writes an executable only for a single main package; with several
+    // packages it discards its results. `-o DIR/` must not be used with several:
+    // it then skips packages that no main package imports, and their findings.
+    if packages.len() == 1 && packages[0].name == "main" {
+        let mut o = OsString::from("-o=");
+        o.push(bin.path().as_os_str());
+        o.push(std::path::MAIN_SEPARATOR_STR);
+        cmd.arg(o);
+    }
+    cmd.args(&settings.flags);
+    cmd.args(packages.iter().map(|p| p.import_path.as_str()));
+    // go's own work directory, so that an interrupted build leaves nothing behind.
+    let work = TempTree::new("gotmp")?;
+    cmd.env("GOTMPDIR", work.path());
+    let output = interrupt::run_captured(&mut cmd)
+        .with_context(|| format!("running go build for {side}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if !output.status.success() {
+        let errors = compiler_errors(&stderr);
+        bail!(
+            "{side} does not build, so its escapes cannot be known (go build exited with {}):\n{errors}\n\
+             hint: fix the build of {side} (run `go build ./...` there), or compare other revisions",
+            output.status
+        );
+    }
+    for line in stderr.lines().filter(|l| !is_module_progress(l)) {
+        out.stderr.push_str(line);
+        out.stderr.push('\n');
+    }
+    out.packages
+        .extend(packages.iter().map(|p| p.import_path.clone()));
+    Ok(())
 }
 
 fn go_command(env: &GoEnv, dir: &Path) -> Command {
@@ -275,6 +382,7 @@ fn list_packages(
     tree: &Path,
     dir: &Path,
     settings: &BuildSettings,
+    patterns: &[String],
     side: &str,
 ) -> Result<Vec<ListedPackage>> {
     let mut cmd = go_command(env, dir);
@@ -289,7 +397,7 @@ fn list_packages(
         "-f",
         "{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}{{len .CgoFiles}}{{len .InvalidGoFiles}}\t{{.Dir}}",
     ]);
-    cmd.args(effective_patterns(settings));
+    cmd.args(patterns);
     let output =
         interrupt::run_captured(&mut cmd).with_context(|| format!("running go list for {side}"))?;
     let stderr = String::from_utf8_lossy(&output.stderr);

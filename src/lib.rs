@@ -13,12 +13,14 @@
 //! 7. [`report`]: text or JSON.
 //!
 //! [`gate`] runs the stages in order; [`hook`] turns a git push into comparisons;
-//! [`commands`] is the command line.
+//! [`explain`] turns the compiler's `-m=2` escape flows into readable steps, on
+//! request; [`commands`] is the command line.
 
 pub mod allowlist;
 pub mod cache;
 pub mod commands;
 pub mod exit;
+pub mod explain;
 pub mod finding;
 pub mod function;
 pub mod gate;

@@ -4,7 +4,9 @@
 mod support;
 
 mod allow;
+mod allow_command;
 mod diff;
 mod errors;
+mod explain;
 mod hook;
 mod list_demo;

@@ -222,7 +222,7 @@ pub fn run(args: Args) -> Result<Exit> {
              base {base}: packages stock, report and main\n\
              head {head}: SKUs moved to query.go, item.go renamed to items.go, comments added,\n\
              \x20          and Summary now keeps a pointer to its result in a package variable\n\
-             running: escape-gate diff {base} {head}\n",
+             running: escape-gate diff --explain {base} {head}\n",
             dir.path().display(),
             base = short(&base),
             head = short(&head),
@@ -232,6 +232,8 @@ pub fn run(args: Args) -> Result<Exit> {
         repo: dir.path().to_path_buf(),
         base: Some(base.clone()),
         head: Some(head.clone()),
+        // The demo shows the whole job, including why the new escape happens.
+        explain: true,
         ..DiffRequest::default()
     })?;
     let style = Style {

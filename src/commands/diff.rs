@@ -36,6 +36,10 @@ pub struct Args {
     /// Also list the escapes the head no longer has
     #[arg(long)]
     pub show_fixed: bool,
+    /// Show why each new escape happens: the compiler's escape flow (-m=2), steps on
+    /// changed lines marked [changed]
+    #[arg(long)]
+    pub explain: bool,
 }
 
 impl From<Args> for DiffRequest {
@@ -47,6 +51,7 @@ impl From<Args> for DiffRequest {
             config: args.config,
             tags: args.tags,
             today: None,
+            explain: args.explain,
         }
     }
 }

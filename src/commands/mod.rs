@@ -4,8 +4,10 @@ use clap::{Parser, Subcommand};
 
 use crate::exit::Exit;
 
+pub mod allow;
 pub mod demo;
 pub mod diff;
+pub mod explain;
 pub mod hook;
 pub mod install_hook;
 pub mod list;
@@ -34,6 +36,8 @@ pub enum Command {
     Demo(demo::Args),
     Hook(hook::Args),
     InstallHook(install_hook::Args),
+    Explain(explain::Args),
+    Allow(allow::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -43,6 +47,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Demo(args) => demo::run(args),
         Command::Hook(args) => hook::run(args),
         Command::InstallHook(args) => install_hook::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Allow(args) => allow::run(args),
     }
 }
 

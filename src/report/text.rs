@@ -1,12 +1,14 @@
 //! The human report: each new escape with its position, function, message and source
 //! line; allowed (and, when asked, fixed) escapes; a unified diff of the per-function
 //! escape listings of base and head; allowlist warnings; one closing line of counts.
+//! With `--explain`, each new escape also shows its escape flow, changed steps marked.
 
 use std::io::{self, Write};
 
 use crate::allowlist::AllowEntry;
+use crate::explain;
 use crate::finding::Finding;
-use crate::gate::Outcome;
+use crate::gate::{Explained, Outcome};
 use crate::matching;
 use crate::report::Style;
 
@@ -161,12 +163,15 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         head_label
     )?;
     if !failing.is_empty() {
+        // Once flows are shown, pointing at --explain would only be noise.
+        let explained = failing.iter().any(|f| !f.flow.is_empty());
         writeln!(
             out,
             "{}",
-            paint.dim(
-                "hint: fix the escape, or accept it with an entry in .escape-gate.yml (path, function, message, reason)"
-            )
+            paint.dim(&format!(
+                "hint: {}fix the escape, or accept it with `escape-gate allow --reason \"…\"` (same revisions)",
+                if explained { "" } else { "see why with --explain; " }
+            ))
         )?;
     }
     Ok(())
@@ -179,9 +184,14 @@ fn finding_block(
     f: &Finding,
     note: Option<&str>,
 ) -> io::Result<()> {
+    let label = if label.is_empty() {
+        String::new()
+    } else {
+        format!("{label} ")
+    };
     writeln!(
         out,
-        "{label} {} in {}",
+        "{label}{} in {}",
         paint.bold(&f.position()),
         paint.bold(&f.function)
     )?;
@@ -192,6 +202,58 @@ fn finding_block(
     if let Some(note) = note {
         writeln!(out, "    {}", paint.dim(note))?;
     }
+    // Present only when an explanation was asked for (`--explain`).
+    if !f.flow.is_empty() {
+        writeln!(
+            out,
+            "    {}",
+            paint.dim("why (the compiler's escape flow, -m=2):")
+        )?;
+        for step in &f.flow {
+            let step = match step.strip_suffix(explain::CHANGED) {
+                Some(rest) => format!("{rest}{}", paint.yellow(explain::CHANGED)),
+                None => step.clone(),
+            };
+            writeln!(out, "      {step}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The report of `escape-gate explain`: each heap escape at the line, with its flow.
+pub fn write_explained(e: &Explained, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let paint = Paint { on: color };
+    let place = format!("{}:{}", e.file, e.line);
+    if e.findings.is_empty() {
+        writeln!(out, "no heap escapes at {place} in {}", e.revision.label())?;
+        writeln!(out, "    {} | {}", paint.dim(&e.line.to_string()), e.source)?;
+    } else {
+        writeln!(
+            out,
+            "{} heap escape{} at {place} in {}",
+            e.findings.len(),
+            plural(e.findings.len()),
+            e.revision.label()
+        )?;
+    }
+    for f in &e.findings {
+        writeln!(out)?;
+        finding_block(out, &paint, "", f, None)?;
+        if f.flow.is_empty() {
+            writeln!(
+                out,
+                "    {}",
+                paint.dim("(the compiler printed no escape flow for it)")
+            )?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "package {} built with -gcflags=-m=2 · {}",
+        e.package,
+        e.go.describe()
+    )?;
     Ok(())
 }
 

@@ -1,0 +1,218 @@
+//! `escape-gate allow --reason "…" [BASE] [HEAD]`: accept the current new heap escapes
+//! by appending one allowlist entry per escape to the allowlist file; `--prune` removes
+//! the entries that matched nothing instead. The file is edited as text
+//! ([`crate::allowlist::edit`]), so its comments and order stay as they were.
+//!
+//! Which file: `--config FILE`, else `.escape-gate.yml` in the repository's working
+//! tree, whatever HEAD is, because that is the file you edit and commit. The
+//! comparison is run with that same file as its allowlist, so the entries added (or
+//! found stale) are exactly those the file needs. The gate itself reads the allowlist of
+//! the head revision: with a committed HEAD, the new entries count once the file is
+//! committed (or when `diff` is given `--config .escape-gate.yml`); the command says so.
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use crate::allowlist::edit::{self, NewEntry};
+use crate::allowlist::{Config, Date};
+use crate::exit::Exit;
+use crate::gate::{self, DiffRequest, CONFIG_FILE};
+use crate::git::Repo;
+use crate::report::text::entry_place;
+
+/// Accept the new heap escapes: append an allowlist entry for each, with a reason.
+///
+/// Runs the same comparison as `escape-gate diff BASE HEAD` and appends one entry per
+/// new escape (path, function, message, count when it repeats, the reason, the expiry
+/// date if given) to the allowlist, keeping the file's content, comments and order; the
+/// file is created with `version: 1` when absent. Afterwards the gate passes on these
+/// revisions. With --prune, removes the entries that matched no new escape instead.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The revision to compare against [default: as for diff]
+    pub base: Option<String>,
+    /// The revision to check [default: the working tree]
+    pub head: Option<String>,
+    /// Why these allocations are acceptable; stored in every entry (required)
+    #[arg(long, value_name = "TEXT", required_unless_present = "prune")]
+    pub reason: Option<String>,
+    /// Last day the entries allow anything (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = parse_date, conflicts_with = "prune")]
+    pub expires: Option<Date>,
+    /// Print what would change; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Remove the entries that matched no new escape in this comparison (after showing them)
+    #[arg(long, conflicts_with = "reason")]
+    pub prune: bool,
+    /// The repository
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// The allowlist file to read and edit [default: .escape-gate.yml at the root of the
+    /// working tree]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Build tags for both sides, added to the allowlist's build.tags (comma-separated)
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s).ok_or_else(|| format!("{s:?} is not a date (expected YYYY-MM-DD)"))
+}
+
+pub fn run(args: Args) -> Result<Exit> {
+    let repo = Repo::open(&args.repo)?;
+    let (target, origin) = match &args.config {
+        Some(path) => (path.clone(), path.display().to_string()),
+        None => (repo.root().join(CONFIG_FILE), CONFIG_FILE.to_string()),
+    };
+    let existing = match fs::read_to_string(&target) {
+        Ok(text) => Some(text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(err).with_context(|| format!("reading {origin}")),
+    };
+    let text = existing.clone().unwrap_or_default();
+    let config = Config::parse(&text, &origin)?;
+    if let Some(reason) = &args.reason {
+        if reason.trim().is_empty() {
+            bail!("--reason is empty\nhint: say why the allocation is acceptable, for the reviewer who reads the entry");
+        }
+    }
+    let today = Date::today_utc();
+    if let Some(expires) = args.expires {
+        if expires < today {
+            bail!("--expires {expires} is in the past: the entries would never allow anything");
+        }
+    }
+
+    // Compare with the file about to be edited as the allowlist; an absent file is
+    // an empty one, not the head revision's.
+    let empty = tempfile::NamedTempFile::new().context("creating an empty allowlist")?;
+    fs::write(empty.path(), "version: 1\n").context("writing an empty allowlist")?;
+    let config_path = if existing.is_some() {
+        target.clone()
+    } else {
+        empty.path().to_path_buf()
+    };
+    let outcome = gate::diff(&DiffRequest {
+        repo: args.repo.clone(),
+        base: args.base.clone(),
+        head: args.head.clone(),
+        config: Some(config_path),
+        tags: args.tags.clone(),
+        today: Some(today),
+        explain: false,
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let verb = |done: &str, would: &str| {
+        if args.dry_run {
+            would.to_string()
+        } else {
+            done.to_string()
+        }
+    };
+    for &i in &outcome.allow.expired {
+        let entry = &config.allow[i];
+        let expires = entry.expires.map(|d| d.to_string()).unwrap_or_default();
+        writeln!(
+            out,
+            "note: the entry at {} expired on {expires}; it allows nothing (path {:?})",
+            entry_place(&origin, entry),
+            entry.path
+        )?;
+    }
+    let comparing = format!(
+        "{} compared with {}",
+        outcome.head.revision.label(),
+        outcome.base.revision.label()
+    );
+
+    if args.prune {
+        let stale = &outcome.allow.stale;
+        if stale.is_empty() {
+            writeln!(out, "no stale entries in {origin} ({comparing})")?;
+            return Ok(Exit::Clean);
+        }
+        writeln!(
+            out,
+            "{} {} stale entr{} from {origin}, which matched no new escape in {comparing}:",
+            verb("removed", "would remove"),
+            stale.len(),
+            if stale.len() == 1 { "y" } else { "ies" }
+        )?;
+        for &i in stale {
+            let entry = &config.allow[i];
+            writeln!(
+                out,
+                "  {}: path {:?}{}{} (reason: {})",
+                entry_place(&origin, entry),
+                entry.path,
+                entry
+                    .function
+                    .as_ref()
+                    .map(|f| format!(", function {f:?}"))
+                    .unwrap_or_default(),
+                entry
+                    .message
+                    .as_ref()
+                    .map(|m| format!(", message {m:?}"))
+                    .unwrap_or_default(),
+                entry.reason
+            )?;
+        }
+        if !args.dry_run {
+            let edited = edit::remove(&text, &config, stale)
+                .with_context(|| format!("removing stale entries from {origin}"))?;
+            fs::write(&target, edited).with_context(|| format!("writing {origin}"))?;
+        }
+        return Ok(Exit::Clean);
+    }
+
+    let failing = outcome.failing();
+    if failing.is_empty() {
+        writeln!(out, "nothing to allow: no new heap escapes in {comparing}")?;
+        return Ok(Exit::Clean);
+    }
+    let reason = args
+        .reason
+        .as_deref()
+        .expect("clap requires --reason unless --prune");
+    let entries = NewEntry::for_findings(failing, reason, args.expires);
+    let edited =
+        edit::append(&text, &entries).with_context(|| format!("adding entries to {origin}"))?;
+    writeln!(
+        out,
+        "{} {} entr{} to {origin}{} for {} new heap escape{} in {comparing}:",
+        verb("added", "would add"),
+        entries.len(),
+        if entries.len() == 1 { "y" } else { "ies" },
+        if existing.is_none() {
+            verb(" (created)", " (to be created)")
+        } else {
+            String::new()
+        },
+        failing.len(),
+        if failing.len() == 1 { "" } else { "s" }
+    )?;
+    for e in &entries {
+        write!(out, "{}", e.to_yaml("  ", "\n"))?;
+    }
+    if !args.dry_run {
+        fs::write(&target, edited).with_context(|| format!("writing {origin}"))?;
+    }
+    if args.config.is_none() && !outcome.head.revision.is_working_tree() {
+        writeln!(
+            out,
+            "note: the gate reads {CONFIG_FILE} from the head revision ({}), which does not have these entries yet:\n\
+             \x20     commit the file and compare the new commit, or pass `--config {CONFIG_FILE}` to escape-gate diff",
+            outcome.head.revision.label()
+        )?;
+    }
+    out.flush()?;
+    Ok(Exit::Clean)
+}

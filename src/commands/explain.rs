@@ -1,0 +1,149 @@
+//! `escape-gate explain FILE:LINE [REV]`: the heap escapes at one line of one revision,
+//! each with the compiler's escape flow (`-m=2`) that says why it escapes.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::exit::Exit;
+use crate::finding::Finding;
+use crate::gate::{self, ExplainRequest};
+use crate::report::{self, Format};
+
+/// Explain the heap escapes at one line: the compiler's escape flow for each.
+///
+/// Builds only the package that holds FILE, with `go build -gcflags=-m=2`, and prints
+/// every heap escape reported at LINE with the chain of steps (`flow:` and `from … at
+/// file:line`) that takes it to the heap. Exits 0, escapes or not.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The line: FILE:LINE or FILE:LINE:COL (as escape-gate diff prints it), FILE
+    /// relative to the repository root
+    #[arg(value_name = "FILE:LINE", value_parser = parse_location)]
+    pub location: Location,
+    /// The revision [default: the working tree, uncommitted changes included]
+    pub rev: Option<String>,
+    /// The repository
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// Allowlist file whose build section to use instead of the revision's .escape-gate.yml
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Build tags, added to the allowlist's build.tags (comma-separated)
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
+/// `FILE:LINE`, from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: u32,
+}
+
+fn parse_location(s: &str) -> Result<Location, String> {
+    let bad = || format!("{s:?} is not FILE:LINE (for example internal/codec/codec.go:42)");
+    let number = |t: &str| t.parse::<u32>().ok().filter(|&n| n >= 1);
+    let (rest, last) = s.rsplit_once(':').ok_or_else(bad)?;
+    let last = number(last).ok_or_else(bad)?;
+    // FILE:LINE:COL: the column is not needed, every escape on the line is shown.
+    let (file, line) = match rest.rsplit_once(':') {
+        Some((file, line)) if number(line).is_some() => (file, number(line).ok_or_else(bad)?),
+        _ => (rest, last),
+    };
+    let file = file.trim_start_matches("./").replace('\\', "/");
+    if file.is_empty() {
+        return Err(bad());
+    }
+    Ok(Location { file, line })
+}
+
+#[derive(Debug, Serialize)]
+struct ExplainJson<'a> {
+    schema_version: u32,
+    revision: String,
+    commit: Option<String>,
+    go_version: &'a str,
+    package: &'a str,
+    file: &'a str,
+    line: u32,
+    source: &'a str,
+    findings: &'a [Finding],
+}
+
+pub fn run(args: Args) -> Result<Exit> {
+    if args.location.file.starts_with('/') {
+        bail!(
+            "{} is an absolute path\nhint: give the path relative to the repository root, as escape-gate diff prints it",
+            args.location.file
+        );
+    }
+    let explained = gate::explain_at(&ExplainRequest {
+        repo: args.repo,
+        rev: args.rev,
+        file: args.location.file,
+        line: args.location.line,
+        config: args.config,
+        tags: args.tags,
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        Format::Json => {
+            let json = ExplainJson {
+                schema_version: report::json::SCHEMA_VERSION,
+                revision: explained.revision.spec.clone(),
+                commit: explained.revision.commit.map(|c| c.to_string()),
+                go_version: &explained.go.version,
+                package: &explained.package,
+                file: &explained.file,
+                line: explained.line,
+                source: &explained.source,
+                findings: &explained.findings,
+            };
+            serde_json::to_writer_pretty(&mut out, &json)?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            let color = report::stdout_wants_color();
+            report::text::write_explained(&explained, color, &mut out)?;
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        let ok = |file: &str, line| {
+            Ok(Location {
+                file: file.into(),
+                line,
+            })
+        };
+        let cases = [
+            ("a.go:12", ok("a.go", 12)),
+            (
+                "internal/codec/codec.go:42:9",
+                ok("internal/codec/codec.go", 42),
+            ),
+            ("./sub/s.go:3", ok("sub/s.go", 3)),
+            ("dir:1/a.go:3", ok("dir:1/a.go", 3)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_location(input), want, "{input}");
+        }
+        for bad in ["a.go", "a.go:", "a.go:0", "a.go:x", ":3", "a.go:-1"] {
+            assert!(parse_location(bad).is_err(), "{bad}");
+        }
+    }
+}

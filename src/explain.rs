@@ -1,0 +1,349 @@
+//! Explanations: the compiler's `-m=2` escape flow of a heap finding, made readable.
+//! Raw flow lines (as [`crate::parse`] attached them, positions as the compiler printed
+//! them) and a way to place compiler file names in the repository go in; display lines
+//! come out, with repository-relative `file:line` positions, one arrow style for every Go
+//! release (`=` before 1.25, `←` since), and a [`CHANGED`] mark on each step whose
+//! position is on a line the change touched. That mark is how a user finds the edit
+//! that made a declaration they did not touch escape. Pure apart from reading the two
+//! trees' files in [`ChangedLines::from_trees`].
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::Path;
+
+use crate::finding::{Finding, RawFinding};
+use crate::go::BuildOutput;
+use crate::matching::LineMap;
+
+/// Appended to a flow step whose position is on a line the change touched.
+pub const CHANGED: &str = "[changed]";
+
+/// The head lines the change touched: lines that are not the image of any base line
+/// (through git's rename detection). A file absent from the base is touched throughout.
+#[derive(Debug, Default, Clone)]
+pub struct ChangedLines {
+    /// Per head file, its touched lines; `None` when the whole file is new.
+    files: HashMap<String, Option<HashSet<u32>>>,
+}
+
+impl ChangedLines {
+    /// Records one head file. `base_text` is its base counterpart, if there is one.
+    pub fn add(
+        &mut self,
+        head_path: &str,
+        base_path: &str,
+        base_text: Option<&str>,
+        head_text: &str,
+    ) {
+        let Some(base_text) = base_text else {
+            self.files.insert(head_path.to_string(), None);
+            return;
+        };
+        let mut map = LineMap::new();
+        map.add_file(base_path, head_path, base_text, head_text);
+        let images: HashSet<u32> = (1..=base_text.lines().count() as u32)
+            .filter_map(|l| map.map(base_path, l).map(|(_, h)| h))
+            .collect();
+        let touched = (1..=head_text.lines().count() as u32)
+            .filter(|l| !images.contains(l))
+            .collect();
+        self.files.insert(head_path.to_string(), Some(touched));
+    }
+
+    /// Reads `head_files` from the head tree and their counterparts (`renames` maps head
+    /// paths to base paths) from the base tree. Unreadable head files are left out: no
+    /// step in them is marked.
+    pub fn from_trees<'a>(
+        head_files: impl IntoIterator<Item = &'a str>,
+        base_tree: &Path,
+        head_tree: &Path,
+        renames: &HashMap<String, String>,
+    ) -> ChangedLines {
+        let mut changed = ChangedLines::default();
+        for head_file in head_files {
+            let Ok(head_text) = fs::read_to_string(head_tree.join(head_file)) else {
+                continue;
+            };
+            let base_file = renames.get(head_file).map_or(head_file, String::as_str);
+            let base_text = fs::read_to_string(base_tree.join(base_file)).ok();
+            changed.add(head_file, base_file, base_text.as_deref(), &head_text);
+        }
+        changed
+    }
+
+    /// Whether `line` of the head file `file` was touched by the change.
+    pub fn contains(&self, file: &str, line: u32) -> bool {
+        match self.files.get(file) {
+            Some(None) => true,
+            Some(Some(lines)) => lines.contains(&line),
+            None => false,
+        }
+    }
+}
+
+/// Where the position at the end of a `from … at POS` step is: `(file, line)` as printed.
+fn step_position(line: &str) -> Option<(&str, &str, u32)> {
+    let at = line.rfind(" at ")?;
+    let pos = &line[at + 4..];
+    // `FILE:LINE:COL` or `FILE:LINE` (`//line` positions have no column).
+    let mut parts = pos.rsplitn(3, ':');
+    let last = parts.next()?;
+    let middle = parts.next()?;
+    let (file, line_no) = match parts.next() {
+        Some(file) if middle.parse::<u32>().is_ok() && last.parse::<u32>().is_ok() => {
+            (file, middle.parse().ok()?)
+        }
+        _ => (pos.rsplit_once(':')?.0, last.parse().ok()?),
+    };
+    Some((&line[..at], file, line_no))
+}
+
+/// Display lines for one raw flow. `place` maps a compiler file name to a
+/// repository-relative path (`None` outside the repository: std, module cache);
+/// `changed` marks touched steps, when there is a change to speak of.
+pub fn render(
+    flow: &[String],
+    place: &dyn Fn(&str) -> Option<String>,
+    changed: Option<&ChangedLines>,
+) -> Vec<String> {
+    flow.iter()
+        .map(|raw| {
+            let indent = raw.len() - raw.trim_start().len();
+            let text = raw.trim_start();
+            let pad = &raw[..indent];
+            if let Some(rest) = text.strip_prefix("flow: ") {
+                let rest = rest.strip_suffix(':').unwrap_or(rest);
+                // Before Go 1.25 the arrow was `=`; the destination (a variable, `~r0`,
+                // `{heap}`, `{storage for …}`) never contains ` = `.
+                let rest = if rest.contains(" ← ") {
+                    rest.to_string()
+                } else {
+                    rest.replacen(" = ", " ← ", 1)
+                };
+                return format!("{pad}flow: {rest}");
+            }
+            if text.starts_with("from ") {
+                if let Some((step, file, line)) = step_position(text) {
+                    return match place(file) {
+                        Some(rel) => {
+                            let mark = if changed.is_some_and(|c| c.contains(&rel, line)) {
+                                format!("  {CHANGED}")
+                            } else {
+                                String::new()
+                            };
+                            format!("{pad}{step} at {rel}:{line}{mark}")
+                        }
+                        None => raw.clone(),
+                    };
+                }
+            }
+            raw.clone()
+        })
+        .collect()
+}
+
+/// The repository-relative files the flows of these raw findings pass through.
+pub fn flow_files(raw: &[RawFinding], output: &BuildOutput) -> Vec<String> {
+    let mut files: Vec<String> = raw
+        .iter()
+        .flat_map(|r| r.flow.iter())
+        .filter_map(|l| step_position(l.trim_start()))
+        .filter_map(|(_, file, _)| output.locate(file).map(|(rel, _)| rel))
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Gives each finding the rendered flow of the raw `-m=2` finding at the same place with
+/// the same message, if there is one. Generic code repeats an allocation once per
+/// shape; the first explanation is as good as any.
+pub fn attach(
+    findings: &mut [Finding],
+    raw: &[RawFinding],
+    output: &BuildOutput,
+    changed: Option<&ChangedLines>,
+) {
+    let mut flows: HashMap<(String, u32, u32, &str), &[String]> = HashMap::new();
+    for r in raw.iter().filter(|r| !r.flow.is_empty()) {
+        if let Some((rel, _)) = output.locate(&r.file) {
+            flows
+                .entry((rel, r.line, r.column.unwrap_or(0), r.message.as_str()))
+                .or_insert(&r.flow);
+        }
+    }
+    let place = |file: &str| output.locate(file).map(|(rel, _)| rel);
+    for f in findings {
+        let key = (f.file.clone(), f.line, f.column, f.message.as_str());
+        if let Some(flow) = flows.get(&key) {
+            f.flow = render(flow, &place, changed);
+        }
+    }
+}
+
+/// Renders flows that attribution copied verbatim (a single revision: nothing changed).
+pub fn render_in_place(findings: &mut [Finding], output: &BuildOutput) {
+    let place = |file: &str| output.locate(file).map(|(rel, _)| rel);
+    for f in findings {
+        if !f.flow.is_empty() {
+            f.flow = render(&f.flow, &place, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::go::Module;
+    use crate::parse;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/go-output/",
+                $name
+            ))
+        };
+    }
+
+    fn output(module: &str) -> BuildOutput {
+        BuildOutput {
+            modules: vec![Module {
+                path: module.to_string(),
+                dir: String::new(),
+            }],
+            ..BuildOutput::default()
+        }
+    }
+
+    #[test]
+    fn step_positions() {
+        let cases = [
+            (
+                "from &t (address-of) at example.com/m/a.go:10:9",
+                Some(("from &t (address-of)", "example.com/m/a.go", 10)),
+            ),
+            (
+                "from x (assign) at gen.y:101",
+                Some(("from x (assign)", "gen.y", 101)),
+            ),
+            (
+                "from a at b (call parameter) at C:\\w\\a.go:3:4",
+                Some(("from a at b (call parameter)", "C:\\w\\a.go", 3)),
+            ),
+            ("flow: {heap} ← x:", None),
+            ("from x (spill)", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(step_position(line), want, "{line}");
+        }
+    }
+
+    /// Both header formats, positions placed in the repository, a touched step marked
+    /// and a position outside the repository left as printed.
+    #[test]
+    fn renders_both_arrow_styles_and_marks_touched_lines() {
+        let out = output("example.com/m");
+        let place = |f: &str| out.locate(f).map(|(rel, _)| rel);
+        let mut changed = ChangedLines::default();
+        changed.add("a.go", "a.go", Some("1\n2\n3\n"), "1\n2\nnew\n3\n");
+        let flow = [
+            "flow: {heap} = x:".to_string(),
+            "  from x (interface-converted) at example.com/m/a.go:3:9".to_string(),
+            "  from sink = x (assign) at example.com/m/a.go:4:7".to_string(),
+            "  from fmt.a (call parameter) at fmt/print.go:3:2".to_string(),
+            "warning: truncated explanation due to assignment cycle; see golang.org/issue/35518"
+                .to_string(),
+        ];
+        assert_eq!(
+            render(&flow, &place, Some(&changed)),
+            [
+                "flow: {heap} ← x",
+                "  from x (interface-converted) at a.go:3  [changed]",
+                "  from sink = x (assign) at a.go:4",
+                "  from fmt.a (call parameter) at fmt/print.go:3:2",
+                "warning: truncated explanation due to assignment cycle; see golang.org/issue/35518",
+            ]
+        );
+        // Without a change (a single revision) nothing is marked.
+        assert_eq!(
+            render(&flow[1..2], &place, None),
+            ["  from x (interface-converted) at a.go:3"]
+        );
+    }
+
+    #[test]
+    fn changed_lines_follow_the_diff() {
+        let mut c = ChangedLines::default();
+        c.add("a.go", "old.go", Some("a\nb\nc\nd\n"), "a\nB\nc\nd\ne\n");
+        c.add("new.go", "new.go", None, "x\n");
+        let touched: Vec<u32> = (1..=5).filter(|&l| c.contains("a.go", l)).collect();
+        assert_eq!(touched, [2, 5]);
+        assert!(c.contains("new.go", 1));
+        assert!(!c.contains("other.go", 1));
+    }
+
+    /// Real `-m=2` output of Go 1.24 and 1.26 for the same source renders identically.
+    #[test]
+    fn old_and_new_compilers_render_alike() {
+        let out = output("example.com/m2");
+        let place = |f: &str| out.locate(f).map(|(rel, _)| rel);
+        let old = parse::parse(fixture!("m2-small-go1.24.txt"));
+        let new = parse::parse(fixture!("m2-small-go1.26.txt"));
+        assert_eq!(old.findings.len(), new.findings.len());
+        for (o, n) in old.findings.iter().zip(&new.findings) {
+            assert_eq!(render(&o.flow, &place, None), render(&n.flow, &place, None));
+        }
+        // `./x.go` is how a build without -trimpath names files: not placed, kept.
+        assert_eq!(
+            render(&new.findings[0].flow, &place, None),
+            [
+                "flow: ~r0 ← &t",
+                "  from &t (address-of) at ./x.go:10:9",
+                "  from return &t (return) at ./x.go:10:2"
+            ]
+        );
+    }
+
+    /// Attaching -m=2 flows to -m findings, on real -trimpath output: the closure
+    /// capture of `x` and the generic allocation repeated per shape.
+    #[test]
+    fn attach_on_trimpath_output() {
+        let out = output("example.com/m");
+        let raw = parse::parse(fixture!("m2-trimpath-go1.26.txt")).findings;
+        let finding = |line: u32, column: u32, message: &str| Finding {
+            package: "example.com/m".into(),
+            file: "a.go".into(),
+            line,
+            column,
+            function: "closure".into(),
+            kind: crate::finding::Kind::Moved,
+            message: message.into(),
+            expr: String::new(),
+            source: String::new(),
+            flow: Vec::new(),
+        };
+        let mut findings = vec![
+            finding(49, 2, "moved to heap: x"),
+            finding(49, 2, "moved to heap: y"),
+        ];
+        let mut changed = ChangedLines::default();
+        let head: String = (1..=60).map(|i| format!("{i}\n")).collect();
+        let base = head.replace("50\n", "");
+        changed.add("a.go", "a.go", Some(&base), &head);
+        attach(&mut findings, &raw, &out, Some(&changed));
+        assert_eq!(
+            findings[0].flow,
+            [
+                "flow: {storage for func literal} ← &x",
+                "  from x (captured by a closure) at a.go:50  [changed]",
+                "  from x (reference) at a.go:50  [changed]"
+            ]
+        );
+        // No explanation with that message at that place: nothing invented.
+        assert!(findings[1].flow.is_empty());
+        // gen.y (a //line file) is not under the module path, so it is not placed.
+        assert_eq!(flow_files(&raw, &out), ["a.go", "gen/gen.go"]);
+    }
+}
