@@ -147,6 +147,36 @@ fn a_push_adding_an_escape_is_refused_and_the_remote_is_unchanged() {
         run.stderr
     );
     assert_eq!(remote_ref(remote.path(), "main"), before);
+
+    // The suggested `escape-gate allow` command, committed, lets the push through.
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("accept them: `escape-gate allow --reason"))
+        .unwrap_or_else(|| panic!("no allow suggestion in {}", run.stderr));
+    let revs: Vec<&str> = line
+        .split("escape-gate allow --reason \"…\" ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("revisions after the allow command")
+        .split_whitespace()
+        .collect();
+    assert_eq!(revs.len(), 2, "{line}");
+    let allow = repo.run(&[
+        "allow",
+        "--reason",
+        "t is shared with the status page",
+        revs[0],
+        revs[1],
+    ]);
+    allow.assert_code(0);
+    let head = repo.commit("accept t");
+    let accepted = push(&repo, &["origin", "main"], &[]);
+    accepted.assert_code(0);
+    assert_eq!(
+        remote_ref(remote.path(), "main").as_deref(),
+        Some(head.as_str())
+    );
 }
 
 #[test]

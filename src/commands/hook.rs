@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<Exit> {
         }
     }
 
-    let mut refused: Vec<(String, usize)> = Vec::new();
+    let mut refused: Vec<(String, usize, String, String)> = Vec::new();
     let mut done: Vec<(String, String)> = Vec::new();
     for check in checks {
         if done.contains(&(check.base.clone(), check.head.clone())) {
@@ -124,7 +124,12 @@ pub fn run(args: Args) -> Result<Exit> {
             let mut err = std::io::stderr().lock();
             report::write(Format::Text, &outcome, Style::default(), &mut err)?;
             err.flush()?;
-            refused.push((check.name.clone(), new));
+            refused.push((
+                check.name.clone(),
+                new,
+                check.base.clone(),
+                check.head.clone(),
+            ));
         }
     }
 
@@ -133,10 +138,20 @@ pub fn run(args: Args) -> Result<Exit> {
     }
     let what: Vec<String> = refused
         .iter()
-        .map(|(name, n)| {
+        .map(|(name, n, _, _)| {
             format!(
                 "{name}: {n} new heap escape{}",
                 if *n == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    let allow: Vec<String> = refused
+        .iter()
+        .map(|(_, _, base, head)| {
+            format!(
+                "escape-gate allow --reason \"…\" {} {}",
+                short(base),
+                short(head)
             )
         })
         .collect();
@@ -144,9 +159,10 @@ pub fn run(args: Args) -> Result<Exit> {
         "\nescape-gate: push refused: {}.\n\
          Ways forward:\n\
          \x20 - fix the escapes and push again;\n\
-         \x20 - accept them with an entry in .escape-gate.yml (path, function, message, reason), committed with the change;\n\
+         \x20 - accept them: `{}` adds allowlist entries to .escape-gate.yml; commit it and push again;\n\
          \x20 - push once without the check: git push --no-verify",
-        what.join(", ")
+        what.join(", "),
+        allow.join("` / `")
     );
     Ok(Exit::NewEscapes)
 }
