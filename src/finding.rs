@@ -2,12 +2,12 @@
 //! position ([`RawFinding`], from `parse`) and the same finding placed in the repository
 //! and its enclosing function ([`Finding`], after attribution).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a compiler diagnostic says. Only [`Kind::Moved`] and [`Kind::Escapes`] are heap
 /// allocations, the only kinds the gate fails on; the others are recognised so that
 /// anything *not* recognised can be surfaced instead of silently dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// `moved to heap: NAME`
@@ -63,7 +63,7 @@ pub struct RawFinding {
 }
 
 /// A heap finding placed in one revision of the repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Import path of the package whose source holds the finding (not the compiling
     /// package: generic code is reported in every package that instantiates it).
@@ -80,7 +80,7 @@ pub struct Finding {
     pub expr: String,
     /// The source line the finding points at, trimmed; empty when the file could not be read.
     pub source: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flow: Vec<String>,
 }
 

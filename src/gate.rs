@@ -2,31 +2,35 @@
 //! materialise, build, parse, attribute, match, allow). Reporters turn the outcome into
 //! text; commands turn it into an exit code.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::allowlist::{self, AllowOutcome, Config, Date};
+use crate::cache::Cache;
 use crate::explain::{self, ChangedLines};
 use crate::finding::{Finding, RawFinding};
 use crate::function::FunctionIndex;
-use crate::git::{Repo, Revision};
+use crate::git::{Changes, Repo, Revision};
 use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
 use crate::interrupt::TempTree;
 use crate::matching::{self, Comparison, LineMap};
 use crate::parse;
+use crate::select::{self, PackageInfo, Selection};
 
 /// The allowlist file, at the root of the head revision unless `--config` names one.
 pub const CONFIG_FILE: &str = ".escape-gate.yml";
 
-/// One analysed revision. Holds its tree so reporters can read source lines.
+/// One analysed revision.
 #[derive(Debug)]
 pub struct Side {
     pub revision: Revision,
-    pub tree: TempTree,
+    /// The materialised tree; `None` when the analysis came from the cache.
+    pub tree: Option<TempTree>,
     /// Heap findings inside the repository, deduplicated per allocation site.
     pub findings: Vec<Finding>,
     /// Packages built with `-m`.
@@ -36,6 +40,68 @@ pub struct Side {
     pub outside: usize,
     /// Compiler lines that were not recognised.
     pub unrecognised: Vec<String>,
+    /// Whether the analysis was read from the findings cache.
+    pub cached: bool,
+}
+
+/// What one side's analysis produced, as the findings cache stores it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Analysis {
+    findings: Vec<Finding>,
+    packages: Vec<String>,
+    outside: usize,
+    unrecognised: Vec<String>,
+}
+
+impl Side {
+    fn new(revision: Revision, tree: Option<TempTree>, analysis: Analysis, cached: bool) -> Side {
+        Side {
+            revision,
+            tree,
+            findings: analysis.findings,
+            packages: analysis.packages,
+            outside: analysis.outside,
+            unrecognised: analysis.unrecognised,
+            cached,
+        }
+    }
+
+    fn analysis(&self) -> Analysis {
+        Analysis {
+            findings: self.findings.clone(),
+            packages: self.packages.clone(),
+            outside: self.outside,
+            unrecognised: self.unrecognised.clone(),
+        }
+    }
+}
+
+/// Which packages a comparison analysed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Packages of the head analysed (built with `-m`) on both sides.
+    pub analysed: usize,
+    /// Packages of the head in all.
+    pub total: usize,
+    /// Why every package was analysed, when it was.
+    pub all_because: Option<String>,
+    /// The selected import paths; `None` means every package.
+    pub selected: Option<BTreeSet<String>>,
+}
+
+impl Scope {
+    fn includes(&self, import_path: &str) -> bool {
+        self.selected
+            .as_ref()
+            .is_none_or(|s| s.contains(import_path))
+    }
+
+    fn key(&self) -> String {
+        match &self.selected {
+            None => "all".to_string(),
+            Some(set) => set.iter().cloned().collect::<Vec<_>>().join(","),
+        }
+    }
 }
 
 /// Where the allowlist came from and what it says.
@@ -55,6 +121,7 @@ pub struct Outcome {
     pub comparison: Comparison,
     pub allow: AllowOutcome,
     pub config: LoadedConfig,
+    pub scope: Scope,
     /// Things the user should know that do not change the verdict.
     pub warnings: Vec<String>,
 }
@@ -81,9 +148,16 @@ pub struct DiffRequest {
     /// lines the change touched. Costs one more `go build`, of only the packages with
     /// new escapes, and only when there are some.
     pub explain: bool,
+    /// Analyse every package, not only those the change can affect.
+    pub all_packages: bool,
 }
 
 /// Runs the whole comparison.
+///
+/// Only the packages the change can affect are built (see [`crate::select`]), both
+/// sides with the same flags into the same build cache, so the head build reuses what
+/// the base build compiled. The analysis of a commit is kept in the findings cache
+/// ([`crate::cache`]), so a repeated comparison builds nothing it built before.
 pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let repo = Repo::open(&req.repo)?;
     let go = GoEnv::detect()?;
@@ -95,31 +169,94 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         Some(spec) => repo.resolve(spec)?,
         None => repo.default_base(&head_rev)?,
     };
+    let base_commit = base_rev
+        .commit
+        .ok_or_else(|| anyhow::anyhow!("the base must be a commit"))?;
     let progress = Progress::new();
 
-    progress.say(&format!("checking out head {}", head_rev.label()));
-    let head_tree = TempTree::new("head")?;
-    repo.materialise(&head_rev, &head_tree)?;
-    let config = load_config(req.config.as_deref(), &head_tree, &head_rev)?;
+    let config = load_config(&repo, req.config.as_deref(), &head_rev)?;
     let settings = build_settings(&config.config, &req.tags);
+    let changes = repo.changes(&base_rev, &head_rev)?;
+    let all_because = if req.all_packages {
+        Some("--all-packages".to_string())
+    } else {
+        everything_changed(&repo, &changes, base_commit, &head_rev, &config.config)?
+    };
 
-    progress.say(&format!("checking out base {}", base_rev.label()));
-    let base_tree = TempTree::new("base")?;
-    repo.materialise(&base_rev, &base_tree)?;
+    let cache = Cache::from_env().filter(|_| cacheable(&repo, &base_rev, &head_rev));
+    let fingerprint = format!("{}|{}|{settings:?}", build_id(), go.fingerprint);
+    let base_tree_id = repo.tree_id(base_commit)?;
+    let head_key = match head_rev.commit {
+        Some(commit) => Some(format!(
+            "head|{}|{base_tree_id}|{fingerprint}|{all_because:?}",
+            repo.tree_id(commit)?
+        )),
+        None => None,
+    };
 
-    let base = analyse(&go, base_rev, base_tree, &settings, "base", &progress)?;
-    let head = analyse(&go, head_rev, head_tree, &settings, "head", &progress)?;
+    // The head first: its package graph decides what both sides analyse.
+    let cached_head: Option<(Scope, Analysis)> = match (&cache, &head_key) {
+        (Some(cache), Some(key)) => cache.get(key),
+        _ => None,
+    };
+    let (scope, head) = match cached_head {
+        Some((scope, analysis)) => (scope, Side::new(head_rev, None, analysis, true)),
+        None => {
+            progress.say(&format!("checking out head {}", head_rev.label()));
+            let tree = TempTree::new("head")?;
+            repo.materialise(&head_rev, &tree)?;
+            let name = format!("head {}", head_rev.label());
+            let listing = go::list(&go, tree.path(), &settings, &name)?;
+            let scope = scope_of(&listing, &changes.paths, all_because);
+            progress.say(&format!("building {name} with {}", go.version));
+            let head = analyse(&go, head_rev, tree, &listing, &scope, &settings, &name)?;
+            if let (Some(cache), Some(key)) = (&cache, &head_key) {
+                cache.put(key, &(&scope, head.analysis()));
+            }
+            (scope, head)
+        }
+    };
+
+    let base_key = format!("base|{base_tree_id}|{fingerprint}|{}", scope.key());
+    let base = match cache.as_ref().and_then(|c| c.get::<Analysis>(&base_key)) {
+        Some(analysis) => Side::new(base_rev, None, analysis, true),
+        None => {
+            progress.say(&format!("checking out base {}", base_rev.label()));
+            let tree = TempTree::new("base")?;
+            repo.materialise(&base_rev, &tree)?;
+            let name = format!("base {}", base_rev.label());
+            let base = if scope.analysed == 0 {
+                Side::new(base_rev, Some(tree), Analysis::default(), false)
+            } else {
+                let listing = go::list(&go, tree.path(), &settings, &name)?;
+                progress.say(&format!("building {name} with {}", go.version));
+                analyse(&go, base_rev, tree, &listing, &scope, &settings, &name)?
+            };
+            if let Some(cache) = &cache {
+                cache.put(&base_key, &base.analysis());
+            }
+            base
+        }
+    };
+    let mut head = head;
     progress.clear();
 
-    let renames = repo.renames(&base.revision, &head.revision)?;
-    let lines = line_map(&base, &head, &renames);
+    let lines = line_map(&repo, &base, &head, &changes.renames);
     let mut comparison = matching::compare(&base.findings, &head.findings, &lines);
     if req.explain && !comparison.new.is_empty() {
         progress.say(&format!(
             "explaining the new escapes of head {}",
             head.revision.label()
         ));
-        explain_new(&go, &base, &head, &settings, &renames, &mut comparison.new)?;
+        explain_new(
+            &repo,
+            &go,
+            &base,
+            &mut head,
+            &settings,
+            &changes.renames,
+            &mut comparison.new,
+        )?;
         progress.clear();
     }
     let today = req.today.unwrap_or_else(Date::today_utc);
@@ -138,8 +275,181 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         comparison,
         allow,
         config,
+        scope,
         warnings,
     })
+}
+
+/// This build of escape-gate: its version, and the size and time of its executable, so
+/// that a rebuilt binary (a development build, an upgrade) never reads what another one
+/// cached.
+fn build_id() -> String {
+    let exe = std::env::current_exe()
+        .and_then(|p| p.metadata())
+        .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
+        .unwrap_or_default();
+    format!("{}+{exe}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Why the change can affect every package, if it can: a module or workspace file, a
+/// PGO profile or vendored code changed (see [`select::affects_everything`]), a build
+/// constraint changed, or the allowlist's `build` section changed.
+fn everything_changed(
+    repo: &Repo,
+    changes: &Changes,
+    base: git2::Oid,
+    head: &Revision,
+    head_config: &Config,
+) -> Result<Option<String>> {
+    let head_text = |path: &str| -> Option<String> {
+        match head.commit {
+            Some(commit) => repo.read_file(commit, path),
+            None => fs::read(repo.root().join(path)).ok(),
+        }
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let base_text = |path: &str| {
+        repo.read_file(base, path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    for path in &changes.paths {
+        if let Some(reason) = select::affects_everything(path) {
+            return Ok(Some(reason));
+        }
+        if path.ends_with(".go") && !path.ends_with("_test.go") {
+            if let (Some(b), Some(h)) = (base_text(path), head_text(path)) {
+                if select::constraints_differ(&b, &h) {
+                    return Ok(Some(format!("the build constraints of {path} changed")));
+                }
+            }
+        }
+        if path == CONFIG_FILE {
+            let base_build = base_text(path)
+                .and_then(|text| Config::parse(&text, CONFIG_FILE).ok())
+                .map(|c| c.build)
+                .unwrap_or_default();
+            if base_build != head_config.build {
+                return Ok(Some(format!("the build section of {CONFIG_FILE} changed")));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The packages of the head to analyse for `changed` paths.
+fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<String>) -> Scope {
+    let total = listing.packages.len();
+    let infos: Vec<PackageInfo> = listing
+        .packages
+        .iter()
+        .map(|p| PackageInfo {
+            import_path: p.import_path.clone(),
+            dir: p.dir.clone(),
+            imports: p.imports.clone(),
+            embeds: p.embeds.clone(),
+        })
+        .collect();
+    let selection = match all_because {
+        Some(reason) => Selection::All(reason),
+        None => select::select(changed, &infos, &infos),
+    };
+    match selection {
+        Selection::All(reason) => Scope {
+            analysed: total,
+            total,
+            all_because: Some(reason),
+            selected: None,
+        },
+        Selection::Some(mut set) => {
+            // A package deleted by the change has no head package to select it; its
+            // import path still names it on the base side.
+            for path in changed {
+                let Some((dir, name)) = path.rsplit_once('/').or(Some(("", path.as_str()))) else {
+                    continue;
+                };
+                if !name.ends_with(".go") || name.ends_with("_test.go") {
+                    continue;
+                }
+                if listing.packages.iter().any(|p| p.dir == dir) {
+                    continue;
+                }
+                if let Some(import_path) = import_path_of(&listing.modules, dir) {
+                    set.insert(import_path);
+                }
+            }
+            Scope {
+                analysed: listing
+                    .packages
+                    .iter()
+                    .filter(|p| set.contains(&p.import_path))
+                    .count(),
+                total,
+                all_because: None,
+                selected: Some(set),
+            }
+        }
+    }
+}
+
+/// The import path a directory has in the module with the longest directory holding it.
+fn import_path_of(modules: &[go::Module], dir: &str) -> Option<String> {
+    let module = modules
+        .iter()
+        .filter(|m| {
+            m.dir.is_empty()
+                || dir == m.dir
+                || (dir.starts_with(m.dir.as_str())
+                    && dir.as_bytes().get(m.dir.len()) == Some(&b'/'))
+        })
+        .max_by_key(|m| m.dir.len())?;
+    let rest = if module.dir.is_empty() {
+        dir
+    } else {
+        dir[module.dir.len()..].trim_start_matches('/')
+    };
+    Some(if rest.is_empty() {
+        module.path.clone()
+    } else {
+        format!("{}/{rest}", module.path)
+    })
+}
+
+/// Whether analyses of these revisions may be cached: only commits are keyed by their
+/// tree, and a `replace` pointing outside the repository brings in code the tree id does
+/// not cover.
+fn cacheable(repo: &Repo, base: &Revision, head: &Revision) -> bool {
+    [base.commit, head.commit]
+        .into_iter()
+        .flatten()
+        .all(|commit| {
+            repo.go_module_files(commit).is_ok_and(|files| {
+                files
+                    .iter()
+                    .all(|(path, text)| !replaces_outside(path, text))
+            })
+        })
+}
+
+/// Whether a go.mod or go.work has a `replace` with a filesystem path that leaves the
+/// repository (absolute, or climbing above its root).
+fn replaces_outside(path: &str, text: &str) -> bool {
+    let depth = path.matches('/').count();
+    text.lines()
+        .filter_map(|l| l.split("//").next())
+        .any(|line| {
+            let Some((_, target)) = line.split_once("=>") else {
+                return false;
+            };
+            let target = target.split_whitespace().next().unwrap_or("");
+            if target.starts_with('/') || target.contains(':') && target.contains('\\') {
+                return true;
+            }
+            if !target.starts_with('.') {
+                return false;
+            }
+            let ups = target.split('/').filter(|part| *part == "..").count();
+            ups > depth
+        })
 }
 
 /// Rebuilds the head packages that hold new escapes with `-m=2` and attaches each new
@@ -154,9 +464,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
 /// This build costs nothing when there is nothing to explain and about 0.15 s (one
 /// package recompiled with `-m=2`) when there is.
 fn explain_new(
+    repo: &Repo,
     go: &GoEnv,
     base: &Side,
-    head: &Side,
+    head: &mut Side,
     settings: &BuildSettings,
     renames: &HashMap<String, String>,
     new: &mut [Finding],
@@ -164,28 +475,49 @@ fn explain_new(
     let mut packages: Vec<String> = new.iter().map(|f| f.package.clone()).collect();
     packages.sort();
     packages.dedup();
+    if head.tree.is_none() {
+        // The head's findings came from the cache; its files are needed now.
+        let tree = TempTree::new("head")?;
+        repo.materialise(&head.revision, &tree)?;
+        head.tree = Some(tree);
+    }
+    let tree = head.tree.as_ref().expect("materialised above");
     let name = format!(
         "head {} (with -m=2, to explain its new escapes)",
         head.revision.label()
     );
     let output = go::build_packages(
         go,
-        head.tree.path(),
+        tree.path(),
         settings,
         &packages,
         go::Detail::Flow,
         &name,
     )?;
     let raw = parse::parse(&output.stderr).findings;
-    let files = explain::flow_files(&raw, &output);
-    let changed = ChangedLines::from_trees(
-        files.iter().map(String::as_str),
-        base.tree.path(),
-        head.tree.path(),
-        renames,
-    );
+    let mut changed = ChangedLines::default();
+    for head_file in explain::flow_files(&raw, &output) {
+        let Some(head_text) = read_side(repo, head, &head_file) else {
+            continue;
+        };
+        let base_file = renames
+            .get(&head_file)
+            .map_or(head_file.as_str(), String::as_str);
+        let base_text = read_side(repo, base, base_file);
+        changed.add(&head_file, base_file, base_text.as_deref(), &head_text);
+    }
     explain::attach(new, &raw, &output, Some(&changed));
     Ok(())
+}
+
+/// A file of one side: from its tree when it was materialised, else from git.
+fn read_side(repo: &Repo, side: &Side, path: &str) -> Option<String> {
+    let bytes = match (&side.tree, side.revision.commit) {
+        (Some(tree), _) => fs::read(tree.path().join(path)).ok()?,
+        (None, Some(commit)) => repo.read_file(commit, path)?,
+        (None, None) => return None,
+    };
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Analyses one revision on its own (for `escape-gate list`).
@@ -205,9 +537,20 @@ pub fn single(
     progress.say(&format!("checking out {}", rev.label()));
     let tree = TempTree::new("rev")?;
     repo.materialise(&rev, &tree)?;
-    let loaded = load_config(config, &tree, &rev)?;
+    let loaded = load_config(&repo, config, &rev)?;
     let settings = build_settings(&loaded.config, tags);
-    let side = analyse(&go, rev, tree, &settings, "revision", &progress)?;
+    let name = format!("revision {}", rev.label());
+    let listing = go::list(&go, tree.path(), &settings, &name)?;
+    progress.say(&format!("building {name} with {}", go.version));
+    let side = analyse(
+        &go,
+        rev,
+        tree,
+        &listing,
+        &Scope::default(),
+        &settings,
+        &name,
+    )?;
     progress.clear();
     Ok((go, side))
 }
@@ -275,7 +618,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         })?
         .trim()
         .to_string();
-    let loaded = load_config(req.config.as_deref(), &tree, &rev)?;
+    let loaded = load_config(&repo, req.config.as_deref(), &rev)?;
     let settings = build_settings(&loaded.config, &req.tags);
     let package = package_of(tree.path(), &req.file, &rev)?;
     let name = format!("{} (package {package}, with -m=2)", rev.label());
@@ -338,28 +681,34 @@ fn package_of(tree: &Path, file: &str, rev: &Revision) -> Result<String> {
     })
 }
 
-fn load_config(
-    explicit: Option<&Path>,
-    head_tree: &TempTree,
-    head: &Revision,
-) -> Result<LoadedConfig> {
-    let (path, origin) = match explicit {
-        Some(path) => (path.to_path_buf(), path.display().to_string()),
+/// Reads the allowlist: `explicit` from disk, else `.escape-gate.yml` of the head (the
+/// file in the working tree, or the blob in the head commit).
+fn load_config(repo: &Repo, explicit: Option<&Path>, head: &Revision) -> Result<LoadedConfig> {
+    let (text, origin) = match explicit {
+        Some(path) => {
+            let origin = path.display().to_string();
+            let text = fs::read_to_string(path)
+                .with_context(|| format!("reading the allowlist {origin}"))?;
+            (text, origin)
+        }
         None => {
-            let path = head_tree.path().join(CONFIG_FILE);
-            if !path.is_file() {
+            let bytes = match head.commit {
+                Some(commit) => repo.read_file(commit, CONFIG_FILE),
+                None => fs::read(repo.root().join(CONFIG_FILE)).ok(),
+            };
+            let Some(bytes) = bytes else {
                 return Ok(LoadedConfig::default());
-            }
+            };
             let origin = if head.is_working_tree() {
                 CONFIG_FILE.to_string()
             } else {
                 format!("{CONFIG_FILE} (in {})", head.label())
             };
-            (path, origin)
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("the allowlist {origin} is not UTF-8 text"))?;
+            (text, origin)
         }
     };
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("reading the allowlist {origin}"))?;
     let config = Config::parse(&text, &origin).map_err(|err| {
         anyhow::anyhow!("{err}\nhint: see the allowlist format in escape-gate's README (section \"The allowlist\")")
     })?;
@@ -381,27 +730,34 @@ fn build_settings(config: &Config, tags: &[String]) -> BuildSettings {
     settings
 }
 
+/// Builds the packages of `listing` that `scope` includes and turns the compiler's
+/// output into findings.
 fn analyse(
     go: &GoEnv,
     revision: Revision,
     tree: TempTree,
+    listing: &go::Listing,
+    scope: &Scope,
     settings: &BuildSettings,
-    role: &str,
-    progress: &Progress,
+    name: &str,
 ) -> Result<Side> {
-    let name = format!("{role} {}", revision.label());
-    progress.say(&format!("building {name} with {}", go.version));
-    let output = go::build(go, tree.path(), settings, &name)?;
+    let output = go::build_selected(
+        go,
+        tree.path(),
+        listing,
+        &|p| scope.includes(p),
+        settings,
+        name,
+    )?;
     let parsed = parse::parse(&output.stderr);
     let (findings, outside) = attribute(parsed.findings, &output, tree.path());
-    Ok(Side {
-        revision,
-        tree,
+    let analysis = Analysis {
         findings: matching::dedupe(findings),
         packages: output.packages,
         outside,
         unrecognised: parsed.unrecognised,
-    })
+    };
+    Ok(Side::new(revision, Some(tree), analysis, false))
 }
 
 /// Places raw findings in the tree and names their enclosing functions. Findings in
@@ -452,7 +808,7 @@ pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> (Ve
 }
 
 /// Line maps for every base file that has findings, to its head counterpart.
-fn line_map(base: &Side, head: &Side, renames: &HashMap<String, String>) -> LineMap {
+fn line_map(repo: &Repo, base: &Side, head: &Side, renames: &HashMap<String, String>) -> LineMap {
     let reverse: HashMap<&str, &str> = renames
         .iter()
         .map(|(h, b)| (b.as_str(), h.as_str()))
@@ -463,9 +819,9 @@ fn line_map(base: &Side, head: &Side, renames: &HashMap<String, String>) -> Line
     let mut map = LineMap::new();
     for base_file in files {
         let head_file = reverse.get(base_file).copied().unwrap_or(base_file);
-        let (Ok(base_text), Ok(head_text)) = (
-            fs::read_to_string(base.tree.path().join(base_file)),
-            fs::read_to_string(head.tree.path().join(head_file)),
+        let (Some(base_text), Some(head_text)) = (
+            read_side(repo, base, base_file),
+            read_side(repo, head, head_file),
         ) else {
             continue;
         };

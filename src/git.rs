@@ -282,46 +282,98 @@ impl Repo {
 
     fn write_commit(&self, oid: Oid, dest: &Path) -> Result<()> {
         let tree = self.repo.find_commit(oid)?.tree()?;
-        let mut failure: Option<anyhow::Error> = None;
+        let mut entries: Vec<(String, Oid, i32)> = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-            let name = match entry.name().ok() {
-                Some(name) => name,
-                None => return git2::TreeWalkResult::Skip,
-            };
-            let rel = format!("{dir}{name}");
-            let path = dest.join(&rel);
-            let result = match entry.kind() {
-                Some(ObjectType::Tree) => fs::create_dir_all(&path).map_err(anyhow::Error::from),
-                Some(ObjectType::Blob) => self.write_blob(entry.id(), entry.filemode(), &path),
-                // Submodules (commit entries) are not part of this repository's build.
-                _ => Ok(()),
-            };
-            match result {
-                Ok(()) => git2::TreeWalkResult::Ok,
-                Err(err) => {
-                    failure = Some(err.context(format!("writing {rel}")));
-                    git2::TreeWalkResult::Abort
+            // Submodules (commit entries) are another repository; trees are implied.
+            if entry.kind() == Some(ObjectType::Blob) {
+                if let Ok(name) = entry.name() {
+                    entries.push((format!("{dir}{name}"), entry.id(), entry.filemode()));
                 }
             }
-        })
-        .or_else(|err| if failure.is_some() { Ok(()) } else { Err(err) })?;
-        match failure {
-            Some(err) => Err(err),
-            None => Ok(()),
+            git2::TreeWalkResult::Ok
+        })?;
+        let mut embeds = false;
+        let mut deferred = Vec::new();
+        for (rel, id, mode) in entries {
+            match build_use(&rel) {
+                BuildUse::Never => continue,
+                BuildUse::IfEmbedded => {
+                    deferred.push((rel, id, mode));
+                    continue;
+                }
+                BuildUse::Always => {}
+            }
+            let content = self
+                .write_blob(id, mode, &dest.join(&rel))
+                .with_context(|| format!("writing {rel}"))?;
+            embeds |= rel.ends_with(".go") && has_embed(&content);
         }
+        if embeds {
+            for (rel, id, mode) in deferred {
+                self.write_blob(id, mode, &dest.join(&rel))
+                    .with_context(|| format!("writing {rel}"))?;
+            }
+        }
+        Ok(())
     }
 
-    fn write_blob(&self, oid: Oid, mode: i32, path: &Path) -> Result<()> {
+    /// The content of `path` in `commit`, if it is a file there.
+    pub fn read_file(&self, commit: Oid, path: &str) -> Option<Vec<u8>> {
+        let tree = self.repo.find_commit(commit).ok()?.tree().ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        let blob = self.repo.find_blob(entry.id()).ok()?;
+        Some(blob.content().to_vec())
+    }
+
+    /// The id of the tree of `commit`: the same content has the same id, whatever the
+    /// commit, so it keys what was computed from the content.
+    pub fn tree_id(&self, commit: Oid) -> Result<Oid> {
+        Ok(self.repo.find_commit(commit)?.tree_id())
+    }
+
+    /// Every `go.mod` and `go.work` of a commit, with its path and text.
+    pub fn go_module_files(&self, commit: Oid) -> Result<Vec<(String, String)>> {
+        let tree = self.repo.find_commit(commit)?.tree()?;
+        let mut files = Vec::new();
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            let name = entry.name().unwrap_or_default();
+            if entry.kind() == Some(ObjectType::Tree)
+                && (name == "vendor"
+                    || name == "testdata"
+                    || name.starts_with('.')
+                    || name.starts_with('_'))
+            {
+                return git2::TreeWalkResult::Skip;
+            }
+            if (name == "go.mod" || name == "go.work") && entry.kind() == Some(ObjectType::Blob) {
+                if let Ok(blob) = self.repo.find_blob(entry.id()) {
+                    files.push((
+                        format!("{dir}{name}"),
+                        String::from_utf8_lossy(blob.content()).into_owned(),
+                    ));
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+        Ok(files)
+    }
+
+    /// Writes one blob (creating its directory) and returns its content.
+    fn write_blob(&self, oid: Oid, mode: i32, path: &Path) -> Result<Vec<u8>> {
         let blob = self.repo.find_blob(oid)?;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
         if mode == 0o120000 {
             let target = String::from_utf8_lossy(blob.content()).into_owned();
-            return make_symlink(&target, path);
+            make_symlink(&target, path)?;
+            return Ok(Vec::new());
         }
         fs::write(path, blob.content())?;
         if mode == 0o100755 {
             set_executable(path)?;
         }
-        Ok(())
+        Ok(blob.content().to_vec())
     }
 
     /// Copies tracked files as they are on disk now, plus untracked files that are not
@@ -354,6 +406,15 @@ impl Repo {
         }
         paths.sort();
         paths.dedup();
+        paths.retain(|rel| build_use(rel) != BuildUse::Never);
+        let embeds = paths.iter().any(|rel| {
+            rel.ends_with(".go")
+                && build_use(rel) == BuildUse::Always
+                && fs::read(self.root.join(rel)).is_ok_and(|c| has_embed(&c))
+        });
+        if !embeds {
+            paths.retain(|rel| build_use(rel) == BuildUse::Always);
+        }
         for rel in paths {
             let from = self.root.join(&rel);
             let meta = match fs::symlink_metadata(&from) {
@@ -376,9 +437,10 @@ impl Repo {
         Ok(())
     }
 
-    /// Files renamed between the two revisions, as head path → base path, by git's
-    /// rename detection.
-    pub fn renames(&self, base: &Revision, head: &Revision) -> Result<HashMap<String, String>> {
+    /// What changed between the two revisions: every path added, removed, modified or
+    /// renamed (both names of a rename), and the renames as head path → base path, by
+    /// git's rename detection.
+    pub fn changes(&self, base: &Revision, head: &Revision) -> Result<Changes> {
         let base_tree = match base.commit {
             Some(oid) => Some(self.repo.find_commit(oid)?.tree()?),
             None => None,
@@ -400,22 +462,61 @@ impl Repo {
                 self.repo
                     .diff_tree_to_workdir_with_index(Some(tree), Some(&mut opts))?
             }
-            (None, None) => return Ok(HashMap::new()),
+            (None, None) => return Ok(Changes::default()),
         };
         let mut find = git2::DiffFindOptions::new();
         find.renames(true).for_untracked(true);
         diff.find_similar(Some(&mut find))
             .context("detecting renamed files")?;
-        let mut renames = HashMap::new();
+        let mut changes = Changes::default();
         for delta in diff.deltas() {
+            let old = delta.old_file().path().map(slash_path);
+            let new = delta.new_file().path().map(slash_path);
             if delta.status() == git2::Delta::Renamed {
-                if let (Some(old), Some(new)) = (delta.old_file().path(), delta.new_file().path()) {
-                    renames.insert(slash_path(new), slash_path(old));
+                if let (Some(old), Some(new)) = (&old, &new) {
+                    changes.renames.insert(new.clone(), old.clone());
                 }
             }
+            changes.paths.extend(old);
+            changes.paths.extend(new);
         }
-        Ok(renames)
+        changes.paths.sort();
+        changes.paths.dedup();
+        Ok(changes)
     }
+}
+
+/// See [`Repo::changes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Repository-relative, `/`-separated, sorted.
+    pub paths: Vec<String>,
+    /// Head path → base path.
+    pub renames: HashMap<String, String>,
+}
+
+/// Whether `go build` can read a file: `_test.go` files never (only `go test` does);
+/// files under `testdata` only through `//go:embed`; everything else may be a source,
+/// an assembly or cgo file, a module file, or embedded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BuildUse {
+    Always,
+    IfEmbedded,
+    Never,
+}
+
+fn build_use(rel: &str) -> BuildUse {
+    if rel.ends_with("_test.go") {
+        BuildUse::Never
+    } else if rel.split('/').any(|part| part == "testdata") {
+        BuildUse::IfEmbedded
+    } else {
+        BuildUse::Always
+    }
+}
+
+fn has_embed(content: &[u8]) -> bool {
+    content.windows(10).any(|w| w == b"//go:embed")
 }
 
 fn slash_path(path: &Path) -> String {
@@ -449,4 +550,27 @@ fn set_executable(path: &Path) -> Result<()> {
 #[cfg(not(unix))]
 fn set_executable(_path: &Path) -> Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_a_build_can_read_are_written() {
+        let cases = [
+            ("a.go", BuildUse::Always),
+            ("sub/a_test.go", BuildUse::Never),
+            ("testdata/big.bin", BuildUse::IfEmbedded),
+            ("pkg/testdata/x.go", BuildUse::IfEmbedded),
+            ("pkg/testdatax/x.go", BuildUse::Always),
+            ("asm_amd64.s", BuildUse::Always),
+            (".escape-gate.yml", BuildUse::Always),
+        ];
+        for (path, want) in cases {
+            assert_eq!(build_use(path), want, "{path}");
+        }
+        assert!(has_embed(b"package a\n//go:embed x.txt\nvar x string\n"));
+        assert!(!has_embed(b"package a\n// go:embed is not a directive\n"));
+    }
 }

@@ -26,7 +26,30 @@ pub struct GoEnv {
     pub version: String,
     pub goos: String,
     pub goarch: String,
+    /// Every `go env` setting that changes the compiler's decisions, for cache keys.
+    pub fingerprint: String,
 }
+
+/// The `go env` variables that can change escape analysis or inlining for the same
+/// source: the toolchain, the target and its microarchitecture level, experiments,
+/// cgo, flags, the workspace file.
+const FINGERPRINT_VARS: [&str; 15] = [
+    "GOVERSION",
+    "GOOS",
+    "GOARCH",
+    "GOAMD64",
+    "GOARM",
+    "GOARM64",
+    "GO386",
+    "GOPPC64",
+    "GORISCV64",
+    "GOMIPS",
+    "GOWASM",
+    "GOEXPERIMENT",
+    "CGO_ENABLED",
+    "GOFLAGS",
+    "GOWORK",
+];
 
 impl GoEnv {
     /// Finds `go` on PATH and asks it for its version and target.
@@ -39,7 +62,8 @@ impl GoEnv {
         })?;
         let output = interrupt::run_captured(
             Command::new(&go)
-                .args(["env", "GOVERSION", "GOOS", "GOARCH"])
+                .arg("env")
+                .args(FINGERPRINT_VARS)
                 .env("GOTOOLCHAIN", "local"),
         )
         .with_context(|| format!("running {} env", go.display()))?;
@@ -51,10 +75,15 @@ impl GoEnv {
             );
         }
         let text = String::from_utf8_lossy(&output.stdout);
-        let mut lines = text.lines().map(|l| l.trim().to_string());
-        let version = lines.next().unwrap_or_default();
-        let goos = lines.next().unwrap_or_default();
-        let goarch = lines.next().unwrap_or_default();
+        let values: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
+        let value = |i: usize| values.get(i).cloned().unwrap_or_default();
+        let (version, goos, goarch) = (value(0), value(1), value(2));
+        let fingerprint = FINGERPRINT_VARS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| format!("{name}={}", value(i)))
+            .collect::<Vec<_>>()
+            .join(" ");
         if version.is_empty() {
             bail!("`{} env GOVERSION` printed nothing", go.display());
         }
@@ -63,6 +92,7 @@ impl GoEnv {
             version,
             goos,
             goarch,
+            fingerprint,
         })
     }
 
@@ -180,39 +210,78 @@ impl Detail {
     }
 }
 
-/// Builds every module of `tree` with `-m`, returning the compiler's output.
-/// `side` names the revision in errors ("base main (1a2b3c4)").
-pub fn build(
+/// The packages of a tree that the gate may analyse, and its modules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub modules: Vec<Module>,
+    pub packages: Vec<Package>,
+}
+
+/// One package of a tree, as `go list` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub import_path: String,
+    pub name: String,
+    /// Tree-relative directory, `/`-separated, `""` for the root.
+    pub dir: String,
+    /// Direct imports.
+    pub imports: Vec<String>,
+    /// Tree-relative paths of the files it embeds.
+    pub embeds: Vec<String>,
+    /// The directory `go` runs in for it (its module's, or the workspace's).
+    unit: String,
+}
+
+/// Lists the packages of every module of `tree` (the build settings' patterns, less
+/// the excluded directories). `side` names the revision in errors.
+pub fn list(env: &GoEnv, tree: &Path, settings: &BuildSettings, side: &str) -> Result<Listing> {
+    let tree = canonical(tree)?;
+    let modules = modules_of(&tree, side)?;
+    let units = build_units(&tree, &modules)?;
+    let patterns = effective_patterns(settings);
+    let mut packages = Vec::new();
+    for unit in &units {
+        let dir = unit_dir(&tree, unit);
+        let listed = list_packages(env, &tree, &dir, unit, settings, &patterns, side)?;
+        packages.extend(
+            listed
+                .into_iter()
+                .filter(|p| !settings.exclude.iter().any(|pat| dir_matches(pat, &p.dir))),
+        );
+    }
+    if packages.is_empty() {
+        bail!(
+            "{side} has no Go packages to build (patterns {:?}, exclude {:?})\n\
+             hint: check the `build` section of .escape-gate.yml",
+            patterns,
+            settings.exclude
+        );
+    }
+    Ok(Listing { modules, packages })
+}
+
+/// Builds the listed packages that `selected` accepts with `-m`, returning the
+/// compiler's output. Nothing is built when it accepts none.
+pub fn build_selected(
     env: &GoEnv,
     tree: &Path,
+    listing: &Listing,
+    selected: &dyn Fn(&str) -> bool,
     settings: &BuildSettings,
     side: &str,
 ) -> Result<BuildOutput> {
     let tree = canonical(tree)?;
-    let modules = modules_of(&tree, side)?;
-    let units = build_units(&tree, &modules)?;
     let bin = TempTree::new("bin")?;
     let mut out = BuildOutput {
-        modules: modules.clone(),
+        modules: listing.modules.clone(),
         ..BuildOutput::default()
     };
-    let patterns = effective_patterns(settings);
-    for unit in &units {
-        let dir = if unit.is_empty() {
-            tree.clone()
-        } else {
-            tree.join(unit)
-        };
-        let packages = list_packages(env, &tree, &dir, settings, &patterns, side)?;
-        let packages: Vec<ListedPackage> = packages
-            .into_iter()
-            .filter(|p| {
-                !settings
-                    .exclude
-                    .iter()
-                    .any(|pat| dir_matches(pat, &p.rel_dir))
-            })
-            .collect();
+    let mut by_unit: BTreeMap<&str, Vec<Package>> = BTreeMap::new();
+    for p in listing.packages.iter().filter(|p| selected(&p.import_path)) {
+        by_unit.entry(p.unit.as_str()).or_default().push(p.clone());
+    }
+    for (unit, packages) in by_unit {
+        let dir = unit_dir(&tree, unit);
         run_build(
             env,
             &dir,
@@ -224,17 +293,28 @@ pub fn build(
             &mut out,
         )?;
     }
-    if out.packages.is_empty() {
-        bail!(
-            "{side} has no Go packages to build (patterns {:?}, exclude {:?})\n\
-             hint: check the `build` section of .escape-gate.yml",
-            patterns,
-            settings.exclude
-        );
-    }
     out.packages.sort();
     out.packages.dedup();
     Ok(out)
+}
+
+/// Lists and builds every package of `tree` with `-m`.
+pub fn build(
+    env: &GoEnv,
+    tree: &Path,
+    settings: &BuildSettings,
+    side: &str,
+) -> Result<BuildOutput> {
+    let listing = list(env, tree, settings, side)?;
+    build_selected(env, tree, &listing, &|_| true, settings, side)
+}
+
+fn unit_dir(tree: &Path, unit: &str) -> PathBuf {
+    if unit.is_empty() {
+        tree.to_path_buf()
+    } else {
+        tree.join(unit)
+    }
 }
 
 /// Builds only `packages` (import paths of the tree's modules) at the given detail,
@@ -273,12 +353,8 @@ pub fn build_packages(
         ..BuildOutput::default()
     };
     for (unit, patterns) in by_module {
-        let dir = if unit.is_empty() {
-            tree.clone()
-        } else {
-            tree.join(unit)
-        };
-        let listed = list_packages(env, &tree, &dir, settings, &patterns, side)?;
+        let dir = unit_dir(&tree, unit);
+        let listed = list_packages(env, &tree, &dir, unit, settings, &patterns, side)?;
         run_build(env, &dir, &listed, settings, detail, &bin, side, &mut out)?;
     }
     out.packages.sort();
@@ -307,7 +383,7 @@ fn modules_of(tree: &Path, side: &str) -> Result<Vec<Module>> {
 fn run_build(
     env: &GoEnv,
     dir: &Path,
-    packages: &[ListedPackage],
+    packages: &[Package],
     settings: &BuildSettings,
     detail: Detail,
     bin: &TempTree,
@@ -370,32 +446,28 @@ fn effective_patterns(settings: &BuildSettings) -> Vec<String> {
     }
 }
 
-#[derive(Debug)]
-struct ListedPackage {
-    import_path: String,
-    name: String,
-    rel_dir: String,
-}
-
 fn list_packages(
     env: &GoEnv,
     tree: &Path,
     dir: &Path,
+    unit: &str,
     settings: &BuildSettings,
     patterns: &[String],
     side: &str,
-) -> Result<Vec<ListedPackage>> {
+) -> Result<Vec<Package>> {
     let mut cmd = go_command(env, dir);
     cmd.args(["list", "-e", "-buildvcs=false"]);
     if !settings.tags.is_empty() {
         cmd.arg(format!("-tags={}", settings.tags.join(",")));
     }
-    // The number of files `go build` would compile: a directory with only _test.go
-    // files (or files all excluded by build constraints) is a package to `go list` but
-    // an error to `go build` when named explicitly; `./...` skips it, and so do we.
+    // The third field counts the files `go build` would compile: a directory with only
+    // _test.go files (or files all excluded by build constraints) is a package to `go
+    // list` but an error to `go build` when named explicitly; `./...` skips it, and so
+    // do we. Embedded file names may hold spaces, so they are separated by \x1f.
     cmd.args([
         "-f",
-        "{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}{{len .CgoFiles}}{{len .InvalidGoFiles}}\t{{.Dir}}",
+        "{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}{{len .CgoFiles}}{{len .InvalidGoFiles}}\t\
+         {{join .Imports \" \"}}\t{{join .EmbedFiles \"\\x1f\"}}\t{{.Dir}}",
     ]);
     cmd.args(patterns);
     let output =
@@ -412,10 +484,8 @@ fn list_packages(
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut packages = Vec::new();
     for line in stdout.lines() {
-        let mut fields = line.splitn(4, '\t');
-        let (Some(import_path), Some(name), Some(files), Some(pkg_dir)) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
+        let fields: Vec<&str> = line.splitn(6, '\t').collect();
+        let [import_path, name, files, imports, embeds, pkg_dir] = fields[..] else {
             continue;
         };
         if files.bytes().all(|b| b == b'0') {
@@ -425,10 +495,24 @@ fn list_packages(
             .strip_prefix(tree)
             .map(|p| p.to_string_lossy().replace('\\', "/"))
             .unwrap_or_default();
-        packages.push(ListedPackage {
+        let embeds = embeds
+            .split('\x1f')
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                if rel_dir.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{rel_dir}/{e}")
+                }
+            })
+            .collect();
+        packages.push(Package {
             import_path: import_path.to_string(),
             name: name.to_string(),
-            rel_dir,
+            dir: rel_dir,
+            imports: imports.split_whitespace().map(str::to_string).collect(),
+            embeds,
+            unit: unit.to_string(),
         });
     }
     Ok(packages)

@@ -618,7 +618,8 @@ fn no_go_mod_on_either_side() {
     repo.write("README.md", "# still not Go\n");
     repo.commit("two");
     let run = run_untouched(&repo, &["diff", "HEAD~1", "HEAD"]);
-    assert_error(&run, &["base HEAD~1", "has no go.mod"]);
+    // The head is analysed first (its packages decide what both sides build).
+    assert_error(&run, &["head HEAD", "has no go.mod"]);
 }
 
 #[test]

@@ -10,3 +10,4 @@ mod errors;
 mod explain;
 mod hook;
 mod list_demo;
+mod scope;

@@ -106,6 +106,7 @@ pub fn run(args: Args) -> Result<Exit> {
         tags: args.tags.clone(),
         today: Some(today),
         explain: false,
+        all_packages: false,
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -40,6 +40,10 @@ pub struct Args {
     /// changed lines marked [changed]
     #[arg(long)]
     pub explain: bool,
+    /// Analyse every package, not only those the change can affect (the changed
+    /// packages and every package that imports them)
+    #[arg(long)]
+    pub all_packages: bool,
 }
 
 impl From<Args> for DiffRequest {
@@ -52,6 +56,7 @@ impl From<Args> for DiffRequest {
             tags: args.tags,
             today: None,
             explain: args.explain,
+            all_packages: args.all_packages,
         }
     }
 }

@@ -71,7 +71,12 @@ pub struct Summary<'a> {
     pub goarch: &'a str,
     pub base: RevisionJson,
     pub head: RevisionJson,
+    /// Packages analysed (built with `-m` on both sides).
     pub packages: usize,
+    /// Packages of the head in all.
+    pub packages_total: usize,
+    /// Why every package was analysed, when it was (null: only those the change can affect).
+    pub all_packages_because: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,12 +85,15 @@ pub struct RevisionJson {
     pub spec: String,
     /// Full commit id; null for the working tree.
     pub commit: Option<String>,
+    /// Whether its analysis came from the findings cache.
+    pub cached: bool,
 }
 
 fn revision(side: &Side) -> RevisionJson {
     RevisionJson {
         spec: side.revision.spec.clone(),
         commit: side.revision.commit.map(|c| c.to_string()),
+        cached: side.cached,
     }
 }
 
@@ -157,7 +165,9 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             goarch: &outcome.go.goarch,
             base: revision(&outcome.base),
             head: revision(&outcome.head),
-            packages: outcome.head.packages.len(),
+            packages: outcome.scope.analysed,
+            packages_total: outcome.scope.total,
+            all_packages_because: outcome.scope.all_because.as_deref(),
         },
     }
 }

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use crate::allowlist::AllowEntry;
 use crate::explain;
 use crate::finding::Finding;
-use crate::gate::{Explained, Outcome};
+use crate::gate::{Explained, Outcome, Scope};
 use crate::matching;
 use crate::report::Style;
 
@@ -152,12 +152,12 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
     writeln!(out)?;
     writeln!(
         out,
-        "{} new, {} fixed, {} moved, {} allowed heap escapes · {} packages · {} · base {} · head {}",
+        "{} new, {} fixed, {} moved, {} allowed heap escapes · {} · {} · base {} · head {}",
         failing.len(),
         cmp.fixed.len(),
         cmp.moved.len(),
         outcome.allow.allowed.len(),
-        outcome.head.packages.len(),
+        scope_text(&outcome.scope),
         outcome.go.describe(),
         base_label,
         head_label
@@ -261,6 +261,14 @@ pub(crate) fn entry_place(origin: &str, entry: &AllowEntry) -> String {
     match entry.line {
         Some(line) => format!("{origin}:{line}"),
         None => origin.to_string(),
+    }
+}
+
+/// `3 of 31 packages analysed`, or why all were.
+fn scope_text(scope: &Scope) -> String {
+    match &scope.all_because {
+        Some(reason) => format!("all {} packages analysed ({reason})", scope.total),
+        None => format!("{} of {} packages analysed", scope.analysed, scope.total),
     }
 }
 

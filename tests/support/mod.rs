@@ -44,6 +44,20 @@ pub fn hermetic(cmd: &mut Command) -> &mut Command {
         .env("GIT_COMMITTER_EMAIL", "committer@example.com")
         .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
         .env("NO_COLOR", "1")
+        .env("ESCAPE_GATE_CACHE_DIR", test_cache_dir())
+}
+
+/// The findings cache of this test run: shared by its tests (entries are keyed by
+/// content, so sharing is what a user's cache does), never by another run.
+pub fn test_cache_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("eg-cache-")
+            .tempdir()
+            .expect("temp dir for the findings cache")
+    })
+    .path()
 }
 
 /// What a run of the binary produced.

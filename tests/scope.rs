@@ -1,0 +1,247 @@
+//! Doing less without deciding differently: only the packages a change can affect are
+//! analysed, analyses of commits are cached, and the results are the same as analysing
+//! everything from scratch.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{escape_gate, Run, TestRepo};
+
+const CALLEE_GO: &str = r#"package callee
+
+type T struct{ A [4]int }
+
+// Use reads t and keeps nothing.
+func Use(t *T) int {
+	return t.A[0]
+}
+"#;
+
+const CALLER_GO: &str = r#"package caller
+
+import "example.com/m/callee"
+
+func Sum() int {
+	t := callee.T{}
+	return callee.Use(&t)
+}
+"#;
+
+const MIDDLE_GO: &str = r#"package middle
+
+import "example.com/m/caller"
+
+func Twice() int {
+	return caller.Sum() * 2
+}
+"#;
+
+const OTHER_GO: &str = r#"package other
+
+var kept *int
+
+func Keep() {
+	x := 1
+	kept = &x
+}
+"#;
+
+fn module() -> TestRepo {
+    TestRepo::go_module(&[
+        ("callee/callee.go", CALLEE_GO),
+        ("caller/caller.go", CALLER_GO),
+        ("middle/middle.go", MIDDLE_GO),
+        ("other/other.go", OTHER_GO),
+    ])
+}
+
+fn diff_json(repo: &TestRepo, args: &[&str], env: &[(&str, &str)]) -> (Run, Value) {
+    let before = repo.snapshot();
+    let mut cmd: Command = escape_gate();
+    cmd.args(["diff", "--format", "json"])
+        .args(args)
+        .current_dir(repo.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let run = Run::from_output(cmd.output().expect("run escape-gate"));
+    before.assert_same(&repo.snapshot(), &run);
+    let json = run.json();
+    (run, json)
+}
+
+/// The verdict of a report, without the fields that describe how it was reached.
+fn verdict(json: &Value) -> Vec<BTreeSet<String>> {
+    ["new", "fixed", "moved", "allowed"]
+        .iter()
+        .map(|field| {
+            json[field]
+                .as_array()
+                .unwrap_or_else(|| panic!("{field} missing in {json:#}"))
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {}:{}:{} {} {} from {}",
+                        f["package"],
+                        f["file"],
+                        f["line"],
+                        f["column"],
+                        f["function"],
+                        f["message"],
+                        f["from"]
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_callee_change_that_makes_a_caller_escape_is_caught_through_reverse_dependencies() {
+    let repo = module();
+    let base = repo.commit("base");
+    repo.write(
+        "callee/callee.go",
+        &CALLEE_GO.replace(
+            "func Use(t *T) int {\n\treturn t.A[0]\n}",
+            "var last *T\n\nfunc Use(t *T) int {\n\tlast = t\n\treturn t.A[0]\n}",
+        ),
+    );
+    let head = repo.commit("callee keeps t");
+    let (run, json) = diff_json(&repo, &[&base, &head], &[]);
+    run.assert_code(1);
+    let new = json["new"].as_array().expect("new");
+    assert!(
+        new.iter()
+            .any(|f| f["package"] == "example.com/m/caller" && f["message"] == "moved to heap: t"),
+        "the caller's t escapes because of the callee's change: {json:#}"
+    );
+    // callee, caller and middle (which imports caller); not other.
+    assert_eq!(json["summary"]["packages"], 3, "{json:#}");
+    assert_eq!(json["summary"]["packages_total"], 4, "{json:#}");
+    assert_eq!(json["summary"]["all_packages_because"], Value::Null);
+
+    let text = repo.run_untouched(&["diff", &base, &head]);
+    assert!(
+        text.stdout.contains("3 of 4 packages analysed"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_go_mod_change_analyses_everything() {
+    let repo = module();
+    let base = repo.commit("base");
+    repo.write("go.mod", "module example.com/m\n\ngo 1.23\n");
+    let head = repo.commit("go 1.23");
+    let (run, json) = diff_json(&repo, &[&base, &head], &[]);
+    run.assert_code(0);
+    assert_eq!(
+        json["summary"]["all_packages_because"], "go.mod changed",
+        "{json:#}"
+    );
+    assert_eq!(json["summary"]["packages"], 4);
+    assert_eq!(json["summary"]["packages_total"], 4);
+}
+
+#[test]
+fn a_change_outside_the_packages_builds_nothing() {
+    let repo = module();
+    let base = repo.commit("base");
+    repo.write("docs/notes.md", "# notes\n");
+    repo.write(
+        "other/other_test.go",
+        "package other\n\nimport \"testing\"\n\nfunc TestKeep(t *testing.T) { Keep() }\n",
+    );
+    let head = repo.commit("docs and a test");
+    let (run, json) = diff_json(&repo, &[&base, &head], &[]);
+    run.assert_code(0);
+    assert_eq!(json["summary"]["packages"], 0, "{json:#}");
+    assert_eq!(json["summary"]["packages_total"], 4);
+}
+
+/// A change with a new escape, a fixed one, a renamed function, a moved function and a
+/// deleted package, judged four ways: selected packages, every package, without the
+/// cache, and from the cache.
+#[test]
+fn results_are_identical_with_and_without_the_optimisations() {
+    let repo = module();
+    repo.write(
+        "gone/gone.go",
+        "package gone\n\nvar p *int\n\nfunc Set() {\n\tv := 2\n\tp = &v\n}\n",
+    );
+    let base = repo.commit("base");
+    repo.remove("gone/gone.go");
+    repo.write(
+        "callee/callee.go",
+        &CALLEE_GO.replace(
+            "func Use(t *T) int {\n\treturn t.A[0]\n}",
+            "var last *T\n\nfunc Use(t *T) int {\n\tlast = t\n\treturn t.A[0]\n}",
+        ),
+    );
+    repo.write(
+        "other/other.go",
+        &OTHER_GO.replace("func Keep()", "func KeepOne()"),
+    );
+    repo.write(
+        "middle/middle.go",
+        &format!("{MIDDLE_GO}\nvar saved []int\n\nfunc Save(n int) {{\n\ts := make([]int, n)\n\tsaved = s\n}}\n"),
+    );
+    let head = repo.commit("several changes");
+
+    let cache = tempfile::tempdir().expect("temp");
+    let cache_env = [(
+        "ESCAPE_GATE_CACHE_DIR",
+        cache.path().to_str().expect("utf-8"),
+    )];
+    let (first_run, first) = diff_json(&repo, &[&base, &head], &cache_env);
+    first_run.assert_code(1);
+    assert_eq!(first["summary"]["base"]["cached"], false);
+    assert_eq!(first["summary"]["head"]["cached"], false);
+    let (_, cached) = diff_json(&repo, &[&base, &head], &cache_env);
+    assert_eq!(cached["summary"]["base"]["cached"], true, "{cached:#}");
+    assert_eq!(cached["summary"]["head"]["cached"], true, "{cached:#}");
+    let (_, all) = diff_json(
+        &repo,
+        &["--all-packages", &base, &head],
+        &[("ESCAPE_GATE_CACHE", "off")],
+    );
+    assert_eq!(all["summary"]["all_packages_because"], "--all-packages");
+    let (_, uncached) = diff_json(&repo, &[&base, &head], &[("ESCAPE_GATE_CACHE", "off")]);
+    assert_eq!(uncached["summary"]["base"]["cached"], false);
+
+    let want = verdict(&all);
+    assert_eq!(
+        verdict(&first),
+        want,
+        "selected packages vs all:\n{first:#}\n{all:#}"
+    );
+    assert_eq!(verdict(&cached), want, "cached vs all");
+    assert_eq!(verdict(&uncached), want, "uncached vs all");
+    // The verdict itself: the caller's t (also where Sum is inlined into Twice) and the
+    // new slice are new; the deleted package's v is fixed; the renamed KeepOne is moved.
+    assert_eq!(first["summary"]["new"], 3, "{first:#}");
+    assert!(
+        first["new"]
+            .as_array()
+            .expect("new")
+            .iter()
+            .any(|f| f["function"] == "Twice" && f["message"] == "moved to heap: caller.t"),
+        "{first:#}"
+    );
+    assert_eq!(first["summary"]["fixed"], 1, "{first:#}");
+    assert_eq!(first["summary"]["moved"], 1, "{first:#}");
+    assert_eq!(first["fixed"][0]["package"], "example.com/m/gone");
+
+    // Damaged cache entries are ignored, not trusted.
+    for entry in fs::read_dir(cache.path()).expect("cache dir") {
+        fs::write(entry.expect("entry").path(), b"{ not json").expect("damage");
+    }
+    let (_, damaged) = diff_json(&repo, &[&base, &head], &cache_env);
+    assert_eq!(damaged["summary"]["base"]["cached"], false);
+    assert_eq!(verdict(&damaged), want);
+}
