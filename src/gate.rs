@@ -15,7 +15,7 @@ use crate::function::FunctionIndex;
 use crate::git::{Repo, Revision};
 use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
 use crate::interrupt::TempTree;
-use crate::matching::{self, Comparison, LineMap};
+use crate::matching::{self, ChangedLines, Comparison, LineMap};
 use crate::parse;
 
 /// The allowlist file, at the root of the head revision unless `--config` names one.
@@ -56,6 +56,8 @@ pub struct Outcome {
     pub config: LoadedConfig,
     /// Things the user should know that do not change the verdict.
     pub warnings: Vec<String>,
+    /// Head lines the change touched, for the files that have new escapes.
+    pub changed: ChangedLines,
 }
 
 impl Outcome {
@@ -109,6 +111,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let renames = repo.renames(&base.revision, &head.revision)?;
     let lines = line_map(&base, &head, &renames);
     let comparison = matching::compare(&base.findings, &head.findings, &lines);
+    let changed = changed_lines(&base, &head, &renames, &comparison.new);
     let today = req.today.unwrap_or_else(Date::today_utc);
     let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
 
@@ -126,6 +129,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         allow,
         config,
         warnings,
+        changed,
     })
 }
 
@@ -287,6 +291,28 @@ fn line_map(base: &Side, head: &Side, renames: &HashMap<String, String>) -> Line
         map.add_file(base_file, head_file, &base_text, &head_text);
     }
     map
+}
+
+/// The touched head lines of every head file that has a new escape.
+fn changed_lines(
+    base: &Side,
+    head: &Side,
+    renames: &HashMap<String, String>,
+    new: &[Finding],
+) -> ChangedLines {
+    let mut files: Vec<&str> = new.iter().map(|f| f.file.as_str()).collect();
+    files.sort();
+    files.dedup();
+    let mut changed = ChangedLines::new();
+    for head_file in files {
+        let Ok(head_text) = fs::read_to_string(head.tree.path().join(head_file)) else {
+            continue;
+        };
+        let base_file = renames.get(head_file).map_or(head_file, String::as_str);
+        let base_text = fs::read_to_string(base.tree.path().join(base_file)).ok();
+        changed.add_file(head_file, base_text.as_deref(), &head_text);
+    }
+    changed
 }
 
 fn unrecognised_warning(side: &Side) -> String {
