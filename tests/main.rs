@@ -3,7 +3,9 @@
 
 mod support;
 
+mod action;
 mod allow;
 mod diff;
 mod errors;
 mod list_demo;
+mod report_formats;
