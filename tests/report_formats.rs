@@ -40,6 +40,30 @@ func Label(a string) {
 }
 ";
 
+/// The GitHub variables a reporter reads. Tests that expect none must not inherit them
+/// when they themselves run in GitHub Actions.
+const GITHUB_VARS: [&str; 5] = [
+    "GITHUB_SERVER_URL",
+    "GITHUB_REPOSITORY",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_OUTPUT",
+    "GITHUB_WORKSPACE",
+];
+
+/// escape-gate in `repo`, outside any GitHub environment.
+fn run_outside_github(repo: &TestRepo, args: &[&str]) -> Run {
+    let mut cmd = crate::support::escape_gate();
+    for var in GITHUB_VARS {
+        cmd.env_remove(var);
+    }
+    Run::from_output(
+        cmd.args(args)
+            .current_dir(repo.path())
+            .output()
+            .expect("run"),
+    )
+}
+
 fn repo() -> (TestRepo, String, String) {
     let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
     let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
@@ -227,7 +251,7 @@ fn github_format_cannot_be_hijacked_by_source_text() {
 #[test]
 fn markdown_is_the_summary_for_a_comment() {
     let (repo, base, head) = repo();
-    let run = repo.run_untouched(&["diff", "--format", "markdown", &base, &head]);
+    let run = run_outside_github(&repo, &["diff", "--format", "markdown", &base, &head]);
     run.assert_code(1);
     assert!(
         run.stdout
@@ -245,7 +269,7 @@ fn markdown_is_the_summary_for_a_comment() {
     );
     assert!(run.stdout.len() < 64 * 1000);
 
-    let clean = repo.run_untouched(&["diff", "--format", "markdown", &head, &head]);
+    let clean = run_outside_github(&repo, &["diff", "--format", "markdown", &head, &head]);
     clean.assert_code(0);
     assert!(
         clean
