@@ -4,82 +4,17 @@
 //! come out, with repository-relative `file:line` positions, one arrow style for every Go
 //! release (`=` before 1.25, `←` since), and a [`CHANGED`] mark on each step whose
 //! position is on a line the change touched. That mark is how a user finds the edit
-//! that made a declaration they did not touch escape. Pure apart from reading the two
-//! trees' files in [`ChangedLines::from_trees`].
+//! that made a declaration they did not touch escape. Pure: the touched lines come in as
+//! a [`ChangedLines`].
 
-use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::path::Path;
+use std::collections::HashMap;
 
 use crate::finding::{Finding, RawFinding};
 use crate::go::BuildOutput;
-use crate::matching::LineMap;
+pub use crate::matching::ChangedLines;
 
 /// Appended to a flow step whose position is on a line the change touched.
 pub const CHANGED: &str = "[changed]";
-
-/// The head lines the change touched: lines that are not the image of any base line
-/// (through git's rename detection). A file absent from the base is touched throughout.
-#[derive(Debug, Default, Clone)]
-pub struct ChangedLines {
-    /// Per head file, its touched lines; `None` when the whole file is new.
-    files: HashMap<String, Option<HashSet<u32>>>,
-}
-
-impl ChangedLines {
-    /// Records one head file. `base_text` is its base counterpart, if there is one.
-    pub fn add(
-        &mut self,
-        head_path: &str,
-        base_path: &str,
-        base_text: Option<&str>,
-        head_text: &str,
-    ) {
-        let Some(base_text) = base_text else {
-            self.files.insert(head_path.to_string(), None);
-            return;
-        };
-        let mut map = LineMap::new();
-        map.add_file(base_path, head_path, base_text, head_text);
-        let images: HashSet<u32> = (1..=base_text.lines().count() as u32)
-            .filter_map(|l| map.map(base_path, l).map(|(_, h)| h))
-            .collect();
-        let touched = (1..=head_text.lines().count() as u32)
-            .filter(|l| !images.contains(l))
-            .collect();
-        self.files.insert(head_path.to_string(), Some(touched));
-    }
-
-    /// Reads `head_files` from the head tree and their counterparts (`renames` maps head
-    /// paths to base paths) from the base tree. Unreadable head files are left out: no
-    /// step in them is marked.
-    pub fn from_trees<'a>(
-        head_files: impl IntoIterator<Item = &'a str>,
-        base_tree: &Path,
-        head_tree: &Path,
-        renames: &HashMap<String, String>,
-    ) -> ChangedLines {
-        let mut changed = ChangedLines::default();
-        for head_file in head_files {
-            let Ok(head_text) = fs::read_to_string(head_tree.join(head_file)) else {
-                continue;
-            };
-            let base_file = renames.get(head_file).map_or(head_file, String::as_str);
-            let base_text = fs::read_to_string(base_tree.join(base_file)).ok();
-            changed.add(head_file, base_file, base_text.as_deref(), &head_text);
-        }
-        changed
-    }
-
-    /// Whether `line` of the head file `file` was touched by the change.
-    pub fn contains(&self, file: &str, line: u32) -> bool {
-        match self.files.get(file) {
-            Some(None) => true,
-            Some(Some(lines)) => lines.contains(&line),
-            None => false,
-        }
-    }
-}
 
 /// Where the position at the end of a `from … at POS` step is: `(file, line)` as printed.
 fn step_position(line: &str) -> Option<(&str, &str, u32)> {
@@ -246,8 +181,8 @@ mod tests {
     fn renders_both_arrow_styles_and_marks_touched_lines() {
         let out = output("example.com/m");
         let place = |f: &str| out.locate(f).map(|(rel, _)| rel);
-        let mut changed = ChangedLines::default();
-        changed.add("a.go", "a.go", Some("1\n2\n3\n"), "1\n2\nnew\n3\n");
+        let mut changed = ChangedLines::new();
+        changed.add_file("a.go", Some("1\n2\n3\n"), "1\n2\nnew\n3\n");
         let flow = [
             "flow: {heap} = x:".to_string(),
             "  from x (interface-converted) at example.com/m/a.go:3:9".to_string(),
@@ -271,17 +206,6 @@ mod tests {
             render(&flow[1..2], &place, None),
             ["  from x (interface-converted) at a.go:3"]
         );
-    }
-
-    #[test]
-    fn changed_lines_follow_the_diff() {
-        let mut c = ChangedLines::default();
-        c.add("a.go", "old.go", Some("a\nb\nc\nd\n"), "a\nB\nc\nd\ne\n");
-        c.add("new.go", "new.go", None, "x\n");
-        let touched: Vec<u32> = (1..=5).filter(|&l| c.contains("a.go", l)).collect();
-        assert_eq!(touched, [2, 5]);
-        assert!(c.contains("new.go", 1));
-        assert!(!c.contains("other.go", 1));
     }
 
     /// Real `-m=2` output of Go 1.24 and 1.26 for the same source renders identically.
@@ -328,10 +252,10 @@ mod tests {
             finding(49, 2, "moved to heap: x"),
             finding(49, 2, "moved to heap: y"),
         ];
-        let mut changed = ChangedLines::default();
+        let mut changed = ChangedLines::new();
         let head: String = (1..=60).map(|i| format!("{i}\n")).collect();
         let base = head.replace("50\n", "");
-        changed.add("a.go", "a.go", Some(&base), &head);
+        changed.add_file("a.go", Some(&base), &head);
         attach(&mut findings, &raw, &out, Some(&changed));
         assert_eq!(
             findings[0].flow,

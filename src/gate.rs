@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::allowlist::{self, AllowOutcome, Config, Date};
 use crate::cache::Cache;
-use crate::explain::{self, ChangedLines};
+use crate::explain;
 use crate::finding::{Finding, RawFinding};
 use crate::function::FunctionIndex;
 use crate::git::{Changes, Repo, Revision};
 use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
 use crate::interrupt::TempTree;
-use crate::matching::{self, Comparison, LineMap};
+use crate::matching::{self, ChangedLines, Comparison, LineMap};
 use crate::parse;
 use crate::select::{self, PackageInfo, Selection};
 
@@ -124,6 +124,8 @@ pub struct Outcome {
     pub scope: Scope,
     /// Things the user should know that do not change the verdict.
     pub warnings: Vec<String>,
+    /// Head lines the change touched, for the files that have new escapes.
+    pub changed: ChangedLines,
 }
 
 impl Outcome {
@@ -259,6 +261,13 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         )?;
         progress.clear();
     }
+    let changed = changed_lines(
+        &repo,
+        &base,
+        &head,
+        &changes.renames,
+        comparison.new.iter().map(|f| f.file.as_str()),
+    );
     let today = req.today.unwrap_or_else(Date::today_utc);
     let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
 
@@ -277,6 +286,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         config,
         scope,
         warnings,
+        changed,
     })
 }
 
@@ -495,17 +505,8 @@ fn explain_new(
         &name,
     )?;
     let raw = parse::parse(&output.stderr).findings;
-    let mut changed = ChangedLines::default();
-    for head_file in explain::flow_files(&raw, &output) {
-        let Some(head_text) = read_side(repo, head, &head_file) else {
-            continue;
-        };
-        let base_file = renames
-            .get(&head_file)
-            .map_or(head_file.as_str(), String::as_str);
-        let base_text = read_side(repo, base, base_file);
-        changed.add(&head_file, base_file, base_text.as_deref(), &head_text);
-    }
+    let files = explain::flow_files(&raw, &output);
+    let changed = changed_lines(repo, base, head, renames, files.iter().map(String::as_str));
     explain::attach(new, &raw, &output, Some(&changed));
     Ok(())
 }
@@ -828,6 +829,27 @@ fn line_map(repo: &Repo, base: &Side, head: &Side, renames: &HashMap<String, Str
         map.add_file(base_file, head_file, &base_text, &head_text);
     }
     map
+}
+
+/// The touched head lines of `head_files`: lines that are not the image of a base line
+/// (through `renames`, head path → base path).
+fn changed_lines<'a>(
+    repo: &Repo,
+    base: &Side,
+    head: &Side,
+    renames: &HashMap<String, String>,
+    head_files: impl IntoIterator<Item = &'a str>,
+) -> ChangedLines {
+    let mut changed = ChangedLines::new();
+    for head_file in head_files {
+        let Some(head_text) = read_side(repo, head, head_file) else {
+            continue;
+        };
+        let base_file = renames.get(head_file).map_or(head_file, String::as_str);
+        let base_text = read_side(repo, base, base_file);
+        changed.add_file(head_file, base_text.as_deref(), &head_text);
+    }
+    changed
 }
 
 fn unrecognised_warning(side: &Side) -> String {

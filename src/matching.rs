@@ -83,6 +83,67 @@ impl LineMap {
     }
 }
 
+/// The head lines a change touched, per head file: lines that are not the image of any
+/// base line. Reporters put escapes on these lines first, because GitHub shows only the
+/// first few annotations of a step and the lines a pull request changed are where a
+/// reviewer looks. A file without a base counterpart (a new file) is touched throughout.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChangedLines {
+    files: HashMap<String, Touched>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Touched {
+    /// The file did not exist in the base.
+    All,
+    /// 1-based head lines that are not carried over from the base.
+    Lines(std::collections::BTreeSet<u32>),
+}
+
+impl ChangedLines {
+    pub fn new() -> ChangedLines {
+        ChangedLines::default()
+    }
+
+    /// Records the changed lines of `head_path`; `base_text` is its base counterpart
+    /// (same path or the file it was renamed from), `None` when there is none.
+    pub fn add_file(&mut self, head_path: &str, base_text: Option<&str>, head_text: &str) {
+        let touched = match base_text {
+            None => Touched::All,
+            Some(base_text) => {
+                let head_count = head_text.lines().count();
+                let mut carried = vec![false; head_count];
+                let diff = similar::TextDiff::configure()
+                    .algorithm(similar::Algorithm::Patience)
+                    .diff_lines(base_text, head_text);
+                for op in diff.ops() {
+                    if let similar::DiffOp::Equal { new_index, len, .. } = *op {
+                        for slot in carried.iter_mut().skip(new_index).take(len) {
+                            *slot = true;
+                        }
+                    }
+                }
+                Touched::Lines(
+                    (1..=head_count as u32)
+                        .filter(|&line| !carried[line as usize - 1])
+                        .collect(),
+                )
+            }
+        };
+        self.files.insert(head_path.to_string(), touched);
+    }
+
+    /// Whether the change touched `line` of `file`. Files never added are unknown and
+    /// count as untouched.
+    pub fn contains(&self, file: &str, line: u32) -> bool {
+        match self.files.get(file) {
+            None => false,
+            Some(Touched::All) => true,
+            Some(Touched::Lines(lines)) => lines.contains(&line),
+        }
+    }
+}
+
 /// A heap escape whose code moved in a way the key does not follow (renamed function,
 /// function moved to another package): the same allocation, not a new one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -290,6 +351,28 @@ mod tests {
         fs.iter()
             .map(|f| format!("{}:{} {}", f.file, f.line, f.function))
             .collect()
+    }
+
+    #[test]
+    fn changed_lines_are_the_head_lines_not_carried_from_the_base() {
+        let mut changed = ChangedLines::new();
+        changed.add_file("a.go", Some("a\nb\nc\n"), "a\nnew\nb\nc2\n");
+        changed.add_file("new.go", None, "x\ny\n");
+        changed.add_file("same.go", Some("p\nq\n"), "p\nq\n");
+        let table = [
+            ("a.go", 1, false),
+            ("a.go", 2, true),
+            ("a.go", 3, false),
+            ("a.go", 4, true),
+            ("new.go", 1, true),
+            ("new.go", 7, true),
+            ("same.go", 1, false),
+            ("same.go", 2, false),
+            ("unknown.go", 1, false),
+        ];
+        for (file, line, want) in table {
+            assert_eq!(changed.contains(file, line), want, "{file}:{line}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod action;
 mod allow;
 mod allow_command;
 mod diff;
@@ -10,4 +11,5 @@ mod errors;
 mod explain;
 mod hook;
 mod list_demo;
+mod report_formats;
 mod scope;

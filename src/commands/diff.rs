@@ -7,7 +7,8 @@ use anyhow::Result;
 
 use crate::exit::Exit;
 use crate::gate::{self, DiffRequest};
-use crate::report::{self, Format, Style};
+use crate::git::Repo;
+use crate::report::{self, Ci, Format, Style};
 
 /// Compare the heap escapes of two revisions; fail when the head adds some.
 ///
@@ -27,7 +28,10 @@ pub struct Args {
     /// Allowlist file to use instead of .escape-gate.yml at the root of the head
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Output format
+    /// Output format. `github` is for a GitHub Actions step (escape-gate's Action uses
+    /// it): annotations, and the job summary and step outputs written to the files
+    /// GitHub names. Text stays the default in Actions too, so a plain `run:` step
+    /// prints what it prints at the desk.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Build tags for both sides, added to the allowlist's build.tags (comma-separated)
@@ -37,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens: the compiler's escape flow (-m=2), steps on
-    /// changed lines marked [changed]
+    /// changed lines marked [changed] (always on for github, sarif and markdown)
     #[arg(long)]
     pub explain: bool,
     /// Analyse every package, not only those the change can affect (the changed
@@ -55,7 +59,13 @@ impl From<Args> for DiffRequest {
             config: args.config,
             tags: args.tags,
             today: None,
-            explain: args.explain,
+            // The CI formats always carry the explanation: a reader of an annotation
+            // cannot run --explain.
+            explain: args.explain
+                || matches!(
+                    args.format,
+                    Format::Github | Format::Sarif | Format::Markdown
+                ),
             all_packages: args.all_packages,
         }
     }
@@ -67,10 +77,17 @@ pub fn run(args: Args) -> Result<Exit> {
         color: format == Format::Text && report::stdout_wants_color(),
         show_fixed: args.show_fixed,
     };
+    let repo_dir = args.repo.clone();
     let outcome = gate::diff(&DiffRequest::from(args))?;
+    let ci = match format {
+        // Annotation paths are resolved against the workspace, so the GitHub format
+        // needs to know where the repository's root is in it.
+        Format::Github => Ci::from_env(Some(Repo::open(&repo_dir)?.root())),
+        _ => Ci::from_env(None),
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    report::write(format, &outcome, style, &mut out)?;
+    report::write_with(format, &outcome, style, &ci, &mut out)?;
     out.flush()?;
     Ok(if outcome.failing().is_empty() {
         Exit::Clean

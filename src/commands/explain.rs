@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::exit::Exit;
 use crate::finding::Finding;
 use crate::gate::{self, ExplainRequest};
-use crate::report::{self, Format};
+use crate::report::{self, ListFormat as Format};
 
 /// Explain the heap escapes at one line: the compiler's escape flow for each.
 ///

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::exit::Exit;
 use crate::finding::Finding;
 use crate::gate;
-use crate::report::Format;
+use crate::report::ListFormat as Format;
 
 /// List the heap escapes of one revision, grouped by package and function.
 #[derive(Debug, clap::Args)]

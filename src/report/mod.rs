@@ -1,13 +1,21 @@
 //! The "Report" stage: an [`Outcome`] in, bytes on a writer out. Each format is a
 //! function of the outcome and a `&mut dyn Write`, so tests render into a `Vec<u8>`.
+//!
+//! The formats for GitHub also need to know where they run (the repository's web
+//! address for links, the runner's summary and output files): that is a [`Ci`], read
+//! from the environment once by the command and passed in, so the reporters stay pure.
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
 use crate::gate::Outcome;
 
+pub mod github;
 pub mod json;
+pub mod markdown;
+pub mod sarif;
 pub mod text;
 
 /// Output formats of `escape-gate diff`.
@@ -16,6 +24,23 @@ pub enum Format {
     /// For people: each new escape with its source line, then a diff of the escape listings.
     Text,
     /// For programs: one JSON object, schema in the README.
+    Json,
+    /// For GitHub Actions: an error annotation per new escape (changed lines first), the
+    /// job summary in $GITHUB_STEP_SUMMARY and step outputs in $GITHUB_OUTPUT.
+    Github,
+    /// SARIF 2.1.0, for code scanning (github/codeql-action/upload-sarif).
+    Sarif,
+    /// Markdown, the job summary's content, for a pull request comment (under 64 KB).
+    Markdown,
+}
+
+/// Output formats of `escape-gate list` and `escape-gate explain`, which have no
+/// comparison to annotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Findings grouped by package and function.
+    Text,
+    /// One JSON object, schema in the README.
     Json,
 }
 
@@ -28,15 +53,115 @@ pub struct Style {
     pub show_fixed: bool,
 }
 
+/// Where a report for GitHub is going: the values GitHub Actions puts in the
+/// environment, each optional so the same formats work outside Actions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ci {
+    /// `GITHUB_SERVER_URL`, e.g. `https://github.com`.
+    pub server_url: Option<String>,
+    /// `GITHUB_REPOSITORY`, `owner/name`.
+    pub repository: Option<String>,
+    /// `GITHUB_STEP_SUMMARY`: the Markdown summary is appended here.
+    pub step_summary: Option<PathBuf>,
+    /// `GITHUB_OUTPUT`: step outputs are appended here.
+    pub output: Option<PathBuf>,
+    /// Where the repository's root is below `GITHUB_WORKSPACE` (`""` when it is the
+    /// workspace itself, as with a plain `actions/checkout`). The runner resolves an
+    /// annotation's relative `file` against the workspace, so repository-relative paths
+    /// get this prefix.
+    pub workspace_prefix: String,
+}
+
+impl Ci {
+    /// Reads the Actions environment; `repo_root` is the root of the repository being
+    /// checked, to place it in `GITHUB_WORKSPACE`.
+    pub fn from_env(repo_root: Option<&Path>) -> Ci {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let workspace_prefix = match (var("GITHUB_WORKSPACE"), repo_root) {
+            (Some(workspace), Some(root)) => workspace_prefix(Path::new(&workspace), root),
+            _ => String::new(),
+        };
+        Ci {
+            server_url: var("GITHUB_SERVER_URL"),
+            repository: var("GITHUB_REPOSITORY"),
+            step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            output: var("GITHUB_OUTPUT").map(PathBuf::from),
+            workspace_prefix,
+        }
+    }
+
+    /// `https://github.com/owner/name/blob/<commit>/<file>#L<line>`, when the
+    /// repository's address is known.
+    pub fn blob_url(&self, commit: &str, file: &str, line: u32) -> Option<String> {
+        let server = self.server_url.as_deref()?.trim_end_matches('/');
+        let repository = self.repository.as_deref()?;
+        let path: Vec<String> = file.split('/').map(percent_encode_segment).collect();
+        Some(format!(
+            "{server}/{repository}/blob/{commit}/{}#L{line}",
+            path.join("/")
+        ))
+    }
+}
+
+/// `root` relative to `workspace`, `/`-separated with a trailing `/`, or `""` when the
+/// root is the workspace or not inside it (then the paths are left as they are).
+fn workspace_prefix(workspace: &Path, root: &Path) -> String {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (workspace, root) = (canonical(workspace), canonical(root));
+    match root.strip_prefix(&workspace) {
+        Ok(rel) if !rel.as_os_str().is_empty() => {
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            format!("{}/", parts.join("/"))
+        }
+        _ => String::new(),
+    }
+}
+
+/// Percent-encodes one path segment for a URL: everything but RFC 3986 unreserved
+/// characters, so a file name with spaces or `#` still links to the file.
+fn percent_encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Renders a report with the environment's [`Ci`] context (for `demo`).
 pub fn write(
     format: Format,
     outcome: &Outcome,
     style: Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_with(format, outcome, style, &Ci::from_env(None), out)
+}
+
+/// Renders a report. For [`Format::Github`] this also appends the job summary and the
+/// step outputs to the files the [`Ci`] names.
+pub fn write_with(
+    format: Format,
+    outcome: &Outcome,
+    style: Style,
+    ci: &Ci,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Text => text::write(outcome, style, out),
         Format::Json => json::write(outcome, out),
+        Format::Github => github::run(outcome, ci, out),
+        Format::Sarif => sarif::write(outcome, ci, out),
+        Format::Markdown => {
+            let doc = markdown::render(outcome, ci, markdown::COMMENT_LIMIT, &[]);
+            out.write_all(doc.as_bytes())
+        }
     }
 }
 
@@ -45,4 +170,139 @@ pub fn stdout_wants_color() -> bool {
     use std::io::IsTerminal;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     !no_color && io::stdout().is_terminal()
+}
+
+#[cfg(test)]
+pub(crate) mod fixture {
+    //! A hand-made [`Outcome`] for the reporters' unit tests, no git or Go involved.
+
+    use crate::allowlist::{AllowOutcome, Allowed, Config};
+    use crate::finding::{Finding, Kind};
+    use crate::gate::{LoadedConfig, Outcome, Scope, Side};
+    use crate::git::Revision;
+    use crate::go::GoEnv;
+    use crate::interrupt::TempTree;
+    use crate::matching::{ChangedLines, Comparison};
+
+    pub const BASE: &str = "1111111111111111111111111111111111111111";
+    pub const HEAD: &str = "2222222222222222222222222222222222222222";
+
+    pub fn finding(file: &str, line: u32, function: &str, kind: Kind, expr: &str) -> Finding {
+        let message = match kind {
+            Kind::Moved => format!("moved to heap: {expr}"),
+            _ => format!("{expr} escapes to heap"),
+        };
+        Finding {
+            package: "example.com/m".to_string(),
+            file: file.to_string(),
+            line,
+            column: 2,
+            function: function.to_string(),
+            kind,
+            message,
+            expr: expr.to_string(),
+            source: format!("src {line}"),
+            flow: Vec::new(),
+        }
+    }
+
+    fn side(commit: &str, findings: Vec<Finding>) -> Side {
+        Side {
+            revision: Revision {
+                spec: commit.to_string(),
+                commit: Some(git2::Oid::from_str(commit).expect("test oid")),
+            },
+            tree: Some(TempTree::new("report-test").expect("temp dir")),
+            findings,
+            packages: vec!["example.com/m".to_string()],
+            outside: 0,
+            unrecognised: Vec::new(),
+            cached: false,
+        }
+    }
+
+    /// An outcome with the given failing escapes and nothing else.
+    pub fn outcome(new: Vec<Finding>) -> Outcome {
+        Outcome {
+            go: GoEnv {
+                go: "go".into(),
+                version: "go1.26.8".to_string(),
+                goos: "linux".to_string(),
+                goarch: "amd64".to_string(),
+                fingerprint: String::new(),
+            },
+            base: side(BASE, Vec::new()),
+            head: side(HEAD, new.clone()),
+            comparison: Comparison {
+                new: new.clone(),
+                ..Comparison::default()
+            },
+            allow: AllowOutcome {
+                remaining: new,
+                allowed: Vec::new(),
+                stale: Vec::new(),
+                expired: Vec::new(),
+            },
+            config: LoadedConfig::default(),
+            scope: Scope {
+                analysed: 1,
+                total: 1,
+                ..Scope::default()
+            },
+            warnings: Vec::new(),
+            changed: ChangedLines::new(),
+        }
+    }
+
+    /// Adds one fixed, one allowed escape and one stale allowlist entry.
+    pub fn with_extras(mut outcome: Outcome) -> Outcome {
+        outcome
+            .comparison
+            .fixed
+            .push(finding("old.go", 7, "Gone", Kind::Escapes, "&T{}"));
+        let yaml = "version: 1\nallow:\n  - path: \"codec/*.go\"\n    reason: buffer handed to the caller\n\n  - path: \"gone/*.go\"\n    reason: no longer needed\n";
+        outcome.config = LoadedConfig {
+            origin: ".escape-gate.yml".to_string(),
+            config: Config::parse(yaml, ".escape-gate.yml").expect("valid allowlist"),
+        };
+        outcome.allow.allowed.push(Allowed {
+            finding: finding(
+                "codec/enc.go",
+                12,
+                "(*Enc).Encode",
+                Kind::Escapes,
+                "make([]byte, n)",
+            ),
+            entry: 0,
+        });
+        outcome.allow.stale.push(1);
+        outcome
+    }
+
+    #[test]
+    fn blob_urls_encode_path_segments() {
+        let ci = super::Ci {
+            server_url: Some("https://github.com/".to_string()),
+            repository: Some("o/r".to_string()),
+            ..super::Ci::default()
+        };
+        assert_eq!(
+            ci.blob_url(HEAD, "dir/a b#.go", 3).as_deref(),
+            Some(
+                "https://github.com/o/r/blob/2222222222222222222222222222222222222222/dir/a%20b%23.go#L3"
+            )
+        );
+        assert_eq!(super::Ci::default().blob_url(HEAD, "a.go", 1), None);
+    }
+
+    #[test]
+    fn workspace_prefix_is_the_checkout_path() {
+        let ws = tempfile::tempdir().expect("tmp");
+        let sub = ws.path().join("src/repo");
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        assert_eq!(super::workspace_prefix(ws.path(), &sub), "src/repo/");
+        assert_eq!(super::workspace_prefix(ws.path(), ws.path()), "");
+        let other = tempfile::tempdir().expect("tmp");
+        assert_eq!(super::workspace_prefix(ws.path(), other.path()), "");
+    }
 }

@@ -1,0 +1,510 @@
+//! The Action itself, run outside GitHub: the `run:` scripts of action.yml's steps,
+//! executed in order with bash the way the runner executes a composite action, in a
+//! simulated GitHub environment (event payload, summary, output, env and path files,
+//! RUNNER_* variables) on a shallow clone of a real Go repository, with the binary
+//! under test on PATH and the real `go` and `git`.
+//!
+//! The runner's expression language is reduced to what action.yml may use in a step's
+//! `env:`: `${{ <context>.<path> }}` over `inputs`, `github` (with `github.event` read
+//! from the payload), `runner` and `steps.<id>.outputs`. Anything else in a `run:` step
+//! (an `if:`, another shell, an expression inside a script) fails the test, so the
+//! Action cannot drift out of what is tested here. `uses:` steps (the cache) are the
+//! runner's business and are skipped.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+use serde_yaml::Value as Yaml;
+
+use crate::support::{hermetic, require_go, TestRepo};
+
+const A_GO: &str = "package m
+
+type T struct{ A, B int }
+
+var sink *T
+
+// Keep stores a new T in a package variable, so it escapes.
+func Keep(a int) {
+\tsink = &T{A: a}
+}
+
+// Local keeps its T on the stack.
+func Local(a int) int {
+\tt := T{A: a}
+\treturn t.A + t.B
+}
+";
+
+/// action.yml's steps, parsed.
+fn steps() -> (Vec<Yaml>, HashMap<String, String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml");
+    let text = fs::read_to_string(&path).expect("read action.yml");
+    let action: Yaml = serde_yaml::from_str(&text).expect("action.yml is YAML");
+    assert_eq!(action["runs"]["using"].as_str(), Some("composite"));
+    let steps = action["runs"]["steps"]
+        .as_sequence()
+        .expect("runs.steps")
+        .clone();
+    let mut defaults = HashMap::new();
+    for (name, input) in action["inputs"].as_mapping().expect("inputs") {
+        let name = name.as_str().expect("input name").to_string();
+        let default = input["default"].as_str().unwrap_or("").to_string();
+        defaults.insert(name, default);
+    }
+    (steps, defaults)
+}
+
+/// A simulated runner for one job.
+struct Runner {
+    workspace: PathBuf,
+    temp: tempfile::TempDir,
+    event: Value,
+    event_name: String,
+    sha: String,
+    inputs: HashMap<String, String>,
+}
+
+/// What running the Action produced.
+#[derive(Debug)]
+struct ActionRun {
+    /// The exit status of the last step that ran (the first that failed, or the last).
+    code: i32,
+    stdout: String,
+    stderr: String,
+    /// Step summaries, concatenated in step order.
+    summary: String,
+    /// Outputs per step id.
+    outputs: HashMap<String, HashMap<String, String>>,
+    /// Ids (or names) of the steps that ran.
+    ran: Vec<String>,
+}
+
+impl Runner {
+    /// Evaluates `${{ ... }}` in one `env:` value.
+    fn expand(&self, value: &str, outputs: &HashMap<String, HashMap<String, String>>) -> String {
+        let mut out = String::new();
+        let mut rest = value;
+        while let Some(start) = rest.find("${{") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find("}}").expect("closing }}") + start;
+            let expr = rest[start + 3..end].trim();
+            out.push_str(&self.lookup(expr, outputs));
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn lookup(&self, expr: &str, outputs: &HashMap<String, HashMap<String, String>>) -> String {
+        let valid = expr
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        assert!(valid, "expression outside the tested subset: {expr:?}");
+        let parts: Vec<&str> = expr.split('.').collect();
+        match parts.as_slice() {
+            ["inputs", name] => self
+                .inputs
+                .get(*name)
+                .unwrap_or_else(|| panic!("unknown input {name}"))
+                .clone(),
+            ["github", "event", path @ ..] => {
+                let mut v = &self.event;
+                for p in path {
+                    v = &v[*p];
+                }
+                match v {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }
+            }
+            ["github", "event_name"] => self.event_name.clone(),
+            ["github", "sha"] => self.sha.clone(),
+            ["github", "action_path"] => env!("CARGO_MANIFEST_DIR").to_string(),
+            // A local action (`uses: ./`) has no repository or ref of its own.
+            ["github", "action_repository"] | ["github", "action_ref"] => String::new(),
+            ["runner", "temp"] => self.temp.path().join("runner").display().to_string(),
+            ["steps", id, "outputs", name] => outputs
+                .get(*id)
+                .and_then(|o| o.get(*name))
+                .cloned()
+                .unwrap_or_default(),
+            _ => panic!("expression outside the tested subset: {expr:?}"),
+        }
+    }
+
+    fn run(&self) -> ActionRun {
+        let (steps, _) = steps();
+        let files = self.temp.path().join("files");
+        let runner_temp = self.temp.path().join("runner");
+        let tool_cache = self.temp.path().join("tool-cache");
+        for dir in [&files, &runner_temp, &tool_cache] {
+            fs::create_dir_all(dir).expect("mkdir");
+        }
+        let event_path = files.join("event.json");
+        fs::write(&event_path, self.event.to_string()).expect("write event");
+        let env_file = files.join("env");
+        let path_file = files.join("path");
+        fs::write(&env_file, "").expect("env file");
+        fs::write(&path_file, "").expect("path file");
+
+        let binary = Path::new(env!("CARGO_BIN_EXE_escape-gate"));
+        let mut path_dirs: Vec<PathBuf> = vec![binary.parent().expect("bin dir").to_path_buf()];
+        let mut job_env: Vec<(String, String)> = Vec::new();
+
+        let mut result = ActionRun {
+            code: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            summary: String::new(),
+            outputs: HashMap::new(),
+            ran: Vec::new(),
+        };
+        for (i, step) in steps.iter().enumerate() {
+            let id = step["id"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("step{i}"));
+            if step.get("uses").is_some() {
+                continue;
+            }
+            assert!(
+                step.get("if").is_none(),
+                "step {id}: `if:` on a run step is not simulated"
+            );
+            assert_eq!(step["shell"].as_str(), Some("bash"), "step {id}: shell");
+            let script = step["run"].as_str().expect("run script");
+            assert!(
+                !script.contains("${{"),
+                "step {id}: expression inside the script"
+            );
+
+            let summary = files.join(format!("summary-{i}.md"));
+            let output = files.join(format!("output-{i}"));
+            fs::write(&summary, "").expect("summary");
+            fs::write(&output, "").expect("output");
+            let script_path = runner_temp.join(format!("{id}.sh"));
+            fs::write(&script_path, script).expect("script");
+
+            let system_path = std::env::var_os("PATH").expect("PATH");
+            let mut all_dirs = path_dirs.clone();
+            all_dirs.extend(std::env::split_paths(&system_path));
+            let mut cmd = Command::new("bash");
+            hermetic(&mut cmd);
+            cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+                .arg(&script_path)
+                .current_dir(&self.workspace)
+                .env("PATH", std::env::join_paths(all_dirs).expect("PATH"))
+                .env("CI", "true")
+                .env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_EVENT_NAME", &self.event_name)
+                .env("GITHUB_EVENT_PATH", &event_path)
+                .env("GITHUB_SHA", &self.sha)
+                .env("GITHUB_REPOSITORY", "acme/inventory")
+                .env("GITHUB_SERVER_URL", "https://github.com")
+                .env("GITHUB_WORKSPACE", &self.workspace)
+                .env("GITHUB_STEP_SUMMARY", &summary)
+                .env("GITHUB_OUTPUT", &output)
+                .env("GITHUB_ENV", &env_file)
+                .env("GITHUB_PATH", &path_file)
+                .env("RUNNER_OS", "Linux")
+                .env("RUNNER_ARCH", "X64")
+                .env("RUNNER_TEMP", &runner_temp)
+                .env("RUNNER_TOOL_CACHE", &tool_cache);
+            for (k, v) in &job_env {
+                cmd.env(k, v);
+            }
+            if let Some(env) = step["env"].as_mapping() {
+                for (k, v) in env {
+                    let k = k.as_str().expect("env name");
+                    let v = v
+                        .as_str()
+                        .unwrap_or_else(|| panic!("step {id}: env {k} is not a string"));
+                    cmd.env(k, self.expand(v, &result.outputs));
+                }
+            }
+            let out = cmd.output().expect("run bash");
+            result.ran.push(id.clone());
+            result.code = out.status.code().unwrap_or(-1);
+            result
+                .stdout
+                .push_str(&String::from_utf8_lossy(&out.stdout));
+            result
+                .stderr
+                .push_str(&String::from_utf8_lossy(&out.stderr));
+            result
+                .summary
+                .push_str(&fs::read_to_string(&summary).expect("summary"));
+            let outputs = parse_kv(&fs::read_to_string(&output).expect("output"));
+            result.outputs.insert(id.clone(), outputs);
+            // Later steps see the PATH and environment this one added, as on a runner.
+            for dir in fs::read_to_string(&path_file).expect("path").lines().rev() {
+                if !dir.is_empty() && !path_dirs.iter().any(|d| d == Path::new(dir)) {
+                    path_dirs.insert(0, PathBuf::from(dir));
+                }
+            }
+            job_env = parse_kv(&fs::read_to_string(&env_file).expect("env"))
+                .into_iter()
+                .collect();
+            if result.code != 0 {
+                break;
+            }
+        }
+        result
+    }
+}
+
+/// `name=value` lines (the only form escape-gate and the Action write).
+fn parse_kv(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The origin repository: `main` with a base commit and a later commit of its own, and
+/// a `feature` branch from the base that adds one heap escape. Returns the repository,
+/// the merge-base, main's tip and the feature's tip.
+fn origin() -> (TestRepo, String, String, String) {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // main moves on after the branch point with an escape of its own: compared with
+    // main's tip instead of the merge-base, the PR would look like it fixed it.
+    repo.write(
+        "later.go",
+        "package m\n\n// Later is on main only.\nfunc Later() *int {\n\tx := 1\n\treturn &x\n}\n",
+    );
+    let main_tip = repo.commit("main moves on");
+    repo.git(&["checkout", "-q", "-b", "feature", &base]);
+    repo.write(
+        "a.go",
+        &A_GO.replace(
+            "// Local keeps",
+            "// Addr returns the address of a local.\nfunc Addr(a int) *int {\n\tx := a * 2\n\treturn &x\n}\n\n// Local keeps",
+        ),
+    );
+    let feature = repo.commit("add Addr");
+    repo.git(&["checkout", "-q", "main"]);
+    (repo, base, main_tip, feature)
+}
+
+/// A `pull_request` payload as GitHub sends it (the fields the Action reads, and
+/// enough around them to be realistic).
+fn pull_request_event(base_sha: &str, head_sha: &str) -> Value {
+    json!({
+        "action": "synchronize",
+        "number": 7,
+        "before": "0000000000000000000000000000000000000000",
+        "pull_request": {
+            "number": 7,
+            "state": "open",
+            "title": "Add Addr",
+            "html_url": "https://github.com/acme/inventory/pull/7",
+            "user": {"login": "contributor", "type": "User"},
+            "base": {
+                "label": "acme:main",
+                "ref": "main",
+                "sha": base_sha,
+                "repo": {"full_name": "acme/inventory", "default_branch": "main"}
+            },
+            "head": {
+                "label": "contributor:feature",
+                "ref": "feature",
+                "sha": head_sha,
+                "repo": {"full_name": "contributor/inventory", "fork": true}
+            },
+            "draft": false
+        },
+        "repository": {
+            "full_name": "acme/inventory",
+            "name": "inventory",
+            "owner": {"login": "acme"},
+            "default_branch": "main",
+            "private": false
+        },
+        "sender": {"login": "contributor", "type": "User"}
+    })
+}
+
+/// `actions/checkout` with its default depth of 1: the feature tip only.
+fn shallow_checkout(origin: &TestRepo, temp: &Path, branch: &str) -> PathBuf {
+    let workspace = temp.join("workspace");
+    let url = format!("file://{}", origin.path().display());
+    let out = hermetic(&mut Command::new("git"))
+        .args(["clone", "-q", "--depth=1", "--branch", branch, &url])
+        .arg(&workspace)
+        .output()
+        .expect("git clone");
+    assert!(
+        out.status.success(),
+        "clone: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shallow = hermetic(&mut Command::new("git"))
+        .args(["rev-parse", "--is-shallow-repository"])
+        .current_dir(&workspace)
+        .output()
+        .expect("git");
+    assert_eq!(String::from_utf8_lossy(&shallow.stdout).trim(), "true");
+    workspace
+}
+
+fn runner(origin: &TestRepo, event: Value, sha: &str, inputs: &[(&str, &str)]) -> Runner {
+    let temp = tempfile::Builder::new()
+        .prefix("eg-action-")
+        .tempdir()
+        .expect("temp");
+    let workspace = shallow_checkout(origin, temp.path(), "feature");
+    let (_, mut defaults) = steps();
+    for (k, v) in inputs {
+        assert!(defaults.contains_key(*k), "no input {k}");
+        defaults.insert(k.to_string(), v.to_string());
+    }
+    Runner {
+        workspace,
+        temp,
+        event,
+        event_name: "pull_request".to_string(),
+        sha: sha.to_string(),
+        inputs: defaults,
+    }
+}
+
+#[test]
+fn pull_request_with_a_new_escape_fails_with_annotation_summary_and_outputs() {
+    require_go();
+    let (origin, merge_base, main_tip, feature) = origin();
+    let runner = runner(
+        &origin,
+        pull_request_event(&main_tip, &feature),
+        &feature,
+        &[],
+    );
+    let run = runner.run();
+
+    assert_eq!(run.ran, vec!["install", "refs", "gate"], "{run:#?}");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stdout.contains("escape-gate: using escape-gate "),
+        "the binary on PATH is used: {run:#?}"
+    );
+    // The base is the merge-base, fetched into the shallow clone, not main's tip.
+    assert_eq!(run.outputs["refs"]["base"], merge_base, "{run:#?}");
+    assert_eq!(run.outputs["refs"]["head"], feature);
+
+    let errors: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    assert_eq!(
+        errors,
+        // The escape flow comes along (always, in the CI formats), the step on the
+        // line the PR changed marked.
+        vec!["::error file=a.go,line=14,col=2,title=escape-gate%3A new heap escape in Addr::moved to heap: x%0A    14 | x := a * 2%0Awhy:%0A  flow: ~r0 ← &x%0A  from &x (address-of) at a.go:15  [changed]%0A  from return &x (return) at a.go:15  [changed]"],
+        "{}",
+        run.stdout
+    );
+
+    assert!(
+        run.summary
+            .starts_with("### ❌ escape-gate: 1 new heap escape\n"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains(&format!(
+            "| [a.go:14:2](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
+        )),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("**1 new** · 0 fixed"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains(&format!("base `{merge_base}`")),
+        "{}",
+        run.summary
+    );
+
+    let gate = &run.outputs["gate"];
+    assert_eq!(gate["new-escapes"], "1");
+    assert_eq!(
+        gate["fixed-escapes"], "0",
+        "main's own escape is not the PR's"
+    );
+    assert_eq!(gate["allowed-escapes"], "0");
+}
+
+#[test]
+fn fail_on_new_false_reports_without_failing() {
+    require_go();
+    let (origin, _, main_tip, feature) = origin();
+    let runner = runner(
+        &origin,
+        pull_request_event(&main_tip, &feature),
+        &feature,
+        &[("fail-on-new", "false"), ("args", "--show-fixed")],
+    );
+    let run = runner.run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.outputs["gate"]["new-escapes"], "1");
+    assert!(
+        run.stdout.contains("::error file=a.go,line=14,"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("not failing the step"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn missing_base_fails_and_names_fetch_depth() {
+    require_go();
+    let (origin, _, _, feature) = origin();
+    // A base commit origin does not have (a force-pushed-away base, or a wrong payload).
+    let other = TestRepo::new();
+    other.write("x", "x\n");
+    let unknown = other.commit("elsewhere");
+    let runner = runner(
+        &origin,
+        pull_request_event(&unknown, &feature),
+        &feature,
+        &[],
+    );
+    let run = runner.run();
+    assert_eq!(
+        run.ran,
+        vec!["install", "refs"],
+        "the gate never runs: {run:#?}"
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("::error title=escape-gate%3A base commit missing::"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("fetch-depth: 0"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains(&format!("the commit {unknown} is not in this clone")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("fetch-depth: 0"), "{}", run.stderr);
+    assert!(
+        run.outputs["refs"].is_empty(),
+        "no base was chosen: {run:#?}"
+    );
+}
