@@ -19,7 +19,6 @@ use crate::git::{Changes, Repo, Revision};
 use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
 use crate::interrupt::TempTree;
 use crate::matching::{self, ChangedLines, Comparison, LineMap};
-use crate::parse;
 use crate::select::{self, PackageInfo, Selection};
 
 /// The allowlist file, at the root of the head revision unless `--config` names one.
@@ -210,7 +209,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             let name = format!("head {}", head_rev.label());
             let listing = go::list(&go, tree.path(), &settings, &name)?;
             let scope = scope_of(&listing, &changes.paths, all_because);
-            progress.say(&format!("building {name} with {}", go.version));
+            progress.say(&format!(
+                "building {name}: {} of {} packages with {}",
+                scope.analysed, scope.total, go.version
+            ));
             let head = analyse(&go, head_rev, tree, &listing, &scope, &settings, &name)?;
             if let (Some(cache), Some(key)) = (&cache, &head_key) {
                 cache.put(key, &(&scope, head.analysis()));
@@ -227,11 +229,20 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             let tree = TempTree::new("base")?;
             repo.materialise(&base_rev, &tree)?;
             let name = format!("base {}", base_rev.label());
-            let base = if scope.analysed == 0 {
+            let base = if scope.selected.as_ref().is_some_and(BTreeSet::is_empty) {
                 Side::new(base_rev, Some(tree), Analysis::default(), false)
             } else {
                 let listing = go::list(&go, tree.path(), &settings, &name)?;
-                progress.say(&format!("building {name} with {}", go.version));
+                let count = listing
+                    .packages
+                    .iter()
+                    .filter(|p| scope.includes(&p.import_path))
+                    .count();
+                progress.say(&format!(
+                    "building {name}: {count} of {} packages with {}",
+                    listing.packages.len(),
+                    go.version
+                ));
                 analyse(&go, base_rev, tree, &listing, &scope, &settings, &name)?
             };
             if let Some(cache) = &cache {
@@ -496,7 +507,7 @@ fn explain_new(
         "head {} (with -m=2, to explain its new escapes)",
         head.revision.label()
     );
-    let output = go::build_packages(
+    let mut output = go::build_packages(
         go,
         tree.path(),
         settings,
@@ -504,7 +515,7 @@ fn explain_new(
         go::Detail::Flow,
         &name,
     )?;
-    let raw = parse::parse(&output.stderr).findings;
+    let raw = std::mem::take(&mut output.parsed.findings);
     let files = explain::flow_files(&raw, &output);
     let changed = changed_lines(repo, base, head, renames, files.iter().map(String::as_str));
     explain::attach(new, &raw, &output, Some(&changed));
@@ -624,7 +635,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     let package = package_of(tree.path(), &req.file, &rev)?;
     let name = format!("{} (package {package}, with -m=2)", rev.label());
     progress.say(&format!("building {name} with {}", go.version));
-    let output = go::build_packages(
+    let mut output = go::build_packages(
         &go,
         tree.path(),
         &settings,
@@ -633,8 +644,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         &name,
     )?;
     progress.clear();
-    let raw: Vec<RawFinding> = parse::parse(&output.stderr)
-        .findings
+    let raw: Vec<RawFinding> = std::mem::take(&mut output.parsed.findings)
         .into_iter()
         .filter(|r| r.line == req.line)
         .collect();
@@ -742,7 +752,7 @@ fn analyse(
     settings: &BuildSettings,
     name: &str,
 ) -> Result<Side> {
-    let output = go::build_selected(
+    let mut output = go::build_selected(
         go,
         tree.path(),
         listing,
@@ -750,7 +760,7 @@ fn analyse(
         settings,
         name,
     )?;
-    let parsed = parse::parse(&output.stderr);
+    let parsed = std::mem::take(&mut output.parsed);
     let (findings, outside) = attribute(parsed.findings, &output, tree.path());
     let analysis = Analysis {
         findings: matching::dedupe(findings),

@@ -17,6 +17,7 @@ use std::process::Command;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::interrupt::{self, TempTree};
+use crate::parse::{ParsedOutput, Parser};
 
 /// The `go` command on PATH and what it builds for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,10 +149,11 @@ pub struct Module {
     pub dir: String,
 }
 
-/// The compiler's output for one side, and where its modules live.
+/// What the compiler said for one side, and where its modules live.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildOutput {
-    pub stderr: String,
+    /// The compiler's output, parsed as it was printed.
+    pub parsed: ParsedOutput,
     pub modules: Vec<Module>,
     /// Import paths of the packages analysed.
     pub packages: Vec<String>,
@@ -412,21 +414,24 @@ fn run_build(
     // go's own work directory, so that an interrupted build leaves nothing behind.
     let work = TempTree::new("gotmp")?;
     cmd.env("GOTMPDIR", work.path());
-    let output = interrupt::run_captured(&mut cmd)
-        .with_context(|| format!("running go build for {side}"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    if !output.status.success() {
-        let errors = compiler_errors(&stderr);
+    let mut parser = Parser::default();
+    let status = interrupt::run_streaming(&mut cmd, &mut |line| {
+        if !is_module_progress(line) {
+            parser.line(line);
+        }
+    })
+    .with_context(|| format!("running go build for {side}"))?;
+    if !status.success() {
+        let errors = compiler_errors(parser.unrecognised_lines());
         bail!(
-            "{side} does not build, so its escapes cannot be known (go build exited with {}):\n{errors}\n\
-             hint: fix the build of {side} (run `go build ./...` there), or compare other revisions",
-            output.status
+            "{side} does not build, so its escapes cannot be known (go build exited with {status}):\n{errors}\n\
+             hint: fix the build of {side} (run `go build ./...` there), or compare other revisions"
         );
     }
-    for line in stderr.lines().filter(|l| !is_module_progress(l)) {
-        out.stderr.push_str(line);
-        out.stderr.push('\n');
-    }
+    let parsed = parser.finish();
+    out.parsed.findings.extend(parsed.findings);
+    out.parsed.unrecognised.extend(parsed.unrecognised);
+    out.parsed.informational += parsed.informational;
     out.packages
         .extend(packages.iter().map(|p| p.import_path.clone()));
     Ok(())
@@ -535,13 +540,7 @@ fn is_module_progress(line: &str) -> bool {
 }
 
 /// The lines of a failed build worth showing: everything but `-m` diagnostics.
-fn compiler_errors(stderr: &str) -> String {
-    let parsed = crate::parse::parse(stderr);
-    let lines: Vec<&str> = if parsed.unrecognised.is_empty() {
-        stderr.lines().collect()
-    } else {
-        parsed.unrecognised.iter().map(String::as_str).collect()
-    };
+fn compiler_errors(lines: &[String]) -> String {
     const MAX: usize = 40;
     let mut text: Vec<String> = lines.iter().take(MAX).map(|l| format!("  {l}")).collect();
     if lines.len() > MAX {

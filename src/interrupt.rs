@@ -180,6 +180,40 @@ pub fn run_captured(cmd: &mut Command) -> std::io::Result<Output> {
     output
 }
 
+/// Runs `cmd` in its own process group, registered for interruption, handing each line
+/// of its stderr to `on_line` as it arrives (stdout is discarded). Nothing is kept, so
+/// a command that prints a lot costs no memory here.
+pub fn run_streaming(
+    cmd: &mut Command,
+    on_line: &mut dyn FnMut(&str),
+) -> std::io::Result<ExitStatus> {
+    use std::io::BufRead;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn()?;
+    let group = Group::register(&child);
+    let mut reader = std::io::BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut buf = Vec::new();
+    let read = loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(_) => on_line(&String::from_utf8_lossy(&buf)),
+            Err(err) => break Err(err),
+        }
+    };
+    let status = child.wait();
+    drop(group);
+    read?;
+    status
+}
+
 /// Runs `cmd` with inherited stdio in its own process group, registered.
 pub fn run_status(cmd: &mut Command) -> std::io::Result<ExitStatus> {
     #[cfg(unix)]

@@ -48,10 +48,9 @@ pub fn classify(message: &str) -> Option<(Kind, &str)> {
 pub fn parse(stderr: &str) -> ParsedOutput {
     let mut parser = Parser::default();
     for line in stderr.split('\n') {
-        // Output captured on Windows, or passed through a tool that rewrote line ends.
-        parser.line(line.strip_suffix('\r').unwrap_or(line));
+        parser.line(line);
     }
-    parser.out
+    parser.finish()
 }
 
 /// What a message is, finer than [`Kind`]: the parser must tell explanation lines apart.
@@ -282,8 +281,10 @@ struct Open {
     heap: Option<Explanation>,
 }
 
+/// The parser fed one line at a time, as `go build` prints them, so that a build's
+/// output is never held whole: memory follows the findings, not the output.
 #[derive(Debug, Default)]
-struct Parser {
+pub struct Parser {
     out: ParsedOutput,
     block: String,
     open: Option<Open>,
@@ -293,7 +294,11 @@ struct Parser {
 }
 
 impl Parser {
-    fn line(&mut self, line: &str) {
+    /// Reads one line of output (with or without its line end).
+    pub fn line(&mut self, line: &str) {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        // Output captured on Windows, or passed through a tool that rewrote line ends.
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             return;
         }
@@ -362,6 +367,16 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// Lines read so far that were not recognised.
+    pub fn unrecognised_lines(&self) -> &[String] {
+        &self.out.unrecognised
+    }
+
+    /// What the lines said.
+    pub fn finish(self) -> ParsedOutput {
+        self.out
     }
 
     fn close(&mut self) {
