@@ -390,11 +390,23 @@ fn the_hook_says_so_when_the_binary_is_gone() {
     let bin = tempfile::tempdir().expect("temp");
     let copy = bin.path().join("escape-gate");
     fs::copy(env!("CARGO_BIN_EXE_escape-gate"), &copy).expect("copy binary");
-    let output = hermetic(&mut Command::new(&copy))
-        .arg("install-hook")
-        .current_dir(repo.path())
-        .output()
-        .expect("install");
+    // A copy just written can be briefly "busy" to exec when another test forked while
+    // its file was open for writing (ETXTBSY); that is the test's race, not the tool's.
+    let output = (0..50)
+        .find_map(|_| {
+            match hermetic(&mut Command::new(&copy))
+                .arg("install-hook")
+                .current_dir(repo.path())
+                .output()
+            {
+                Err(err) if err.raw_os_error() == Some(26) => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    None
+                }
+                other => Some(other.expect("install")),
+            }
+        })
+        .expect("the copied binary stayed busy");
     Run::from_output(output).assert_code(0);
     fs::remove_file(&copy).expect("remove binary");
     let path = std::env::var("PATH").expect("PATH");
