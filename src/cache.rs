@@ -135,6 +135,11 @@ impl Cache {
     }
 }
 
+/// A short stable name for `text` (16 hex digits), the same in every run.
+pub fn stable_hash(text: &str) -> String {
+    format!("{:016x}", hash(text, 0))
+}
+
 /// FNV-1a over the key with a seed byte: stable across runs and platforms, unlike
 /// the standard library's hasher, so entries outlive the process that wrote them.
 fn hash(key: &str, seed: u8) -> u64 {

@@ -28,8 +28,6 @@ pub const CONFIG_FILE: &str = ".escape-gate.yml";
 #[derive(Debug)]
 pub struct Side {
     pub revision: Revision,
-    /// The materialised tree; `None` when the analysis came from the cache.
-    pub tree: Option<TempTree>,
     /// Heap findings inside the repository, deduplicated per allocation site.
     pub findings: Vec<Finding>,
     /// Packages built with `-m`.
@@ -53,10 +51,9 @@ struct Analysis {
 }
 
 impl Side {
-    fn new(revision: Revision, tree: Option<TempTree>, analysis: Analysis, cached: bool) -> Side {
+    fn new(revision: Revision, analysis: Analysis, cached: bool) -> Side {
         Side {
             revision,
-            tree,
             findings: analysis.findings,
             packages: analysis.packages,
             outside: analysis.outside,
@@ -174,6 +171,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         .commit
         .ok_or_else(|| anyhow::anyhow!("the base must be a commit"))?;
     let progress = Progress::new();
+    let work = Work::new(&repo)?;
 
     let config = load_config(&repo, req.config.as_deref(), &head_rev)?;
     let settings = build_settings(&config.config, &req.tags);
@@ -201,19 +199,18 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         _ => None,
     };
     let (scope, head) = match cached_head {
-        Some((scope, analysis)) => (scope, Side::new(head_rev, None, analysis, true)),
+        Some((scope, analysis)) => (scope, Side::new(head_rev, analysis, true)),
         None => {
             progress.say(&format!("checking out head {}", head_rev.label()));
-            let tree = TempTree::new("head")?;
-            repo.materialise(&head_rev, &tree)?;
+            let tree = work.checkout(&repo, &head_rev)?;
             let name = format!("head {}", head_rev.label());
-            let listing = go::list(&go, tree.path(), &settings, &name)?;
+            let listing = go::list(&go, &tree, &settings, &name)?;
             let scope = scope_of(&listing, &changes.paths, all_because);
             progress.say(&format!(
                 "building {name}: {} of {} packages with {}",
                 scope.analysed, scope.total, go.version
             ));
-            let head = analyse(&go, head_rev, tree, &listing, &scope, &settings, &name)?;
+            let head = analyse(&go, head_rev, &tree, &listing, &scope, &settings, &name)?;
             if let (Some(cache), Some(key)) = (&cache, &head_key) {
                 cache.put(key, &(&scope, head.analysis()));
             }
@@ -223,16 +220,17 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
 
     let base_key = format!("base|{base_tree_id}|{fingerprint}|{}", scope.key());
     let base = match cache.as_ref().and_then(|c| c.get::<Analysis>(&base_key)) {
-        Some(analysis) => Side::new(base_rev, None, analysis, true),
+        Some(analysis) => Side::new(base_rev, analysis, true),
         None => {
-            progress.say(&format!("checking out base {}", base_rev.label()));
-            let tree = TempTree::new("base")?;
-            repo.materialise(&base_rev, &tree)?;
             let name = format!("base {}", base_rev.label());
             let base = if scope.selected.as_ref().is_some_and(BTreeSet::is_empty) {
-                Side::new(base_rev, Some(tree), Analysis::default(), false)
+                Side::new(base_rev, Analysis::default(), false)
             } else {
-                let listing = go::list(&go, tree.path(), &settings, &name)?;
+                progress.say(&format!("checking out base {}", base_rev.label()));
+                // The same path as the head's: the build cache then serves the base
+                // every package the change did not touch.
+                let tree = work.checkout(&repo, &base_rev)?;
+                let listing = go::list(&go, &tree, &settings, &name)?;
                 let count = listing
                     .packages
                     .iter()
@@ -243,7 +241,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                     listing.packages.len(),
                     go.version
                 ));
-                analyse(&go, base_rev, tree, &listing, &scope, &settings, &name)?
+                analyse(&go, base_rev, &tree, &listing, &scope, &settings, &name)?
             };
             if let Some(cache) = &cache {
                 cache.put(&base_key, &base.analysis());
@@ -251,7 +249,6 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             base
         }
     };
-    let mut head = head;
     progress.clear();
 
     let lines = line_map(&repo, &base, &head, &changes.renames);
@@ -263,9 +260,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         ));
         explain_new(
             &repo,
+            &work,
             &go,
             &base,
-            &mut head,
+            &head,
             &settings,
             &changes.renames,
             &mut comparison.new,
@@ -484,11 +482,13 @@ fn replaces_outside(path: &str, text: &str) -> bool {
 /// ms), paid on every run although explanations are read only when an escape is new.
 /// This build costs nothing when there is nothing to explain and about 0.15 s (one
 /// package recompiled with `-m=2`) when there is.
+#[allow(clippy::too_many_arguments)]
 fn explain_new(
     repo: &Repo,
+    work: &Work,
     go: &GoEnv,
     base: &Side,
-    head: &mut Side,
+    head: &Side,
     settings: &BuildSettings,
     renames: &HashMap<String, String>,
     new: &mut [Finding],
@@ -496,25 +496,13 @@ fn explain_new(
     let mut packages: Vec<String> = new.iter().map(|f| f.package.clone()).collect();
     packages.sort();
     packages.dedup();
-    if head.tree.is_none() {
-        // The head's findings came from the cache; its files are needed now.
-        let tree = TempTree::new("head")?;
-        repo.materialise(&head.revision, &tree)?;
-        head.tree = Some(tree);
-    }
-    let tree = head.tree.as_ref().expect("materialised above");
+    // The work tree holds the base now (or nothing, after a cache hit).
+    let tree = work.checkout(repo, &head.revision)?;
     let name = format!(
         "head {} (with -m=2, to explain its new escapes)",
         head.revision.label()
     );
-    let mut output = go::build_packages(
-        go,
-        tree.path(),
-        settings,
-        &packages,
-        go::Detail::Flow,
-        &name,
-    )?;
+    let mut output = go::build_packages(go, &tree, settings, &packages, go::Detail::Flow, &name)?;
     let raw = std::mem::take(&mut output.parsed.findings);
     let files = explain::flow_files(&raw, &output);
     let changed = changed_lines(repo, base, head, renames, files.iter().map(String::as_str));
@@ -522,12 +510,43 @@ fn explain_new(
     Ok(())
 }
 
-/// A file of one side: from its tree when it was materialised, else from git.
+/// The directory where revisions are checked out, one after the other, to be built.
+///
+/// Both sides use the same path, and so does every run on the same repository: builds
+/// are not `-trimpath`, so the Go build cache keys packages by their directory, and a
+/// fixed directory lets the head build reuse what the base build compiled (and a later
+/// run what an earlier one did), while the standard library comes from the entries
+/// ordinary builds left. It is removed at the end of the run, like every temporary
+/// tree.
+#[derive(Debug)]
+struct Work {
+    dir: TempTree,
+}
+
+impl Work {
+    fn new(repo: &Repo) -> Result<Work> {
+        let name = format!(
+            "work-{}",
+            crate::cache::stable_hash(&repo.root().to_string_lossy())
+        );
+        Ok(Work {
+            dir: TempTree::stable(&name)?,
+        })
+    }
+
+    /// Replaces the tree with the files of `rev`; returns its path.
+    fn checkout(&self, repo: &Repo, rev: &Revision) -> Result<PathBuf> {
+        let tree = self.dir.path().join("tree");
+        repo.materialise(rev, &tree)?;
+        Ok(tree)
+    }
+}
+
+/// A file of one side: from git for a commit, from disk for the working tree.
 fn read_side(repo: &Repo, side: &Side, path: &str) -> Option<String> {
-    let bytes = match (&side.tree, side.revision.commit) {
-        (Some(tree), _) => fs::read(tree.path().join(path)).ok()?,
-        (None, Some(commit)) => repo.read_file(commit, path)?,
-        (None, None) => return None,
+    let bytes = match side.revision.commit {
+        Some(commit) => repo.read_file(commit, path)?,
+        None => fs::read(repo.root().join(path)).ok()?,
     };
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -547,17 +566,17 @@ pub fn single(
     };
     let progress = Progress::new();
     progress.say(&format!("checking out {}", rev.label()));
-    let tree = TempTree::new("rev")?;
-    repo.materialise(&rev, &tree)?;
+    let work = Work::new(&repo)?;
+    let tree = work.checkout(&repo, &rev)?;
     let loaded = load_config(&repo, config, &rev)?;
     let settings = build_settings(&loaded.config, tags);
     let name = format!("revision {}", rev.label());
-    let listing = go::list(&go, tree.path(), &settings, &name)?;
+    let listing = go::list(&go, &tree, &settings, &name)?;
     progress.say(&format!("building {name} with {}", go.version));
     let side = analyse(
         &go,
         rev,
-        tree,
+        &tree,
         &listing,
         &Scope::default(),
         &settings,
@@ -605,9 +624,9 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     };
     let progress = Progress::new();
     progress.say(&format!("checking out {}", rev.label()));
-    let tree = TempTree::new("rev")?;
-    repo.materialise(&rev, &tree)?;
-    let text = fs::read_to_string(tree.path().join(&req.file)).map_err(|err| {
+    let work = Work::new(&repo)?;
+    let tree = work.checkout(&repo, &rev)?;
+    let text = fs::read_to_string(tree.join(&req.file)).map_err(|err| {
         anyhow::anyhow!(
             "{} is not a readable file in {} ({err})\n\
              hint: give the path relative to the repository root, as escape-gate diff prints it",
@@ -632,12 +651,12 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         .to_string();
     let loaded = load_config(&repo, req.config.as_deref(), &rev)?;
     let settings = build_settings(&loaded.config, &req.tags);
-    let package = package_of(tree.path(), &req.file, &rev)?;
+    let package = package_of(&tree, &req.file, &rev)?;
     let name = format!("{} (package {package}, with -m=2)", rev.label());
     progress.say(&format!("building {name} with {}", go.version));
     let mut output = go::build_packages(
         &go,
-        tree.path(),
+        &tree,
         &settings,
         std::slice::from_ref(&package),
         go::Detail::Flow,
@@ -648,7 +667,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         .into_iter()
         .filter(|r| r.line == req.line)
         .collect();
-    let (findings, _) = attribute(raw, &output, tree.path());
+    let (findings, _) = attribute(raw, &output, &tree);
     let mut findings: Vec<Finding> = matching::dedupe(findings)
         .into_iter()
         .filter(|f| f.file == req.file)
@@ -746,29 +765,22 @@ fn build_settings(config: &Config, tags: &[String]) -> BuildSettings {
 fn analyse(
     go: &GoEnv,
     revision: Revision,
-    tree: TempTree,
+    tree: &Path,
     listing: &go::Listing,
     scope: &Scope,
     settings: &BuildSettings,
     name: &str,
 ) -> Result<Side> {
-    let mut output = go::build_selected(
-        go,
-        tree.path(),
-        listing,
-        &|p| scope.includes(p),
-        settings,
-        name,
-    )?;
+    let mut output = go::build_selected(go, tree, listing, &|p| scope.includes(p), settings, name)?;
     let parsed = std::mem::take(&mut output.parsed);
-    let (findings, outside) = attribute(parsed.findings, &output, tree.path());
+    let (findings, outside) = attribute(parsed.findings, &output, tree);
     let analysis = Analysis {
         findings: matching::dedupe(findings),
         packages: output.packages,
         outside,
         unrecognised: parsed.unrecognised,
     };
-    Ok(Side::new(revision, Some(tree), analysis, false))
+    Ok(Side::new(revision, analysis, false))
 }
 
 /// Places raw findings in the tree and names their enclosing functions. Findings in

@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use git2::{ObjectType, Oid, Repository, StatusOptions};
 
-use crate::interrupt::TempTree;
-
 /// A resolved revision: a commit, or the working tree of the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
@@ -268,14 +266,19 @@ impl Repo {
         Ok(found)
     }
 
-    /// Writes the files of `rev` into `tree` (an empty directory).
-    pub fn materialise(&self, rev: &Revision, tree: &TempTree) -> Result<()> {
+    /// Writes the files of `rev` that a build can read into `dest`, which is emptied
+    /// first (or created).
+    pub fn materialise(&self, rev: &Revision, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            fs::remove_dir_all(dest).with_context(|| format!("emptying {}", dest.display()))?;
+        }
+        fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
         match rev.commit {
             Some(oid) => self
-                .write_commit(oid, tree.path())
+                .write_commit(oid, dest)
                 .with_context(|| format!("writing {} into its temporary tree", rev.label())),
             None => self
-                .copy_working_tree(tree.path())
+                .copy_working_tree(dest)
                 .context("copying the working tree into a temporary tree"),
         }
     }

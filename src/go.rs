@@ -1,10 +1,12 @@
 //! The "Build" stage: a materialised tree in, the compiler's `-m` output out.
 //!
 //! Both sides of a comparison are built by the same `go` with the same settings:
-//! `GOTOOLCHAIN=local` so a `toolchain` line cannot switch compilers between sides,
-//! `-trimpath` so file names are import-path based and two checkouts of the same package
-//! share build-cache entries, and `-gcflags=-m` on the command line's packages only, so
-//! the standard library and dependencies stay quiet. Executables go to a temporary
+//! `GOTOOLCHAIN=local` so a `toolchain` line cannot switch compilers between sides, in
+//! the same directory one after the other (so the build cache, which keys packages by
+//! directory when builds are not `-trimpath`, serves the second side everything the
+//! change did not touch, and the standard library from ordinary builds), and
+//! `-gcflags=-m` on the command line's packages only, so the standard library and
+//! dependencies stay quiet. File names are made tree-relative as the output is parsed. Executables go to a temporary
 //! directory, never into a tree. A failing build is an error that names the side; it is
 //! never read as "no escapes".
 
@@ -160,32 +162,105 @@ pub struct BuildOutput {
 }
 
 impl BuildOutput {
-    /// Maps a compiler file name (`example.com/m/sub/sub.go` under `-trimpath`) to a
-    /// tree-relative path and the import path of its package, when the file belongs to
-    /// one of the tree's modules. Standard library, module cache and generated files
-    /// give `None`.
+    /// Maps a file name from the compiler (already made tree-relative by the build, see
+    /// [`relocate`]) to the tree-relative path and the import path of its package, when
+    /// the file belongs to one of the tree's modules. Standard library, module cache and
+    /// generated files give `None`.
     pub fn locate(&self, file: &str) -> Option<(String, String)> {
-        let best = self
+        // Only Go files count: a `//line` directive can name a grammar file.
+        if file.starts_with('/')
+            || file.starts_with('<')
+            || file.starts_with("../")
+            || is_windows_absolute(file)
+            || !file.ends_with(".go")
+        {
+            return None;
+        }
+        let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+        let module = self
             .modules
             .iter()
             .filter(|m| {
-                file.len() > m.path.len()
-                    && file.starts_with(m.path.as_str())
-                    && file.as_bytes()[m.path.len()] == b'/'
+                m.dir.is_empty()
+                    || dir == m.dir
+                    || (dir.starts_with(m.dir.as_str())
+                        && dir.as_bytes().get(m.dir.len()) == Some(&b'/'))
             })
-            .max_by_key(|m| m.path.len())?;
-        let rest = &file[best.path.len() + 1..];
-        let rel = if best.dir.is_empty() {
-            rest.to_string()
+            .max_by_key(|m| m.dir.len())?;
+        let rest = if module.dir.is_empty() {
+            dir
         } else {
-            format!("{}/{rest}", best.dir)
+            dir[module.dir.len()..].trim_start_matches('/')
         };
-        let package = match file.rfind('/') {
-            Some(i) => file[..i].to_string(),
-            None => return None,
+        let package = if rest.is_empty() {
+            module.path.clone()
+        } else {
+            format!("{}/{rest}", module.path)
         };
-        Some((rel, package))
+        Some((file.to_string(), package))
     }
+}
+
+fn is_windows_absolute(file: &str) -> bool {
+    let b = file.as_bytes();
+    b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+}
+
+/// Makes a file name the compiler printed tree-relative. Without `-trimpath` it prints
+/// names relative to the directory `go` ran in (`unit`, tree-relative) when that is
+/// shorter (`./a.go`, `sub/b.go`, `../lib/c.go`), else absolute. A name outside the tree
+/// comes back absolute or starting with `../`, which [`BuildOutput::locate`] rejects.
+pub fn relocate(tree: &Path, unit: &str, file: &str) -> String {
+    if file.starts_with('<') {
+        return file.to_string();
+    }
+    let path = Path::new(file);
+    if path.is_absolute() || is_windows_absolute(file) {
+        return match path.strip_prefix(tree) {
+            Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
+            Err(_) => file.to_string(),
+        };
+    }
+    let mut parts: Vec<&str> = unit.split('/').filter(|p| !p.is_empty()).collect();
+    for part in file.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return format!("../{file}");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+/// [`relocate`] for the position at the end of an `-m=2` flow step (`from … at POS`).
+pub fn relocate_flow(tree: &Path, unit: &str, line: &str) -> String {
+    let Some(at) = line.rfind(" at ") else {
+        return line.to_string();
+    };
+    let pos = &line[at + 4..];
+    // FILE:LINE:COL or FILE:LINE; the file name itself may hold a colon (Windows).
+    let mut cut = pos.len();
+    for _ in 0..2 {
+        match pos[..cut].rfind(':') {
+            Some(i) if pos[i + 1..cut].bytes().all(|b| b.is_ascii_digit()) && i + 1 < cut => {
+                cut = i
+            }
+            _ => break,
+        }
+    }
+    if cut == pos.len() {
+        return line.to_string();
+    }
+    format!(
+        "{} at {}{}",
+        &line[..at],
+        relocate(tree, unit, &pos[..cut]),
+        &pos[cut..]
+    )
 }
 
 /// How much the compiler is asked to say about each escape.
@@ -286,6 +361,7 @@ pub fn build_selected(
         let dir = unit_dir(&tree, unit);
         run_build(
             env,
+            &tree,
             &dir,
             &packages,
             settings,
@@ -357,7 +433,9 @@ pub fn build_packages(
     for (unit, patterns) in by_module {
         let dir = unit_dir(&tree, unit);
         let listed = list_packages(env, &tree, &dir, unit, settings, &patterns, side)?;
-        run_build(env, &dir, &listed, settings, detail, &bin, side, &mut out)?;
+        run_build(
+            env, &tree, &dir, &listed, settings, detail, &bin, side, &mut out,
+        )?;
     }
     out.packages.sort();
     out.packages.dedup();
@@ -384,6 +462,7 @@ fn modules_of(tree: &Path, side: &str) -> Result<Vec<Module>> {
 #[allow(clippy::too_many_arguments)]
 fn run_build(
     env: &GoEnv,
+    tree: &Path,
     dir: &Path,
     packages: &[Package],
     settings: &BuildSettings,
@@ -396,7 +475,10 @@ fn run_build(
         return Ok(());
     }
     let mut cmd = go_command(env, dir);
-    cmd.args(["build", "-trimpath", "-buildvcs=false", detail.gcflags()]);
+    // No -trimpath: the tree's path is the same for both sides (and every run), so the
+    // build cache, which then keys packages by directory, is shared between them, and
+    // standard library packages come from the entries ordinary builds left there.
+    cmd.args(["build", "-buildvcs=false", detail.gcflags()]);
     if !settings.tags.is_empty() {
         cmd.arg(format!("-tags={}", settings.tags.join(",")));
     }
@@ -428,7 +510,17 @@ fn run_build(
              hint: fix the build of {side} (run `go build ./...` there), or compare other revisions"
         );
     }
-    let parsed = parser.finish();
+    let mut parsed = parser.finish();
+    let unit = dir
+        .strip_prefix(tree)
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default();
+    for finding in &mut parsed.findings {
+        finding.file = relocate(tree, &unit, &finding.file);
+        for step in &mut finding.flow {
+            *step = relocate_flow(tree, &unit, step);
+        }
+    }
     out.parsed.findings.extend(parsed.findings);
     out.parsed.unrecognised.extend(parsed.unrecognised);
     out.parsed.informational += parsed.informational;
@@ -730,7 +822,7 @@ mod tests {
     }
 
     #[test]
-    fn locate_maps_trimpath_names() {
+    fn locate_places_tree_relative_go_files() {
         let out = BuildOutput {
             modules: vec![
                 Module {
@@ -738,25 +830,24 @@ mod tests {
                     dir: String::new(),
                 },
                 Module {
-                    path: "example.com/m/tools".into(),
+                    path: "example.com/tools".into(),
                     dir: "tools".into(),
                 },
             ],
             ..BuildOutput::default()
         };
         let cases = [
-            ("example.com/m/a.go", Some(("a.go", "example.com/m"))),
+            ("a.go", Some(("a.go", "example.com/m"))),
+            ("sub/s.go", Some(("sub/s.go", "example.com/m/sub"))),
             (
-                "example.com/m/sub/s.go",
-                Some(("sub/s.go", "example.com/m/sub")),
+                "tools/x/t.go",
+                Some(("tools/x/t.go", "example.com/tools/x")),
             ),
-            (
-                "example.com/m/tools/x/t.go",
-                Some(("tools/x/t.go", "example.com/m/tools/x")),
-            ),
-            ("example.com/mm/a.go", None),
-            ("fmt/print.go", None),
-            ("golang.org/x/text@v0.3.0/a.go", None),
+            ("tools/t.go", Some(("tools/t.go", "example.com/tools"))),
+            ("gen.y", None),
+            ("/usr/local/go/src/fmt/print.go", None),
+            ("/root/go/pkg/mod/golang.org/x/text@v0.3.0/a.go", None),
+            ("../other/a.go", None),
             ("<autogenerated>", None),
         ];
         for (file, want) in cases {
@@ -764,5 +855,39 @@ mod tests {
             let want = want.map(|(a, b)| (a.to_string(), b.to_string()));
             assert_eq!(got, want, "{file}");
         }
+    }
+
+    #[test]
+    fn relocate_makes_compiler_names_tree_relative() {
+        let tree = Path::new("/tmp/w/tree");
+        let cases = [
+            ("", "./a.go", "a.go"),
+            ("", "sub/b.go", "sub/b.go"),
+            ("svc", "./svc.go", "svc/svc.go"),
+            ("svc", "../lib/lib.go", "lib/lib.go"),
+            ("", "../outside/x.go", "../../outside/x.go"),
+            ("", "/tmp/w/tree/lib/c.go", "lib/c.go"),
+            (
+                "",
+                "/usr/local/go/src/fmt/print.go",
+                "/usr/local/go/src/fmt/print.go",
+            ),
+            ("svc", "<autogenerated>", "<autogenerated>"),
+        ];
+        for (unit, file, want) in cases {
+            assert_eq!(relocate(tree, unit, file), want, "{unit} {file}");
+        }
+        assert_eq!(
+            relocate_flow(tree, "svc", "  from &t (address-of) at ./svc.go:10:9"),
+            "  from &t (address-of) at svc/svc.go:10:9"
+        );
+        assert_eq!(
+            relocate_flow(tree, "", "  from x (assign) at gen.y:101"),
+            "  from x (assign) at gen.y:101"
+        );
+        assert_eq!(
+            relocate_flow(tree, "", "flow: {heap} ← x:"),
+            "flow: {heap} ← x:"
+        );
     }
 }

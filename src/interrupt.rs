@@ -104,7 +104,6 @@ fn cleanup(reg: &mut Registry) {
 /// A temporary directory removed on drop and on interruption.
 #[derive(Debug)]
 pub struct TempTree {
-    dir: Option<tempfile::TempDir>,
     path: PathBuf,
 }
 
@@ -115,12 +114,46 @@ impl TempTree {
             .prefix(&format!("escape-gate-{what}-"))
             .tempdir()
             .context("creating a temporary directory")?;
-        let path = dir.path().to_path_buf();
+        Ok(TempTree::owning(dir.keep()))
+    }
+
+    /// Creates `escape-gate-<name>` in the system temporary directory: the same path
+    /// every time, because the Go build cache keys packages by their directory when
+    /// builds are not `-trimpath`. When another live escape-gate holds that path, a
+    /// fresh one is used instead (correct, only slower); a path left by a process that
+    /// is gone is taken over.
+    pub fn stable(name: &str) -> Result<TempTree> {
+        let path = std::env::temp_dir().join(format!("escape-gate-{name}"));
+        for _ in 0..2 {
+            match std::fs::create_dir(&path) {
+                Ok(()) => {
+                    let tree = TempTree::owning(path.clone());
+                    std::fs::write(path.join("pid"), std::process::id().to_string())
+                        .context("writing the work directory's owner")?;
+                    return Ok(tree);
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = std::fs::read_to_string(path.join("pid")).ok();
+                    let alive = owner
+                        .and_then(|pid| pid.trim().parse::<u32>().ok())
+                        .is_some_and(process_alive);
+                    if alive {
+                        break;
+                    }
+                    make_writable(&path);
+                    let _ = std::fs::remove_dir_all(&path);
+                }
+                Err(err) => {
+                    return Err(err).with_context(|| format!("creating {}", path.display()));
+                }
+            }
+        }
+        TempTree::new(name)
+    }
+
+    fn owning(path: PathBuf) -> TempTree {
         registry().dirs.push(path.clone());
-        Ok(TempTree {
-            dir: Some(dir),
-            path,
-        })
+        TempTree { path }
     }
 
     pub fn path(&self) -> &Path {
@@ -128,17 +161,24 @@ impl TempTree {
     }
 }
 
+/// Whether a process is running. Where that cannot be known, it is assumed to be, so a
+/// directory is never taken from a live owner.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
 impl Drop for TempTree {
     fn drop(&mut self) {
         registry().dirs.retain(|d| d != &self.path);
-        if let Some(dir) = self.dir.take() {
+        if std::fs::remove_dir_all(&self.path).is_err() {
             // Files written read-only by the Go toolchain (module cache copies) would make
             // removal fail; make them writable first.
-            let path = dir.path().to_path_buf();
-            if dir.close().is_err() {
-                make_writable(&path);
-                let _ = std::fs::remove_dir_all(&path);
-            }
+            make_writable(&self.path);
+            let _ = std::fs::remove_dir_all(&self.path);
         }
     }
 }

@@ -181,7 +181,6 @@ pub(crate) mod fixture {
     use crate::gate::{LoadedConfig, Outcome, Scope, Side};
     use crate::git::Revision;
     use crate::go::GoEnv;
-    use crate::interrupt::TempTree;
     use crate::matching::{ChangedLines, Comparison};
 
     pub const BASE: &str = "1111111111111111111111111111111111111111";
@@ -212,7 +211,6 @@ pub(crate) mod fixture {
                 spec: commit.to_string(),
                 commit: Some(git2::Oid::from_str(commit).expect("test oid")),
             },
-            tree: Some(TempTree::new("report-test").expect("temp dir")),
             findings,
             packages: vec!["example.com/m".to_string()],
             outside: 0,
