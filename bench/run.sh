@@ -293,11 +293,13 @@ own_time() {
 run_eg() {   # run_eg NAME CACHE CASE RUN
     local name=$1 cache=$2
     : >"$WORK/golog"
+    # escape-gate's findings cache is part of the starting state, like GOCACHE: empty
+    # for the first command of a run, kept for its repeat.
     if [[ $SELF_TIME == 1 ]]; then
-        GOCACHE=$cache GO_TIME_LOG=$WORK/golog PATH="$WORK/gowrap:$PATH" \
+        ESCAPE_GATE_CACHE_DIR=$WORK/egcache-run GOCACHE=$cache GO_TIME_LOG=$WORK/golog PATH="$WORK/gowrap:$PATH" \
             run_timed "$name" "$EG" diff --repo "$REPO" --format json base head
     else
-        GOCACHE=$cache run_timed "$name" "$EG" diff --repo "$REPO" --format json base head
+        ESCAPE_GATE_CACHE_DIR=$WORK/egcache-run GOCACHE=$cache run_timed "$name" "$EG" diff --repo "$REPO" --format json base head
     fi
     check_eg "$name" "$3" "$4"
     own_time "$name"
@@ -322,7 +324,7 @@ for CASE in $CASES; do
     for i in $(seq "$RUNS"); do
         order=(eg plain); (( i % 2 == 0 )) && order=(plain eg)
         for m in "${order[@]}"; do
-            rm -rf "$WORK/gocache-run"; cp -a "$STDCACHE" "$WORK/gocache-run"
+            rm -rf "$WORK/gocache-run" "$WORK/egcache-run"; cp -a "$STDCACHE" "$WORK/gocache-run"
             if [[ $m == eg ]]; then
                 say "case $CASE run $i/$RUNS: escape-gate, then the repeat (load $(load1))"
                 run_eg "c$CASE-eg" "$WORK/gocache-run" "$CASE" "$i"

@@ -392,7 +392,7 @@ fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<Strin
                 if listing.packages.iter().any(|p| p.dir == dir) {
                     continue;
                 }
-                if let Some(import_path) = import_path_of(&listing.modules, dir) {
+                if let Some(import_path) = go::import_path_of(&listing.modules, dir) {
                     set.insert(import_path);
                 }
             }
@@ -408,29 +408,6 @@ fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<Strin
             }
         }
     }
-}
-
-/// The import path a directory has in the module with the longest directory holding it.
-fn import_path_of(modules: &[go::Module], dir: &str) -> Option<String> {
-    let module = modules
-        .iter()
-        .filter(|m| {
-            m.dir.is_empty()
-                || dir == m.dir
-                || (dir.starts_with(m.dir.as_str())
-                    && dir.as_bytes().get(m.dir.len()) == Some(&b'/'))
-        })
-        .max_by_key(|m| m.dir.len())?;
-    let rest = if module.dir.is_empty() {
-        dir
-    } else {
-        dir[module.dir.len()..].trim_start_matches('/')
-    };
-    Some(if rest.is_empty() {
-        module.path.clone()
-    } else {
-        format!("{}/{rest}", module.path)
-    })
 }
 
 /// Whether analyses of these revisions may be cached: only commits are keyed by their
@@ -689,26 +666,8 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
 fn package_of(tree: &Path, file: &str, rev: &Revision) -> Result<String> {
     let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
     let modules = go::find_modules(tree)?;
-    let module = modules
-        .iter()
-        .filter(|m| {
-            m.dir.is_empty()
-                || dir == m.dir
-                || (dir.starts_with(m.dir.as_str())
-                    && dir.as_bytes().get(m.dir.len()) == Some(&b'/'))
-        })
-        .max_by_key(|m| m.dir.len())
-        .ok_or_else(|| anyhow::anyhow!("{file} is in no Go module of {}", rev.label()))?;
-    let rest = if module.dir.is_empty() {
-        dir
-    } else {
-        dir[module.dir.len()..].trim_start_matches('/')
-    };
-    Ok(if rest.is_empty() {
-        module.path.clone()
-    } else {
-        format!("{}/{rest}", module.path)
-    })
+    go::import_path_of(&modules, dir)
+        .ok_or_else(|| anyhow::anyhow!("{file} is in no Go module of {}", rev.label()))
 }
 
 /// Reads the allowlist: `explicit` from disk, else `.escape-gate.yml` of the head (the

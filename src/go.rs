@@ -177,28 +177,33 @@ impl BuildOutput {
             return None;
         }
         let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
-        let module = self
-            .modules
-            .iter()
-            .filter(|m| {
-                m.dir.is_empty()
-                    || dir == m.dir
-                    || (dir.starts_with(m.dir.as_str())
-                        && dir.as_bytes().get(m.dir.len()) == Some(&b'/'))
-            })
-            .max_by_key(|m| m.dir.len())?;
-        let rest = if module.dir.is_empty() {
-            dir
-        } else {
-            dir[module.dir.len()..].trim_start_matches('/')
-        };
-        let package = if rest.is_empty() {
-            module.path.clone()
-        } else {
-            format!("{}/{rest}", module.path)
-        };
+        let package = import_path_of(&self.modules, dir)?;
         Some((file.to_string(), package))
     }
+}
+
+/// The import path of a tree-relative directory: its module's path (the module with the
+/// longest directory holding it) joined with the rest of the directory.
+pub fn import_path_of(modules: &[Module], dir: &str) -> Option<String> {
+    let module = modules
+        .iter()
+        .filter(|m| {
+            m.dir.is_empty()
+                || dir == m.dir
+                || (dir.starts_with(m.dir.as_str())
+                    && dir.as_bytes().get(m.dir.len()) == Some(&b'/'))
+        })
+        .max_by_key(|m| m.dir.len())?;
+    let rest = if module.dir.is_empty() {
+        dir
+    } else {
+        dir[module.dir.len()..].trim_start_matches('/')
+    };
+    Some(if rest.is_empty() {
+        module.path.clone()
+    } else {
+        format!("{}/{rest}", module.path)
+    })
 }
 
 fn is_windows_absolute(file: &str) -> bool {
@@ -531,7 +536,12 @@ fn run_build(
 
 fn go_command(env: &GoEnv, dir: &Path) -> Command {
     let mut cmd = Command::new(&env.go);
-    cmd.current_dir(dir).env("GOTOOLCHAIN", "local");
+    // go takes its working directory from $PWD when that names the same directory;
+    // the caller's $PWD names another one, so set it to what the file names in the
+    // compiler's output are made relative to.
+    cmd.current_dir(dir)
+        .env("PWD", dir)
+        .env("GOTOOLCHAIN", "local");
     cmd
 }
 

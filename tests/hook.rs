@@ -28,6 +28,21 @@ func Local(a int) int {
 /// and the remote's path.
 fn pushed_repo() -> (TestRepo, tempfile::TempDir) {
     let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let remote = add_bare_origin(&repo);
+    repo.git(&["push", "-q", "-u", "origin", "main"]);
+    repo.git(&["remote", "set-head", "origin", "main"]);
+    let run = repo.run(&["install-hook"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .contains("installed the escape-gate pre-push hook"),
+        "{run:?}"
+    );
+    (repo, remote)
+}
+
+/// A bare repository in a temporary directory, added to `repo` as `origin`.
+fn add_bare_origin(repo: &TestRepo) -> tempfile::TempDir {
     let remote = tempfile::Builder::new()
         .prefix("eg-remote-")
         .tempdir()
@@ -39,16 +54,7 @@ fn pushed_repo() -> (TestRepo, tempfile::TempDir) {
         "origin",
         remote.path().to_str().expect("utf-8"),
     ]);
-    repo.git(&["push", "-q", "-u", "origin", "main"]);
-    repo.git(&["remote", "set-head", "origin", "main"]);
-    let run = repo.run(&["install-hook"]);
-    run.assert_code(0);
-    assert!(
-        run.stdout
-            .contains("installed the escape-gate pre-push hook"),
-        "{run:?}"
-    );
-    (repo, remote)
+    remote
 }
 
 fn git_in(dir: &Path, args: &[&str]) -> String {
@@ -347,17 +353,7 @@ fn a_foreign_hook_is_not_overwritten_unless_forced_and_uninstall_restores_it() {
 fn core_hooks_path_is_honoured() {
     let (repo, remote) = {
         let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-        let remote = tempfile::Builder::new()
-            .prefix("eg-remote-")
-            .tempdir()
-            .expect("temp");
-        git_in(remote.path(), &["init", "-q", "--bare", "-b", "main"]);
-        repo.git(&[
-            "remote",
-            "add",
-            "origin",
-            remote.path().to_str().expect("utf-8"),
-        ]);
+        let remote = add_bare_origin(&repo);
         repo.git(&["push", "-q", "-u", "origin", "main"]);
         (repo, remote)
     };
@@ -376,17 +372,7 @@ fn core_hooks_path_is_honoured() {
 #[test]
 fn the_hook_says_so_when_the_binary_is_gone() {
     let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let remote = tempfile::Builder::new()
-        .prefix("eg-remote-")
-        .tempdir()
-        .expect("temp");
-    git_in(remote.path(), &["init", "-q", "--bare", "-b", "main"]);
-    repo.git(&[
-        "remote",
-        "add",
-        "origin",
-        remote.path().to_str().expect("utf-8"),
-    ]);
+    let remote = add_bare_origin(&repo);
     let bin = tempfile::tempdir().expect("temp");
     let copy = bin.path().join("escape-gate");
     fs::copy(env!("CARGO_BIN_EXE_escape-gate"), &copy).expect("copy binary");
@@ -535,17 +521,7 @@ fn the_pre_commit_framework_runs_the_hook_on_a_real_push() {
     let hooks_rev = hooks_repo.commit("hooks");
 
     let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let remote = tempfile::Builder::new()
-        .prefix("eg-remote-")
-        .tempdir()
-        .expect("temp");
-    git_in(remote.path(), &["init", "-q", "--bare", "-b", "main"]);
-    repo.git(&[
-        "remote",
-        "add",
-        "origin",
-        remote.path().to_str().expect("utf-8"),
-    ]);
+    let remote = add_bare_origin(&repo);
     repo.write(
         ".pre-commit-config.yaml",
         &format!(
