@@ -37,6 +37,9 @@ pub struct Side {
     pub outside: usize,
     /// Compiler lines that were not recognised.
     pub unrecognised: Vec<String>,
+    /// `file:line` of heap findings the compiler placed in files of the tree that are
+    /// not there: they could not be compared.
+    pub unplaced: Vec<String>,
     /// Whether the analysis was read from the findings cache.
     pub cached: bool,
 }
@@ -48,6 +51,8 @@ struct Analysis {
     packages: Vec<String>,
     outside: usize,
     unrecognised: Vec<String>,
+    #[serde(default)]
+    unplaced: Vec<String>,
 }
 
 impl Side {
@@ -58,6 +63,7 @@ impl Side {
             packages: analysis.packages,
             outside: analysis.outside,
             unrecognised: analysis.unrecognised,
+            unplaced: analysis.unplaced,
             cached,
         }
     }
@@ -68,6 +74,7 @@ impl Side {
             packages: self.packages.clone(),
             outside: self.outside,
             unrecognised: self.unrecognised.clone(),
+            unplaced: self.unplaced.clone(),
         }
     }
 }
@@ -174,15 +181,26 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let work = Work::new(&repo)?;
 
     let config = load_config(&repo, req.config.as_deref(), &head_rev)?;
-    let settings = build_settings(&config.config, &req.tags);
+    let settings = build_settings(&config, &req.tags)?;
     let changes = repo.changes(&base_rev, &head_rev)?;
+    // A PGO profile or an overlay named by a flag is content the tree ids do not cover.
+    let env_flags: Vec<String> = std::env::var("GOFLAGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let flags_read_files =
+        go::flags_read_files(&settings.flags) || go::flags_read_files(&env_flags);
     let all_because = if req.all_packages {
         Some("--all-packages".to_string())
+    } else if flags_read_files {
+        Some("a build flag names a file (-pgo=FILE or -overlay=FILE)".to_string())
     } else {
         everything_changed(&repo, &changes, base_commit, &head_rev, &config.config)?
     };
 
-    let cache = Cache::from_env().filter(|_| cacheable(&repo, &base_rev, &head_rev));
+    let cache =
+        Cache::from_env().filter(|_| !flags_read_files && cacheable(&repo, &base_rev, &head_rev));
     let fingerprint = format!("{}|{}|{settings:?}", build_id(), go.fingerprint);
     let base_tree_id = repo.tree_id(base_commit)?;
     let head_key = match head_rev.commit {
@@ -285,6 +303,15 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         if !side.unrecognised.is_empty() {
             warnings.push(unrecognised_warning(side));
         }
+        if !side.unplaced.is_empty() {
+            warnings.push(format!(
+                "{} heap finding(s) of {} name files that are not in its checkout, so they were not \
+                 compared: {} (please report this to escape-gate's maintainers)",
+                side.unplaced.len(),
+                side.revision.label(),
+                side.unplaced.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
     }
     Ok(Outcome {
         go,
@@ -357,7 +384,8 @@ fn everything_changed(
 
 /// The packages of the head to analyse for `changed` paths.
 fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<String>) -> Scope {
-    let total = listing.packages.len();
+    let analysable = || listing.packages.iter().filter(|p| !p.excluded);
+    let total = analysable().count();
     let infos: Vec<PackageInfo> = listing
         .packages
         .iter()
@@ -368,9 +396,24 @@ fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<Strin
             embeds: p.embeds.clone(),
         })
         .collect();
+    // A package deleted by the change has no head package to select it; its import
+    // path still names it on the base side, and its importers changed with it.
+    let mut deleted = BTreeSet::new();
+    for path in changed {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        if !name.ends_with(".go") || name.ends_with("_test.go") {
+            continue;
+        }
+        if listing.packages.iter().any(|p| p.dir == dir) {
+            continue;
+        }
+        if let Some(import_path) = go::import_path_of(&listing.modules, dir) {
+            deleted.insert(import_path);
+        }
+    }
     let selection = match all_because {
         Some(reason) => Selection::All(reason),
-        None => select::select(changed, &infos, &infos),
+        None => select::select_from(changed, &infos, &deleted),
     };
     match selection {
         Selection::All(reason) => Scope {
@@ -379,34 +422,14 @@ fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<Strin
             all_because: Some(reason),
             selected: None,
         },
-        Selection::Some(mut set) => {
-            // A package deleted by the change has no head package to select it; its
-            // import path still names it on the base side.
-            for path in changed {
-                let Some((dir, name)) = path.rsplit_once('/').or(Some(("", path.as_str()))) else {
-                    continue;
-                };
-                if !name.ends_with(".go") || name.ends_with("_test.go") {
-                    continue;
-                }
-                if listing.packages.iter().any(|p| p.dir == dir) {
-                    continue;
-                }
-                if let Some(import_path) = go::import_path_of(&listing.modules, dir) {
-                    set.insert(import_path);
-                }
-            }
-            Scope {
-                analysed: listing
-                    .packages
-                    .iter()
-                    .filter(|p| set.contains(&p.import_path))
-                    .count(),
-                total,
-                all_because: None,
-                selected: Some(set),
-            }
-        }
+        Selection::Some(set) => Scope {
+            analysed: analysable()
+                .filter(|p| set.contains(&p.import_path))
+                .count(),
+            total,
+            all_because: None,
+            selected: Some(set),
+        },
     }
 }
 
@@ -426,17 +449,27 @@ fn cacheable(repo: &Repo, base: &Revision, head: &Revision) -> bool {
         })
 }
 
-/// Whether a go.mod or go.work has a `replace` with a filesystem path that leaves the
-/// repository (absolute, or climbing above its root).
+/// Whether a go.mod or go.work names a directory that leaves the repository (absolute,
+/// or climbing above its root): a `replace` target, or a go.work `use`.
 fn replaces_outside(path: &str, text: &str) -> bool {
     let depth = path.matches('/').count();
+    let is_work = path == "go.work" || path.ends_with("/go.work");
     text.lines()
         .filter_map(|l| l.split("//").next())
         .any(|line| {
-            let Some((_, target)) = line.split_once("=>") else {
-                return false;
+            let target = match line.split_once("=>") {
+                Some((_, target)) => target,
+                None if is_work => line
+                    .trim()
+                    .trim_start_matches("use")
+                    .trim_matches(['(', ')', ' ', '\t']),
+                None => return false,
             };
-            let target = target.split_whitespace().next().unwrap_or("");
+            let target = target
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches('"');
             if target.starts_with('/') || target.contains(':') && target.contains('\\') {
                 return true;
             }
@@ -546,7 +579,7 @@ pub fn single(
     let work = Work::new(&repo)?;
     let tree = work.checkout(&repo, &rev)?;
     let loaded = load_config(&repo, config, &rev)?;
-    let settings = build_settings(&loaded.config, tags);
+    let settings = build_settings(&loaded, tags)?;
     let name = format!("revision {}", rev.label());
     let listing = go::list(&go, &tree, &settings, &name)?;
     progress.say(&format!("building {name} with {}", go.version));
@@ -627,7 +660,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         .trim()
         .to_string();
     let loaded = load_config(&repo, req.config.as_deref(), &rev)?;
-    let settings = build_settings(&loaded.config, &req.tags);
+    let settings = build_settings(&loaded, &req.tags)?;
     let package = package_of(&tree, &req.file, &rev)?;
     let name = format!("{} (package {package}, with -m=2)", rev.label());
     progress.say(&format!("building {name} with {}", go.version));
@@ -644,7 +677,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         .into_iter()
         .filter(|r| r.line == req.line)
         .collect();
-    let (findings, _) = attribute(raw, &output, &tree);
+    let findings = attribute(raw, &output, &tree).findings;
     let mut findings: Vec<Finding> = matching::dedupe(findings)
         .into_iter()
         .filter(|f| f.file == req.file)
@@ -704,7 +737,16 @@ fn load_config(repo: &Repo, explicit: Option<&Path>, head: &Revision) -> Result<
     Ok(LoadedConfig { origin, config })
 }
 
-fn build_settings(config: &Config, tags: &[String]) -> BuildSettings {
+fn build_settings(config: &LoadedConfig, tags: &[String]) -> Result<BuildSettings> {
+    let origin = if config.origin.is_empty() {
+        CONFIG_FILE
+    } else {
+        &config.origin
+    };
+    go::check_flags(&config.config.build.flags).map_err(|why| {
+        anyhow::anyhow!("{origin}: {why}\nhint: remove it from the build section")
+    })?;
+    let config = &config.config;
     let mut settings = BuildSettings {
         packages: config.build.packages.clone(),
         exclude: config.build.exclude.clone(),
@@ -716,7 +758,7 @@ fn build_settings(config: &Config, tags: &[String]) -> BuildSettings {
             settings.tags.push(tag.clone());
         }
     }
-    settings
+    Ok(settings)
 }
 
 /// Builds the packages of `listing` that `scope` includes and turns the compiler's
@@ -732,36 +774,44 @@ fn analyse(
 ) -> Result<Side> {
     let mut output = go::build_selected(go, tree, listing, &|p| scope.includes(p), settings, name)?;
     let parsed = std::mem::take(&mut output.parsed);
-    let (findings, outside) = attribute(parsed.findings, &output, tree);
+    let Attributed {
+        findings,
+        outside,
+        unplaced,
+    } = attribute(parsed.findings, &output, tree);
     let analysis = Analysis {
         findings: matching::dedupe(findings),
         packages: output.packages,
         outside,
         unrecognised: parsed.unrecognised,
+        unplaced,
     };
     Ok(Side::new(revision, analysis, false))
 }
 
 /// Places raw findings in the tree and names their enclosing functions. Findings in
 /// files that are not in the tree are only counted.
-pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> (Vec<Finding>, usize) {
+pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> Attributed {
     let mut by_file: HashMap<String, Vec<RawFinding>> = HashMap::new();
     for r in raw {
         by_file.entry(r.file.clone()).or_default().push(r);
     }
-    let mut findings = Vec::new();
-    let mut outside = 0;
+    let mut out = Attributed::default();
+    let findings = &mut out.findings;
     for (file, raws) in by_file {
-        let located = output.locate(&file).and_then(|(rel, package)| {
-            let base_name = rel.rsplit('/').next().unwrap_or(&rel);
-            if base_name.starts_with("_cgo_") || !rel.ends_with(".go") {
-                return None;
-            }
-            let source = fs::read(tree.join(&rel)).ok()?;
-            Some((rel, package, source))
-        });
-        let Some((rel, package, source)) = located else {
-            outside += raws.len();
+        let Some((rel, package)) = output.locate(&file) else {
+            out.outside += raws.len();
+            continue;
+        };
+        let base_name = rel.rsplit('/').next().unwrap_or(&rel);
+        if base_name.starts_with("_cgo_") {
+            out.outside += raws.len();
+            continue;
+        }
+        let Ok(source) = fs::read(tree.join(&rel)) else {
+            // A name the compiler printed as a file of this tree that is not one: a
+            // finding that cannot be compared, which the user must hear about.
+            out.unplaced.push(format!("{rel}:{}", raws[0].line));
             continue;
         };
         let index = FunctionIndex::new(&source);
@@ -786,7 +836,20 @@ pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> (Ve
             });
         }
     }
-    (findings, outside)
+    out.unplaced.sort();
+    out
+}
+
+/// What [`attribute`] made of raw findings.
+#[derive(Debug, Default)]
+pub struct Attributed {
+    pub findings: Vec<Finding>,
+    /// Findings in files outside the repository (standard library, module cache,
+    /// generated code), which never fail the gate.
+    pub outside: usize,
+    /// `file:line` of findings the compiler placed in files of the tree that are not
+    /// there; they cannot be compared.
+    pub unplaced: Vec<String>,
 }
 
 /// Line maps for every base file that has findings, to its head counterpart.

@@ -34,9 +34,10 @@ pub struct GoEnv {
 }
 
 /// The `go env` variables that can change escape analysis or inlining for the same
-/// source: the toolchain, the target and its microarchitecture level, experiments,
-/// cgo, flags, the workspace file.
-const FINGERPRINT_VARS: [&str; 15] = [
+/// source: the toolchain, the target and its microarchitecture level, experiments and
+/// FIPS mode (which swaps inlined standard library code), cgo and its compiler and
+/// flags (which shape the Go types cgo generates), flags, the workspace file.
+const FINGERPRINT_VARS: [&str; 20] = [
     "GOVERSION",
     "GOOS",
     "GOARCH",
@@ -49,9 +50,14 @@ const FINGERPRINT_VARS: [&str; 15] = [
     "GOMIPS",
     "GOWASM",
     "GOEXPERIMENT",
+    "GOFIPS140",
     "CGO_ENABLED",
+    "CC",
+    "CGO_CFLAGS",
+    "CGO_CPPFLAGS",
     "GOFLAGS",
     "GOWORK",
+    "GOROOT",
 ];
 
 impl GoEnv {
@@ -241,6 +247,84 @@ pub fn relocate(tree: &Path, unit: &str, file: &str) -> String {
     parts.join("/")
 }
 
+/// [`relocate`] against each of `units` in turn, keeping the first name that is a file
+/// in the tree; the first unit's name when none is.
+fn relocate_existing(tree: &Path, units: &[&str], file: &str) -> String {
+    let first = relocate(tree, units.first().copied().unwrap_or(""), file);
+    if first.starts_with('/')
+        || first.starts_with('<')
+        || first.starts_with("../")
+        || tree.join(&first).is_file()
+    {
+        return first;
+    }
+    units
+        .iter()
+        .skip(1)
+        .map(|unit| relocate(tree, unit, file))
+        .find(|name| !name.starts_with("../") && tree.join(name).is_file())
+        .unwrap_or(first)
+}
+
+/// A tree-relative Go file name that is not a file in the tree.
+fn is_unplaced(tree: &Path, name: &str) -> bool {
+    let outside = name.starts_with('/') || name.starts_with('<') || name.starts_with("../");
+    !outside && name.ends_with(".go") && !tree.join(name).is_file()
+}
+
+/// Every `.go` file of the tree, tree-relative.
+fn go_files(tree: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut stack = vec![tree.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() && path.extension().is_some_and(|e| e == "go") => {
+                    if let Ok(rel) = path.strip_prefix(tree) {
+                        files.push(rel.to_string_lossy().replace('\\', "/"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    files
+}
+
+/// The file of `files` whose path ends with `name` (as printed, `./` and `../` parts
+/// dropped): the one in `home` if several do, none if that does not decide.
+fn by_suffix(files: &[String], name: &str, home: Option<&str>) -> Option<String> {
+    let tail: Vec<&str> = name
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != "." && *p != "..")
+        .collect();
+    let tail = tail.join("/");
+    let matches: Vec<&String> = files
+        .iter()
+        .filter(|f| *f == &tail || f.ends_with(&format!("/{tail}")))
+        .collect();
+    match matches.as_slice() {
+        [one] => Some((*one).clone()),
+        [] => None,
+        several => {
+            let home = home?;
+            let in_home: Vec<&&String> = several
+                .iter()
+                .filter(|f| f.rsplit_once('/').map_or("", |(d, _)| d) == home)
+                .collect();
+            match in_home.as_slice() {
+                [one] => Some((**one).clone()),
+                _ => None,
+            }
+        }
+    }
+}
+
 /// [`relocate`] for the position at the end of an `-m=2` flow step (`from … at POS`).
 pub fn relocate_flow(tree: &Path, unit: &str, line: &str) -> String {
     let Some(at) = line.rfind(" at ") else {
@@ -310,6 +394,9 @@ pub struct Package {
     pub imports: Vec<String>,
     /// Tree-relative paths of the files it embeds.
     pub embeds: Vec<String>,
+    /// Left out of the analysis by the build settings (`packages`, `exclude`), but
+    /// part of the import graph.
+    pub excluded: bool,
     /// The directory `go` runs in for it (its module's, or the workspace's).
     unit: String,
 }
@@ -324,14 +411,32 @@ pub fn list(env: &GoEnv, tree: &Path, settings: &BuildSettings, side: &str) -> R
     let mut packages = Vec::new();
     for unit in &units {
         let dir = unit_dir(&tree, unit);
-        let listed = list_packages(env, &tree, &dir, unit, settings, &patterns, side)?;
-        packages.extend(
-            listed
-                .into_iter()
-                .filter(|p| !settings.exclude.iter().any(|pat| dir_matches(pat, &p.dir))),
-        );
+        let mut listed = list_packages(env, &tree, &dir, unit, settings, &patterns, side)?;
+        // Packages left out by the build settings still carry a change to the packages
+        // that import them, so the import graph needs them too.
+        if !settings.packages.is_empty() {
+            let all = list_packages(
+                env,
+                &tree,
+                &dir,
+                unit,
+                settings,
+                &["./...".to_string()],
+                side,
+            )?;
+            for mut p in all {
+                if !listed.iter().any(|l| l.import_path == p.import_path) {
+                    p.excluded = true;
+                    listed.push(p);
+                }
+            }
+        }
+        for p in &mut listed {
+            p.excluded |= settings.exclude.iter().any(|pat| dir_matches(pat, &p.dir));
+        }
+        packages.extend(listed);
     }
-    if packages.is_empty() {
+    if packages.iter().all(|p| p.excluded) {
         bail!(
             "{side} has no Go packages to build (patterns {:?}, exclude {:?})\n\
              hint: check the `build` section of .escape-gate.yml",
@@ -359,7 +464,11 @@ pub fn build_selected(
         ..BuildOutput::default()
     };
     let mut by_unit: BTreeMap<&str, Vec<Package>> = BTreeMap::new();
-    for p in listing.packages.iter().filter(|p| selected(&p.import_path)) {
+    for p in listing
+        .packages
+        .iter()
+        .filter(|p| !p.excluded && selected(&p.import_path))
+    {
         by_unit.entry(p.unit.as_str()).or_default().push(p.clone());
     }
     for (unit, packages) in by_unit {
@@ -448,8 +557,16 @@ pub fn build_packages(
 }
 
 fn canonical(tree: &Path) -> Result<PathBuf> {
-    tree.canonicalize()
-        .with_context(|| format!("resolving {}", tree.display()))
+    let path = tree
+        .canonicalize()
+        .with_context(|| format!("resolving {}", tree.display()))?;
+    // Windows gives `\\?\C:\…`, which `go` never prints.
+    #[cfg(windows)]
+    let path = match path.to_str().and_then(|p| p.strip_prefix(r"\\?\")) {
+        Some(plain) if !plain.starts_with("UNC") => PathBuf::from(plain),
+        _ => path,
+    };
+    Ok(path)
 }
 
 fn modules_of(tree: &Path, side: &str) -> Result<Vec<Module>> {
@@ -520,8 +637,30 @@ fn run_build(
         .strip_prefix(tree)
         .map(|p| p.to_string_lossy().replace('\\', "/"))
         .unwrap_or_default();
+    // A package's output replayed from the build cache keeps the names of the run
+    // that stored it, which may have run in another module's directory (the same
+    // package before a go.mod was added or removed): a name that does not resolve from
+    // this unit is tried from the other module directories and the root.
+    let mut units: Vec<&str> = vec![unit.as_str()];
+    units.extend(out.modules.iter().map(|m| m.dir.as_str()));
+    units.push("");
+    let mut files: Option<Vec<String>> = None;
     for finding in &mut parsed.findings {
-        finding.file = relocate(tree, &unit, &finding.file);
+        let mut name = relocate_existing(tree, &units, &finding.file);
+        if is_unplaced(tree, &name) {
+            // Stored by a run in a directory that no module here has (the package was
+            // in another module then): the tree file whose path ends with the name,
+            // preferring the compiling package's directory.
+            let files = files.get_or_insert_with(|| go_files(tree));
+            let home = packages
+                .iter()
+                .find(|p| p.import_path == finding.block.split(' ').next().unwrap_or(""))
+                .map(|p| p.dir.as_str());
+            if let Some(found) = by_suffix(files, &finding.file, home) {
+                name = found;
+            }
+        }
+        finding.file = name;
         for step in &mut finding.flow {
             *step = relocate_flow(tree, &unit, step);
         }
@@ -542,7 +681,51 @@ fn go_command(env: &GoEnv, dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env("PWD", dir)
         .env("GOTOOLCHAIN", "local");
+    // -trimpath in the user's GOFLAGS would make the compiler print import-path names,
+    // which are not paths in the tree: every finding would look like it came from
+    // outside the repository, and the gate would pass. Both sides are built without it.
+    if let Some(flags) = std::env::var_os("GOFLAGS") {
+        let flags = flags.to_string_lossy().into_owned();
+        let kept: Vec<&str> = flags
+            .split_whitespace()
+            .filter(|f| !is_trimpath_flag(f))
+            .collect();
+        cmd.env("GOFLAGS", kept.join(" "));
+    }
     cmd
+}
+
+fn is_trimpath_flag(flag: &str) -> bool {
+    let name = flag.trim_start_matches('-');
+    name == "trimpath" || name.starts_with("trimpath=")
+}
+
+/// Checks extra `go build` flags from the allowlist's `build.flags`: flags that would
+/// change what the compiler reports, or where, are refused with the reason.
+pub fn check_flags(flags: &[String]) -> std::result::Result<(), String> {
+    for flag in flags {
+        let name = flag.trim_start_matches('-');
+        let name = name.split('=').next().unwrap_or(name);
+        let why = match name {
+            "gcflags" => "escape-gate passes -gcflags=-m itself, and a second -gcflags replaces it",
+            "trimpath" => "escape-gate builds without -trimpath to share the build cache with your builds, and maps file names itself",
+            "o" => "escape-gate sends executables to a temporary directory itself",
+            "toolexec" => "a -toolexec program can change or hide the compiler's output",
+            _ => continue,
+        };
+        return Err(format!("build.flags: {flag:?} is not allowed: {why}"));
+    }
+    Ok(())
+}
+
+/// Whether extra flags name files whose content the tree id does not cover (a PGO
+/// profile or an overlay): such builds analyse everything and are not cached.
+pub fn flags_read_files(flags: &[String]) -> bool {
+    flags.iter().any(|f| {
+        let name = f.trim_start_matches('-');
+        (name.starts_with("pgo=") && !matches!(&name[4..], "off" | "auto"))
+            || name.starts_with("overlay=")
+    })
 }
 
 fn effective_patterns(settings: &BuildSettings) -> Vec<String> {
@@ -619,6 +802,7 @@ fn list_packages(
             dir: rel_dir,
             imports: imports.split_whitespace().map(str::to_string).collect(),
             embeds,
+            excluded: false,
             unit: unit.to_string(),
         });
     }

@@ -105,6 +105,8 @@ fn cleanup(reg: &mut Registry) {
 #[derive(Debug)]
 pub struct TempTree {
     path: PathBuf,
+    /// For a stable directory: the locked file that makes it this process's.
+    lock: Option<std::fs::File>,
 }
 
 impl TempTree {
@@ -114,46 +116,27 @@ impl TempTree {
             .prefix(&format!("escape-gate-{what}-"))
             .tempdir()
             .context("creating a temporary directory")?;
-        Ok(TempTree::owning(dir.keep()))
+        Ok(TempTree::owning(dir.keep(), None))
     }
 
-    /// Creates `escape-gate-<name>` in the system temporary directory: the same path
+    /// Uses `escape-gate-<name>` in the system temporary directory: the same path
     /// every time, because the Go build cache keys packages by their directory when
-    /// builds are not `-trimpath`. When another live escape-gate holds that path, a
-    /// fresh one is used instead (correct, only slower); a path left by a process that
-    /// is gone is taken over.
+    /// builds are not `-trimpath`. The directory must be this user's alone (mode 0700,
+    /// not a link), and it is taken by an exclusive lock on a file inside it, which the
+    /// system releases when a process ends, however it ends. When it is locked by
+    /// another run, or not safe to use, a fresh directory is used instead: correct,
+    /// only slower.
     pub fn stable(name: &str) -> Result<TempTree> {
         let path = std::env::temp_dir().join(format!("escape-gate-{name}"));
-        for _ in 0..2 {
-            match std::fs::create_dir(&path) {
-                Ok(()) => {
-                    let tree = TempTree::owning(path.clone());
-                    std::fs::write(path.join("pid"), std::process::id().to_string())
-                        .context("writing the work directory's owner")?;
-                    return Ok(tree);
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let owner = std::fs::read_to_string(path.join("pid")).ok();
-                    let alive = owner
-                        .and_then(|pid| pid.trim().parse::<u32>().ok())
-                        .is_some_and(process_alive);
-                    if alive {
-                        break;
-                    }
-                    make_writable(&path);
-                    let _ = std::fs::remove_dir_all(&path);
-                }
-                Err(err) => {
-                    return Err(err).with_context(|| format!("creating {}", path.display()));
-                }
-            }
+        match lock_stable(&path) {
+            Ok(Some(lock)) => Ok(TempTree::owning(path, Some(lock))),
+            _ => TempTree::new(name),
         }
-        TempTree::new(name)
     }
 
-    fn owning(path: PathBuf) -> TempTree {
+    fn owning(path: PathBuf, lock: Option<std::fs::File>) -> TempTree {
         registry().dirs.push(path.clone());
-        TempTree { path }
+        TempTree { path, lock }
     }
 
     pub fn path(&self) -> &Path {
@@ -161,43 +144,94 @@ impl TempTree {
     }
 }
 
-/// Whether a process is running. Where that cannot be known, it is assumed to be, so a
-/// directory is never taken from a live owner.
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
+#[cfg(unix)]
+fn lock_stable(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(err),
     }
+    let meta = std::fs::symlink_metadata(path)?;
+    let mine = meta.uid() == rustix::process::getuid().as_raw();
+    if !meta.is_dir() || !mine || meta.mode() & 0o077 != 0 {
+        return Ok(None);
+    }
+    let lock_path = path.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&lock_path)?;
+    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        return Ok(None);
+    }
+    // The file locked must still be the one at the path: the previous owner renames
+    // the directory away before it lets go.
+    let at_path = std::fs::symlink_metadata(&lock_path)?;
+    if at_path.ino() != file.metadata()?.ino() || at_path.dev() != file.metadata()?.dev() {
+        return Ok(None);
+    }
+    Ok(Some(file))
+}
+
+#[cfg(not(unix))]
+fn lock_stable(_path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    Ok(None)
 }
 
 impl Drop for TempTree {
     fn drop(&mut self) {
         registry().dirs.retain(|d| d != &self.path);
-        if std::fs::remove_dir_all(&self.path).is_err() {
+        let mut target = self.path.clone();
+        if self.lock.is_some() {
+            // Move the directory out of the way while still holding its lock, so that
+            // the next run never sees it half removed.
+            let trash = self.path.with_file_name(format!(
+                "{}.removing-{}",
+                file_name(&self.path),
+                std::process::id()
+            ));
+            if std::fs::rename(&self.path, &trash).is_ok() {
+                target = trash;
+            }
+        }
+        if std::fs::remove_dir_all(&target).is_err() {
             // Files written read-only by the Go toolchain (module cache copies) would make
             // removal fail; make them writable first.
-            make_writable(&self.path);
-            let _ = std::fs::remove_dir_all(&self.path);
+            make_writable(&target);
+            let _ = std::fs::remove_dir_all(&target);
         }
+        self.lock = None;
     }
 }
 
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Adds the owner's write permission to every directory below `path`, never following
+/// a link.
 fn make_writable(path: &Path) {
-    if let Ok(entries) = std::fs::read_dir(path) {
-        for entry in entries.flatten() {
-            let p = entry.path();
-            if let Ok(meta) = std::fs::symlink_metadata(&p) {
-                if meta.is_dir() {
-                    #[allow(clippy::permissions_set_readonly_false)]
-                    {
-                        let mut perm = meta.permissions();
-                        perm.set_readonly(false);
-                        let _ = std::fs::set_permissions(&p, perm);
-                    }
-                    make_writable(&p);
-                }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = meta.permissions().mode() | 0o700;
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
             }
+            make_writable(&p);
         }
     }
 }
@@ -281,5 +315,70 @@ impl Group {
 impl Drop for Group {
     fn drop(&mut self) {
         registry().groups.retain(|&g| g != self.0);
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[test]
+    fn a_stable_directory_has_one_owner_at_a_time() {
+        let tmp = tempfile::tempdir().expect("temp");
+        let path = tmp.path().join("escape-gate-work-x");
+        let first = lock_stable(&path).expect("lock").expect("free");
+        assert_eq!(mode(&path), 0o700);
+        assert!(lock_stable(&path).expect("lock").is_none(), "taken twice");
+        drop(first);
+        // Left behind by a process that is gone: the lock is free again.
+        assert!(lock_stable(&path).expect("lock").is_some());
+    }
+
+    #[test]
+    fn a_planted_link_or_a_shared_directory_is_never_used() {
+        let tmp = tempfile::tempdir().expect("temp");
+        let victim = tmp.path().join("victim");
+        std::fs::create_dir_all(victim.join("secret")).expect("mkdir");
+        std::fs::set_permissions(
+            victim.join("secret"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .expect("chmod");
+        let link = tmp.path().join("escape-gate-work-y");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        assert!(lock_stable(&link).expect("checked").is_none());
+        assert!(!victim.join("lock").exists());
+        assert_eq!(mode(&victim.join("secret")), 0o700);
+
+        let shared = tmp.path().join("escape-gate-work-z");
+        std::fs::create_dir(&shared).expect("mkdir");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(lock_stable(&shared).expect("checked").is_none());
+    }
+
+    #[test]
+    fn make_writable_adds_only_owner_permissions_and_follows_no_link() {
+        let tmp = tempfile::tempdir().expect("temp");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).expect("mkdir");
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o500)).expect("chmod");
+        let tree = tmp.path().join("tree");
+        std::fs::create_dir_all(tree.join("ro")).expect("mkdir");
+        std::fs::set_permissions(tree.join("ro"), std::fs::Permissions::from_mode(0o500))
+            .expect("chmod");
+        std::os::unix::fs::symlink(&outside, tree.join("link")).expect("symlink");
+        make_writable(&tree);
+        assert_eq!(mode(&tree.join("ro")), 0o700);
+        assert_eq!(mode(&outside), 0o500);
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     }
 }

@@ -58,12 +58,23 @@ pub fn affects_everything(path: &str) -> Option<String> {
 /// `base` and `head` are the packages of the two sides; a package that exists on one
 /// side only is still selected by name, and each side builds what it has.
 pub fn select(changed: &[String], base: &[PackageInfo], head: &[PackageInfo]) -> Selection {
+    let packages: Vec<PackageInfo> = base.iter().chain(head).cloned().collect();
+    select_from(changed, &packages, &BTreeSet::new())
+}
+
+/// [`select`] over one package graph, with `seeds` (import paths) affected from the
+/// start, such as packages the change deleted.
+pub fn select_from(
+    changed: &[String],
+    packages: &[PackageInfo],
+    seeds: &BTreeSet<String>,
+) -> Selection {
     for path in changed {
         if let Some(reason) = affects_everything(path) {
             return Selection::All(reason);
         }
     }
-    let packages: Vec<&PackageInfo> = base.iter().chain(head).collect();
+    let packages: Vec<&PackageInfo> = packages.iter().collect();
     let mut by_dir: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for p in &packages {
         by_dir
@@ -72,7 +83,7 @@ pub fn select(changed: &[String], base: &[PackageInfo], head: &[PackageInfo]) ->
             .insert(p.import_path.as_str());
     }
 
-    let mut affected: BTreeSet<&str> = BTreeSet::new();
+    let mut affected: BTreeSet<&str> = seeds.iter().map(String::as_str).collect();
     for path in changed {
         let (dir, name) = match path.rfind('/') {
             Some(i) => (&path[..i], &path[i + 1..]),

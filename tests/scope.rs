@@ -245,3 +245,101 @@ fn results_are_identical_with_and_without_the_optimisations() {
     assert_eq!(damaged["summary"]["base"]["cached"], false);
     assert_eq!(verdict(&damaged), want);
 }
+
+/// A callee change that makes the caller's `t` escape: the escape that must be found.
+fn callee_keeps_t(repo: &TestRepo) -> String {
+    repo.write(
+        "callee/callee.go",
+        &CALLEE_GO.replace(
+            "func Use(t *T) int {\n\treturn t.A[0]\n}",
+            "var last *T\n\nfunc Use(t *T) int {\n\tlast = t\n\treturn t.A[0]\n}",
+        ),
+    );
+    repo.commit("callee keeps t")
+}
+
+#[test]
+fn trimpath_in_goflags_does_not_hide_escapes() {
+    let repo = module();
+    let base = repo.commit("base");
+    let head = callee_keeps_t(&repo);
+    let (run, json) = diff_json(&repo, &[&base, &head], &[("GOFLAGS", "-trimpath -mod=mod")]);
+    run.assert_code(1);
+    assert!(
+        json["new"]
+            .as_array()
+            .expect("new")
+            .iter()
+            .any(|f| f["file"] == "caller/caller.go"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn build_flags_that_would_silence_the_compiler_are_refused() {
+    let repo = module();
+    let base = repo.commit("base");
+    for flag in ["-gcflags=all=-l", "-trimpath", "-toolexec=/bin/true"] {
+        repo.write(
+            ".escape-gate.yml",
+            &format!("version: 1\nbuild:\n  flags: [\"{flag}\"]\n"),
+        );
+        let head = repo.commit("flags");
+        let run = repo.run_untouched(&["diff", &base, &head]);
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("build.flags:") && run.stderr.contains("is not allowed"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn an_excluded_package_still_passes_its_change_on_to_its_importers() {
+    let repo = module();
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nbuild:\n  exclude: [\"callee/...\"]\n",
+    );
+    let base = repo.commit("base");
+    let head = callee_keeps_t(&repo);
+    let (run, json) = diff_json(&repo, &[&base, &head], &[]);
+    run.assert_code(1);
+    let new = json["new"].as_array().expect("new");
+    assert!(
+        new.iter().any(|f| f["file"] == "caller/caller.go"),
+        "{json:#}"
+    );
+    assert!(
+        new.iter().all(|f| f["package"] != "example.com/m/callee"),
+        "{json:#}"
+    );
+    assert_eq!(json["summary"]["packages_total"], 3, "{json:#}");
+}
+
+/// A package that becomes its own module keeps its import path and its content, so the
+/// build cache replays its output, printed relative to where it was first built.
+#[test]
+fn a_package_split_into_its_own_module_reports_nothing_new() {
+    let repo = TestRepo::go_module(&[(
+        "svc/app/app.go",
+        OTHER_GO.replace("package other", "package app").as_str(),
+    )]);
+    let base = repo.commit("one module");
+    repo.write("svc/go.mod", "module example.com/m/svc\n\ngo 1.22\n");
+    let head = repo.commit("svc is a module");
+    let cache = tempfile::tempdir().expect("temp");
+    let gocache = cache.path().join("go");
+    let env = [
+        ("GOCACHE", gocache.to_str().expect("utf-8")),
+        ("ESCAPE_GATE_CACHE", "off"),
+    ];
+    for _ in 0..2 {
+        let (run, json) = diff_json(&repo, &[&base, &head], &env);
+        run.assert_code(0);
+        assert_eq!(json["summary"]["new"], 0, "{json:#}");
+        assert_eq!(json["summary"]["fixed"], 0, "{json:#}");
+        assert_eq!(json["summary"]["unchanged"], 1, "{json:#}");
+    }
+}

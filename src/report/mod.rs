@@ -215,6 +215,7 @@ pub(crate) mod fixture {
             packages: vec!["example.com/m".to_string()],
             outside: 0,
             unrecognised: Vec::new(),
+            unplaced: Vec::new(),
             cached: false,
         }
     }
