@@ -434,8 +434,8 @@ fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<Strin
 }
 
 /// Whether analyses of these revisions may be cached: only commits are keyed by their
-/// tree, and a `replace` pointing outside the repository brings in code the tree id does
-/// not cover.
+/// tree, and a `replace` or a symbolic link pointing outside the repository brings in
+/// content the tree id does not cover.
 fn cacheable(repo: &Repo, base: &Revision, head: &Revision) -> bool {
     [base.commit, head.commit]
         .into_iter()
@@ -445,7 +445,7 @@ fn cacheable(repo: &Repo, base: &Revision, head: &Revision) -> bool {
                 files
                     .iter()
                     .all(|(path, text)| !replaces_outside(path, text))
-            })
+            }) && repo.links_outside(commit).is_ok_and(|outside| !outside)
         })
 }
 

@@ -334,6 +334,38 @@ impl Repo {
         Ok(self.repo.find_commit(commit)?.tree_id())
     }
 
+    /// Whether a commit holds a symbolic link that leaves the repository (absolute, or
+    /// climbing above its root): content its tree id does not cover.
+    pub fn links_outside(&self, commit: Oid) -> Result<bool> {
+        let tree = self.repo.find_commit(commit)?.tree()?;
+        let mut found = false;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.filemode() == 0o120000 {
+                if let Ok(blob) = self.repo.find_blob(entry.id()) {
+                    let target = String::from_utf8_lossy(blob.content()).into_owned();
+                    let depth = dir.matches('/').count() as i64;
+                    let mut level = depth;
+                    let mut escapes = target.starts_with('/') || target.contains(':');
+                    for part in target.split('/') {
+                        match part {
+                            ".." => level -= 1,
+                            "" | "." => {}
+                            _ => level += 1,
+                        }
+                        escapes |= level < 0;
+                    }
+                    if escapes {
+                        found = true;
+                        return git2::TreeWalkResult::Abort;
+                    }
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .or_else(|err| if found { Ok(()) } else { Err(err) })?;
+        Ok(found)
+    }
+
     /// Every `go.mod` and `go.work` of a commit, with its path and text.
     pub fn go_module_files(&self, commit: Oid) -> Result<Vec<(String, String)>> {
         let tree = self.repo.find_commit(commit)?.tree()?;
@@ -574,6 +606,40 @@ mod tests {
             assert_eq!(build_use(path), want, "{path}");
         }
         assert!(has_embed(b"package a\n//go:embed x.txt\nvar x string\n"));
+        assert!(!has_embed(b"package a\n"));
         assert!(!has_embed(b"package a\n// go:embed is not a directive\n"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_leaving_the_repository_are_found() {
+        let cases = [
+            ("sub/inside", "../a.go", false),
+            ("sub/up", "../../etc/passwd", true),
+            ("abs", "/etc/passwd", true),
+            ("sub/deep/ok", "../../sub/x", false),
+        ];
+        for (link, target, want) in cases {
+            let dir = tempfile::tempdir().expect("temp");
+            let git = git2::Repository::init(dir.path()).expect("init");
+            let path = dir.path().join(link);
+            fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::os::unix::fs::symlink(target, &path).expect("symlink");
+            let mut index = git.index().expect("index");
+            index.add_path(Path::new(link)).expect("add");
+            let tree = git
+                .find_tree(index.write_tree().expect("tree"))
+                .expect("tree");
+            let sig = git2::Signature::now("t", "t@example.com").expect("sig");
+            let commit = git
+                .commit(None, &sig, &sig, "links", &tree, &[])
+                .expect("commit");
+            let repo = Repo::open(dir.path()).expect("open");
+            assert_eq!(
+                repo.links_outside(commit).expect("walk"),
+                want,
+                "{link} -> {target}"
+            );
+        }
     }
 }

@@ -50,6 +50,14 @@ pub fn affects_everything(path: &str) -> Option<String> {
     if path.starts_with("vendor/") || path.contains("/vendor/") {
         return Some(format!("vendored code changed ({path})"));
     }
+    // cgo compiles C with flags that can reach any directory (`-I../include`), and the
+    // Go types it generates from C shape sizes, hence escapes.
+    let c_like = ["h", "hh", "hpp", "hxx", "c", "cc", "cpp", "cxx", "m", "mm"];
+    if let Some((_, ext)) = name.rsplit_once('.') {
+        if c_like.contains(&ext) {
+            return Some(format!("C code that cgo may use changed ({path})"));
+        }
+    }
     None
 }
 
@@ -197,6 +205,10 @@ mod tests {
             (&["assets/static/logo.svg"], some(&["m/assets"])),
             (&["assets/static/other.svg"], some(&[])),
             (&["leaf/asm_amd64.s"], some(&["m/leaf"])),
+            (
+                &["include/codec.h"],
+                Selection::All("C code that cgo may use changed (include/codec.h)".into()),
+            ),
             (&["go.sum"], Selection::All("go.sum changed".into())),
             (
                 &["tools/go.mod"],
