@@ -164,12 +164,7 @@ pub struct DiffRequest {
 /// the base build compiled. The analysis of a commit is kept in the findings cache
 /// ([`crate::cache`]), so a repeated comparison builds nothing it built before.
 pub fn diff(req: &DiffRequest) -> Result<Outcome> {
-    let repo = Repo::open(&req.repo)?;
-    let go = GoEnv::detect()?;
-    let head_rev = match &req.head {
-        Some(spec) => repo.resolve(spec)?,
-        None => Revision::working_tree(),
-    };
+    let (repo, go, head_rev) = open(&req.repo, req.head.as_deref())?;
     let base_rev = match &req.base {
         Some(spec) => repo.resolve(spec)?,
         None => repo.default_base(&head_rev)?,
@@ -561,6 +556,17 @@ fn read_side(repo: &Repo, side: &Side, path: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Opens the repository, finds `go`, and resolves `spec` (the working tree when `None`).
+fn open(repo_dir: &Path, spec: Option<&str>) -> Result<(Repo, GoEnv, Revision)> {
+    let repo = Repo::open(repo_dir)?;
+    let go = GoEnv::detect()?;
+    let rev = match spec {
+        Some(spec) => repo.resolve(spec)?,
+        None => Revision::working_tree(),
+    };
+    Ok((repo, go, rev))
+}
+
 /// Analyses one revision on its own (for `escape-gate list`).
 pub fn single(
     repo_dir: &Path,
@@ -568,12 +574,7 @@ pub fn single(
     config: Option<&Path>,
     tags: &[String],
 ) -> Result<(GoEnv, Side)> {
-    let repo = Repo::open(repo_dir)?;
-    let go = GoEnv::detect()?;
-    let rev = match spec {
-        Some(spec) => repo.resolve(spec)?,
-        None => Revision::working_tree(),
-    };
+    let (repo, go, rev) = open(repo_dir, spec)?;
     let progress = Progress::new();
     progress.say(&format!("checking out {}", rev.label()));
     let work = Work::new(&repo)?;
@@ -626,12 +627,7 @@ pub struct Explained {
 /// Builds only the package holding `req.file`, with `-m=2`, and keeps the heap findings
 /// at `req.line` (their flows rendered with repository-relative positions).
 pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
-    let repo = Repo::open(&req.repo)?;
-    let go = GoEnv::detect()?;
-    let rev = match &req.rev {
-        Some(spec) => repo.resolve(spec)?,
-        None => Revision::working_tree(),
-    };
+    let (repo, go, rev) = open(&req.repo, req.rev.as_deref())?;
     let progress = Progress::new();
     progress.say(&format!("checking out {}", rev.label()));
     let work = Work::new(&repo)?;
