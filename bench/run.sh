@@ -166,7 +166,7 @@ new_repo() {
     "${GIT[@]}" -C "$repo" tag base
 }
 
-setup_case1() {   # leaf package snappy/xerial, the change from bench/real-module.sh
+setup_case1() {   # leaf package snappy/xerial gains one escape
     compress_dir
     new_repo "$1" "$COMPRESS_DIR"
     "${GIT[@]}" -C "$1" apply - <<'PATCH'

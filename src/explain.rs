@@ -18,19 +18,14 @@ pub const CHANGED: &str = "[changed]";
 
 /// Where the position at the end of a `from … at POS` step is: `(file, line)` as printed.
 fn step_position(line: &str) -> Option<(&str, &str, u32)> {
-    let at = line.rfind(" at ")?;
-    let pos = &line[at + 4..];
-    // `FILE:LINE:COL` or `FILE:LINE` (`//line` positions have no column).
-    let mut parts = pos.rsplitn(3, ':');
-    let last = parts.next()?;
-    let middle = parts.next()?;
-    let (file, line_no) = match parts.next() {
-        Some(file) if middle.parse::<u32>().is_ok() && last.parse::<u32>().is_ok() => {
-            (file, middle.parse().ok()?)
-        }
-        _ => (pos.rsplit_once(':')?.0, last.parse().ok()?),
-    };
-    Some((&line[..at], file, line_no))
+    let (what, file, numbers) = crate::parse::split_step(line)?;
+    let line_no = numbers
+        .trim_start_matches(':')
+        .split(':')
+        .next()?
+        .parse()
+        .ok()?;
+    Some((what, file, line_no))
 }
 
 /// Display lines for one raw flow. `place` maps a compiler file name to a

@@ -327,29 +327,10 @@ fn by_suffix(files: &[String], name: &str, home: Option<&str>) -> Option<String>
 
 /// [`relocate`] for the position at the end of an `-m=2` flow step (`from … at POS`).
 pub fn relocate_flow(tree: &Path, unit: &str, line: &str) -> String {
-    let Some(at) = line.rfind(" at ") else {
+    let Some((what, file, numbers)) = crate::parse::split_step(line) else {
         return line.to_string();
     };
-    let pos = &line[at + 4..];
-    // FILE:LINE:COL or FILE:LINE; the file name itself may hold a colon (Windows).
-    let mut cut = pos.len();
-    for _ in 0..2 {
-        match pos[..cut].rfind(':') {
-            Some(i) if pos[i + 1..cut].bytes().all(|b| b.is_ascii_digit()) && i + 1 < cut => {
-                cut = i
-            }
-            _ => break,
-        }
-    }
-    if cut == pos.len() {
-        return line.to_string();
-    }
-    format!(
-        "{} at {}{}",
-        &line[..at],
-        relocate(tree, unit, &pos[..cut]),
-        &pos[cut..]
-    )
+    format!("{what} at {}{numbers}", relocate(tree, unit, file))
 }
 
 /// How much the compiler is asked to say about each escape.

@@ -53,6 +53,24 @@ pub fn parse(stderr: &str) -> ParsedOutput {
     parser.finish()
 }
 
+/// Splits an `-m=2` flow step `WHAT at FILE:LINE:COL` (or `FILE:LINE`: `//line`
+/// positions have no column) into `WHAT`, `FILE` and `:LINE:COL`. The file name may
+/// itself hold a colon (Windows), so the numbers are taken from the right.
+pub fn split_step(line: &str) -> Option<(&str, &str, &str)> {
+    let at = line.rfind(" at ")?;
+    let pos = &line[at + 4..];
+    let mut cut = pos.len();
+    for _ in 0..2 {
+        match pos[..cut].rfind(':') {
+            Some(i) if i + 1 < cut && pos[i + 1..cut].bytes().all(|b| b.is_ascii_digit()) => {
+                cut = i
+            }
+            _ => break,
+        }
+    }
+    (cut < pos.len() && cut > 0).then(|| (&line[..at], &pos[..cut], &pos[cut..]))
+}
+
 /// What a message is, finer than [`Kind`]: the parser must tell explanation lines apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class<'a> {

@@ -19,7 +19,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
-use crate::support::{hermetic, require_go, TestRepo};
+use crate::support::{git_in, hermetic, require_go, TestRepo};
 
 const A_GO: &str = "package m
 
@@ -334,22 +334,13 @@ fn pull_request_event(base_sha: &str, head_sha: &str) -> Value {
 fn shallow_checkout(origin: &TestRepo, temp: &Path, branch: &str) -> PathBuf {
     let workspace = temp.join("workspace");
     let url = format!("file://{}", origin.path().display());
-    let out = hermetic(&mut Command::new("git"))
-        .args(["clone", "-q", "--depth=1", "--branch", branch, &url])
-        .arg(&workspace)
-        .output()
-        .expect("git clone");
-    assert!(
-        out.status.success(),
-        "clone: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let target = workspace.to_str().expect("utf-8");
+    git_in(
+        temp,
+        &["clone", "-q", "--depth=1", "--branch", branch, &url, target],
     );
-    let shallow = hermetic(&mut Command::new("git"))
-        .args(["rev-parse", "--is-shallow-repository"])
-        .current_dir(&workspace)
-        .output()
-        .expect("git");
-    assert_eq!(String::from_utf8_lossy(&shallow.stdout).trim(), "true");
+    let shallow = git_in(&workspace, &["rev-parse", "--is-shallow-repository"]);
+    assert_eq!(shallow.trim(), "true");
     workspace
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::support::{escape_gate, hermetic, require_go, Run, TestRepo, GO_MOD};
+use crate::support::{escape_gate, git_in, hermetic, require_go, Run, TestRepo, GO_MOD};
 
 // ---------------------------------------------------------------------------------------
 // Go fixtures
@@ -453,16 +453,7 @@ fn shallow_clone() -> (TestRepo, TestRepo, Vec<String>) {
     let clone = TestRepo::new();
     fs::remove_dir_all(clone.path().join(".git")).expect("empty the clone directory");
     let url = format!("file://{}", origin.path().display());
-    let output = hermetic(&mut Command::new("git"))
-        .args(["clone", "-q", "--depth=1", &url, "."])
-        .current_dir(clone.path())
-        .output()
-        .expect("run git clone");
-    assert!(
-        output.status.success(),
-        "git clone --depth=1 failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    git_in(clone.path(), &["clone", "-q", "--depth=1", &url, "."]);
     assert_eq!(
         clone.git(&["rev-parse", "--is-shallow-repository"]).trim(),
         "true",

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::support::{hermetic, Run, TestRepo};
+use crate::support::{git_in, hermetic, Run, TestRepo};
 
 const A_GO: &str = r#"package m
 
@@ -55,20 +55,6 @@ fn add_bare_origin(repo: &TestRepo) -> tempfile::TempDir {
         remote.path().to_str().expect("utf-8"),
     ]);
     remote
-}
-
-fn git_in(dir: &Path, args: &[&str]) -> String {
-    let output = hermetic(&mut Command::new("git"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `git push` with extra environment; returns what git (and the hook) printed.

@@ -60,6 +60,21 @@ pub fn test_cache_dir() -> &'static Path {
     .path()
 }
 
+/// Runs hermetic git in `dir`; panics on failure. Returns stdout.
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let output = hermetic(&mut Command::new("git"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// What a run of the binary produced.
 #[derive(Debug)]
 pub struct Run {
@@ -169,17 +184,7 @@ impl TestRepo {
 
     /// Runs git in the repository; panics on failure.
     pub fn git(&self, args: &[&str]) -> String {
-        let output = hermetic(&mut Command::new("git"))
-            .args(args)
-            .current_dir(self.path())
-            .output()
-            .expect("run git");
-        assert!(
-            output.status.success(),
-            "git {args:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        git_in(self.path(), args)
     }
 
     /// Runs escape-gate in the repository.
