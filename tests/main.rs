@@ -10,6 +10,7 @@ mod diff;
 mod errors;
 mod explain;
 mod hook;
+mod hostile;
 mod list_demo;
 mod report_formats;
 mod scope;

@@ -1,0 +1,10 @@
+//! Hostile input: repositories, commits, working trees and allowlists written by someone
+//! other than the user. Every case is built from real git objects and real links, and
+//! every case checks the exit code, the message, and that the user's repository and a
+//! sentinel directory outside it are byte-identical afterwards.
+
+mod cache;
+mod config;
+mod flags;
+mod limits;
+mod trees;
