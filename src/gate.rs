@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::allowlist::{self, AllowOutcome, Config, Date};
 use crate::cache::Cache;
+use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::explain;
 use crate::finding::{Finding, RawFinding};
 use crate::function::FunctionIndex;
@@ -84,8 +85,11 @@ impl Side {
 pub struct Scope {
     /// Packages of the head analysed (built with `-m`) on both sides.
     pub analysed: usize,
-    /// Packages of the head in all.
+    /// Packages of the head in all, those the build section leaves out included.
     pub total: usize,
+    /// Packages of the head that the build section (`packages`, `exclude`) leaves out.
+    #[serde(default)]
+    pub excluded: usize,
     /// Why every package was analysed, when it was.
     pub all_because: Option<String>,
     /// The selected import paths; `None` means every package.
@@ -112,6 +116,10 @@ impl Scope {
 pub struct LoadedConfig {
     /// How to name the file in messages; empty when there is none.
     pub origin: String,
+    /// The file's repository-relative path, when it is a file of the head that an
+    /// annotation can point at (`None` for a file outside the repository, or the
+    /// base's file, whose lines are not the head's).
+    pub path: Option<String>,
     pub config: Config,
 }
 
@@ -124,6 +132,11 @@ pub struct Outcome {
     pub comparison: Comparison,
     pub allow: AllowOutcome,
     pub config: LoadedConfig,
+    /// Which revision's allowlist ruled (`--config-from`).
+    pub config_from: ConfigFrom,
+    /// What the head changes in the allowlist compared with the base, when the file is
+    /// one of the repository's and the two differ.
+    pub config_change: Option<ConfigChange>,
     pub scope: Scope,
     /// Things the user should know that do not change the verdict.
     pub warnings: Vec<String>,
@@ -146,6 +159,8 @@ pub struct DiffRequest {
     pub head: Option<String>,
     /// An allowlist file on disk, instead of `.escape-gate.yml` of the head.
     pub config: Option<PathBuf>,
+    /// Which revision's allowlist rules: the head's (default) or the base's.
+    pub config_from: ConfigFrom,
     /// Build tags added to the allowlist's `build.tags`.
     pub tags: Vec<String>,
     pub today: Option<Date>,
@@ -175,8 +190,25 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let progress = Progress::new();
     let work = Work::new(&repo)?;
 
-    let config = load_config(&repo, req.config.as_deref(), &head_rev)?;
+    let mut warnings = Vec::new();
+    let (config, mut change) = load_configs(
+        &repo,
+        req.config.as_deref(),
+        req.config_from,
+        &base_rev,
+        &head_rev,
+        &mut warnings,
+    )?;
     let settings = build_settings(&config, &req.tags)?;
+    // When the head's build section rules and differs from the base's: the base's
+    // view of the head's packages, to say which ones the head stops analysing.
+    let base_view = match (&change, req.config_from) {
+        (Some((change, _)), ConfigFrom::Head) => change
+            .build
+            .as_ref()
+            .map(|build| base_view_settings(&build.base, &settings, &req.tags)),
+        _ => None,
+    };
     let changes = repo.changes(&base_rev, &head_rev)?;
     // A PGO profile or an overlay named by a flag is content the tree ids do not cover.
     let env_flags: Vec<String> = std::env::var("GOFLAGS")
@@ -200,24 +232,28 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let base_tree_id = repo.tree_id(base_commit)?;
     let head_key = match head_rev.commit {
         Some(commit) => Some(format!(
-            "head|{}|{base_tree_id}|{fingerprint}|{all_because:?}",
+            "head|{}|{base_tree_id}|{fingerprint}|{all_because:?}|{base_view:?}",
             repo.tree_id(commit)?
         )),
         None => None,
     };
 
     // The head first: its package graph decides what both sides analyse.
-    let cached_head: Option<(Scope, Analysis)> = match (&cache, &head_key) {
+    type HeadEntry = (Scope, Analysis, Option<Vec<String>>);
+    let cached_head: Option<HeadEntry> = match (&cache, &head_key) {
         (Some(cache), Some(key)) => cache.get(key),
         _ => None,
     };
-    let (scope, head) = match cached_head {
-        Some((scope, analysis)) => (scope, Side::new(head_rev, analysis, true)),
+    let (scope, head, dropped) = match cached_head {
+        Some((scope, analysis, dropped)) => (scope, Side::new(head_rev, analysis, true), dropped),
         None => {
             progress.say(&format!("checking out head {}", head_rev.label()));
             let tree = work.checkout(&repo, &head_rev)?;
             let name = format!("head {}", head_rev.label());
             let listing = go::list(&go, &tree, &settings, &name)?;
+            let dropped = base_view
+                .as_ref()
+                .map(|view| no_longer_analysed(&go, &tree, &listing, view, &name));
             let scope = scope_of(&listing, &changes.paths, all_because);
             progress.say(&format!(
                 "building {name}: {} of {} packages with {}",
@@ -225,11 +261,14 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             ));
             let head = analyse(&go, head_rev, &tree, &listing, &scope, &settings, &name)?;
             if let (Some(cache), Some(key)) = (&cache, &head_key) {
-                cache.put(key, &(&scope, head.analysis()));
+                cache.put(key, &(&scope, head.analysis(), &dropped));
             }
-            (scope, head)
+            (scope, head, dropped)
         }
     };
+    if let Some(build) = change.as_mut().and_then(|(c, _)| c.build.as_mut()) {
+        build.no_longer_analysed = dropped;
+    }
 
     let base_key = format!("base|{base_tree_id}|{fingerprint}|{}", scope.key());
     let base = match cache.as_ref().and_then(|c| c.get::<Analysis>(&base_key)) {
@@ -292,8 +331,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     );
     let today = req.today.unwrap_or_else(Date::today_utc);
     let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
+    if let Some((change, head_config)) = &mut change {
+        change.cover(head_config, &comparison.new, today);
+    }
 
-    let mut warnings = Vec::new();
     for side in [&base, &head] {
         if !side.unrecognised.is_empty() {
             warnings.push(unrecognised_warning(side));
@@ -315,6 +356,8 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         comparison,
         allow,
         config,
+        config_from: req.config_from,
+        config_change: change.map(|(change, _)| change),
         scope,
         warnings,
         changed,
@@ -380,7 +423,8 @@ fn everything_changed(
 /// The packages of the head to analyse for `changed` paths.
 fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<String>) -> Scope {
     let analysable = || listing.packages.iter().filter(|p| !p.excluded);
-    let total = analysable().count();
+    let total = listing.packages.len();
+    let excluded = total - analysable().count();
     let infos: Vec<PackageInfo> = listing
         .packages
         .iter()
@@ -412,8 +456,9 @@ fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<Strin
     };
     match selection {
         Selection::All(reason) => Scope {
-            analysed: total,
+            analysed: total - excluded,
             total,
+            excluded,
             all_because: Some(reason),
             selected: None,
         },
@@ -422,10 +467,64 @@ fn scope_of(listing: &go::Listing, changed: &[String], all_because: Option<Strin
                 .filter(|p| set.contains(&p.import_path))
                 .count(),
             total,
+            excluded,
             all_because: None,
             selected: Some(set),
         },
     }
+}
+
+/// The build settings under which the base's `build` section would analyse the head:
+/// its package patterns, exclusions and tags (plus the command line's), with the
+/// ruling flags (listing packages does not depend on them, and the base's may not be
+/// allowed any more).
+fn base_view_settings(
+    base: &allowlist::BuildConfig,
+    ruling: &BuildSettings,
+    tags: &[String],
+) -> BuildSettings {
+    let mut settings = BuildSettings {
+        packages: base.packages.clone(),
+        exclude: base.exclude.clone(),
+        tags: base.tags.clone(),
+        flags: ruling.flags.clone(),
+    };
+    for tag in tags {
+        if !settings.tags.contains(tag) {
+            settings.tags.push(tag.clone());
+        }
+    }
+    settings
+}
+
+/// The head packages that `base_view` analyses and the head's listing leaves out. A
+/// listing that fails under the base's settings (patterns that match nothing in the
+/// head) drops nothing the head has.
+fn no_longer_analysed(
+    go: &GoEnv,
+    tree: &Path,
+    listing: &go::Listing,
+    base_view: &BuildSettings,
+    name: &str,
+) -> Vec<String> {
+    let analysed: BTreeSet<&str> = listing
+        .packages
+        .iter()
+        .filter(|p| !p.excluded)
+        .map(|p| p.import_path.as_str())
+        .collect();
+    let Ok(base) = go::list(go, tree, base_view, name) else {
+        return Vec::new();
+    };
+    let mut dropped: Vec<String> = base
+        .packages
+        .iter()
+        .filter(|p| !p.excluded && !analysed.contains(p.import_path.as_str()))
+        .map(|p| p.import_path.clone())
+        .collect();
+    dropped.sort();
+    dropped.dedup();
+    dropped
 }
 
 /// Whether analyses of these revisions may be cached: only commits are keyed by their
@@ -699,38 +798,183 @@ fn package_of(tree: &Path, file: &str, rev: &Revision) -> Result<String> {
         .ok_or_else(|| anyhow::anyhow!("{file} is in no Go module of {}", rev.label()))
 }
 
-/// Reads the allowlist: `explicit` from disk, else `.escape-gate.yml` of the head (the
-/// file in the working tree, or the blob in the head commit).
-fn load_config(repo: &Repo, explicit: Option<&Path>, head: &Revision) -> Result<LoadedConfig> {
-    let (text, origin) = match explicit {
-        Some(path) => {
-            let origin = path.display().to_string();
-            let text = fs::read_to_string(path)
-                .with_context(|| format!("reading the allowlist {origin}"))?;
-            (text, origin)
+/// Where the allowlist is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ConfigPlace {
+    /// A file of the repository, by its repository-relative path: `.escape-gate.yml`
+    /// at the root, or a `--config` file inside the working tree (`explicit`, read
+    /// from disk for the head). Each revision has its own version of it.
+    Repo {
+        rel: String,
+        explicit: Option<PathBuf>,
+    },
+    /// A `--config` file outside the repository: the user's own, no revision's.
+    Outside(PathBuf),
+}
+
+impl ConfigPlace {
+    fn of(repo: &Repo, explicit: Option<&Path>) -> ConfigPlace {
+        let Some(path) = explicit else {
+            return ConfigPlace::Repo {
+                rel: CONFIG_FILE.to_string(),
+                explicit: None,
+            };
+        };
+        let absolute = path.canonicalize().ok();
+        let root = repo.root().canonicalize().ok();
+        let rel = match (&absolute, &root) {
+            (Some(file), Some(root)) => file.strip_prefix(root).ok().map(|rel| {
+                rel.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            }),
+            _ => None,
+        };
+        match rel {
+            // Not the repository's own `.git` directory: no revision has that.
+            Some(rel) if !rel.is_empty() && !rel.starts_with(".git/") => ConfigPlace::Repo {
+                rel,
+                explicit: Some(path.to_path_buf()),
+            },
+            _ => ConfigPlace::Outside(path.to_path_buf()),
         }
-        None => {
-            let bytes = match head.commit {
-                Some(commit) => repo.read_file(commit, CONFIG_FILE),
-                None => fs::read(repo.root().join(CONFIG_FILE)).ok(),
+    }
+}
+
+/// The text of an allowlist file and how to name it, `None` when there is no file.
+fn read_config(
+    repo: &Repo,
+    disk: Option<&Path>,
+    rel: &str,
+    rev: &Revision,
+    side: &str,
+) -> Result<Option<(String, String)>> {
+    let (bytes, origin) = match (disk, rev.commit) {
+        (Some(path), _) => {
+            let origin = path.display().to_string();
+            let bytes =
+                fs::read(path).with_context(|| format!("reading the allowlist {origin}"))?;
+            (bytes, origin)
+        }
+        (None, Some(commit)) => match repo.read_file(commit, rel) {
+            Some(bytes) => (bytes, format!("{rel} (in {side} {})", rev.label())),
+            None => return Ok(None),
+        },
+        (None, None) => match fs::read(repo.root().join(rel)) {
+            Ok(bytes) => (bytes, rel.to_string()),
+            Err(_) => return Ok(None),
+        },
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("the allowlist {origin} is not UTF-8 text"))?;
+    Ok(Some((text, origin)))
+}
+
+fn parse_config(text: &str, origin: &str) -> Result<Config> {
+    Config::parse(text, origin).map_err(|err| {
+        anyhow::anyhow!(
+            "{err}\nhint: see the allowlist format in escape-gate's README (section \"The allowlist\")"
+        )
+    })
+}
+
+/// Reads the allowlist of one revision: `explicit` from disk, else `.escape-gate.yml`
+/// of `rev` (the file in the working tree, or the blob in the commit).
+fn load_config(repo: &Repo, explicit: Option<&Path>, rev: &Revision) -> Result<LoadedConfig> {
+    let place = ConfigPlace::of(repo, explicit);
+    let (disk, rel) = match &place {
+        ConfigPlace::Repo { rel, explicit } => (explicit.as_deref(), rel.as_str()),
+        ConfigPlace::Outside(path) => (Some(path.as_path()), ""),
+    };
+    let Some((text, origin)) = read_config(repo, disk, rel, rev, "revision")? else {
+        return Ok(LoadedConfig::default());
+    };
+    let config = parse_config(&text, &origin)?;
+    let path = match place {
+        ConfigPlace::Repo { rel, .. } => Some(rel),
+        ConfigPlace::Outside(_) => None,
+    };
+    Ok(LoadedConfig {
+        origin,
+        path,
+        config,
+    })
+}
+
+/// The allowlists of a comparison: the one that rules it (the head's, or the base's
+/// with [`ConfigFrom::Base`]), and, when the file is one of the repository's, what the
+/// head changes in it compared with the base, with the head's config (for
+/// [`ConfigChange::cover`]). A file outside the repository is the user's own: it rules
+/// and nothing is compared.
+fn load_configs(
+    repo: &Repo,
+    explicit: Option<&Path>,
+    from: ConfigFrom,
+    base: &Revision,
+    head: &Revision,
+    warnings: &mut Vec<String>,
+) -> Result<(LoadedConfig, Option<(ConfigChange, Config)>)> {
+    let (rel, disk) = match ConfigPlace::of(repo, explicit) {
+        ConfigPlace::Outside(path) => {
+            let Some((text, origin)) = read_config(repo, Some(&path), "", head, "head")? else {
+                return Ok((LoadedConfig::default(), None));
             };
-            let Some(bytes) = bytes else {
-                return Ok(LoadedConfig::default());
+            let config = parse_config(&text, &origin)?;
+            let loaded = LoadedConfig {
+                origin,
+                path: None,
+                config,
             };
-            let origin = if head.is_working_tree() {
-                CONFIG_FILE.to_string()
-            } else {
-                format!("{CONFIG_FILE} (in {})", head.label())
-            };
-            let text = String::from_utf8(bytes)
-                .map_err(|_| anyhow::anyhow!("the allowlist {origin} is not UTF-8 text"))?;
-            (text, origin)
+            return Ok((loaded, None));
+        }
+        ConfigPlace::Repo { rel, explicit } => (rel, explicit),
+    };
+    let head_file = read_config(repo, disk.as_deref(), &rel, head, "head")?;
+    let base_file = read_config(repo, None, &rel, base, "base")?;
+    let ruling = match from {
+        ConfigFrom::Head => &head_file,
+        ConfigFrom::Base => &base_file,
+    };
+    let loaded = match ruling {
+        Some((text, origin)) => LoadedConfig {
+            origin: origin.clone(),
+            path: (from == ConfigFrom::Head).then(|| rel.clone()),
+            config: parse_config(text, origin)?,
+        },
+        None => LoadedConfig::default(),
+    };
+    // The side that does not rule may hold anything: a base from before a format
+    // change, a head with a typo. Neither stops the comparison; both are said.
+    let lenient = |file: &Option<(String, String)>, rules: bool, warnings: &mut Vec<String>| {
+        let (text, origin) = file.as_ref()?;
+        if rules {
+            return Some(loaded.config.clone());
+        }
+        match Config::parse(text, origin) {
+            Ok(config) => Some(config),
+            Err(err) => {
+                warnings.push(format!("{err} (it does not rule this comparison)"));
+                None
+            }
         }
     };
-    let config = Config::parse(&text, &origin).map_err(|err| {
-        anyhow::anyhow!("{err}\nhint: see the allowlist format in escape-gate's README (section \"The allowlist\")")
-    })?;
-    Ok(LoadedConfig { origin, config })
+    let head_config = lenient(&head_file, from == ConfigFrom::Head, warnings);
+    let base_config = lenient(&base_file, from == ConfigFrom::Base, warnings);
+    let change = match (&head_file, head_config) {
+        (Some((text, _)), Some(head_config)) => {
+            ConfigChange::between(&rel, base_config.as_ref(), &head_config, text)
+                .map(|change| (change, head_config))
+        }
+        // The head has no file (or an invalid one): every base entry is gone.
+        _ => {
+            let empty = Config::default();
+            ConfigChange::between(&rel, base_config.as_ref(), &empty, "")
+                .filter(|_| base_file.is_some())
+                .map(|change| (change, empty))
+        }
+    };
+    Ok((loaded, change))
 }
 
 fn build_settings(config: &LoadedConfig, tags: &[String]) -> Result<BuildSettings> {

@@ -19,6 +19,7 @@
 pub mod allowlist;
 pub mod cache;
 pub mod commands;
+pub mod config_change;
 pub mod exit;
 pub mod explain;
 pub mod finding;

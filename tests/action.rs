@@ -499,3 +499,50 @@ fn missing_base_fails_and_names_fetch_depth() {
         "no base was chosen: {run:#?}"
     );
 }
+
+/// A pull request that accepts its own escape in its `.escape-gate.yml`: with the
+/// default `config-from: head` the step passes but annotates the entry; with
+/// `config-from: base` the base's rules fail it.
+#[test]
+fn config_from_chooses_whose_allowlist_rules() {
+    require_go();
+    let (origin, _, main_tip, _) = origin();
+    origin.git(&["checkout", "-q", "feature"]);
+    origin.write(
+        ".escape-gate.yml",
+        "version: 1\nallow:\n  - path: \"**\"\n    reason: \"trust me\"\n",
+    );
+    let feature = origin.commit("accept it");
+    origin.git(&["checkout", "-q", "main"]);
+
+    let head_rules = runner(
+        &origin,
+        pull_request_event(&main_tip, &feature),
+        &feature,
+        &[],
+    )
+    .run();
+    assert_eq!(head_rules.code, 0, "{head_rules:#?}");
+    assert!(
+        head_rules.stdout.contains(
+            "::warning file=.escape-gate.yml,line=3,title=escape-gate%3A the head changes the allowlist::"
+        ),
+        "{}",
+        head_rules.stdout
+    );
+
+    let base_rules = runner(
+        &origin,
+        pull_request_event(&main_tip, &feature),
+        &feature,
+        &[("config-from", "base")],
+    )
+    .run();
+    assert_eq!(base_rules.code, 1, "{base_rules:#?}");
+    assert_eq!(base_rules.outputs["gate"]["new-escapes"], "1");
+    assert!(
+        base_rules.stdout.contains("would allow 1 new heap escape"),
+        "{}",
+        base_rules.stdout
+    );
+}

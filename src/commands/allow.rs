@@ -18,6 +18,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::allowlist::edit::{self, NewEntry};
 use crate::allowlist::{Config, Date};
+use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
 use crate::gate::{self, DiffRequest, CONFIG_FILE};
 use crate::git::Repo;
@@ -103,6 +104,8 @@ pub fn run(args: Args) -> Result<Exit> {
         base: args.base.clone(),
         head: args.head.clone(),
         config: Some(config_path),
+        // The file being edited is the one the comparison must use.
+        config_from: ConfigFrom::Head,
         tags: args.tags.clone(),
         today: Some(today),
         explain: false,

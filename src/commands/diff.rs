@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
 use crate::gate::{self, DiffRequest};
 use crate::git::Repo;
@@ -28,6 +29,12 @@ pub struct Args {
     /// Allowlist file to use instead of .escape-gate.yml at the root of the head
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Which revision's allowlist (and build section) rules: the head's, so a change
+    /// and the entry that accepts it travel together, or the base's, for CI that must
+    /// not take its rules from a pull request. Either way every report says what the
+    /// head changes in it
+    #[arg(long, value_enum, value_name = "SIDE", default_value_t = ConfigFrom::Head)]
+    pub config_from: ConfigFrom,
     /// Output format. `github` is for a GitHub Actions step (escape-gate's Action uses
     /// it): annotations, and the job summary and step outputs written to the files
     /// GitHub names. Text stays the default in Actions too, so a plain `run:` step
@@ -57,6 +64,7 @@ impl From<Args> for DiffRequest {
             base: args.base,
             head: args.head,
             config: args.config,
+            config_from: args.config_from,
             tags: args.tags,
             today: None,
             // The CI formats always carry the explanation: a reader of an annotation

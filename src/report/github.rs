@@ -16,10 +16,10 @@ use std::hash::BuildHasher;
 use std::io::{self, Write};
 
 use crate::finding::Finding;
-use crate::gate::{Outcome, CONFIG_FILE};
+use crate::gate::Outcome;
 use crate::report::markdown;
 use crate::report::text::entry_place;
-use crate::report::Ci;
+use crate::report::{trust, Ci};
 
 /// Annotations GitHub shows per step for one level (error, warning, notice).
 pub const PER_STEP: usize = 10;
@@ -120,23 +120,42 @@ pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
     }
 }
 
-/// Warnings: allowlist entries that allowed nothing or expired, and the engine's own.
+/// Warnings: what the head changes in the allowlist (first: they are what a reviewer
+/// must not miss), allowlist entries that allowed nothing or expired, and the
+/// engine's own.
 fn warning_annotations(outcome: &Outcome, ci: &Ci) -> Vec<Annotation> {
     let config = &outcome.config;
-    // Only the head's own `.escape-gate.yml` is a file of the repository that an
-    // annotation can point at; a `--config` file may be anywhere.
-    let in_repo =
-        config.origin == CONFIG_FILE || config.origin.starts_with(&format!("{CONFIG_FILE} (in "));
+    let mut out = Vec::new();
+    if let (Some(notes), Some(change)) = (trust::notes(outcome), &outcome.config_change) {
+        for item in &notes.items {
+            let mut message = format!("{} {}", notes.heading, item.title);
+            for detail in &item.details {
+                message.push_str("\n  ");
+                message.push_str(detail);
+            }
+            out.push(Annotation {
+                level: "warning",
+                file: item
+                    .line
+                    .map(|_| format!("{}{}", ci.workspace_prefix, change.file)),
+                line: item.line.map(|l| l as u32),
+                col: None,
+                title: "escape-gate: the head changes the allowlist".to_string(),
+                message,
+            });
+        }
+    }
+    // Only a file of the head can be pointed at; a `--config` file may be anywhere.
+    let file = config
+        .path
+        .as_ref()
+        .map(|path| format!("{}{path}", ci.workspace_prefix));
     let entry_annotation = |i: usize, what: String| {
         let entry = &config.config.allow[i];
         Annotation {
             level: "warning",
-            file: in_repo.then(|| format!("{}{CONFIG_FILE}", ci.workspace_prefix)),
-            line: if in_repo {
-                entry.line.map(|l| l as u32)
-            } else {
-                None
-            },
+            file: file.clone(),
+            line: file.as_ref().and(entry.line.map(|l| l as u32)),
             col: None,
             title: "escape-gate: allowlist entry".to_string(),
             message: format!(
@@ -146,7 +165,6 @@ fn warning_annotations(outcome: &Outcome, ci: &Ci) -> Vec<Annotation> {
             ),
         }
     };
-    let mut out = Vec::new();
     for &i in &outcome.allow.stale {
         out.push(entry_annotation(
             i,
@@ -277,12 +295,12 @@ pub fn write(
     }
     writeln!(
         out,
-        "{} new, {} fixed, {} moved, {} allowed heap escapes · {} packages · {} · base {base} · head {head}",
+        "{} new, {} fixed, {} moved, {} allowed heap escapes · {} · {} · base {base} · head {head}",
         failing.len(),
         cmp.fixed.len(),
         cmp.moved.len(),
         outcome.allow.allowed.len(),
-        outcome.head.packages.len(),
+        trust::scope_text(&outcome.scope),
         outcome.go.describe(),
     )?;
     writeln!(out, "::{token}::")?;
@@ -405,7 +423,7 @@ new a.go:3:2 in (*T).Keep (on a line the change did not touch)
 
 warning: .escape-gate.yml:6 (path \"gone/*.go\") matched no new escape; remove it if the escape is gone
 
-1 new, 1 fixed, 0 moved, 1 allowed heap escapes · 1 packages · go1.26.8 linux/amd64 · base 1111111111 · head 2222222222
+1 new, 1 fixed, 0 moved, 1 allowed heap escapes · 1 of 1 package analysed · go1.26.8 linux/amd64 · base 1111111111 · head 2222222222
 ::TOKEN::
 ";
         assert_eq!(text, want);

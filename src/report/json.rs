@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::allowlist::AllowEntry;
+use crate::allowlist::{AllowEntry, BuildConfig};
 use crate::finding::Finding;
 use crate::gate::{Outcome, Side};
 
@@ -21,7 +21,90 @@ pub struct Report<'a> {
     pub stale_allow: Vec<EntryJson<'a>>,
     pub expired_allow: Vec<EntryJson<'a>>,
     pub warnings: &'a [String],
+    /// What the head changes in the allowlist compared with the base; null when
+    /// nothing (or when the allowlist is a file outside the repository).
+    pub config_change: Option<ConfigChangeJson<'a>>,
     pub summary: Summary<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConfigChangeJson<'a> {
+    /// Repository-relative path of the allowlist compared.
+    pub file: &'a str,
+    /// Which side's allowlist ruled the comparison: `head` or `base`.
+    pub rules: &'static str,
+    /// Whether the base has no such file.
+    pub base_missing: bool,
+    /// Entries the head adds (or changes), each with the new escapes it allows (or
+    /// would allow, when the base rules).
+    pub added: Vec<AddedJson<'a>>,
+    pub removed: Vec<EntryJson<'a>>,
+    pub build: Option<BuildChangeJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AddedJson<'a> {
+    #[serde(flatten)]
+    pub entry: EntryJson<'a>,
+    pub covers: &'a [Finding],
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildChangeJson<'a> {
+    pub base: BuildJson<'a>,
+    pub head: BuildJson<'a>,
+    pub line: Option<usize>,
+    /// Head packages the base's build section analyses and the head's does not;
+    /// null when not computed (the base rules).
+    pub no_longer_analysed: Option<&'a [String]>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildJson<'a> {
+    pub packages: &'a [String],
+    pub exclude: &'a [String],
+    pub tags: &'a [String],
+    pub flags: &'a [String],
+}
+
+fn build_json(b: &BuildConfig) -> BuildJson<'_> {
+    BuildJson {
+        packages: &b.packages,
+        exclude: &b.exclude,
+        tags: &b.tags,
+        flags: &b.flags,
+    }
+}
+
+fn config_change(outcome: &Outcome) -> Option<ConfigChangeJson<'_>> {
+    let change = outcome.config_change.as_ref()?;
+    Some(ConfigChangeJson {
+        file: &change.file,
+        rules: outcome.config_from.name(),
+        base_missing: change.base_missing,
+        added: change
+            .added
+            .iter()
+            .map(|a| AddedJson {
+                entry: entry(&change.file, &a.entry),
+                covers: &a.covers,
+            })
+            .collect(),
+        removed: change
+            .removed
+            .iter()
+            .map(|e| EntryJson {
+                line: None,
+                ..entry(&change.file, e)
+            })
+            .collect(),
+        build: change.build.as_ref().map(|b| BuildChangeJson {
+            base: build_json(&b.base),
+            head: build_json(&b.head),
+            line: b.line,
+            no_longer_analysed: b.no_longer_analysed.as_deref(),
+        }),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -73,8 +156,12 @@ pub struct Summary<'a> {
     pub head: RevisionJson,
     /// Packages analysed (built with `-m` on both sides).
     pub packages: usize,
-    /// Packages of the head in all.
+    /// Packages of the head in all, those the build section leaves out included.
     pub packages_total: usize,
+    /// Packages of the head that the build section leaves out.
+    pub packages_excluded: usize,
+    /// Which side's allowlist ruled: `head` or `base` (`--config-from`).
+    pub config_from: &'static str,
     /// Why every package was analysed, when it was (null: only those the change can affect).
     pub all_packages_because: Option<&'a str>,
 }
@@ -154,6 +241,7 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             .map(|&i| entry(origin, &entries[i]))
             .collect(),
         warnings: &outcome.warnings,
+        config_change: config_change(outcome),
         summary: Summary {
             new: outcome.failing().len(),
             fixed: cmp.fixed.len(),
@@ -167,6 +255,8 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             head: revision(&outcome.head),
             packages: outcome.scope.analysed,
             packages_total: outcome.scope.total,
+            packages_excluded: outcome.scope.excluded,
+            config_from: outcome.config_from.name(),
             all_packages_because: outcome.scope.all_because.as_deref(),
         },
     }

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use crate::finding::Finding;
 use crate::gate::{Outcome, Side};
 use crate::report::text::entry_place;
-use crate::report::Ci;
+use crate::report::{trust, Ci};
 
 /// GitHub's limit for one step's summary is 1 MiB; stay a little under it.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 1024;
@@ -51,12 +51,12 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     }
     let _ = writeln!(
         top,
-        "**{} new** · {} fixed · {} moved · {} allowed heap escapes · {} packages · {}\n",
+        "**{} new** · {} fixed · {} moved · {} allowed heap escapes · {} · {}\n",
         failing.len(),
         cmp.fixed.len(),
         cmp.moved.len(),
         outcome.allow.allowed.len(),
-        outcome.head.packages.len(),
+        text(&trust::scope_text(&outcome.scope)),
         code(&outcome.go.describe()),
     );
     for note in notes {
@@ -66,6 +66,24 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     let head_commit = commit(&outcome.head);
     let base_commit = commit(&outcome.base);
     let mut sections = Vec::new();
+
+    // First: a reviewer must see what the head changes in the gate's own rules.
+    if let Some(notes) = trust::notes(outcome) {
+        let mut config = Section {
+            head: format!("#### ⚠️ {}\n\n", text(&capitalise(&notes.heading))),
+            rows: Vec::new(),
+            what: "allowlist changes",
+        };
+        for item in &notes.items {
+            let mut row = format!("- {}\n", text(&item.title));
+            for detail in &item.details {
+                let _ = writeln!(row, "  - {}", code(detail));
+            }
+            config.rows.push(row);
+        }
+        config.rows.push("\n".to_string());
+        sections.push(config);
+    }
 
     let mut new = Section {
         head: "#### New heap escapes\n\n| Where | Function | Message |\n| --- | --- | --- |\n"
@@ -321,6 +339,15 @@ pub fn text(s: &str) -> String {
     out
 }
 
+/// `the head …` → `The head …`, for a heading.
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Makes text safe inside a table cell: GFM splits cells on `|` even in code spans.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")
@@ -351,7 +378,7 @@ mod tests {
         let doc = render(&outcome, &ci(), SUMMARY_LIMIT, &["1 note".to_string()]);
         let want = "### ❌ escape-gate: 1 new heap escape
 
-**1 new** · 1 fixed · 0 moved · 1 allowed heap escapes · 1 packages · `go1.26.8 linux/amd64`
+**1 new** · 1 fixed · 0 moved · 1 allowed heap escapes · 1 of 1 package analysed · `go1.26.8 linux/amd64`
 
 > 1 note
 

@@ -17,6 +17,7 @@ pub mod json;
 pub mod markdown;
 pub mod sarif;
 pub mod text;
+pub mod trust;
 
 /// Output formats of `escape-gate diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -243,6 +244,8 @@ pub(crate) mod fixture {
                 expired: Vec::new(),
             },
             config: LoadedConfig::default(),
+            config_from: crate::config_change::ConfigFrom::Head,
+            config_change: None,
             scope: Scope {
                 analysed: 1,
                 total: 1,
@@ -262,6 +265,7 @@ pub(crate) mod fixture {
         let yaml = "version: 1\nallow:\n  - path: \"codec/*.go\"\n    reason: buffer handed to the caller\n\n  - path: \"gone/*.go\"\n    reason: no longer needed\n";
         outcome.config = LoadedConfig {
             origin: ".escape-gate.yml".to_string(),
+            path: Some(".escape-gate.yml".to_string()),
             config: Config::parse(yaml, ".escape-gate.yml").expect("valid allowlist"),
         };
         outcome.allow.allowed.push(Allowed {

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::finding::{normalise_expr, Finding, Kind};
 use crate::gate::Outcome;
-use crate::report::Ci;
+use crate::report::{trust, Ci};
 
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The `partialFingerprints` key; bump the version if the fingerprint's recipe changes.
@@ -37,7 +37,33 @@ pub struct Run {
     pub results: Vec<SarifResult>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub version_control_provenance: Vec<VersionControl>,
+    /// Present when the head changes the allowlist: its changes, as configuration
+    /// notifications (they are about the tool's configuration, not the code).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invocations: Vec<Invocation>,
     pub properties: RunProperties,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invocation {
+    pub execution_successful: bool,
+    pub tool_configuration_notifications: Vec<Notification>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub level: &'static str,
+    pub message: Text,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<NotificationLocation>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationLocation {
+    pub physical_location: PhysicalLocation,
 }
 
 #[derive(Debug, Serialize)]
@@ -310,6 +336,51 @@ pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
         }],
         _ => Vec::new(),
     };
+    let invocations = match trust::notes(outcome) {
+        Some(notes) => {
+            let file = outcome
+                .config_change
+                .as_ref()
+                .map(|c| c.file.clone())
+                .unwrap_or_default();
+            let notifications = notes
+                .items
+                .iter()
+                .map(|item| {
+                    let mut text = format!("{} {}", notes.heading, item.title);
+                    for detail in &item.details {
+                        text.push_str(&format!("\n  {detail}"));
+                    }
+                    Notification {
+                        level: "warning",
+                        message: Text { text },
+                        locations: item
+                            .line
+                            .map(|line| NotificationLocation {
+                                physical_location: PhysicalLocation {
+                                    artifact_location: ArtifactLocation {
+                                        uri: uri_path(&file),
+                                        uri_base_id: "SRCROOT",
+                                    },
+                                    region: Region {
+                                        start_line: line as u32,
+                                        start_column: None,
+                                        snippet: None,
+                                    },
+                                },
+                            })
+                            .into_iter()
+                            .collect(),
+                    }
+                })
+                .collect();
+            vec![Invocation {
+                execution_successful: true,
+                tool_configuration_notifications: notifications,
+            }]
+        }
+        None => Vec::new(),
+    };
     let repository = env!("CARGO_PKG_REPOSITORY");
     Log {
         schema: SCHEMA_URI,
@@ -334,6 +405,7 @@ pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
             )]),
             results,
             version_control_provenance,
+            invocations,
             properties: RunProperties {
                 go_version: outcome.go.describe(),
                 base: outcome.base.revision.commit.map(|c| c.to_string()),

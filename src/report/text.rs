@@ -8,9 +8,9 @@ use std::io::{self, Write};
 use crate::allowlist::AllowEntry;
 use crate::explain;
 use crate::finding::Finding;
-use crate::gate::{Explained, Outcome, Scope};
+use crate::gate::{Explained, Outcome};
 use crate::matching;
-use crate::report::Style;
+use crate::report::{trust, Style};
 
 struct Paint {
     on: bool,
@@ -122,6 +122,17 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         }
     }
 
+    if let Some(notes) = trust::notes(outcome) {
+        writeln!(out)?;
+        writeln!(out, "{} {}", paint.yellow("config:"), notes.heading)?;
+        for item in &notes.items {
+            writeln!(out, "  {} {}", item.sign, item.title)?;
+            for detail in &item.details {
+                writeln!(out, "      {detail}")?;
+            }
+        }
+    }
+
     let config = &outcome.config;
     let mut warnings: Vec<String> = outcome.warnings.clone();
     for &i in &outcome.allow.expired {
@@ -157,7 +168,7 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         cmp.fixed.len(),
         cmp.moved.len(),
         outcome.allow.allowed.len(),
-        scope_text(&outcome.scope),
+        trust::scope_text(&outcome.scope),
         outcome.go.describe(),
         base_label,
         head_label
@@ -261,14 +272,6 @@ pub(crate) fn entry_place(origin: &str, entry: &AllowEntry) -> String {
     match entry.line {
         Some(line) => format!("{origin}:{line}"),
         None => origin.to_string(),
-    }
-}
-
-/// `3 of 31 packages analysed`, or why all were.
-fn scope_text(scope: &Scope) -> String {
-    match &scope.all_because {
-        Some(reason) => format!("all {} packages analysed ({reason})", scope.total),
-        None => format!("{} of {} packages analysed", scope.analysed, scope.total),
     }
 }
 

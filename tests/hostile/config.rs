@@ -1,1 +1,310 @@
-//! Hostile input: config.
+//! Hostile input: a pull request's own `.escape-gate.yml`. The head may loosen the gate
+//! (an entry that allows its new escape, a build section that stops analysing the
+//! package that has it); every format must say so, the package count must stay true,
+//! and `--config-from base` must take the rules from the base instead.
+
+use serde_json::Value;
+
+use crate::support::{Run, TestRepo};
+
+const BASE_GO: &str = "package hot
+
+// Sum adds up.
+func Sum(xs []int) int {
+\tt := 0
+\tfor _, x := range xs {
+\t\tt += x
+\t}
+\treturn t
+}
+";
+
+/// The head: `Sum` now keeps a pointer to its local, a new heap escape.
+const HEAD_GO: &str = "package hot
+
+var last *int
+
+// Sum adds up.
+func Sum(xs []int) int {
+\tt := 0
+\tfor _, x := range xs {
+\t\tt += x
+\t}
+\tlast = &t
+\treturn t
+}
+";
+
+const COLD_GO: &str = "package cold\n\n// Id returns x.\nfunc Id(x int) int { return x }\n";
+
+/// A base with `hot` and `cold` packages and `base_config`; a head that adds an escape
+/// to `hot` and writes `head_config`. Returns (repo, base, head).
+fn repo(base_config: Option<&str>, head_config: &str) -> (TestRepo, String, String) {
+    let mut files = vec![("hot/hot.go", BASE_GO), ("cold/cold.go", COLD_GO)];
+    if let Some(config) = base_config {
+        files.push((".escape-gate.yml", config));
+    }
+    let repo = TestRepo::go_module(&files);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.write("hot/hot.go", HEAD_GO);
+    repo.write(".escape-gate.yml", head_config);
+    let head = repo.commit("head: an escape and a looser allowlist");
+    (repo, base, head)
+}
+
+/// A directory outside the repository that no run may touch.
+struct Sentinel {
+    dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    fn new() -> Sentinel {
+        let dir = tempfile::Builder::new()
+            .prefix("eg-sentinel-")
+            .tempdir()
+            .expect("sentinel dir");
+        std::fs::write(dir.path().join("keep.txt"), "do not touch\n").expect("write");
+        Sentinel { dir }
+    }
+
+    fn assert_intact(&self) {
+        let names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .expect("read sentinel")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["keep.txt"]);
+        assert_eq!(
+            std::fs::read_to_string(self.dir.path().join("keep.txt")).expect("read"),
+            "do not touch\n"
+        );
+    }
+}
+
+fn gate_run(repo: &TestRepo, args: &[&str]) -> Run {
+    let sentinel = Sentinel::new();
+    let run = repo.run_untouched(args);
+    sentinel.assert_intact();
+    run
+}
+
+const ALLOW_EVERYTHING: &str = "version: 1
+allow:
+  - path: \"**\"
+    reason: \"nothing to see here\"
+";
+
+#[test]
+fn an_entry_the_head_adds_is_named_with_what_it_allows_in_every_format() {
+    let (repo, base, head) = repo(None, ALLOW_EVERYTHING);
+
+    let text = gate_run(&repo, &["diff", &base, &head]);
+    text.assert_code(0);
+    assert!(
+        text.stdout.contains(
+            "config: the head adds the allowlist .escape-gate.yml (the base has none), and it rules this comparison:\n  + allowlist entry added at .escape-gate.yml:3 (path \"**\"; reason \"nothing to see here\"): allows 1 new heap escape\n      hot/hot.go:7:2 in Sum: moved to heap: t\n"
+        ),
+        "{}",
+        text.stdout
+    );
+
+    let json = gate_run(&repo, &["diff", "--format", "json", &base, &head]);
+    json.assert_code(0);
+    let json = json.json();
+    let change = &json["config_change"];
+    assert_eq!(change["file"], ".escape-gate.yml");
+    assert_eq!(change["rules"], "head");
+    assert_eq!(change["base_missing"], true);
+    assert_eq!(change["added"][0]["path"], "**");
+    assert_eq!(change["added"][0]["line"], 3);
+    assert_eq!(
+        change["added"][0]["covers"][0]["message"],
+        "moved to heap: t"
+    );
+    assert_eq!(json["summary"]["allowed"], 1);
+    assert_eq!(json["summary"]["config_from"], "head");
+
+    let github = gate_run(&repo, &["diff", "--format", "github", &base, &head]);
+    github.assert_code(0);
+    assert!(
+        github.stdout.lines().any(|l| l.starts_with(
+            "::warning file=.escape-gate.yml,line=3,title=escape-gate%3A the head changes the allowlist::"
+        ) && l.contains("allows 1 new heap escape%0A  hot/hot.go:7:2 in Sum: moved to heap: t")),
+        "{}",
+        github.stdout
+    );
+
+    let sarif = gate_run(&repo, &["diff", "--format", "sarif", &base, &head]);
+    sarif.assert_code(0);
+    let sarif = sarif.json();
+    let notification = &sarif["runs"][0]["invocations"][0]["toolConfigurationNotifications"][0];
+    assert_eq!(notification["level"], "warning");
+    assert_eq!(
+        notification["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        ".escape-gate.yml"
+    );
+    assert_eq!(
+        notification["locations"][0]["physicalLocation"]["region"]["startLine"],
+        3
+    );
+    assert!(notification["message"]["text"]
+        .as_str()
+        .expect("text")
+        .contains("allows 1 new heap escape"));
+
+    let markdown = gate_run(&repo, &["diff", "--format", "markdown", &base, &head]);
+    markdown.assert_code(0);
+    assert!(
+        markdown
+            .stdout
+            .contains("#### ⚠️ The head adds the allowlist .escape-gate.yml"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(markdown
+        .stdout
+        .contains("`hot/hot.go:7:2 in Sum: moved to heap: t`"));
+}
+
+#[test]
+fn with_config_from_base_the_heads_entry_allows_nothing() {
+    let base_config = "version: 1\nallow: []\n";
+    let (repo, base, head) = repo(Some(base_config), ALLOW_EVERYTHING);
+    let run = gate_run(
+        &repo,
+        &[
+            "diff",
+            "--config-from",
+            "base",
+            "--format",
+            "json",
+            &base,
+            &head,
+        ],
+    );
+    run.assert_code(1);
+    let json = run.json();
+    assert_eq!(json["new"][0]["message"], "moved to heap: t");
+    assert_eq!(json["config_change"]["rules"], "base");
+    assert_eq!(json["config_change"]["base_missing"], false);
+    assert_eq!(
+        json["config_change"]["added"][0]["covers"][0]["message"],
+        "moved to heap: t"
+    );
+    assert_eq!(json["summary"]["config_from"], "base");
+
+    let text = gate_run(&repo, &["diff", "--config-from", "base", &base, &head]);
+    text.assert_code(1);
+    assert!(
+        text.stdout
+            .contains("(--config-from base), so these changes take effect once merged")
+            && text.stdout.contains("would allow 1 new heap escape"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_build_section_that_stops_analysing_the_escape_is_said_and_counted() {
+    for (head_config, what) in [
+        (
+            "version: 1\nbuild:\n  exclude: [\"hot\"]\n",
+            "exclude: [] → [\"hot\"]",
+        ),
+        (
+            "version: 1\nbuild:\n  packages: [\"./cold/...\"]\n",
+            "packages: [] → [\"./cold/...\"]",
+        ),
+    ] {
+        let (repo, base, head) = repo(None, head_config);
+        let text = gate_run(&repo, &["diff", &base, &head]);
+        // The head rules, so the escape is not seen; the report must say why.
+        text.assert_code(0);
+        assert!(
+            text.stdout.contains(&format!(
+                "  ~ build section changed at .escape-gate.yml:2: {what}\n      no longer analysed (1 package): example.com/m/hot\n"
+            )),
+            "{}",
+            text.stdout
+        );
+        assert!(
+            text.stdout
+                .contains("1 of 2 packages analysed (1 left out by the build section;"),
+            "{}",
+            text.stdout
+        );
+
+        let json = gate_run(&repo, &["diff", "--format", "json", &base, &head]);
+        let json: Value = json.json();
+        let build = &json["config_change"]["build"];
+        assert_eq!(build["no_longer_analysed"][0], "example.com/m/hot");
+        assert_eq!(build["line"], 2);
+        assert_eq!(json["summary"]["packages_total"], 2);
+        assert_eq!(json["summary"]["packages_excluded"], 1);
+
+        // The base's rules analyse the package and see the escape.
+        let ruled = gate_run(&repo, &["diff", "--config-from", "base", &base, &head]);
+        ruled.assert_code(1);
+        assert!(
+            ruled.stdout.contains("moved to heap: t"),
+            "{}",
+            ruled.stdout
+        );
+    }
+}
+
+#[test]
+fn an_unchanged_allowlist_says_nothing() {
+    let config = "version: 1\nallow:\n  - path: \"cold/*.go\"\n    reason: cold\n";
+    let (repo, base, head) = repo(Some(config), config);
+    let run = gate_run(&repo, &["diff", "--format", "json", &base, &head]);
+    run.assert_code(1);
+    assert_eq!(run.json()["config_change"], Value::Null);
+    let text = gate_run(&repo, &["diff", &base, &head]);
+    assert!(!text.stdout.contains("config:"), "{}", text.stdout);
+}
+
+#[test]
+fn a_head_that_deletes_the_allowlist_shows_the_removed_entries() {
+    let config = "version: 1\nbuild:\n  exclude: [\"cold\"]\nallow:\n  - path: \"cold/*.go\"\n    reason: cold\n";
+    let repo = TestRepo::go_module(&[
+        ("hot/hot.go", BASE_GO),
+        ("cold/cold.go", COLD_GO),
+        (".escape-gate.yml", config),
+    ]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.remove(".escape-gate.yml");
+    let head = repo.commit("drop the allowlist");
+    let run = gate_run(&repo, &["diff", "--format", "json", &base, &head]);
+    run.assert_code(0);
+    let json = run.json();
+    assert_eq!(json["config_change"]["removed"][0]["path"], "cold/*.go");
+    assert_eq!(
+        json["config_change"]["build"]["head"]["exclude"],
+        Value::Array(vec![])
+    );
+}
+
+#[test]
+fn a_broken_base_allowlist_does_not_stop_the_head_and_is_said() {
+    let (repo, base, head) = repo(
+        Some("version: 1\nallow:\n  - path: \"[\"\n"),
+        ALLOW_EVERYTHING,
+    );
+    let run = gate_run(&repo, &["diff", "--format", "json", &base, &head]);
+    run.assert_code(0);
+    let json = run.json();
+    assert_eq!(json["config_change"]["added"][0]["path"], "**");
+    let warnings = json["warnings"].to_string();
+    assert!(
+        warnings.contains("does not rule this comparison"),
+        "{warnings}"
+    );
+    // With the base ruling, its broken file is an error that names it.
+    let ruled = gate_run(&repo, &["diff", "--config-from", "base", &base, &head]);
+    ruled.assert_code(2);
+    assert!(
+        ruled.stderr.contains(".escape-gate.yml (in base"),
+        "{}",
+        ruled.stderr
+    );
+}

@@ -1,0 +1,300 @@
+//! What the head changes in the gate's own configuration: the "trust" half of the
+//! "Allow" stage. The base's and the head's allowlists in, a [`ConfigChange`] out.
+//!
+//! A pull request's `.escape-gate.yml` is written by whoever opens it, and the gate
+//! reads the head's file, so that a change and the entry that accepts it travel
+//! together. Code review is what protects a repository from a loosening; escape-gate's
+//! part is to make every loosening impossible to miss: each report names the entries
+//! the head adds (and which new escapes they cover), the entries it removes, and every
+//! change to the `build` section, with the packages it stops analysing. Pure: the
+//! package lists come from the caller.
+
+use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date};
+use crate::finding::Finding;
+
+/// Which revision's allowlist rules the comparison (`--config-from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConfigFrom {
+    /// The head's: a change and the entry that accepts it travel together.
+    #[default]
+    Head,
+    /// The base's: the head's changes to the allowlist take effect once merged.
+    Base,
+}
+
+impl ConfigFrom {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigFrom::Head => "head",
+            ConfigFrom::Base => "base",
+        }
+    }
+}
+
+/// How the head's allowlist differs from the base's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigChange {
+    /// Repository-relative path of the file compared.
+    pub file: String,
+    /// Whether the base has no such file (every entry of the head is then added).
+    pub base_missing: bool,
+    /// Entries of the head that the base does not have (added, or changed: a wider
+    /// glob, a larger count, a later expiry are all new entries), in file order.
+    pub added: Vec<AddedEntry>,
+    /// Entries of the base that the head no longer has (or has changed).
+    pub removed: Vec<AllowEntry>,
+    /// The `build` section, when it differs.
+    pub build: Option<BuildChange>,
+}
+
+/// An allowlist entry the head adds, and what it lets through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedEntry {
+    /// Index into the head config's `allow`.
+    pub index: usize,
+    pub entry: AllowEntry,
+    /// The new escapes of this comparison that the entry allows (or would allow, when
+    /// the base's allowlist rules); see [`ConfigChange::cover`].
+    pub covers: Vec<Finding>,
+}
+
+/// The `build` sections of both sides, when they differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildChange {
+    pub base: BuildConfig,
+    pub head: BuildConfig,
+    /// 1-based line of `build:` in the head's file, when it has one.
+    pub line: Option<usize>,
+    /// Import paths of head packages that the base's build section analyses and the
+    /// head's does not. `None` when it was not computed (the base's configuration
+    /// rules, so the head's narrowing does not apply).
+    pub no_longer_analysed: Option<Vec<String>>,
+}
+
+impl BuildChange {
+    /// The fields that differ, as `name: base → head` phrases.
+    pub fn differences(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let fields: [(&str, &Vec<String>, &Vec<String>); 4] = [
+            ("packages", &self.base.packages, &self.head.packages),
+            ("exclude", &self.base.exclude, &self.head.exclude),
+            ("tags", &self.base.tags, &self.head.tags),
+            ("flags", &self.base.flags, &self.head.flags),
+        ];
+        for (name, base, head) in fields {
+            if base != head {
+                out.push(format!("{name}: {} → {}", list(base), list(head)));
+            }
+        }
+        out
+    }
+}
+
+/// `["a", "b"]`, or `[]`: YAML's flow style, the way the file spells it.
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+impl ConfigChange {
+    /// The difference between the base's allowlist (`None`: the base has no file) and
+    /// the head's, or `None` when they say the same thing. Entries are compared by
+    /// content, not by line, so moving an entry or editing a comment is no change.
+    pub fn between(
+        file: &str,
+        base: Option<&Config>,
+        head: &Config,
+        head_text: &str,
+    ) -> Option<ConfigChange> {
+        let empty = Config::default();
+        let base_config = base.unwrap_or(&empty);
+        let same = |a: &AllowEntry, b: &AllowEntry| {
+            a.path == b.path
+                && a.function == b.function
+                && a.message == b.message
+                && a.count == b.count
+                && a.reason == b.reason
+                && a.expires == b.expires
+        };
+        // Multisets: a duplicated entry is one more entry.
+        let mut unmatched_base: Vec<Option<&AllowEntry>> =
+            base_config.allow.iter().map(Some).collect();
+        let mut added = Vec::new();
+        for (i, entry) in head.allow.iter().enumerate() {
+            match unmatched_base
+                .iter_mut()
+                .find(|b| b.is_some_and(|b| same(b, entry)))
+            {
+                Some(slot) => *slot = None,
+                None => added.push(AddedEntry {
+                    index: i,
+                    entry: entry.clone(),
+                    covers: Vec::new(),
+                }),
+            }
+        }
+        let removed: Vec<AllowEntry> = unmatched_base.into_iter().flatten().cloned().collect();
+        let build = (base_config.build != head.build).then(|| BuildChange {
+            base: base_config.build.clone(),
+            head: head.build.clone(),
+            line: key_line(head_text, "build"),
+            no_longer_analysed: None,
+        });
+        if added.is_empty() && removed.is_empty() && build.is_none() {
+            return None;
+        }
+        Some(ConfigChange {
+            file: file.to_string(),
+            base_missing: base.is_none(),
+            added,
+            removed,
+            build,
+        })
+    }
+
+    /// Fills in which of `new` each added entry allows when the head's allowlist is
+    /// applied to them (as the gate does when the head's allowlist rules).
+    pub fn cover(&mut self, head: &Config, new: &[Finding], today: Date) {
+        let outcome = allowlist::apply(head, new.to_vec(), today);
+        for added in &mut self.added {
+            added.covers = outcome
+                .allowed
+                .iter()
+                .filter(|a| a.entry == added.index)
+                .map(|a| a.finding.clone())
+                .collect();
+        }
+    }
+
+    /// Whether the head can let through more than the base: entries added or a build
+    /// section changed (a removed entry only tightens the gate).
+    pub fn loosens(&self) -> bool {
+        !self.added.is_empty() || self.build.is_some()
+    }
+}
+
+/// The 1-based line of a top-level `key:` in a YAML text.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Config {
+        Config::parse(text, ".escape-gate.yml").expect("valid allowlist")
+    }
+
+    fn indices(change: &ConfigChange) -> Vec<usize> {
+        change.added.iter().map(|a| a.index).collect()
+    }
+
+    const BASE: &str = "version: 1
+allow:
+  - path: a.go
+    reason: kept
+  - path: b.go
+    reason: removed later
+";
+
+    #[test]
+    fn an_identical_config_is_no_change_even_when_reordered() {
+        let head_text = "# a comment\nversion: 1\nallow:\n  - path: b.go\n    reason: removed later\n  - path: a.go\n    reason: kept\n";
+        let head = parse(head_text);
+        assert_eq!(
+            ConfigChange::between(".escape-gate.yml", Some(&parse(BASE)), &head, head_text),
+            None
+        );
+    }
+
+    #[test]
+    fn added_changed_and_removed_entries() {
+        let head_text = "version: 1
+allow:
+  - path: a.go
+    reason: kept
+  - path: \"**/*.go\"
+    reason: everything
+  - path: b.go
+    count: 3
+    reason: removed later
+";
+        let head = parse(head_text);
+        let change =
+            ConfigChange::between(".escape-gate.yml", Some(&parse(BASE)), &head, head_text)
+                .expect("a change");
+        // The widened count is a new entry, and the old one is gone.
+        assert_eq!(indices(&change), vec![1, 2]);
+        assert_eq!(change.removed.len(), 1);
+        assert_eq!(change.removed[0].path, "b.go");
+        assert_eq!(change.removed[0].count, None);
+        assert!(change.build.is_none());
+        assert!(change.loosens());
+        assert!(!change.base_missing);
+    }
+
+    #[test]
+    fn duplicates_count() {
+        let head_text = "version: 1\nallow:\n  - path: a.go\n    reason: kept\n  - path: a.go\n    reason: kept\n  - path: b.go\n    reason: removed later\n";
+        let change = ConfigChange::between(
+            ".escape-gate.yml",
+            Some(&parse(BASE)),
+            &parse(head_text),
+            head_text,
+        )
+        .expect("a change");
+        assert_eq!(indices(&change), vec![1]);
+        assert!(change.removed.is_empty());
+    }
+
+    #[test]
+    fn a_file_the_base_lacks_adds_every_entry() {
+        let change =
+            ConfigChange::between(".escape-gate.yml", None, &parse(BASE), BASE).expect("a change");
+        assert!(change.base_missing);
+        assert_eq!(indices(&change), vec![0, 1]);
+    }
+
+    #[test]
+    fn removing_entries_tightens() {
+        let head_text = "version: 1\nallow:\n  - path: a.go\n    reason: kept\n";
+        let change = ConfigChange::between(
+            ".escape-gate.yml",
+            Some(&parse(BASE)),
+            &parse(head_text),
+            head_text,
+        )
+        .expect("a change");
+        assert!(!change.loosens());
+        assert_eq!(change.removed.len(), 1);
+    }
+
+    #[test]
+    fn build_changes_name_each_field_and_the_line() {
+        let head_text = "version: 1\n\nbuild:\n  exclude: [\"internal/...\"]\n  tags: [x]\n";
+        let change = ConfigChange::between(".escape-gate.yml", None, &parse(head_text), head_text)
+            .expect("a change");
+        let build = change.build.expect("build changed");
+        assert_eq!(build.line, Some(3));
+        assert_eq!(
+            build.differences(),
+            vec![
+                "exclude: [] → [\"internal/...\"]".to_string(),
+                "tags: [] → [\"x\"]".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn key_lines_are_top_level_only() {
+        let text = "allow:\n  - path: build\n    reason: x\nbuild :\n  tags: []\n";
+        assert_eq!(key_line(text, "build"), Some(4));
+        assert_eq!(key_line("builder: 1\n", "build"), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! What every format says about the head's changes to the allowlist: the same
+//! sentences, rendered as text, Markdown, annotations and SARIF notifications, so no
+//! format can hide a loosening the others show (see [`crate::config_change`]).
+
+use crate::config_change::{ConfigChange, ConfigFrom};
+use crate::finding::Finding;
+use crate::gate::{Outcome, Scope};
+
+/// The description of a [`ConfigChange`]: a heading and one item per change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notes {
+    pub heading: String,
+    pub items: Vec<Item>,
+}
+
+/// One change: a sentence, the line of the head's file it is about (for an
+/// annotation), and detail lines (the escapes an entry allows, the packages no longer
+/// analysed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// `+` added, `-` removed, `~` changed.
+    pub sign: char,
+    pub line: Option<usize>,
+    pub title: String,
+    pub details: Vec<String>,
+}
+
+/// How a finding is named in a detail line: `a.go:5:2 in F: moved to heap: x`.
+pub fn finding_line(f: &Finding) -> String {
+    format!("{} in {}: {}", f.position(), f.function, f.message)
+}
+
+/// The notes for the outcome's config change, if the head changes the allowlist.
+pub fn notes(outcome: &Outcome) -> Option<Notes> {
+    let change = outcome.config_change.as_ref()?;
+    Some(describe(change, outcome.config_from))
+}
+
+pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
+    let file = &change.file;
+    let heading = match (from, change.base_missing) {
+        (ConfigFrom::Head, false) => format!(
+            "the head changes the allowlist {file}, and the head's allowlist rules this comparison:"
+        ),
+        (ConfigFrom::Head, true) => format!(
+            "the head adds the allowlist {file} (the base has none), and it rules this comparison:"
+        ),
+        (ConfigFrom::Base, _) => format!(
+            "the head changes the allowlist {file}; the base's rules this comparison \
+             (--config-from base), so these changes take effect once merged:"
+        ),
+    };
+    let allows = match from {
+        ConfigFrom::Head => "allows",
+        ConfigFrom::Base => "would allow",
+    };
+    let mut items = Vec::new();
+    for added in &change.added {
+        let e = &added.entry;
+        let place = match e.line {
+            Some(line) => format!("{file}:{line}"),
+            None => file.clone(),
+        };
+        let mut what = format!("path {:?}", e.path);
+        if let Some(function) = &e.function {
+            what.push_str(&format!(", function {function:?}"));
+        }
+        if let Some(message) = &e.message {
+            what.push_str(&format!(", message {message:?}"));
+        }
+        if let Some(count) = e.count {
+            what.push_str(&format!(", count {count}"));
+        }
+        if let Some(expires) = e.expires {
+            what.push_str(&format!(", expires {expires}"));
+        }
+        let n = added.covers.len();
+        let covers = match n {
+            0 => format!("{allows} none of this comparison's new heap escapes"),
+            _ => format!("{allows} {n} new heap escape{}", plural(n)),
+        };
+        items.push(Item {
+            sign: '+',
+            line: e.line,
+            title: format!(
+                "allowlist entry added at {place} ({what}; reason {:?}): {covers}",
+                e.reason
+            ),
+            details: added.covers.iter().map(finding_line).collect(),
+        });
+    }
+    for e in &change.removed {
+        items.push(Item {
+            sign: '-',
+            line: None,
+            title: format!(
+                "allowlist entry removed (path {:?}; reason {:?})",
+                e.path, e.reason
+            ),
+            details: Vec::new(),
+        });
+    }
+    if let Some(build) = &change.build {
+        let place = match build.line {
+            Some(line) => format!("{file}:{line}"),
+            None => file.clone(),
+        };
+        let mut details = Vec::new();
+        match &build.no_longer_analysed {
+            Some(dropped) if !dropped.is_empty() => details.push(format!(
+                "no longer analysed ({} package{}): {}",
+                dropped.len(),
+                plural(dropped.len()),
+                dropped.join(", ")
+            )),
+            Some(_) => details.push("no package of the base's analysis is left out".to_string()),
+            None => {}
+        }
+        items.push(Item {
+            sign: '~',
+            line: build.line,
+            title: format!(
+                "build section changed at {place}: {}",
+                build.differences().join("; ")
+            ),
+            details,
+        });
+    }
+    Notes { heading, items }
+}
+
+/// `3 of 31 packages analysed`, with the packages the build section leaves out and why
+/// every other one was analysed, when it was: the same words in every format.
+pub fn scope_text(scope: &Scope) -> String {
+    let mut text = format!(
+        "{} of {} package{} analysed",
+        scope.analysed,
+        scope.total,
+        plural(scope.total)
+    );
+    let mut why = Vec::new();
+    if scope.excluded > 0 {
+        why.push(format!("{} left out by the build section", scope.excluded));
+    }
+    if let Some(reason) = &scope.all_because {
+        why.push(format!("all others because {reason}"));
+    }
+    if !why.is_empty() {
+        text.push_str(&format!(" ({})", why.join("; ")));
+    }
+    text
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allowlist::Config;
+
+    #[test]
+    fn scope_text_is_always_true() {
+        let scope = |analysed, total, excluded, all: Option<&str>| Scope {
+            analysed,
+            total,
+            excluded,
+            all_because: all.map(str::to_string),
+            selected: None,
+        };
+        assert_eq!(
+            scope_text(&scope(3, 31, 0, None)),
+            "3 of 31 packages analysed"
+        );
+        assert_eq!(
+            scope_text(&scope(31, 31, 0, Some("go.mod changed"))),
+            "31 of 31 packages analysed (all others because go.mod changed)"
+        );
+        assert_eq!(
+            scope_text(&scope(12, 14, 2, Some("--all-packages"))),
+            "12 of 14 packages analysed (2 left out by the build section; all others because --all-packages)"
+        );
+        assert_eq!(scope_text(&scope(1, 1, 0, None)), "1 of 1 package analysed");
+    }
+
+    #[test]
+    fn every_change_is_an_item() {
+        let base = Config::parse(
+            "version: 1\nallow:\n  - path: old.go\n    reason: gone\n",
+            ".escape-gate.yml",
+        )
+        .expect("base");
+        let head_text = "version: 1\nbuild:\n  exclude: [\"hot/...\"]\nallow:\n  - path: \"**\"\n    count: 2\n    reason: anything\n";
+        let head = Config::parse(head_text, ".escape-gate.yml").expect("head");
+        let mut change = ConfigChange::between(".escape-gate.yml", Some(&base), &head, head_text)
+            .expect("changed");
+        change.build.as_mut().expect("build").no_longer_analysed =
+            Some(vec!["example.com/m/hot".to_string()]);
+        let notes = describe(&change, ConfigFrom::Head);
+        assert!(notes.heading.contains("the head's allowlist rules"));
+        let titles: Vec<(char, Option<usize>, &str)> = notes
+            .items
+            .iter()
+            .map(|i| (i.sign, i.line, i.title.as_str()))
+            .collect();
+        assert_eq!(
+            titles,
+            vec![
+                ('+', Some(5), "allowlist entry added at .escape-gate.yml:5 (path \"**\", count 2; reason \"anything\"): allows none of this comparison's new heap escapes"),
+                ('-', None, "allowlist entry removed (path \"old.go\"; reason \"gone\")"),
+                ('~', Some(2), "build section changed at .escape-gate.yml:2: exclude: [] → [\"hot/...\"]"),
+            ]
+        );
+        assert_eq!(
+            notes.items[2].details,
+            vec!["no longer analysed (1 package): example.com/m/hot".to_string()]
+        );
+        let base_rules = describe(&change, ConfigFrom::Base);
+        assert!(base_rules.heading.contains("--config-from base"));
+        assert!(base_rules.items[0].title.contains("would allow"));
+    }
+}
