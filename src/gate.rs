@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::allowlist::{self, AllowOutcome, Config, Date};
+use crate::allowlist::{self, AllowEntry, AllowOutcome, Config, Date};
 use crate::cache::Cache;
 use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::explain;
@@ -148,6 +148,30 @@ impl Outcome {
     /// New escapes that no allowlist entry covers: these fail the gate.
     pub fn failing(&self) -> &[Finding] {
         &self.allow.remaining
+    }
+
+    /// Each allowed escape with the entry that allowed it.
+    pub fn allowed(&self) -> impl Iterator<Item = (&Finding, &AllowEntry)> {
+        self.allow
+            .allowed
+            .iter()
+            .map(|a| (&a.finding, &self.config.config.allow[a.entry]))
+    }
+
+    /// Entries that allowed nothing (and have not expired).
+    pub fn stale_entries(&self) -> impl Iterator<Item = &AllowEntry> {
+        self.allow
+            .stale
+            .iter()
+            .map(|&i| &self.config.config.allow[i])
+    }
+
+    /// Entries past their `expires` date.
+    pub fn expired_entries(&self) -> impl Iterator<Item = &AllowEntry> {
+        self.allow
+            .expired
+            .iter()
+            .map(|&i| &self.config.config.allow[i])
     }
 }
 

@@ -415,7 +415,9 @@ fn pull_request_with_a_new_escape_fails_with_annotation_summary_and_outputs() {
         run.summary
     );
     assert!(
-        run.summary.contains("**1 new** · 0 fixed"),
+        run.summary.contains(
+            "**1 new, 0 fixed, 0 moved, 0 allowed heap escapes** · 1 of 1 package analysed"
+        ),
         "{}",
         run.summary
     );

@@ -22,7 +22,7 @@ use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
 use crate::gate::{self, DiffRequest, CONFIG_FILE};
 use crate::git::Repo;
-use crate::report::text::entry_place;
+use crate::report::words::{self, entry_place};
 
 /// Accept the new heap escapes: append an allowlist entry for each, with a reason.
 ///
@@ -144,10 +144,9 @@ pub fn run(args: Args) -> Result<Exit> {
         }
         writeln!(
             out,
-            "{} {} stale entr{} from {origin}, which matched no new escape in {comparing}:",
+            "{} {} from {origin}, which matched no new escape in {comparing}:",
             verb("removed", "would remove"),
-            stale.len(),
-            if stale.len() == 1 { "y" } else { "ies" }
+            words::count(stale.len(), "stale entry"),
         )?;
         for &i in stale {
             let entry = &config.allow[i];
@@ -191,17 +190,15 @@ pub fn run(args: Args) -> Result<Exit> {
         edit::append(&text, &entries).with_context(|| format!("adding entries to {origin}"))?;
     writeln!(
         out,
-        "{} {} entr{} to {origin}{} for {} new heap escape{} in {comparing}:",
+        "{} {} to {origin}{} for {} in {comparing}:",
         verb("added", "would add"),
-        entries.len(),
-        if entries.len() == 1 { "y" } else { "ies" },
+        words::count(entries.len(), "entry"),
         if existing.is_none() {
             verb(" (created)", " (to be created)")
         } else {
             String::new()
         },
-        failing.len(),
-        if failing.len() == 1 { "" } else { "s" }
+        words::count(failing.len(), "new heap escape"),
     )?;
     for e in &entries {
         write!(out, "{}", e.to_yaml("  ", "\n"))?;

@@ -9,7 +9,7 @@ use crate::exit::Exit;
 use crate::gate::{self, DiffRequest};
 use crate::git::{short_oid, Repo};
 use crate::hook::{self, PushedRef};
-use crate::report::{self, Format, Style};
+use crate::report::{self, words, Format, Style};
 
 /// Run as a git hook (installed by `escape-gate install-hook`).
 #[derive(Debug, clap::Args)]
@@ -138,12 +138,7 @@ pub fn run(args: Args) -> Result<Exit> {
     }
     let what: Vec<String> = refused
         .iter()
-        .map(|(name, n, _, _)| {
-            format!(
-                "{name}: {n} new heap escape{}",
-                if *n == 1 { "" } else { "s" }
-            )
-        })
+        .map(|(name, n, _, _)| format!("{name}: {}", words::count(*n, "new heap escape")))
         .collect();
     let allow: Vec<String> = refused
         .iter()

@@ -15,11 +15,11 @@ use std::fs::OpenOptions;
 use std::hash::BuildHasher;
 use std::io::{self, Write};
 
+use crate::allowlist::AllowEntry;
 use crate::finding::Finding;
 use crate::gate::Outcome;
 use crate::report::markdown;
-use crate::report::text::entry_place;
-use crate::report::{trust, Ci};
+use crate::report::{trust, words, Ci};
 
 /// Annotations GitHub shows per step for one level (error, warning, notice).
 pub const PER_STEP: usize = 10;
@@ -150,36 +150,20 @@ fn warning_annotations(outcome: &Outcome, ci: &Ci) -> Vec<Annotation> {
         .path
         .as_ref()
         .map(|path| format!("{}{path}", ci.workspace_prefix));
-    let entry_annotation = |i: usize, what: String| {
-        let entry = &config.config.allow[i];
-        Annotation {
-            level: "warning",
-            file: file.clone(),
-            line: file.as_ref().and(entry.line.map(|l| l as u32)),
-            col: None,
-            title: "escape-gate: allowlist entry".to_string(),
-            message: format!(
-                "{} (path {:?}) {what}",
-                entry_place(&config.origin, entry),
-                entry.path
-            ),
-        }
+    let origin = &config.origin;
+    let entry_annotation = |entry: &AllowEntry, message: String| Annotation {
+        level: "warning",
+        file: file.clone(),
+        line: file.as_ref().and(entry.line.map(|l| l as u32)),
+        col: None,
+        title: "escape-gate: allowlist entry".to_string(),
+        message,
     };
-    for &i in &outcome.allow.stale {
-        out.push(entry_annotation(
-            i,
-            "matched no new escape; remove it if the escape is gone".to_string(),
-        ));
+    for entry in outcome.stale_entries() {
+        out.push(entry_annotation(entry, words::stale_entry(origin, entry)));
     }
-    for &i in &outcome.allow.expired {
-        let expires = config.config.allow[i]
-            .expires
-            .map(|d| d.to_string())
-            .unwrap_or_default();
-        out.push(entry_annotation(
-            i,
-            format!("expired on {expires} and allows nothing"),
-        ));
+    for entry in outcome.expired_entries() {
+        out.push(entry_annotation(entry, words::expired_entry(origin, entry)));
     }
     for w in &outcome.warnings {
         out.push(Annotation {
@@ -245,22 +229,8 @@ pub fn write(
     };
 
     writeln!(out, "::stop-commands::{token}")?;
-    let cmp = &outcome.comparison;
-    let base = outcome.base.revision.label();
-    let head = outcome.head.revision.label();
-    if failing.is_empty() {
-        writeln!(
-            out,
-            "ok: no new heap escapes in {head} compared with {base}"
-        )?;
-    } else {
-        writeln!(
-            out,
-            "error: {} new heap escape{} in {head} compared with {base}",
-            failing.len(),
-            if failing.len() == 1 { "" } else { "s" }
-        )?;
-    }
+    let label = if failing.is_empty() { "ok" } else { "error" };
+    writeln!(out, "{label}: {}", words::verdict(outcome))?;
     for f in &failing {
         let touched = if outcome.changed.contains(&f.file, f.line) {
             ""
@@ -293,16 +263,7 @@ pub fn write(
     for note in unannotated.notes(failing.len()) {
         writeln!(out, "note: {note}")?;
     }
-    writeln!(
-        out,
-        "{} new, {} fixed, {} moved, {} allowed heap escapes · {} · {} · base {base} · head {head}",
-        failing.len(),
-        cmp.fixed.len(),
-        cmp.moved.len(),
-        outcome.allow.allowed.len(),
-        trust::scope_text(&outcome.scope),
-        outcome.go.describe(),
-    )?;
+    writeln!(out, "{}", words::Summary::of(outcome).line())?;
     writeln!(out, "::{token}::")?;
     Ok(unannotated)
 }
@@ -411,7 +372,7 @@ mod tests {
         assert_eq!(un, Unannotated::default());
         let want = "\
 ::error file=sub/a.go,line=3,col=2,title=escape-gate%3A new heap escape in (*T).Keep::moved to heap: x%0A    3 | src 3%0Awhy:%0A  flow: {heap} = &x:%0A  from &x (address-of) at ./a.go:4:9
-::warning file=sub/.escape-gate.yml,line=6,title=escape-gate%3A allowlist entry::.escape-gate.yml:6 (path \"gone/*.go\") matched no new escape; remove it if the escape is gone
+::warning file=sub/.escape-gate.yml,line=6,title=escape-gate%3A allowlist entry::allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gone/*.go\"); remove it if the escape is gone
 ::stop-commands::TOKEN
 error: 1 new heap escape in 2222222222 compared with 1111111111
 
@@ -421,7 +382,7 @@ new a.go:3:2 in (*T).Keep (on a line the change did not touch)
       flow: {heap} = &x:
       from &x (address-of) at ./a.go:4:9
 
-warning: .escape-gate.yml:6 (path \"gone/*.go\") matched no new escape; remove it if the escape is gone
+warning: allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gone/*.go\"); remove it if the escape is gone
 
 1 new, 1 fixed, 0 moved, 1 allowed heap escapes · 1 of 1 package analysed · go1.26.8 linux/amd64 · base 1111111111 · head 2222222222
 ::TOKEN::

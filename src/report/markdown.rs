@@ -13,8 +13,7 @@ use std::fmt::Write as _;
 
 use crate::finding::Finding;
 use crate::gate::{Outcome, Side};
-use crate::report::text::entry_place;
-use crate::report::{trust, Ci};
+use crate::report::{trust, words, Ci};
 
 /// GitHub's limit for one step's summary is 1 MiB; stay a little under it.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 1024;
@@ -44,20 +43,17 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     } else {
         let _ = writeln!(
             top,
-            "### ❌ escape-gate: {} new heap escape{}\n",
-            failing.len(),
-            if failing.len() == 1 { "" } else { "s" }
+            "### ❌ escape-gate: {}\n",
+            words::count(failing.len(), "new heap escape")
         );
     }
+    let summary = words::Summary::of(outcome);
     let _ = writeln!(
         top,
-        "**{} new** · {} fixed · {} moved · {} allowed heap escapes · {} · {}\n",
-        failing.len(),
-        cmp.fixed.len(),
-        cmp.moved.len(),
-        outcome.allow.allowed.len(),
-        text(&trust::scope_text(&outcome.scope)),
-        code(&outcome.go.describe()),
+        "**{}** · {} · {}\n",
+        text(&summary.counts),
+        text(&summary.scope),
+        code(&summary.go),
     );
     for note in notes {
         let _ = writeln!(top, "> {}\n", text(note));
@@ -156,21 +152,20 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     }
     sections.push(moved);
 
-    let config = &outcome.config;
+    let origin = &outcome.config.origin;
     let mut allowed = Section {
         head: "#### Allowed heap escapes\n\n| Where | Function | Message | Allowed by |\n| --- | --- | --- | --- |\n"
             .to_string(),
         rows: Vec::new(),
         what: "allowed escapes",
     };
-    for a in &outcome.allow.allowed {
-        let entry = &config.config.allow[a.entry];
+    for (finding, entry) in outcome.allowed() {
         allowed.rows.push(format!(
             "| {} | {} | {} | {}: {} |\n",
-            place(ci, head_commit.as_deref(), &a.finding),
-            cell(&code(&a.finding.function)),
-            cell(&code(&a.finding.message)),
-            cell(&code(&entry_place(&config.origin, entry))),
+            place(ci, head_commit.as_deref(), finding),
+            cell(&code(&finding.function)),
+            cell(&code(&finding.message)),
+            cell(&code(&words::entry_place(origin, entry))),
             cell(&text(&entry.reason))
         ));
     }
@@ -181,21 +176,15 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         rows: Vec::new(),
         what: "allowlist entries",
     };
-    for &i in &outcome.allow.stale {
-        let entry = &config.config.allow[i];
-        stale.rows.push(format!(
-            "- {} (path {}) matched no new escape: remove it if the escape is gone\n",
-            code(&entry_place(&config.origin, entry)),
-            code(&entry.path)
-        ));
+    for entry in outcome.stale_entries() {
+        stale
+            .rows
+            .push(format!("- {}\n", text(&words::stale_entry(origin, entry))));
     }
-    for &i in &outcome.allow.expired {
-        let entry = &config.config.allow[i];
-        let expires = entry.expires.map(|d| d.to_string()).unwrap_or_default();
+    for entry in outcome.expired_entries() {
         stale.rows.push(format!(
-            "- {} (path {}) expired on {expires} and allows nothing\n",
-            code(&entry_place(&config.origin, entry)),
-            code(&entry.path)
+            "- {}\n",
+            text(&words::expired_entry(origin, entry))
         ));
     }
     sections.push(stale);
@@ -378,7 +367,7 @@ mod tests {
         let doc = render(&outcome, &ci(), SUMMARY_LIMIT, &["1 note".to_string()]);
         let want = "### ❌ escape-gate: 1 new heap escape
 
-**1 new** · 1 fixed · 0 moved · 1 allowed heap escapes · 1 of 1 package analysed · `go1.26.8 linux/amd64`
+**1 new, 1 fixed, 0 moved, 1 allowed heap escapes** · 1 of 1 package analysed · `go1.26.8 linux/amd64`
 
 > 1 note
 
@@ -414,7 +403,7 @@ from &x (address-of) at a.go:4:9
 
 #### Allowlist entries that allowed nothing
 
-- `.escape-gate.yml:6` (path `gone/*.go`) matched no new escape: remove it if the escape is gone
+- allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gone/\\*.go\"); remove it if the escape is gone
 
 
 <sub>escape-gate 0.1.0 · go1.26.8 linux/amd64 · base `1111111111111111111111111111111111111111` · head `2222222222222222222222222222222222222222`</sub>

@@ -18,6 +18,7 @@ pub mod markdown;
 pub mod sarif;
 pub mod text;
 pub mod trust;
+pub mod words;
 
 /// Output formats of `escape-gate diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

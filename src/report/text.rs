@@ -5,12 +5,11 @@
 
 use std::io::{self, Write};
 
-use crate::allowlist::AllowEntry;
 use crate::explain;
 use crate::finding::Finding;
 use crate::gate::{Explained, Outcome};
 use crate::matching;
-use crate::report::{trust, Style};
+use crate::report::{trust, words, Style};
 
 struct Paint {
     on: bool,
@@ -47,40 +46,24 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
     let base_label = outcome.base.revision.label();
     let head_label = outcome.head.revision.label();
 
-    if failing.is_empty() {
-        writeln!(
-            out,
-            "{} no new heap escapes in {head_label} compared with {base_label}",
-            paint.green("ok:")
-        )?;
+    let label = if failing.is_empty() {
+        paint.green("ok:")
     } else {
-        writeln!(
-            out,
-            "{} {} new heap escape{} in {head_label} compared with {base_label}",
-            paint.red("error:"),
-            failing.len(),
-            plural(failing.len())
-        )?;
-    }
+        paint.red("error:")
+    };
+    writeln!(out, "{label} {}", words::verdict(outcome))?;
     for f in failing {
         writeln!(out)?;
         finding_block(out, &paint, &paint.red("new"), f, None)?;
     }
-    for a in &outcome.allow.allowed {
+    for (finding, entry) in outcome.allowed() {
         writeln!(out)?;
-        let entry = &outcome.config.config.allow[a.entry];
         let note = format!(
             "allowed by {}: {}",
-            entry_place(&outcome.config.origin, entry),
+            words::entry_place(&outcome.config.origin, entry),
             entry.reason
         );
-        finding_block(
-            out,
-            &paint,
-            &paint.yellow("allowed"),
-            &a.finding,
-            Some(&note),
-        )?;
+        finding_block(out, &paint, &paint.yellow("allowed"), finding, Some(&note))?;
     }
     if style.show_fixed {
         for f in &outcome.comparison.fixed {
@@ -133,25 +116,18 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         }
     }
 
-    let config = &outcome.config;
+    let origin = &outcome.config.origin;
     let mut warnings: Vec<String> = outcome.warnings.clone();
-    for &i in &outcome.allow.expired {
-        let entry = &config.config.allow[i];
-        let expires = entry.expires.map(|d| d.to_string()).unwrap_or_default();
-        warnings.push(format!(
-            "allowlist entry at {} expired on {expires} and no longer allows anything (path {:?})",
-            entry_place(&config.origin, entry),
-            entry.path
-        ));
-    }
-    for &i in &outcome.allow.stale {
-        let entry = &config.config.allow[i];
-        warnings.push(format!(
-            "allowlist entry at {} matched no new escape (path {:?}); remove it if the escape is gone",
-            entry_place(&config.origin, entry),
-            entry.path
-        ));
-    }
+    warnings.extend(
+        outcome
+            .expired_entries()
+            .map(|e| words::expired_entry(origin, e)),
+    );
+    warnings.extend(
+        outcome
+            .stale_entries()
+            .map(|e| words::stale_entry(origin, e)),
+    );
     if !warnings.is_empty() {
         writeln!(out)?;
         for w in warnings {
@@ -159,20 +135,8 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         }
     }
 
-    let cmp = &outcome.comparison;
     writeln!(out)?;
-    writeln!(
-        out,
-        "{} new, {} fixed, {} moved, {} allowed heap escapes · {} · {} · base {} · head {}",
-        failing.len(),
-        cmp.fixed.len(),
-        cmp.moved.len(),
-        outcome.allow.allowed.len(),
-        trust::scope_text(&outcome.scope),
-        outcome.go.describe(),
-        base_label,
-        head_label
-    )?;
+    writeln!(out, "{}", words::Summary::of(outcome).line())?;
     if !failing.is_empty() {
         // Once flows are shown, pointing at --explain would only be noise.
         let explained = failing.iter().any(|f| !f.flow.is_empty());
@@ -241,9 +205,8 @@ pub fn write_explained(e: &Explained, color: bool, out: &mut dyn Write) -> io::R
     } else {
         writeln!(
             out,
-            "{} heap escape{} at {place} in {}",
-            e.findings.len(),
-            plural(e.findings.len()),
+            "{} at {place} in {}",
+            words::count(e.findings.len(), "heap escape"),
             e.revision.label()
         )?;
     }
@@ -266,19 +229,4 @@ pub fn write_explained(e: &Explained, color: bool, out: &mut dyn Write) -> io::R
         e.go.describe()
     )?;
     Ok(())
-}
-
-pub(crate) fn entry_place(origin: &str, entry: &AllowEntry) -> String {
-    match entry.line {
-        Some(line) => format!("{origin}:{line}"),
-        None => origin.to_string(),
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }

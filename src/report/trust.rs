@@ -4,7 +4,8 @@
 
 use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::finding::Finding;
-use crate::gate::{Outcome, Scope};
+use crate::gate::Outcome;
+use crate::report::words::count;
 
 /// The description of a [`ConfigChange`]: a heading and one item per change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +78,7 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
         let n = added.covers.len();
         let covers = match n {
             0 => format!("{allows} none of this comparison's new heap escapes"),
-            _ => format!("{allows} {n} new heap escape{}", plural(n)),
+            _ => format!("{allows} {}", count(n, "new heap escape")),
         };
         items.push(Item {
             sign: '+',
@@ -108,9 +109,8 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
         let mut details = Vec::new();
         match &build.no_longer_analysed {
             Some(dropped) if !dropped.is_empty() => details.push(format!(
-                "no longer analysed ({} package{}): {}",
-                dropped.len(),
-                plural(dropped.len()),
+                "no longer analysed ({}): {}",
+                count(dropped.len(), "package"),
                 dropped.join(", ")
             )),
             Some(_) => details.push("no package of the base's analysis is left out".to_string()),
@@ -129,64 +129,10 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
     Notes { heading, items }
 }
 
-/// `3 of 31 packages analysed`, with the packages the build section leaves out and why
-/// every other one was analysed, when it was: the same words in every format.
-pub fn scope_text(scope: &Scope) -> String {
-    let mut text = format!(
-        "{} of {} package{} analysed",
-        scope.analysed,
-        scope.total,
-        plural(scope.total)
-    );
-    let mut why = Vec::new();
-    if scope.excluded > 0 {
-        why.push(format!("{} left out by the build section", scope.excluded));
-    }
-    if let Some(reason) = &scope.all_because {
-        why.push(format!("all others because {reason}"));
-    }
-    if !why.is_empty() {
-        text.push_str(&format!(" ({})", why.join("; ")));
-    }
-    text
-}
-
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::allowlist::Config;
-
-    #[test]
-    fn scope_text_is_always_true() {
-        let scope = |analysed, total, excluded, all: Option<&str>| Scope {
-            analysed,
-            total,
-            excluded,
-            all_because: all.map(str::to_string),
-            selected: None,
-        };
-        assert_eq!(
-            scope_text(&scope(3, 31, 0, None)),
-            "3 of 31 packages analysed"
-        );
-        assert_eq!(
-            scope_text(&scope(31, 31, 0, Some("go.mod changed"))),
-            "31 of 31 packages analysed (all others because go.mod changed)"
-        );
-        assert_eq!(
-            scope_text(&scope(12, 14, 2, Some("--all-packages"))),
-            "12 of 14 packages analysed (2 left out by the build section; all others because --all-packages)"
-        );
-        assert_eq!(scope_text(&scope(1, 1, 0, None)), "1 of 1 package analysed");
-    }
 
     #[test]
     fn every_change_is_an_item() {

@@ -1,0 +1,164 @@
+//! The reports' shared vocabulary: every sentence that more than one format (or
+//! command) says is written once, here, so the formats cannot drift apart. Formats
+//! decorate these words (colour, Markdown, workflow-command escaping); they do not
+//! rephrase them.
+
+use crate::allowlist::AllowEntry;
+use crate::gate::{Outcome, Scope};
+
+/// `1 heap escape`, `2 heap escapes`, `1 entry`, `3 entries`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        return format!("{n} {noun}");
+    }
+    match noun.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
+/// The first line of a comparison's report, without its `ok:`/`error:` label:
+/// `no new heap escapes in H compared with B`, `2 new heap escapes in …`.
+pub fn verdict(outcome: &Outcome) -> String {
+    let failing = outcome.failing().len();
+    let what = match failing {
+        0 => "no new heap escapes".to_string(),
+        n => count(n, "new heap escape"),
+    };
+    format!(
+        "{what} in {} compared with {}",
+        outcome.head.revision.label(),
+        outcome.base.revision.label()
+    )
+}
+
+/// The parts of the closing summary line, for formats that decorate some of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// `1 new, 0 fixed, 0 moved, 0 allowed heap escapes`
+    pub counts: String,
+    /// See [`scope`].
+    pub scope: String,
+    /// `go1.26.8 linux/amd64`
+    pub go: String,
+    pub base: String,
+    pub head: String,
+}
+
+impl Summary {
+    pub fn of(outcome: &Outcome) -> Summary {
+        let cmp = &outcome.comparison;
+        Summary {
+            counts: format!(
+                "{} new, {} fixed, {} moved, {} allowed heap escapes",
+                outcome.failing().len(),
+                cmp.fixed.len(),
+                cmp.moved.len(),
+                outcome.allow.allowed.len()
+            ),
+            scope: scope(&outcome.scope),
+            go: outcome.go.describe(),
+            base: outcome.base.revision.label(),
+            head: outcome.head.revision.label(),
+        }
+    }
+
+    /// `1 new, … heap escapes · 3 of 3 packages analysed · go1.26.8 linux/amd64 · base B · head H`
+    pub fn line(&self) -> String {
+        format!(
+            "{} · {} · {} · base {} · head {}",
+            self.counts, self.scope, self.go, self.base, self.head
+        )
+    }
+}
+
+/// `3 of 31 packages analysed`, with the packages the build section leaves out and why
+/// every other one was analysed, when it was. Always true: the total counts every
+/// package of the head.
+pub fn scope(scope: &Scope) -> String {
+    let mut text = format!(
+        "{} of {} analysed",
+        scope.analysed,
+        count(scope.total, "package")
+    );
+    let mut why = Vec::new();
+    if scope.excluded > 0 {
+        why.push(format!("{} left out by the build section", scope.excluded));
+    }
+    if let Some(reason) = &scope.all_because {
+        why.push(match scope.excluded {
+            0 => format!("all because {reason}"),
+            _ => format!("all the others because {reason}"),
+        });
+    }
+    if !why.is_empty() {
+        text.push_str(&format!(" ({})", why.join("; ")));
+    }
+    text
+}
+
+/// Where an allowlist entry is: `.escape-gate.yml:12`, or the file alone.
+pub fn entry_place(origin: &str, entry: &AllowEntry) -> String {
+    match entry.line {
+        Some(line) => format!("{origin}:{line}"),
+        None => origin.to_string(),
+    }
+}
+
+/// An entry that allowed nothing in this comparison.
+pub fn stale_entry(origin: &str, entry: &AllowEntry) -> String {
+    format!(
+        "allowlist entry at {} matched no new escape (path {:?}); remove it if the escape is gone",
+        entry_place(origin, entry),
+        entry.path
+    )
+}
+
+/// An entry past its `expires` date.
+pub fn expired_entry(origin: &str, entry: &AllowEntry) -> String {
+    let expires = entry.expires.map(|d| d.to_string()).unwrap_or_default();
+    format!(
+        "allowlist entry at {} expired on {expires} and allows nothing (path {:?})",
+        entry_place(origin, entry),
+        entry.path
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(count(1, "package"), "1 package");
+        assert_eq!(count(0, "package"), "0 packages");
+        assert_eq!(count(2, "new heap escape"), "2 new heap escapes");
+        assert_eq!(count(1, "entry"), "1 entry");
+        assert_eq!(count(3, "entry"), "3 entries");
+        assert_eq!(count(2, "key"), "2 keys");
+    }
+
+    #[test]
+    fn scope_is_always_true() {
+        let scope_of = |analysed, total, excluded, all: Option<&str>| Scope {
+            analysed,
+            total,
+            excluded,
+            all_because: all.map(str::to_string),
+            selected: None,
+        };
+        assert_eq!(
+            scope(&scope_of(3, 31, 0, None)),
+            "3 of 31 packages analysed"
+        );
+        assert_eq!(
+            scope(&scope_of(31, 31, 0, Some("go.mod changed"))),
+            "31 of 31 packages analysed (all because go.mod changed)"
+        );
+        assert_eq!(
+            scope(&scope_of(12, 14, 2, Some("--all-packages"))),
+            "12 of 14 packages analysed (2 left out by the build section; all the others because --all-packages)"
+        );
+        assert_eq!(scope(&scope_of(1, 1, 0, None)), "1 of 1 package analysed");
+    }
+}
