@@ -2,19 +2,16 @@
 //! Raw flow lines (as [`crate::parse`] attached them, positions as the compiler printed
 //! them) and a way to place compiler file names in the repository go in; display lines
 //! come out, with repository-relative `file:line` positions, one arrow style for every Go
-//! release (`=` before 1.25, `←` since), and a [`CHANGED`] mark on each step whose
+//! release (`=` before 1.25, `←` since), and [`FlowStep::changed`] set on each step whose
 //! position is on a line the change touched. That mark is how a user finds the edit
 //! that made a declaration they did not touch escape. Pure: the touched lines come in as
 //! a [`ChangedLines`].
 
 use std::collections::HashMap;
 
-use crate::finding::{Finding, RawFinding};
+use crate::finding::{Finding, FlowStep, RawFinding};
 use crate::go::BuildOutput;
 pub use crate::matching::ChangedLines;
-
-/// Appended to a flow step whose position is on a line the change touched.
-pub const CHANGED: &str = "[changed]";
 
 /// Where the position at the end of a `from … at POS` step is: `(file, line)` as printed.
 fn step_position(line: &str) -> Option<(&str, &str, u32)> {
@@ -35,7 +32,7 @@ pub fn render(
     flow: &[String],
     place: &dyn Fn(&str) -> Option<String>,
     changed: Option<&ChangedLines>,
-) -> Vec<String> {
+) -> Vec<FlowStep> {
     flow.iter()
         .map(|raw| {
             let indent = raw.len() - raw.trim_start().len();
@@ -50,24 +47,20 @@ pub fn render(
                 } else {
                     rest.replacen(" = ", " ← ", 1)
                 };
-                return format!("{pad}flow: {rest}");
+                return FlowStep::plain(format!("{pad}flow: {rest}"));
             }
             if text.starts_with("from ") {
                 if let Some((step, file, line)) = step_position(text) {
                     return match place(file) {
-                        Some(rel) => {
-                            let mark = if changed.is_some_and(|c| c.contains(&rel, line)) {
-                                format!("  {CHANGED}")
-                            } else {
-                                String::new()
-                            };
-                            format!("{pad}{step} at {rel}:{line}{mark}")
-                        }
-                        None => raw.clone(),
+                        Some(rel) => FlowStep {
+                            changed: changed.is_some_and(|c| c.contains(&rel, line)),
+                            text: format!("{pad}{step} at {rel}:{line}"),
+                        },
+                        None => FlowStep::plain(raw.clone()),
                     };
                 }
             }
-            raw.clone()
+            FlowStep::plain(raw.clone())
         })
         .collect()
 }
@@ -116,7 +109,8 @@ pub fn render_in_place(findings: &mut [Finding], output: &BuildOutput) {
     let place = |file: &str| output.locate(file).map(|(rel, _)| rel);
     for f in findings {
         if !f.flow.is_empty() {
-            f.flow = render(&f.flow, &place, None);
+            let raw: Vec<String> = f.flow.iter().map(|s| s.text.clone()).collect();
+            f.flow = render(&raw, &place, None);
         }
     }
 }
@@ -135,6 +129,11 @@ mod tests {
                 $name
             ))
         };
+    }
+
+    /// The steps as the plain-text formats show them.
+    fn shown(steps: &[FlowStep]) -> Vec<String> {
+        steps.iter().map(FlowStep::display).collect()
     }
 
     fn output(module: &str) -> BuildOutput {
@@ -187,7 +186,7 @@ mod tests {
                 .to_string(),
         ];
         assert_eq!(
-            render(&flow, &place, Some(&changed)),
+            shown(&render(&flow, &place, Some(&changed))),
             [
                 "flow: {heap} ← x",
                 "  from x (interface-converted) at a.go:3  [changed]",
@@ -198,7 +197,7 @@ mod tests {
         );
         // Without a change (a single revision) nothing is marked.
         assert_eq!(
-            render(&flow[1..2], &place, None),
+            shown(&render(&flow[1..2], &place, None)),
             ["  from x (interface-converted) at a.go:3"]
         );
     }
@@ -225,7 +224,7 @@ mod tests {
             assert_eq!(render(&o.flow, &place, None), render(&n.flow, &place, None));
         }
         assert_eq!(
-            render(&new[0].flow, &place, None),
+            shown(&render(&new[0].flow, &place, None)),
             [
                 "flow: ~r0 ← &t",
                 "  from &t (address-of) at x.go:10",
@@ -264,7 +263,7 @@ mod tests {
         changed.add_file("a.go", Some(&base), &head);
         attach(&mut findings, &raw, &out, Some(&changed));
         assert_eq!(
-            findings[0].flow,
+            shown(&findings[0].flow),
             [
                 "flow: {storage for func literal} ← &x",
                 "  from x (captured by a closure) at a.go:50  [changed]",

@@ -81,9 +81,43 @@ pub struct Finding {
     pub expr: String,
     /// The source line the finding points at, trimmed; empty when the file could not be read.
     pub source: String,
+    /// The compiler's escape flow (`-m=2`), when an explanation was asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flow: Vec<String>,
+    pub flow: Vec<FlowStep>,
 }
+
+/// One step of an escape flow, as escape-gate shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowStep {
+    /// `flow: DST ← SRC`, or, indented, `from WHAT (WHY) at file:line` with a
+    /// repository-relative position.
+    pub text: String,
+    /// Whether the step's position is on a line the change touched: how a user finds
+    /// the edit that made a declaration they did not touch escape.
+    pub changed: bool,
+}
+
+impl FlowStep {
+    /// A step with no change to speak of.
+    pub fn plain(text: impl Into<String>) -> FlowStep {
+        FlowStep {
+            text: text.into(),
+            changed: false,
+        }
+    }
+
+    /// The step on one line for plain-text formats: `… at a.go:3  [changed]`.
+    pub fn display(&self) -> String {
+        if self.changed {
+            format!("{}  {}", self.text, CHANGED)
+        } else {
+            self.text.clone()
+        }
+    }
+}
+
+/// How plain-text formats mark a [`FlowStep`] on a touched line.
+pub const CHANGED: &str = "[changed]";
 
 impl Finding {
     /// The matching key of SPEC.md: package, function, kind and normalised expression.

@@ -14,7 +14,7 @@ use crate::allowlist::{self, AllowEntry, AllowOutcome, Config, Date};
 use crate::cache::Cache;
 use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::explain;
-use crate::finding::{Finding, RawFinding};
+use crate::finding::{Finding, FlowStep, RawFinding};
 use crate::function::FunctionIndex;
 use crate::git::{Changes, Repo, Revision};
 use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
@@ -1096,7 +1096,8 @@ pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> Att
                     .get((r.line as usize).wrapping_sub(1))
                     .map(|l| l.trim().to_string())
                     .unwrap_or_default(),
-                flow: r.flow,
+                // As printed; `explain::render_in_place` makes them readable.
+                flow: r.flow.into_iter().map(FlowStep::plain).collect(),
             });
         }
     }

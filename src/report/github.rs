@@ -101,7 +101,7 @@ pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
         message.push_str("\nwhy:");
         for line in f.flow.iter().take(FLOW_LINES) {
             message.push_str("\n  ");
-            message.push_str(line.trim());
+            message.push_str(line.display().trim());
         }
         if f.flow.len() > FLOW_LINES {
             message.push_str(&format!(
@@ -248,7 +248,7 @@ pub fn write(
             writeln!(out, "    {} | {}", f.line, one_line(&f.source))?;
         }
         for line in &f.flow {
-            writeln!(out, "      {}", one_line(line.trim()))?;
+            writeln!(out, "      {}", one_line(line.display().trim()))?;
         }
     }
     for w in &warnings {
@@ -331,7 +331,7 @@ fn append(path: &std::path::Path, text: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Kind;
+    use crate::finding::{FlowStep, Kind};
     use crate::matching::ChangedLines;
     use crate::report::fixture::{self, finding};
 
@@ -360,8 +360,8 @@ mod tests {
     fn one_error_per_new_escape_then_the_log() {
         let mut f = finding("a.go", 3, "(*T).Keep", Kind::Moved, "x");
         f.flow = vec![
-            "  flow: {heap} = &x:".to_string(),
-            "    from &x (address-of) at ./a.go:4:9".to_string(),
+            FlowStep::plain("  flow: {heap} = &x:"),
+            FlowStep::plain("    from &x (address-of) at ./a.go:4:9"),
         ];
         let outcome = fixture::with_extras(fixture::outcome(vec![f]));
         let ci = Ci {

@@ -9,7 +9,10 @@ use crate::allowlist::{AllowEntry, BuildConfig};
 use crate::finding::Finding;
 use crate::gate::{Outcome, Side};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: flow steps became objects (`text`, `changed`) instead of strings with a
+/// `[changed]` suffix; `kind` names the heap finding (`moved_to_heap`,
+/// `escapes_to_heap`) so it no longer reads like the `moved` array.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct Report<'a> {

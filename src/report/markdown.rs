@@ -106,7 +106,7 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         let body = f
             .flow
             .iter()
-            .map(|l| l.trim())
+            .map(|l| l.display().trim().to_string())
             .collect::<Vec<_>>()
             .join("\n");
         let fence = fence_for(&body);
@@ -345,7 +345,7 @@ fn cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Kind;
+    use crate::finding::{FlowStep, Kind};
     use crate::report::fixture::{self, finding};
 
     fn ci() -> Ci {
@@ -360,8 +360,8 @@ mod tests {
     fn full_report() {
         let mut f = finding("a.go", 3, "Keep", Kind::Moved, "x");
         f.flow = vec![
-            "  flow: {heap} = &x:".to_string(),
-            "    from &x (address-of) at a.go:4:9".to_string(),
+            FlowStep::plain("  flow: {heap} = &x:"),
+            FlowStep::plain("    from &x (address-of) at a.go:4:9"),
         ];
         let outcome = fixture::with_extras(fixture::outcome(vec![f]));
         let doc = render(&outcome, &ci(), SUMMARY_LIMIT, &["1 note".to_string()]);

@@ -277,7 +277,7 @@ fn message_text(f: &Finding) -> String {
         text.push_str("\nWhy:");
         for line in f.flow.iter().take(FLOW_LINES) {
             text.push('\n');
-            text.push_str(line);
+            text.push_str(&line.display());
         }
         if f.flow.len() > FLOW_LINES {
             text.push_str(&format!("\n… {} more steps", f.flow.len() - FLOW_LINES));
@@ -445,6 +445,7 @@ pub fn write(outcome: &Outcome, ci: &Ci, out: &mut dyn Write) -> io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::FlowStep;
     use crate::report::fixture::{self, finding};
 
     #[test]
@@ -491,7 +492,9 @@ mod tests {
             message_text(&f),
             "moved to heap: x (new heap escape in Keep)"
         );
-        f.flow = (1..=10).map(|i| format!("  from step {i}")).collect();
+        f.flow = (1..=10)
+            .map(|i| FlowStep::plain(format!("  from step {i}")))
+            .collect();
         let text = message_text(&f);
         assert!(
             text.starts_with("moved to heap: x (new heap escape in Keep)\nWhy:\n  from step 1\n"),

@@ -5,8 +5,8 @@
 
 use std::io::{self, Write};
 
-use crate::explain;
 use crate::finding::Finding;
+use crate::finding::CHANGED;
 use crate::gate::{Explained, Outcome};
 use crate::matching;
 use crate::report::{trust, words, Style};
@@ -185,11 +185,11 @@ fn finding_block(
             paint.dim("why (the compiler's escape flow, -m=2):")
         )?;
         for step in &f.flow {
-            let step = match step.strip_suffix(explain::CHANGED) {
-                Some(rest) => format!("{rest}{}", paint.yellow(explain::CHANGED)),
-                None => step.clone(),
-            };
-            writeln!(out, "      {step}")?;
+            if step.changed {
+                writeln!(out, "      {}  {}", step.text, paint.yellow(CHANGED))?;
+            } else {
+                writeln!(out, "      {}", step.text)?;
+            }
         }
     }
     Ok(())
