@@ -175,14 +175,34 @@ impl Outcome {
     }
 }
 
+/// Which allowlist a comparison uses.
+#[derive(Debug, Clone, Default)]
+pub enum ConfigChoice {
+    /// `.escape-gate.yml` of the revision whose allowlist rules (`--config-from`).
+    #[default]
+    Revision,
+    /// A file on disk (`--config FILE`).
+    File(PathBuf),
+    /// An allowlist already read (by `allow`, which edits exactly that text): used as
+    /// it is, and compared with nothing.
+    Given(LoadedConfig),
+}
+
+impl ConfigChoice {
+    /// `--config FILE` when given, else the revision's file.
+    pub fn from_arg(file: Option<PathBuf>) -> ConfigChoice {
+        file.map_or(ConfigChoice::Revision, ConfigChoice::File)
+    }
+}
+
 /// What the user asked to compare, after argument validation.
 #[derive(Debug, Clone, Default)]
 pub struct DiffRequest {
     pub repo: PathBuf,
     pub base: Option<String>,
     pub head: Option<String>,
-    /// An allowlist file on disk, instead of `.escape-gate.yml` of the head.
-    pub config: Option<PathBuf>,
+    /// Which allowlist to use.
+    pub config: ConfigChoice,
     /// Which revision's allowlist rules: the head's (default) or the base's.
     pub config_from: ConfigFrom,
     /// Build tags added to the allowlist's `build.tags`.
@@ -217,7 +237,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let mut warnings = Vec::new();
     let (config, mut change) = load_configs(
         &repo,
-        req.config.as_deref(),
+        &req.config,
         req.config_from,
         &base_rev,
         &head_rev,
@@ -933,12 +953,17 @@ fn load_config(repo: &Repo, explicit: Option<&Path>, rev: &Revision) -> Result<L
 /// and nothing is compared.
 fn load_configs(
     repo: &Repo,
-    explicit: Option<&Path>,
+    choice: &ConfigChoice,
     from: ConfigFrom,
     base: &Revision,
     head: &Revision,
     warnings: &mut Vec<String>,
 ) -> Result<(LoadedConfig, Option<(ConfigChange, Config)>)> {
+    let explicit = match choice {
+        ConfigChoice::Revision => None,
+        ConfigChoice::File(path) => Some(path.as_path()),
+        ConfigChoice::Given(loaded) => return Ok((loaded.clone(), None)),
+    };
     let (rel, disk) = match ConfigPlace::of(repo, explicit) {
         ConfigPlace::Outside(path) => {
             let Some((text, origin)) = read_config(repo, Some(&path), "", head, "head")? else {

@@ -20,7 +20,7 @@ use crate::allowlist::edit::{self, NewEntry};
 use crate::allowlist::{Config, Date};
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
-use crate::gate::{self, DiffRequest, CONFIG_FILE};
+use crate::gate::{self, ConfigChoice, DiffRequest, LoadedConfig, CONFIG_FILE};
 use crate::git::Repo;
 use crate::report::words::{self, entry_place};
 
@@ -92,18 +92,15 @@ pub fn run(args: Args) -> Result<Exit> {
 
     // Compare with the file about to be edited as the allowlist; an absent file is
     // an empty one, not the head revision's.
-    let empty = tempfile::NamedTempFile::new().context("creating an empty allowlist")?;
-    fs::write(empty.path(), "version: 1\n").context("writing an empty allowlist")?;
-    let config_path = if existing.is_some() {
-        target.clone()
-    } else {
-        empty.path().to_path_buf()
-    };
     let outcome = gate::diff(&DiffRequest {
         repo: args.repo.clone(),
         base: args.base.clone(),
         head: args.head.clone(),
-        config: Some(config_path),
+        config: ConfigChoice::Given(LoadedConfig {
+            origin: origin.clone(),
+            path: None,
+            config: config.clone(),
+        }),
         // The file being edited is the one the comparison must use.
         config_from: ConfigFrom::Head,
         tags: args.tags.clone(),

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
-use crate::gate::{self, DiffRequest};
+use crate::gate::{self, ConfigChoice, DiffRequest};
 use crate::git::Repo;
 use crate::report::{self, Ci, Format, Style};
 
@@ -63,7 +63,7 @@ impl From<Args> for DiffRequest {
             repo: args.repo,
             base: args.base,
             head: args.head,
-            config: args.config,
+            config: ConfigChoice::from_arg(args.config),
             config_from: args.config_from,
             tags: args.tags,
             today: None,
