@@ -120,7 +120,8 @@ impl FlowStep {
 pub const CHANGED: &str = "[changed]";
 
 impl Finding {
-    /// The matching key of SPEC.md: package, function, kind and normalised expression.
+    /// The matching key (README, "How it works"): package, function, kind and
+    /// normalised expression.
     /// Package-level initialisers are all called `init`, so they also keep their file.
     pub fn key(&self) -> Key {
         Key {

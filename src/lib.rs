@@ -9,8 +9,9 @@
 //! 3. [`parse`]: compiler output to raw findings.
 //! 4. [`function`]: name the function enclosing each finding, from the Go source.
 //! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged.
-//! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries.
-//! 7. [`report`]: text or JSON.
+//! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries;
+//!    [`config_change`]: what the head changes in the allowlist, for every report.
+//! 7. [`report`]: text, JSON, GitHub annotations and job summary, SARIF, Markdown.
 //!
 //! [`gate`] runs the stages in order; [`hook`] turns a git push into comparisons;
 //! [`explain`] turns the compiler's `-m=2` escape flows into readable steps, on

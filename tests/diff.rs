@@ -59,13 +59,28 @@ fn summary(json: &Value) -> (u64, u64, u64, u64) {
     (n("new"), n("fixed"), n("moved"), n("allowed"))
 }
 
-/// Asserts the head only moved code: nothing new, nothing fixed, exit 0.
+/// Asserts the head only moved code: nothing new, nothing fixed, exit 0, and every
+/// heap escape of the base still found in the head (as unchanged or moved), so that a
+/// run that lost every finding cannot pass.
 #[track_caller]
 fn assert_only_moves(repo: &TestRepo, base: &str, head: &str) {
-    let (run, json) = json_diff(repo, &[base, head]);
+    let (run, json) = json_diff(repo, &["--all-packages", base, head]);
     run.assert_code(0);
     assert_eq!(summary(&json).0, 0, "new escapes in {json:#}");
     assert_eq!(summary(&json).1, 0, "fixed escapes in {json:#}");
+    let listed = |rev: &str| {
+        let run = repo.run_untouched(&["list", "--format", "json", rev]);
+        run.assert_code(0);
+        list(&run.json(), "findings").len() as u64
+    };
+    let (in_base, in_head) = (listed(base), listed(head));
+    assert!(in_base > 0, "the base has no heap escape to move");
+    assert_eq!(in_base, in_head, "the head lost or gained escapes");
+    let kept = json["summary"]["unchanged"].as_u64().expect("unchanged") + summary(&json).2;
+    assert_eq!(
+        kept, in_head,
+        "every escape is unchanged or moved in {json:#}"
+    );
     let text = repo.run_untouched(&["diff", base, head]);
     text.assert_code(0);
     assert!(

@@ -893,15 +893,54 @@ fn outside_findings_next_to_real_escapes_report_only_the_real_ones() {
 // 8. SIGTERM / SIGINT in the middle of a build
 // ---------------------------------------------------------------------------------------
 
-/// One process as /proc/PID/stat describes it.
+/// One process, as the system describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Proc {
     pid: u32,
     ppid: u32,
     comm: String,
     state: char,
-    /// Start time in clock ticks since boot: tells a reused pid apart.
-    start: u64,
+    /// When it started (clock ticks since boot on Linux, `ps`'s `lstart` elsewhere):
+    /// tells a reused pid apart.
+    start: String,
+}
+
+/// Every process: from /proc where there is one (Linux), else from `ps` (macOS and
+/// the BSDs have no /proc).
+fn all_procs() -> Vec<Proc> {
+    if Path::new("/proc/self/stat").exists() {
+        return fs::read_dir("/proc")
+            .expect("read /proc")
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(read_proc)
+            .collect();
+    }
+    procs_from_ps()
+}
+
+fn procs_from_ps() -> Vec<Proc> {
+    let out = Command::new("ps")
+        .args(["-A", "-o", "pid=,ppid=,stat=,lstart=,comm="])
+        .output()
+        .expect("run ps: the interrupt tests need /proc or ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // pid ppid stat, then lstart's five words (`Sun Nov 29 19:30:12 2026`), comm.
+            if fields.len() < 9 {
+                return None;
+            }
+            Some(Proc {
+                pid: fields[0].parse().ok()?,
+                ppid: fields[1].parse().ok()?,
+                state: fields[2].chars().next()?,
+                start: fields[3..8].join(" "),
+                comm: fields[8..].join(" "),
+            })
+        })
+        .collect()
 }
 
 fn read_proc(pid: u32) -> Option<Proc> {
@@ -916,24 +955,32 @@ fn read_proc(pid: u32) -> Option<Proc> {
         state: rest.first()?.chars().next()?,
         ppid: rest.get(1)?.parse().ok()?,
         comm,
-        start: rest.get(19)?.parse().ok()?,
+        start: rest.get(19)?.to_string(),
     })
+}
+
+/// The `ps` reading (what macOS uses) agrees with /proc about this very process.
+#[test]
+fn ps_and_proc_agree_on_this_process() {
+    let me = std::process::id();
+    let from_ps = procs_from_ps();
+    let mine = from_ps
+        .iter()
+        .find(|p| p.pid == me)
+        .expect("ps lists this process");
+    assert_eq!(mine.ppid, std::os::unix::process::parent_id());
+    assert_eq!(mine.start.split_whitespace().count(), 5, "{mine:?}");
+    if Path::new("/proc/self/stat").exists() {
+        let proc = read_proc(me).expect("/proc lists this process");
+        assert_eq!((proc.pid, proc.ppid), (mine.pid, mine.ppid));
+    }
 }
 
 /// Every live process that descends from `root`.
 fn descendants(root: u32) -> Vec<Proc> {
     let mut children: BTreeMap<u32, Vec<Proc>> = BTreeMap::new();
-    for entry in fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some(p) = read_proc(pid) {
-            children.entry(p.ppid).or_default().push(p);
-        }
+    for p in all_procs() {
+        children.entry(p.ppid).or_default().push(p);
     }
     let mut out = Vec::new();
     let mut stack = vec![root];
@@ -948,10 +995,10 @@ fn descendants(root: u32) -> Vec<Proc> {
 
 /// Whether `p` is still running (not gone, not a zombie, not a reused pid).
 fn still_alive(p: &Proc) -> bool {
-    match read_proc(p.pid) {
-        None => false,
-        Some(now) => now.start == p.start && now.state != 'Z' && now.state != 'X',
-    }
+    all_procs()
+        .into_iter()
+        .find(|now| now.pid == p.pid)
+        .is_some_and(|now| now.start == p.start && now.state != 'Z' && now.state != 'X')
 }
 
 /// A package whose compilation takes seconds: thousands of allocating functions, with a
