@@ -111,11 +111,49 @@ impl Scope {
     }
 }
 
+/// How an allowlist file is named in messages: its name, and the revision it was read
+/// from when it is a revision's blob (`.escape-gate.yml (in head 1a2b3c4)`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The repository-relative path, or the path given on the command line; empty
+    /// when there is no file.
+    pub file: String,
+    /// `head 1a2b3c4`, when the text came from a commit rather than from disk.
+    pub revision: Option<String>,
+}
+
+impl Origin {
+    /// A file on disk.
+    pub fn file(file: impl Into<String>) -> Origin {
+        Origin {
+            file: file.into(),
+            revision: None,
+        }
+    }
+
+    /// `.escape-gate.yml:12 (in head 1a2b3c4)`: a line of the file.
+    pub fn at(&self, line: Option<usize>) -> String {
+        let file = match line {
+            Some(line) => format!("{}:{line}", self.file),
+            None => self.file.clone(),
+        };
+        match &self.revision {
+            Some(rev) => format!("{file} (in {rev})"),
+            None => file,
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.at(None))
+    }
+}
+
 /// Where the allowlist came from and what it says.
 #[derive(Debug, Clone, Default)]
 pub struct LoadedConfig {
-    /// How to name the file in messages; empty when there is none.
-    pub origin: String,
+    pub origin: Origin,
     /// The file's repository-relative path, when it is a file of the head that an
     /// annotation can point at (`None` for a file outside the repository, or the
     /// base's file, whose lines are not the head's).
@@ -893,20 +931,26 @@ fn read_config(
     rel: &str,
     rev: &Revision,
     side: &str,
-) -> Result<Option<(String, String)>> {
+) -> Result<Option<(String, Origin)>> {
     let (bytes, origin) = match (disk, rev.commit) {
         (Some(path), _) => {
-            let origin = path.display().to_string();
+            let origin = Origin::file(path.display().to_string());
             let bytes =
                 fs::read(path).with_context(|| format!("reading the allowlist {origin}"))?;
             (bytes, origin)
         }
         (None, Some(commit)) => match repo.read_file(commit, rel) {
-            Some(bytes) => (bytes, format!("{rel} (in {side} {})", rev.label())),
+            Some(bytes) => (
+                bytes,
+                Origin {
+                    file: rel.to_string(),
+                    revision: Some(format!("{side} {}", rev.label())),
+                },
+            ),
             None => return Ok(None),
         },
         (None, None) => match fs::read(repo.root().join(rel)) {
-            Ok(bytes) => (bytes, rel.to_string()),
+            Ok(bytes) => (bytes, Origin::file(rel)),
             Err(_) => return Ok(None),
         },
     };
@@ -915,8 +959,8 @@ fn read_config(
     Ok(Some((text, origin)))
 }
 
-fn parse_config(text: &str, origin: &str) -> Result<Config> {
-    Config::parse(text, origin).map_err(|err| {
+fn parse_config(text: &str, origin: &Origin) -> Result<Config> {
+    Config::parse(text, &origin.to_string()).map_err(|err| {
         anyhow::anyhow!(
             "{err}\nhint: see the allowlist format in escape-gate's README (section \"The allowlist\")"
         )
@@ -995,12 +1039,12 @@ fn load_configs(
     };
     // The side that does not rule may hold anything: a base from before a format
     // change, a head with a typo. Neither stops the comparison; both are said.
-    let lenient = |file: &Option<(String, String)>, rules: bool, warnings: &mut Vec<String>| {
+    let lenient = |file: &Option<(String, Origin)>, rules: bool, warnings: &mut Vec<String>| {
         let (text, origin) = file.as_ref()?;
         if rules {
             return Some(loaded.config.clone());
         }
-        match Config::parse(text, origin) {
+        match Config::parse(text, &origin.to_string()) {
             Ok(config) => Some(config),
             Err(err) => {
                 warnings.push(format!("{err} (it does not rule this comparison)"));
@@ -1027,10 +1071,10 @@ fn load_configs(
 }
 
 fn build_settings(config: &LoadedConfig, tags: &[String]) -> Result<BuildSettings> {
-    let origin = if config.origin.is_empty() {
-        CONFIG_FILE
+    let origin = if config.origin.file.is_empty() {
+        CONFIG_FILE.to_string()
     } else {
-        &config.origin
+        config.origin.to_string()
     };
     go::check_flags(&config.config.build.flags).map_err(|why| {
         anyhow::anyhow!("{origin}: {why}\nhint: remove it from the build section")

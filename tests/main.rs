@@ -9,6 +9,7 @@ mod allow_command;
 mod diff;
 mod errors;
 mod explain;
+mod golden;
 mod hook;
 mod hostile;
 mod list_demo;

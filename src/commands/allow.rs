@@ -20,7 +20,7 @@ use crate::allowlist::edit::{self, NewEntry};
 use crate::allowlist::{Config, Date};
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
-use crate::gate::{self, ConfigChoice, DiffRequest, LoadedConfig, CONFIG_FILE};
+use crate::gate::{self, ConfigChoice, DiffRequest, LoadedConfig, Origin, CONFIG_FILE};
 use crate::git::Repo;
 use crate::report::words::{self, entry_place};
 
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Result<Exit> {
         base: args.base.clone(),
         head: args.head.clone(),
         config: ConfigChoice::Given(LoadedConfig {
-            origin: origin.clone(),
+            origin: Origin::file(origin.clone()),
             path: None,
             config: config.clone(),
         }),
@@ -123,7 +123,7 @@ pub fn run(args: Args) -> Result<Exit> {
         writeln!(
             out,
             "note: the entry at {} expired on {expires}; it allows nothing (path {:?})",
-            entry_place(&origin, entry),
+            entry_place(&Origin::file(origin.clone()), entry),
             entry.path
         )?;
     }
@@ -150,7 +150,7 @@ pub fn run(args: Args) -> Result<Exit> {
             writeln!(
                 out,
                 "  {}: path {:?}{}{} (reason: {})",
-                entry_place(&origin, entry),
+                entry_place(&Origin::file(origin.clone()), entry),
                 entry.path,
                 entry
                     .function

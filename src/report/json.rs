@@ -202,7 +202,7 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
 
 pub fn report(outcome: &Outcome) -> Report<'_> {
     let cmp = &outcome.comparison;
-    let origin = outcome.config.origin.as_str();
+    let origin = outcome.config.origin.file.as_str();
     let entries = &outcome.config.config.allow;
     Report {
         schema_version: SCHEMA_VERSION,

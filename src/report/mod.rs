@@ -265,7 +265,7 @@ pub(crate) mod fixture {
             .push(finding("old.go", 7, "Gone", Kind::Escapes, "&T{}"));
         let yaml = "version: 1\nallow:\n  - path: \"codec/*.go\"\n    reason: buffer handed to the caller\n\n  - path: \"gone/*.go\"\n    reason: no longer needed\n";
         outcome.config = LoadedConfig {
-            origin: ".escape-gate.yml".to_string(),
+            origin: crate::gate::Origin::file(".escape-gate.yml"),
             path: Some(".escape-gate.yml".to_string()),
             config: Config::parse(yaml, ".escape-gate.yml").expect("valid allowlist"),
         };

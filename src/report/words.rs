@@ -4,7 +4,7 @@
 //! rephrase them.
 
 use crate::allowlist::AllowEntry;
-use crate::gate::{Outcome, Scope};
+use crate::gate::{Origin, Outcome, Scope};
 
 /// `1 heap escape`, `2 heap escapes`, `1 entry`, `3 entries`.
 pub fn count(n: usize, noun: &str) -> String {
@@ -97,16 +97,14 @@ pub fn scope(scope: &Scope) -> String {
     text
 }
 
-/// Where an allowlist entry is: `.escape-gate.yml:12`, or the file alone.
-pub fn entry_place(origin: &str, entry: &AllowEntry) -> String {
-    match entry.line {
-        Some(line) => format!("{origin}:{line}"),
-        None => origin.to_string(),
-    }
+/// Where an allowlist entry is: `.escape-gate.yml:12 (in head 1a2b3c4)`, or the file
+/// alone when the line is unknown.
+pub fn entry_place(origin: &Origin, entry: &AllowEntry) -> String {
+    origin.at(entry.line)
 }
 
 /// An entry that allowed nothing in this comparison.
-pub fn stale_entry(origin: &str, entry: &AllowEntry) -> String {
+pub fn stale_entry(origin: &Origin, entry: &AllowEntry) -> String {
     format!(
         "allowlist entry at {} matched no new escape (path {:?}); remove it if the escape is gone",
         entry_place(origin, entry),
@@ -115,7 +113,7 @@ pub fn stale_entry(origin: &str, entry: &AllowEntry) -> String {
 }
 
 /// An entry past its `expires` date.
-pub fn expired_entry(origin: &str, entry: &AllowEntry) -> String {
+pub fn expired_entry(origin: &Origin, entry: &AllowEntry) -> String {
     let expires = entry.expires.map(|d| d.to_string()).unwrap_or_default();
     format!(
         "allowlist entry at {} expired on {expires} and allows nothing (path {:?})",
