@@ -299,7 +299,11 @@ impl Repo {
     }
 
     fn write_commit(&self, oid: Oid, out: &mut TreeWriter) -> Result<()> {
-        let tree = self.repo.find_commit(oid)?.tree()?;
+        let tree = self
+            .repo
+            .find_commit(oid)?
+            .tree()
+            .map_err(|err| unparsable(oid, "its root directory", err))?;
         let entries = self.tree_entries(oid, tree)?;
         let mut embeds = false;
         let mut deferred = Vec::new();
@@ -354,10 +358,9 @@ impl Repo {
                 }
                 match entry.kind() {
                     Some(ObjectType::Tree) => {
-                        let sub = self
-                            .repo
-                            .find_tree(entry.id())
-                            .with_context(|| format!("reading the directory {path}"))?;
+                        let sub = self.repo.find_tree(entry.id()).map_err(|err| {
+                            unparsable(commit, &format!("the directory `{path}`"), err)
+                        })?;
                         pending.push((path, sub));
                     }
                     Some(ObjectType::Blob) => entries.push(TreeEntry {
@@ -549,28 +552,25 @@ impl Repo {
     /// renamed (both names of a rename), and the renames as head path → base path, by
     /// git's rename detection.
     pub fn changes(&self, base: &Revision, head: &Revision) -> Result<Changes> {
-        let base_tree = match base.commit {
-            Some(oid) => Some(self.repo.find_commit(oid)?.tree()?),
-            None => None,
-        };
-        let mut opts = git2::DiffOptions::new();
-        let mut diff = match (&base_tree, head.commit) {
-            (_, Some(oid)) => {
-                let head_tree = self.repo.find_commit(oid)?.tree()?;
-                self.repo.diff_tree_to_tree(
-                    base_tree.as_ref(),
-                    Some(&head_tree),
-                    Some(&mut opts),
-                )?
-            }
-            (Some(tree), None) => {
-                opts.include_untracked(true)
-                    .recurse_untracked_dirs(true)
-                    .show_untracked_content(true);
-                self.repo
-                    .diff_tree_to_workdir_with_index(Some(tree), Some(&mut opts))?
-            }
-            (None, None) => return Ok(Changes::default()),
+        let diff = self.diff(base, head).map_err(|err| {
+            // libgit2 reads subtrees as the diff needs them: a tree it cannot parse
+            // (an empty name, a bad mode) shows up here first.
+            let hint = if err.class() == git2::ErrorClass::Tree {
+                "\nhint: one of them holds a tree git would not accept, made by hand \
+                 (`git hash-object --literally`) or damaged; `git fsck` names it. Compare \
+                 other revisions"
+            } else {
+                ""
+            };
+            anyhow!(
+                "comparing {} with {}: {}{hint}",
+                base.label(),
+                head.label(),
+                err.message()
+            )
+        })?;
+        let Some(mut diff) = diff else {
+            return Ok(Changes::default());
         };
         let mut find = git2::DiffFindOptions::new();
         find.renames(true).for_untracked(true);
@@ -591,6 +591,38 @@ impl Repo {
         changes.paths.sort();
         changes.paths.dedup();
         Ok(changes)
+    }
+
+    /// git's diff of the two revisions, `None` when neither is a commit.
+    fn diff(
+        &self,
+        base: &Revision,
+        head: &Revision,
+    ) -> Result<Option<git2::Diff<'_>>, git2::Error> {
+        let base_tree = match base.commit {
+            Some(oid) => Some(self.repo.find_commit(oid)?.tree()?),
+            None => None,
+        };
+        let mut opts = git2::DiffOptions::new();
+        let diff = match (&base_tree, head.commit) {
+            (_, Some(oid)) => {
+                let head_tree = self.repo.find_commit(oid)?.tree()?;
+                self.repo.diff_tree_to_tree(
+                    base_tree.as_ref(),
+                    Some(&head_tree),
+                    Some(&mut opts),
+                )?
+            }
+            (Some(tree), None) => {
+                opts.include_untracked(true)
+                    .recurse_untracked_dirs(true)
+                    .show_untracked_content(true);
+                self.repo
+                    .diff_tree_to_workdir_with_index(Some(tree), Some(&mut opts))?
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(diff))
     }
 }
 
@@ -652,6 +684,19 @@ fn unfaithful(commit: Oid, what: &str) -> anyhow::Error {
          nothing it cannot reproduce exactly. See it with `git ls-tree -r {commit}`, \
          and compare other revisions"
     )
+}
+
+/// A directory of a commit that libgit2 cannot read: a crafted tree (an empty name, a
+/// bad mode) is one git would refuse too.
+fn unparsable(commit: Oid, what: &str, err: git2::Error) -> anyhow::Error {
+    if err.class() == git2::ErrorClass::Tree {
+        unfaithful(
+            commit,
+            &format!("{what} cannot be parsed ({})", err.message()),
+        )
+    } else {
+        anyhow!("reading {what} of commit {commit}: {}", err.message())
+    }
 }
 
 /// A write into the temporary tree that failed, for a commit.

@@ -236,6 +236,44 @@ fn names_git_refuses_are_refused() {
     }
 }
 
+/// An empty name: git's tree format allows writing one, libgit2 will not parse it.
+#[test]
+fn a_tree_with_an_empty_name_is_refused() {
+    require_go();
+    let repo = base_repo();
+    let area = Area::new();
+    let go = repo.blob(PWNED_GO);
+    let bad = repo.raw_tree(&[("100644", b"", &go)]);
+    let at_root = crafted_commit(&repo, &[("100644", b"", go.clone())]);
+    let below = crafted_commit(&repo, &[("40000", b"sub", bad)]);
+    for (commit, what) in [
+        (&at_root, "its root directory"),
+        (&below, "the directory `sub`"),
+    ] {
+        let run = area.run(&repo, &["diff", "HEAD", commit]);
+        assert_refused(
+            &run,
+            &[
+                &format!(
+                    "comparing HEAD ({}) with {}",
+                    &repo.git(&["rev-parse", "HEAD"])[..10],
+                    short(commit)
+                ),
+                "failed to parse tree",
+                "`git fsck` names it",
+            ],
+        );
+        let run = area.run(&repo, &["list", commit]);
+        assert_refused(
+            &run,
+            &[
+                commit,
+                &format!("{what} cannot be parsed (failed to parse tree"),
+            ],
+        );
+    }
+}
+
 #[test]
 fn a_name_twice_in_one_directory_is_refused() {
     require_go();
