@@ -389,6 +389,12 @@ impl Repo {
             .find_blob(entry.id)
             .with_context(|| format!("reading {}", entry.path))?;
         let written = if entry.mode == 0o120000 {
+            if is_module_file(&entry.path) {
+                return Err(linked_module_file(
+                    &entry.path,
+                    &format!("in commit {commit}"),
+                ));
+            }
             out.symlink(&entry.path, blob.content())
         } else {
             out.file(&entry.path, &mut blob.content(), entry.mode == 0o100755)
@@ -699,6 +705,26 @@ fn unparsable(commit: Oid, what: &str, err: git2::Error) -> anyhow::Error {
     }
 }
 
+/// The files `go` reads to know the module, and rewrites when a build flag allows it
+/// (`-mod=mod`): `go.mod`, `go.sum`, `go.work`, `go.work.sum`.
+fn is_module_file(path: &TreePath) -> bool {
+    matches!(
+        path.components().last().map(Vec::as_slice),
+        Some(b"go.mod" | b"go.sum" | b"go.work" | b"go.work.sum")
+    )
+}
+
+/// A module file that is a link: `go` would read, and with `-mod=mod` rewrite, the file
+/// it points to, anywhere, so it is refused rather than reproduced.
+fn linked_module_file(path: &TreePath, whence: &str) -> anyhow::Error {
+    anyhow!(
+        "{path} {whence} is a symbolic link: go reads module files, and rewrites them when a \
+         build flag allows it (-mod=mod), which through a link would reach outside the \
+         checkout\n\
+         hint: commit {path} as a regular file"
+    )
+}
+
 /// A write into the temporary tree that failed, for a commit.
 fn not_written(commit: Oid, err: WriteError) -> anyhow::Error {
     match err {
@@ -729,6 +755,9 @@ fn copy_source(source: &mut SourceTree, path: &TreePath, out: &mut TreeWriter) -
         // Gone, below a link, or a directory now: no file of the working tree, as git
         // sees it; its files, if any, are listed on their own.
         Source::Missing | Source::BeyondLink { .. } | Source::Directory => Ok(false),
+        Source::Link(_) if is_module_file(path) => {
+            Err(linked_module_file(path, "in the working tree"))
+        }
         Source::Link(target) => {
             out.symlink(path, &target).map_err(not_copied)?;
             Ok(false)

@@ -342,6 +342,40 @@ fn a_name_both_link_and_directory_writes_nothing_outside() {
     }
 }
 
+/// `go.mod` as a link to a file outside, and the head's allowlist asks for `-mod=mod`:
+/// go would rewrite the file the link points to (it adds the `go` line it lacks).
+#[test]
+fn a_module_file_that_is_a_link_is_refused() {
+    require_go();
+    let area = Area::new();
+    let victim = area.sentinel.path().join("go.mod");
+    fs::write(&victim, "module example.com/m\n").expect("write");
+    let repo = base_repo();
+    let base = repo.git(&["rev-parse", "HEAD"]);
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nbuild:\n  flags: [\"-mod=mod\"]\n",
+    );
+    fs::remove_file(repo.path().join("go.mod")).expect("rm go.mod");
+    std::os::unix::fs::symlink(&victim, repo.path().join("go.mod")).expect("ln -s");
+
+    let run = area.run(&repo, &["diff", base.trim()]);
+    assert_refused(
+        &run,
+        &[
+            "go.mod in the working tree is a symbolic link",
+            "(-mod=mod)",
+            "hint: commit go.mod as a regular file",
+        ],
+    );
+    let head = repo.commit("go.mod as a link");
+    let run = area.run(&repo, &["diff", base.trim(), &head]);
+    assert_refused(
+        &run,
+        &[&format!("go.mod in commit {head} is a symbolic link")],
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Working trees with a link in place of a tracked directory
 // ---------------------------------------------------------------------------------------
