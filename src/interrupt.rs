@@ -4,6 +4,10 @@
 //!
 //! `go build` starts compiler processes of its own, so each `go` runs in a process group
 //! of its own and the whole group is signalled; a terminal's Ctrl-C would not reach it.
+//!
+//! A run killed outright (SIGKILL, a crash, power loss) cleans nothing up; every
+//! temporary tree is locked while in use, and the next run removes those whose lock is
+//! free ([`sweep_stale`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
