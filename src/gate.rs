@@ -813,7 +813,8 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     progress.say(&format!("checking out {}", rev.label()));
     let work = Work::new(&repo)?;
     let tree = work.checkout(&repo, &rev)?;
-    let text = fs::read_to_string(tree.join(&req.file)).map_err(|err| {
+    // Never through a link in the tree: it could point anywhere.
+    let text = crate::tree_path::read_in_tree(&tree, &req.file).map_err(|err| {
         anyhow::anyhow!(
             "{} is not a readable file in {} ({err})\n\
              hint: give the path relative to the repository root, as escape-gate diff prints it",

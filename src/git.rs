@@ -9,10 +9,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use git2::{ObjectType, Oid, Repository, StatusOptions};
+
+use crate::tree_path::{Source, SourceTree, TreePath, TreeWriter, WriteError};
 
 /// A resolved revision: a commit, or the working tree of the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,58 +269,142 @@ impl Repo {
         Ok(found)
     }
 
-    /// Writes the files of `rev` that a build can read into `dest`, which is emptied
-    /// first (or created).
+    /// Writes the files of `rev` that a build can read into `dest`, a directory of
+    /// escape-gate's own that is replaced (or created; its parent must exist).
+    ///
+    /// Only `dest` is written, whatever the revision holds: every name is checked
+    /// before use, every directory created here, every file created new, never
+    /// through a link (see [`crate::tree_path`]). A tree that cannot be reproduced
+    /// exactly is an error that names the path.
     pub fn materialise(&self, rev: &Revision, dest: &Path) -> Result<()> {
-        if dest.exists() {
-            fs::remove_dir_all(dest).with_context(|| format!("emptying {}", dest.display()))?;
+        match fs::symlink_metadata(dest) {
+            // The previous checkout of this run; a link in its place is removed, not
+            // followed.
+            Ok(meta) if meta.is_dir() => fs::remove_dir_all(dest),
+            Ok(_) => fs::remove_file(dest),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err),
         }
-        fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+        .with_context(|| format!("emptying {}", dest.display()))?;
+        let mut out =
+            TreeWriter::create(dest).with_context(|| format!("creating {}", dest.display()))?;
         match rev.commit {
             Some(oid) => self
-                .write_commit(oid, dest)
+                .write_commit(oid, &mut out)
                 .with_context(|| format!("writing {} into its temporary tree", rev.label())),
             None => self
-                .copy_working_tree(dest)
+                .copy_working_tree(&mut out)
                 .context("copying the working tree into a temporary tree"),
         }
     }
 
-    fn write_commit(&self, oid: Oid, dest: &Path) -> Result<()> {
-        let tree = self.repo.find_commit(oid)?.tree()?;
-        let mut entries: Vec<(String, Oid, i32)> = Vec::new();
-        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-            // Submodules (commit entries) are another repository; trees are implied.
-            if entry.kind() == Some(ObjectType::Blob) {
-                if let Ok(name) = entry.name() {
-                    entries.push((format!("{dir}{name}"), entry.id(), entry.filemode()));
-                }
-            }
-            git2::TreeWalkResult::Ok
-        })?;
+    fn write_commit(&self, oid: Oid, out: &mut TreeWriter) -> Result<()> {
+        let tree = self
+            .repo
+            .find_commit(oid)?
+            .tree()
+            .map_err(|err| unparsable(oid, "its root directory", err))?;
+        let entries = self.tree_entries(oid, tree)?;
         let mut embeds = false;
         let mut deferred = Vec::new();
-        for (rel, id, mode) in entries {
-            match build_use(&rel) {
+        for entry in entries {
+            match build_use(&entry.path.to_slash_lossy()) {
                 BuildUse::Never => continue,
                 BuildUse::IfEmbedded => {
-                    deferred.push((rel, id, mode));
+                    deferred.push(entry);
                     continue;
                 }
                 BuildUse::Always => {}
             }
-            let content = self
-                .write_blob(id, mode, &dest.join(&rel))
-                .with_context(|| format!("writing {rel}"))?;
-            embeds |= rel.ends_with(".go") && has_embed(&content);
+            let content = self.write_entry(oid, &entry, out)?;
+            embeds |= entry.path.to_slash_lossy().ends_with(".go") && has_embed(&content);
         }
         if embeds {
-            for (rel, id, mode) in deferred {
-                self.write_blob(id, mode, &dest.join(&rel))
-                    .with_context(|| format!("writing {rel}"))?;
+            for entry in deferred {
+                self.write_entry(oid, &entry, out)?;
             }
         }
         Ok(())
+    }
+
+    /// Every file and link of a commit's tree, each name checked on its own: no `..`,
+    /// `.`, `.git` or separator, no name twice in one directory (which a tree made by
+    /// hand can hold), nothing deeper than [`crate::tree_path::MAX_DEPTH`].
+    fn tree_entries(&self, commit: Oid, tree: git2::Tree<'_>) -> Result<Vec<TreeEntry>> {
+        let mut entries = Vec::new();
+        let mut pending = vec![(TreePath::root(), tree)];
+        while let Some((dir, tree)) = pending.pop() {
+            let mut seen: HashMap<Vec<u8>, &'static str> = HashMap::new();
+            for entry in tree.iter() {
+                let name = entry.name_bytes();
+                let path = dir.join(name).map_err(|err| {
+                    unfaithful(
+                        commit,
+                        &format!("its tree has the entry `{}`: {}", err.path, err.problem),
+                    )
+                })?;
+                let kind = match entry.kind() {
+                    Some(ObjectType::Tree) => "a directory",
+                    Some(ObjectType::Blob) if entry.filemode() == 0o120000 => "a symbolic link",
+                    Some(ObjectType::Blob) => "a file",
+                    Some(ObjectType::Commit) => "a submodule",
+                    _ => "an object of another kind",
+                };
+                if let Some(first) = seen.insert(name.to_vec(), kind) {
+                    return Err(unfaithful(
+                        commit,
+                        &format!("`{path}` is in its tree twice, as {first} and as {kind}"),
+                    ));
+                }
+                match entry.kind() {
+                    Some(ObjectType::Tree) => {
+                        let sub = self.repo.find_tree(entry.id()).map_err(|err| {
+                            unparsable(commit, &format!("the directory `{path}`"), err)
+                        })?;
+                        pending.push((path, sub));
+                    }
+                    Some(ObjectType::Blob) => entries.push(TreeEntry {
+                        path,
+                        id: entry.id(),
+                        mode: entry.filemode(),
+                    }),
+                    // Submodules are another repository.
+                    Some(ObjectType::Commit) => {}
+                    _ => {
+                        return Err(unfaithful(
+                            commit,
+                            &format!("`{path}` is {kind}, neither a file nor a directory"),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Writes one blob as a file or a link; returns the file's content.
+    fn write_entry(&self, commit: Oid, entry: &TreeEntry, out: &mut TreeWriter) -> Result<Vec<u8>> {
+        let blob = self
+            .repo
+            .find_blob(entry.id)
+            .with_context(|| format!("reading {}", entry.path))?;
+        let written = if entry.mode == 0o120000 {
+            if is_module_file(&entry.path) {
+                return Err(linked_module_file(
+                    &entry.path,
+                    &format!("in commit {commit}"),
+                ));
+            }
+            out.symlink(&entry.path, blob.content())
+        } else {
+            out.file(&entry.path, &mut blob.content(), entry.mode == 0o100755)
+        };
+        written.map_err(|err| not_written(commit, err))?;
+        Ok(if entry.mode == 0o120000 {
+            Vec::new()
+        } else {
+            blob.content().to_vec()
+        })
     }
 
     /// The content of `path` in `commit`, if it is a file there.
@@ -393,27 +480,14 @@ impl Repo {
         Ok(files)
     }
 
-    /// Writes one blob (creating its directory) and returns its content.
-    fn write_blob(&self, oid: Oid, mode: i32, path: &Path) -> Result<Vec<u8>> {
-        let blob = self.repo.find_blob(oid)?;
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        if mode == 0o120000 {
-            let target = String::from_utf8_lossy(blob.content()).into_owned();
-            make_symlink(&target, path)?;
-            return Ok(Vec::new());
-        }
-        fs::write(path, blob.content())?;
-        if mode == 0o100755 {
-            set_executable(path)?;
-        }
-        Ok(blob.content().to_vec())
-    }
-
     /// Copies tracked files as they are on disk now, plus untracked files that are not
     /// ignored: what `git add -A && git commit` would record, without doing it.
-    fn copy_working_tree(&self, dest: &Path) -> Result<()> {
+    ///
+    /// Files are read as git sees them: a tracked path below a directory that a link
+    /// has replaced is not a file of the working tree (`git status` calls it deleted),
+    /// so nothing is read through a link inside the repository; a link is copied as a
+    /// link, with its target as written; sources are only opened for reading.
+    fn copy_working_tree(&self, out: &mut TreeWriter) -> Result<()> {
         let index = self.repo.index().context("reading the index")?;
         let mut paths: Vec<String> = Vec::new();
         for entry in index.iter() {
@@ -435,38 +509,46 @@ impl Repo {
         for status in statuses.iter() {
             if status.status().is_wt_new() {
                 if let Ok(path) = status.path() {
-                    paths.push(path.to_string());
+                    // `sub/`: a repository of its own inside this one, not its files.
+                    if !path.ends_with('/') {
+                        paths.push(path.to_string());
+                    }
                 }
             }
         }
         paths.sort();
         paths.dedup();
-        paths.retain(|rel| build_use(rel) != BuildUse::Never);
-        let embeds = paths.iter().any(|rel| {
-            rel.ends_with(".go")
-                && build_use(rel) == BuildUse::Always
-                && fs::read(self.root.join(rel)).is_ok_and(|c| has_embed(&c))
-        });
-        if !embeds {
-            paths.retain(|rel| build_use(rel) == BuildUse::Always);
-        }
+        let mut files = Vec::new();
         for rel in paths {
-            let from = self.root.join(&rel);
-            let meta = match fs::symlink_metadata(&from) {
-                Ok(meta) => meta,
-                // Deleted in the working tree but still in the index: it is gone.
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(err) => return Err(err).with_context(|| format!("reading {rel}")),
-            };
-            let to = dest.join(&rel);
-            if let Some(parent) = to.parent() {
-                fs::create_dir_all(parent)?;
+            let path = TreePath::parse(&rel).map_err(|err| {
+                anyhow!(
+                    "`{}` in the index or the working tree cannot be a file in a tree: {}\n\
+                     hint: git itself would not check it out; remove it from the index with \
+                     `git rm --cached`, and look at how it got there",
+                    err.path,
+                    err.problem
+                )
+            })?;
+            files.push(path);
+        }
+        let mut source = SourceTree::open(&self.root)
+            .with_context(|| format!("opening {}", self.root.display()))?;
+        let mut embeds = false;
+        let mut deferred = Vec::new();
+        for path in files {
+            match build_use(&path.to_slash_lossy()) {
+                BuildUse::Never => continue,
+                BuildUse::IfEmbedded => {
+                    deferred.push(path);
+                    continue;
+                }
+                BuildUse::Always => {}
             }
-            if meta.file_type().is_symlink() {
-                let target = fs::read_link(&from)?;
-                make_symlink(&target.to_string_lossy(), &to)?;
-            } else if meta.is_file() {
-                fs::copy(&from, &to).with_context(|| format!("copying {rel}"))?;
+            embeds |= copy_source(&mut source, &path, out)?;
+        }
+        if embeds {
+            for path in deferred {
+                copy_source(&mut source, &path, out)?;
             }
         }
         Ok(())
@@ -476,28 +558,25 @@ impl Repo {
     /// renamed (both names of a rename), and the renames as head path → base path, by
     /// git's rename detection.
     pub fn changes(&self, base: &Revision, head: &Revision) -> Result<Changes> {
-        let base_tree = match base.commit {
-            Some(oid) => Some(self.repo.find_commit(oid)?.tree()?),
-            None => None,
-        };
-        let mut opts = git2::DiffOptions::new();
-        let mut diff = match (&base_tree, head.commit) {
-            (_, Some(oid)) => {
-                let head_tree = self.repo.find_commit(oid)?.tree()?;
-                self.repo.diff_tree_to_tree(
-                    base_tree.as_ref(),
-                    Some(&head_tree),
-                    Some(&mut opts),
-                )?
-            }
-            (Some(tree), None) => {
-                opts.include_untracked(true)
-                    .recurse_untracked_dirs(true)
-                    .show_untracked_content(true);
-                self.repo
-                    .diff_tree_to_workdir_with_index(Some(tree), Some(&mut opts))?
-            }
-            (None, None) => return Ok(Changes::default()),
+        let diff = self.diff(base, head).map_err(|err| {
+            // libgit2 reads subtrees as the diff needs them: a tree it cannot parse
+            // (an empty name, a bad mode) shows up here first.
+            let hint = if err.class() == git2::ErrorClass::Tree {
+                "\nhint: one of them holds a tree git would not accept, made by hand \
+                 (`git hash-object --literally`) or damaged; `git fsck` names it. Compare \
+                 other revisions"
+            } else {
+                ""
+            };
+            anyhow!(
+                "comparing {} with {}: {}{hint}",
+                base.label(),
+                head.label(),
+                err.message()
+            )
+        })?;
+        let Some(mut diff) = diff else {
+            return Ok(Changes::default());
         };
         let mut find = git2::DiffFindOptions::new();
         find.renames(true).for_untracked(true);
@@ -518,6 +597,38 @@ impl Repo {
         changes.paths.sort();
         changes.paths.dedup();
         Ok(changes)
+    }
+
+    /// git's diff of the two revisions, `None` when neither is a commit.
+    fn diff(
+        &self,
+        base: &Revision,
+        head: &Revision,
+    ) -> Result<Option<git2::Diff<'_>>, git2::Error> {
+        let base_tree = match base.commit {
+            Some(oid) => Some(self.repo.find_commit(oid)?.tree()?),
+            None => None,
+        };
+        let mut opts = git2::DiffOptions::new();
+        let diff = match (&base_tree, head.commit) {
+            (_, Some(oid)) => {
+                let head_tree = self.repo.find_commit(oid)?.tree()?;
+                self.repo.diff_tree_to_tree(
+                    base_tree.as_ref(),
+                    Some(&head_tree),
+                    Some(&mut opts),
+                )?
+            }
+            (Some(tree), None) => {
+                opts.include_untracked(true)
+                    .recurse_untracked_dirs(true)
+                    .show_untracked_content(true);
+                self.repo
+                    .diff_tree_to_workdir_with_index(Some(tree), Some(&mut opts))?
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(diff))
     }
 }
 
@@ -562,29 +673,117 @@ fn is_hex(spec: &str) -> bool {
     spec.len() >= 7 && spec.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-#[cfg(unix)]
-fn make_symlink(target: &str, path: &Path) -> Result<()> {
-    std::os::unix::fs::symlink(target, path)?;
-    Ok(())
+/// One file or link of a commit's tree.
+#[derive(Debug)]
+struct TreeEntry {
+    path: TreePath,
+    id: Oid,
+    mode: i32,
 }
 
-#[cfg(not(unix))]
-fn make_symlink(target: &str, path: &Path) -> Result<()> {
-    // Without symlinks, a copy of the target's path as text is what git does too.
-    fs::write(path, target)?;
-    Ok(())
+/// A commit whose tree git itself would not check out.
+fn unfaithful(commit: Oid, what: &str) -> anyhow::Error {
+    anyhow!(
+        "commit {commit} cannot be reproduced faithfully: {what}\n\
+         hint: git refuses to check out such a tree, so the commit was made by hand \
+         (`git hash-object --literally`, `git mktree`) or is damaged; escape-gate writes \
+         nothing it cannot reproduce exactly. See it with `git ls-tree -r {commit}`, \
+         and compare other revisions"
+    )
 }
 
-#[cfg(unix)]
-fn set_executable(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))?;
-    Ok(())
+/// A directory of a commit that libgit2 cannot read: a crafted tree (an empty name, a
+/// bad mode) is one git would refuse too.
+fn unparsable(commit: Oid, what: &str, err: git2::Error) -> anyhow::Error {
+    if err.class() == git2::ErrorClass::Tree {
+        unfaithful(
+            commit,
+            &format!("{what} cannot be parsed ({})", err.message()),
+        )
+    } else {
+        anyhow!("reading {what} of commit {commit}: {}", err.message())
+    }
 }
 
-#[cfg(not(unix))]
-fn set_executable(_path: &Path) -> Result<()> {
-    Ok(())
+/// The files `go` reads to know the module, and rewrites when a build flag allows it
+/// (`-mod=mod`): `go.mod`, `go.sum`, `go.work`, `go.work.sum`.
+fn is_module_file(path: &TreePath) -> bool {
+    matches!(
+        path.components().last().map(Vec::as_slice),
+        Some(b"go.mod" | b"go.sum" | b"go.work" | b"go.work.sum")
+    )
+}
+
+/// A module file that is a link: `go` would read, and with `-mod=mod` rewrite, the file
+/// it points to, anywhere, so it is refused rather than reproduced.
+fn linked_module_file(path: &TreePath, whence: &str) -> anyhow::Error {
+    anyhow!(
+        "{path} {whence} is a symbolic link: go reads module files, and rewrites them when a \
+         build flag allows it (-mod=mod), which through a link would reach outside the \
+         checkout\n\
+         hint: commit {path} as a regular file"
+    )
+}
+
+/// A write into the temporary tree that failed, for a commit.
+fn not_written(commit: Oid, err: WriteError) -> anyhow::Error {
+    match err {
+        WriteError::Io { .. } => anyhow::Error::new(err),
+        WriteError::Exists(_) | WriteError::NotADirectory { .. } => anyhow!(
+            "commit {commit} cannot be reproduced faithfully: {err}\n\
+             hint: the tree holds names that are one file on this file system (they differ \
+             only in case or Unicode normalisation), which git cannot check out here \
+             either; see them with `git ls-tree -r {commit}`, and compare other revisions"
+        ),
+    }
+}
+
+/// Copies one path of the working tree as git sees it; returns whether it is Go source
+/// with a `//go:embed` directive.
+fn copy_source(source: &mut SourceTree, path: &TreePath, out: &mut TreeWriter) -> Result<bool> {
+    let found = source
+        .get(path)
+        .with_context(|| format!("reading {path} in the working tree"))?;
+    let not_copied = |err: WriteError| {
+        anyhow!(
+            "{path} cannot be copied faithfully: {err}\n\
+             hint: escape-gate copies the working tree into a directory of its own and never \
+             writes through a link; commit or stash the change and compare commits"
+        )
+    };
+    match found {
+        // Gone, below a link, or a directory now: no file of the working tree, as git
+        // sees it; its files, if any, are listed on their own.
+        Source::Missing | Source::BeyondLink { .. } | Source::Directory => Ok(false),
+        Source::Link(_) if is_module_file(path) => {
+            Err(linked_module_file(path, "in the working tree"))
+        }
+        Source::Link(target) => {
+            out.symlink(path, &target).map_err(not_copied)?;
+            Ok(false)
+        }
+        Source::File {
+            mut file,
+            executable,
+        } => {
+            if path.to_slash_lossy().ends_with(".go") {
+                let mut content = Vec::new();
+                file.read_to_end(&mut content)
+                    .with_context(|| format!("reading {path} in the working tree"))?;
+                out.file(path, &mut content.as_slice(), executable)
+                    .map_err(not_copied)?;
+                Ok(has_embed(&content))
+            } else {
+                out.file(path, &mut file, executable).map_err(not_copied)?;
+                Ok(false)
+            }
+        }
+        Source::Special => bail!(
+            "{path} in the working tree is a FIFO, a socket or a device, not a file git can \
+             record\n\
+             hint: remove it, or restore the tracked file with `git checkout -- {path}`"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -641,5 +840,148 @@ mod tests {
                 "{link} -> {target}"
             );
         }
+    }
+
+    /// One raw tree entry: mode, name, object.
+    type RawEntry<'a> = (&'a str, &'a [u8], Oid);
+
+    /// A tree object with exactly these entries, in this order, as a crafted commit
+    /// holds them (libgit2's tree builder would refuse most of them).
+    fn raw_tree(git: &git2::Repository, entries: &[RawEntry<'_>]) -> Oid {
+        let mut bytes = Vec::new();
+        for (mode, name, id) in entries {
+            bytes.extend_from_slice(mode.as_bytes());
+            bytes.push(b' ');
+            bytes.extend_from_slice(name);
+            bytes.push(0);
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        git.odb()
+            .expect("odb")
+            .write(ObjectType::Tree, &bytes)
+            .expect("write tree")
+    }
+
+    fn commit_of(git: &git2::Repository, tree: Oid) -> Oid {
+        let sig = git2::Signature::now("t", "t@example.com").expect("sig");
+        let tree = git.find_tree(tree).expect("tree");
+        git.commit(None, &sig, &sig, "crafted", &tree, &[])
+            .expect("commit")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn crafted_trees_are_refused_and_nothing_is_written_outside() {
+        let dir = tempfile::tempdir().expect("temp");
+        let git = git2::Repository::init(dir.path().join("repo")).expect("init");
+        let blob = git.blob(b"package pwned\n").expect("blob");
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).expect("mkdir");
+        let link = git
+            .blob(outside.as_os_str().as_encoded_bytes())
+            .expect("blob");
+        let file = |name: &'static str| ("100644", name.as_bytes(), blob);
+        let sub = raw_tree(&git, &[file("a.go")]);
+        let up = raw_tree(&git, &[("40000", b"outside", sub)]);
+        let cases: Vec<(&str, Vec<RawEntry<'_>>, &str)> = vec![
+            (
+                "dotdot",
+                vec![("40000", b"..", up)],
+                "the entry `..`: `..` names the parent",
+            ),
+            ("dotdot file", vec![file("..")], "the entry `..`"),
+            ("dot", vec![("40000", b".", sub)], "the entry `.`"),
+            (
+                "git",
+                vec![("40000", b".git", sub)],
+                "the entry `.git`: a spelling of `.git`",
+            ),
+            ("GIT", vec![("40000", b".GIT", sub)], "the entry `.GIT`"),
+            ("short", vec![file("git~1")], "the entry `git~1`"),
+            (
+                "slash",
+                vec![file("x/a.go")],
+                "the entry `x/a.go`: a name holding `/`",
+            ),
+            ("backslash", vec![file("..\\a.go")], "a name holding `\\`"),
+            (
+                "twice",
+                vec![file("a.go"), file("a.go")],
+                "`a.go` is in its tree twice, as a file and as a file",
+            ),
+            (
+                "link then directory",
+                vec![("120000", b"pkg", link), ("40000", b"pkg", sub)],
+                "`pkg` is in its tree twice, as a symbolic link and as a directory",
+            ),
+            (
+                "deep dotdot",
+                vec![("40000", b"pkg", raw_tree(&git, &[("40000", b"..", up)]))],
+                "the entry `pkg/..`",
+            ),
+        ];
+        let repo = Repo::open(&dir.path().join("repo")).expect("open");
+        for (what, entries, want) in cases {
+            let commit = commit_of(&git, raw_tree(&git, &entries));
+            let dest = dir.path().join("work/tree");
+            fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+            let rev = Revision {
+                spec: what.to_string(),
+                commit: Some(commit),
+            };
+            let err = format!("{:#}", repo.materialise(&rev, &dest).expect_err(what));
+            assert!(err.contains(want), "{what}: {err}");
+            assert!(err.contains(&commit.to_string()), "{what}: {err}");
+            assert!(err.contains("\nhint: "), "{what}: {err}");
+            assert_eq!(fs::read_dir(&outside).expect("read").count(), 0, "{what}");
+            assert!(!dir.path().join("work/outside").exists(), "{what}");
+            assert!(!dir.path().join("work/a.go").exists(), "{what}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_commit_is_written_faithfully() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp");
+        let git = git2::Repository::init(dir.path().join("repo")).expect("init");
+        let go = git.blob(b"package m\n").expect("blob");
+        let script = git.blob(b"#!/bin/sh\n").expect("blob");
+        let target = git.blob(b"../m.go").expect("blob");
+        let sub = raw_tree(
+            &git,
+            &[
+                ("120000", b"alias.go", target),
+                ("100755", b"run.sh", script),
+                ("100644", b"x_test.go", go),
+                ("100644", b"\xff.txt", go),
+            ],
+        );
+        let root = raw_tree(&git, &[("100644", b"m.go", go), ("40000", b"sub", sub)]);
+        let commit = commit_of(&git, root);
+        let repo = Repo::open(&dir.path().join("repo")).expect("open");
+        let dest = dir.path().join("tree");
+        let rev = Revision {
+            spec: "c".into(),
+            commit: Some(commit),
+        };
+        repo.materialise(&rev, &dest).expect("materialise");
+        // Again: the previous checkout is replaced.
+        repo.materialise(&rev, &dest).expect("materialise twice");
+        assert_eq!(fs::read(dest.join("m.go")).expect("read"), b"package m\n");
+        assert_eq!(
+            fs::read_link(dest.join("sub/alias.go")).expect("link"),
+            Path::new("../m.go")
+        );
+        let mode = fs::metadata(dest.join("sub/run.sh"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111);
+        assert!(!dest.join("sub/x_test.go").exists());
+        use std::os::unix::ffi::OsStrExt;
+        assert!(dest
+            .join(std::ffi::OsStr::from_bytes(b"sub/\xff.txt"))
+            .exists());
     }
 }

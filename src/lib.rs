@@ -34,3 +34,4 @@ pub mod matching;
 pub mod parse;
 pub mod report;
 pub mod select;
+pub mod tree_path;

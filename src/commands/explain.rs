@@ -2,7 +2,7 @@
 //! each with the compiler's escape flow (`-m=2`) that says why it escapes.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -11,6 +11,7 @@ use crate::exit::Exit;
 use crate::finding::Finding;
 use crate::gate::{self, ExplainRequest};
 use crate::report::{self, ListFormat as Format};
+use crate::tree_path::{self, BadName, PathProblem, TreePath};
 
 /// Explain the heap escapes at one line: the compiler's escape flow for each.
 ///
@@ -63,6 +64,28 @@ fn parse_location(s: &str) -> Result<Location, String> {
     Ok(Location { file, line })
 }
 
+/// FILE must name a file inside the repository: repository-relative, no `..`, no
+/// `.git`. (That it goes through no link is checked in the revision's checkout.)
+fn check_inside(file: &str) -> Result<()> {
+    const HINT: &str =
+        "hint: give the path relative to the repository root, as escape-gate diff prints it";
+    let shown = tree_path::printable(file.as_bytes());
+    if file.starts_with('/') || Path::new(file).is_absolute() {
+        bail!("{shown} is an absolute path\n{HINT}");
+    }
+    if let Err(err) = TreePath::parse(file) {
+        let why = match err.problem {
+            PathProblem::Name(BadName::DotDot) => {
+                "`..` would leave the repository, which escape-gate never reads outside of"
+                    .to_string()
+            }
+            _ => err.to_string(),
+        };
+        bail!("{shown} is not a path inside the repository: {why}\n{HINT}");
+    }
+    Ok(())
+}
+
 #[derive(Debug, Serialize)]
 struct ExplainJson<'a> {
     schema_version: u32,
@@ -77,12 +100,7 @@ struct ExplainJson<'a> {
 }
 
 pub fn run(args: Args) -> Result<Exit> {
-    if args.location.file.starts_with('/') {
-        bail!(
-            "{} is an absolute path\nhint: give the path relative to the repository root, as escape-gate diff prints it",
-            args.location.file
-        );
-    }
+    check_inside(&args.location.file)?;
     let explained = gate::explain_at(&ExplainRequest {
         repo: args.repo,
         rev: args.rev,
@@ -144,6 +162,27 @@ mod tests {
         }
         for bad in ["a.go", "a.go:", "a.go:0", "a.go:x", ":3", "a.go:-1"] {
             assert!(parse_location(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_paths_inside_the_repository() {
+        for ok in ["a.go", "sub/s.go", "dir:1/a.go", "...go", ".github/x.go"] {
+            assert!(check_inside(ok).is_ok(), "{ok}");
+        }
+        let cases = [
+            ("../../../../etc/passwd", "`..` would leave the repository"),
+            ("pkg/../../x.go", "`..` would leave the repository"),
+            ("/etc/passwd", "is an absolute path"),
+            (".git/config", ".git: a spelling of `.git`"),
+            ("pkg/./a.go", "pkg/.: `.` names the directory itself"),
+            ("pkg//a.go", "pkg/: an empty name"),
+        ];
+        for (bad, why) in cases {
+            let err = format!("{:#}", check_inside(bad).expect_err(bad));
+            assert!(err.starts_with(bad), "{err}");
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.contains("\nhint: "), "{err}");
         }
     }
 }

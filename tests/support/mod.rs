@@ -275,3 +275,181 @@ impl Snapshot {
         );
     }
 }
+
+/// Runs hermetic git in `dir` with `input` on stdin; panics on failure. Returns stdout.
+pub fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = hermetic(&mut Command::new("git"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run git");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input)
+        .expect("write to git");
+    let output = child.wait_with_output().expect("wait for git");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+impl TestRepo {
+    /// Writes a tree object with exactly these entries (mode as git writes it, e.g.
+    /// `100644`, `40000`, `120000`; raw name; object id), in this order, with
+    /// `git hash-object --literally`: git's own checks would refuse most hostile trees.
+    /// Returns its id.
+    pub fn raw_tree(&self, entries: &[(&str, &[u8], &str)]) -> String {
+        let mut bytes = Vec::new();
+        for (mode, name, id) in entries {
+            bytes.extend_from_slice(mode.as_bytes());
+            bytes.push(b' ');
+            bytes.extend_from_slice(name);
+            bytes.push(0);
+            let id = id.trim();
+            assert_eq!(id.len(), 40, "a SHA-1 object id: {id}");
+            for i in (0..40).step_by(2) {
+                bytes.push(u8::from_str_radix(&id[i..i + 2], 16).expect("hex object id"));
+            }
+        }
+        git_with_input(
+            self.path(),
+            &["hash-object", "--literally", "-t", "tree", "-w", "--stdin"],
+            &bytes,
+        )
+        .trim()
+        .to_string()
+    }
+
+    /// Writes a blob with `git hash-object -w`; returns its id.
+    pub fn blob(&self, content: &[u8]) -> String {
+        git_with_input(self.path(), &["hash-object", "-w", "--stdin"], content)
+            .trim()
+            .to_string()
+    }
+
+    /// A commit of `tree` with `parent` (no ref moves); returns its id.
+    pub fn commit_tree(&self, tree: &str, parent: &str, message: &str) -> String {
+        self.git(&["commit-tree", tree, "-p", parent, "-m", message])
+            .trim()
+            .to_string()
+    }
+
+    /// Runs escape-gate in the repository, letting `configure` adjust the command
+    /// (environment) first.
+    pub fn run_with(&self, args: &[&str], configure: impl FnOnce(&mut Command)) -> Run {
+        let mut cmd = escape_gate();
+        cmd.args(args).current_dir(self.path());
+        configure(&mut cmd);
+        Run::from_output(cmd.output().expect("run escape-gate"))
+    }
+
+    /// [`TestRepo::run_with`], checking that the repository is exactly as it was.
+    pub fn run_untouched_with(&self, args: &[&str], configure: impl FnOnce(&mut Command)) -> Run {
+        let before = self.snapshot();
+        let run = self.run_with(args, configure);
+        let after = self.snapshot();
+        before.assert_same(&after, &run);
+        run
+    }
+}
+
+/// A directory outside every repository and every temporary directory escape-gate
+/// uses, holding a few files: hostile input aims at such places, and escape-gate must
+/// leave them byte-identical.
+pub struct Sentinel {
+    dir: TempDir,
+}
+
+impl Sentinel {
+    /// A sentinel in its own temporary directory.
+    pub fn new() -> Sentinel {
+        let dir = tempfile::Builder::new()
+            .prefix("eg-sentinel-")
+            .tempdir()
+            .expect("temp dir");
+        Sentinel::fill(dir)
+    }
+
+    /// A sentinel at `parent/name` (for paths that climb to it with `..`); `parent`
+    /// must outlive it.
+    pub fn at(parent: &Path, name: &str) -> Sentinel {
+        let dir = tempfile::Builder::new()
+            .prefix(name)
+            .rand_bytes(0)
+            .tempdir_in(parent)
+            .expect("sentinel dir");
+        Sentinel::fill(dir)
+    }
+
+    fn fill(dir: TempDir) -> Sentinel {
+        fs::write(dir.path().join("sentinel.go"), "package sentinel\n").expect("write");
+        fs::write(
+            dir.path().join("a.go"),
+            "package sentinel\n\n// A is the sentinel's.\n",
+        )
+        .expect("write");
+        fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        fs::write(dir.path().join("sub/a.go"), "package sub\n").expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        // Private like escape-gate's own directories, so that only its name tells
+        // them apart.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        Sentinel { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Every entry below the sentinel (directories included) with a hash of its
+    /// content (a link: its target) and its mode.
+    pub fn snapshot(&self) -> BTreeMap<PathBuf, (u64, u32)> {
+        let mut files = BTreeMap::new();
+        walk_all(self.path(), self.path(), &mut files);
+        files
+    }
+
+    #[track_caller]
+    pub fn assert_unchanged(&self, before: &BTreeMap<PathBuf, (u64, u32)>, run: &Run) {
+        let after = self.snapshot();
+        assert_eq!(
+            &after,
+            before,
+            "escape-gate changed the sentinel directory {} outside the repository\nrun: {run:?}",
+            self.path().display()
+        );
+    }
+}
+
+/// Like `walk`, with directories listed too: an empty directory created where it
+/// should not be is a change.
+fn walk_all(root: &Path, dir: &Path, entries: &mut BTreeMap<PathBuf, (u64, u32)>) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        let meta = fs::symlink_metadata(&path).expect("metadata");
+        let rel = path.strip_prefix(root).expect("prefix").to_path_buf();
+        let mut hasher = DefaultHasher::new();
+        if meta.is_dir() {
+            entries.insert(rel, (0, meta.permissions().mode()));
+            walk_all(root, &path, entries);
+            continue;
+        }
+        if meta.is_file() {
+            fs::read(&path).expect("read").hash(&mut hasher);
+        } else if meta.file_type().is_symlink() {
+            fs::read_link(&path).expect("readlink").hash(&mut hasher);
+        }
+        entries.insert(rel, (hasher.finish(), meta.permissions().mode()));
+    }
+}
