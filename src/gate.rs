@@ -21,6 +21,7 @@ use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
 use crate::interrupt::TempTree;
 use crate::matching::{self, ChangedLines, Comparison, LineMap};
 use crate::select::{self, PackageInfo, Selection};
+use crate::tree_path::{self, ReadError};
 
 /// The allowlist file, at the root of the head revision unless `--config` names one.
 pub const CONFIG_FILE: &str = ".escape-gate.yml";
@@ -470,7 +471,7 @@ fn everything_changed(
     let head_text = |path: &str| -> Option<String> {
         match head.commit {
             Some(commit) => repo.read_file(commit, path),
-            None => fs::read(repo.root().join(path)).ok(),
+            None => read_worktree(repo, path),
         }
         .map(|b| String::from_utf8_lossy(&b).into_owned())
     };
@@ -728,11 +729,23 @@ impl Work {
     }
 }
 
+/// The most of a working-tree file read for line maps and for the build-section check.
+const MAX_SOURCE_READ: u64 = 64 * 1024 * 1024;
+/// The most of a working-tree allowlist read; the allowlist's own, smaller limit then
+/// names itself (see [`crate::allowlist`]).
+const MAX_CONFIG_READ: u64 = 16 * 1024 * 1024;
+
+/// A regular file of the working tree, read without following a link inside the
+/// repository and at most [`MAX_SOURCE_READ`] bytes of it; `None` otherwise.
+fn read_worktree(repo: &Repo, rel: &str) -> Option<Vec<u8>> {
+    tree_path::read_bytes_in_tree(repo.root(), rel, MAX_SOURCE_READ).ok()
+}
+
 /// A file of one side: from git for a commit, from disk for the working tree.
 fn read_side(repo: &Repo, side: &Side, path: &str) -> Option<String> {
     let bytes = match side.revision.commit {
         Some(commit) => repo.read_file(commit, path)?,
-        None => fs::read(repo.root().join(path)).ok()?,
+        None => read_worktree(repo, path)?,
     };
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -941,6 +954,12 @@ fn read_config(
             (bytes, origin)
         }
         (None, Some(commit)) => match repo.read_file(commit, rel) {
+            None if repo.has_path(commit, rel) => anyhow::bail!(
+                "the allowlist {rel} in {side} {} is not a regular file (a symbolic link, a \
+                 directory or a submodule)\n\
+                 hint: the allowlist must be a plain file; escape-gate never follows a link to find it",
+                rev.label()
+            ),
             Some(bytes) => (
                 bytes,
                 Origin {
@@ -950,10 +969,17 @@ fn read_config(
             ),
             None => return Ok(None),
         },
-        (None, None) => match fs::read(repo.root().join(rel)) {
-            Ok(bytes) => (bytes, Origin::file(rel)),
-            Err(_) => return Ok(None),
-        },
+        (None, None) => {
+            match tree_path::read_bytes_in_tree(repo.root(), rel, MAX_CONFIG_READ) {
+                Ok(bytes) => (bytes, Origin::file(rel)),
+                Err(ReadError::Missing) => return Ok(None),
+                Err(err) => anyhow::bail!(
+                    "cannot read the allowlist {rel} of the working tree: {err}\n\
+                     hint: escape-gate reads the working tree's files without following links; \
+                     make {rel} a regular file, or pass --config FILE"
+                ),
+            }
+        }
     };
     let text = String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("the allowlist {origin} is not UTF-8 text"))?;
@@ -1024,8 +1050,19 @@ fn load_configs(
         }
         ConfigPlace::Repo { rel, explicit } => (rel, explicit),
     };
-    let head_file = read_config(repo, disk.as_deref(), &rel, head, "head")?;
-    let base_file = read_config(repo, None, &rel, base, "base")?;
+    // The side that does not rule may hold anything: a base from before a format
+    // change, a head with a typo or a link. Neither stops the comparison; both are said.
+    let mut read = |disk: Option<&Path>, rev: &Revision, side: &str, rules: bool| match read_config(
+        repo, disk, &rel, rev, side,
+    ) {
+        Err(err) if !rules => {
+            warnings.push(format!("{err:#} (it does not rule this comparison)"));
+            Ok(None)
+        }
+        other => other,
+    };
+    let head_file = read(disk.as_deref(), head, "head", from == ConfigFrom::Head)?;
+    let base_file = read(None, base, "base", from == ConfigFrom::Base)?;
     let ruling = match from {
         ConfigFrom::Head => &head_file,
         ConfigFrom::Base => &base_file,
@@ -1038,8 +1075,6 @@ fn load_configs(
         },
         None => LoadedConfig::default(),
     };
-    // The side that does not rule may hold anything: a base from before a format
-    // change, a head with a typo. Neither stops the comparison; both are said.
     let lenient = |file: &Option<(String, Origin)>, rules: bool, warnings: &mut Vec<String>| {
         let (text, origin) = file.as_ref()?;
         if rules {

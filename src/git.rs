@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use git2::{ObjectType, Oid, Repository, StatusOptions};
 
-use crate::tree_path::{Source, SourceTree, TreePath, TreeWriter, WriteError};
+use crate::tree_path::{self, Source, SourceTree, TreePath, TreeWriter, WriteError};
 
 /// A resolved revision: a commit, or the working tree of the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -395,6 +395,18 @@ impl Repo {
                     &format!("in commit {commit}"),
                 ));
             }
+            let depth = entry.path.components().len().saturating_sub(1);
+            if link_leaves(depth, blob.content()) {
+                return Err(anyhow!(
+                    "{} in commit {commit} is a symbolic link to {}, outside the repository: go \
+                     would read a file of this machine as part of the build, and print what it \
+                     holds in a compile error\n\
+                     hint: links inside the repository are reproduced; commit the file itself \
+                     instead of a link out of the repository",
+                    entry.path,
+                    tree_path::printable(blob.content())
+                ));
+            }
             out.symlink(&entry.path, blob.content())
         } else {
             out.file(&entry.path, &mut blob.content(), entry.mode == 0o100755)
@@ -408,11 +420,23 @@ impl Repo {
     }
 
     /// The content of `path` in `commit`, if it is a file there.
+    /// A symbolic link is not a file here: its blob is the link's target, not content.
     pub fn read_file(&self, commit: Oid, path: &str) -> Option<Vec<u8>> {
         let tree = self.repo.find_commit(commit).ok()?.tree().ok()?;
         let entry = tree.get_path(Path::new(path)).ok()?;
+        if !matches!(entry.filemode(), 0o100644 | 0o100755 | 0o100664) {
+            return None;
+        }
         let blob = self.repo.find_blob(entry.id()).ok()?;
         Some(blob.content().to_vec())
+    }
+
+    /// Whether `commit` has anything (file, link, directory, submodule) at `path`.
+    pub fn has_path(&self, commit: Oid, path: &str) -> bool {
+        self.repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .is_ok_and(|tree| tree.get_path(Path::new(path)).is_ok())
     }
 
     /// The id of the tree of `commit`: the same content has the same id, whatever the
@@ -429,19 +453,7 @@ impl Repo {
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
             if entry.filemode() == 0o120000 {
                 if let Ok(blob) = self.repo.find_blob(entry.id()) {
-                    let target = String::from_utf8_lossy(blob.content()).into_owned();
-                    let depth = dir.matches('/').count() as i64;
-                    let mut level = depth;
-                    let mut escapes = target.starts_with('/') || target.contains(':');
-                    for part in target.split('/') {
-                        match part {
-                            ".." => level -= 1,
-                            "" | "." => {}
-                            _ => level += 1,
-                        }
-                        escapes |= level < 0;
-                    }
-                    if escapes {
+                    if link_leaves(dir.matches('/').count(), blob.content()) {
                         found = true;
                         return git2::TreeWalkResult::Abort;
                     }
@@ -703,6 +715,28 @@ fn unparsable(commit: Oid, what: &str, err: git2::Error) -> anyhow::Error {
     } else {
         anyhow!("reading {what} of commit {commit}: {}", err.message())
     }
+}
+
+/// Whether a link `depth` directories below the root whose target is `target` points
+/// outside the tree: an absolute target, a drive or scheme (`C:`), or one whose `..`
+/// parts climb above the root at any point.
+fn link_leaves(depth: usize, target: &[u8]) -> bool {
+    let target = String::from_utf8_lossy(target);
+    if target.starts_with('/') || target.starts_with('\\') || target.contains(':') {
+        return true;
+    }
+    let mut level = depth as i64;
+    for part in target.split(['/', '\\']) {
+        match part {
+            ".." => level -= 1,
+            "" | "." => {}
+            _ => level += 1,
+        }
+        if level < 0 {
+            return true;
+        }
+    }
+    false
 }
 
 /// The files `go` reads to know the module, and rewrites when a build flag allows it

@@ -308,6 +308,8 @@ pub enum ReadError {
     Special,
     #[error("it is not UTF-8 text")]
     NotText,
+    #[error("it is larger than {0} bytes")]
+    TooLarge(u64),
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -315,6 +317,15 @@ pub enum ReadError {
 /// Reads the text of `rel` (repository-relative, `/`-separated) in the tree at `root`,
 /// refusing any path that leaves the tree or goes through a link in it.
 pub fn read_in_tree(root: &Path, rel: &str) -> Result<String, ReadError> {
+    let bytes = read_bytes_in_tree(root, rel, u64::MAX)?;
+    String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+}
+
+/// The bytes of the regular file `rel` in the tree at `root`, at most `limit` of them
+/// (a larger file is [`ReadError::TooLarge`], never read whole), refusing any path that
+/// leaves the tree or goes through a link in it: how the working tree's own files
+/// (the allowlist, sources for line maps) are read.
+pub fn read_bytes_in_tree(root: &Path, rel: &str, limit: u64) -> Result<Vec<u8>, ReadError> {
     let path = TreePath::parse(rel)?;
     let mut tree = SourceTree::open(root)?;
     match tree.get(&path)? {
@@ -323,10 +334,13 @@ pub fn read_in_tree(root: &Path, rel: &str) -> Result<String, ReadError> {
         Source::Link(_) => Err(ReadError::Link),
         Source::Directory => Err(ReadError::Directory),
         Source::Special => Err(ReadError::Special),
-        Source::File { mut file, .. } => {
+        Source::File { file, .. } => {
             let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes)?;
-            String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+            file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > limit {
+                return Err(ReadError::TooLarge(limit));
+            }
+            Ok(bytes)
         }
     }
 }

@@ -308,3 +308,72 @@ fn a_broken_base_allowlist_does_not_stop_the_head_and_is_said() {
         ruled.stderr
     );
 }
+
+/// An allowlist that is a link is never followed: in the working tree (where following
+/// it would print another file's content in the parse error, or read /dev/zero
+/// forever) and in a commit (where its blob is the link's target, not a config).
+#[test]
+fn an_allowlist_that_is_a_link_is_refused_and_never_read() {
+    let secret = Sentinel::new();
+    let secret_file = secret.dir.path().join("keep.txt");
+    for target in [secret_file.to_str().expect("utf-8 path"), "/dev/zero"] {
+        let repo = TestRepo::go_module(&[("hot/hot.go", BASE_GO)]);
+        let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+        std::os::unix::fs::symlink(target, repo.path().join(".escape-gate.yml")).expect("link");
+        let run = gate_run(&repo, &["diff", &base]);
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("cannot read the allowlist .escape-gate.yml of the working tree: it is a symbolic link"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("do not touch"), "{}", run.stderr);
+
+        let head = repo.commit("a linked allowlist");
+        let run = gate_run(&repo, &["diff", &base, &head]);
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains(&format!(
+                "the allowlist .escape-gate.yml in head {} is not a regular file",
+                &head[..10]
+            )),
+            "{}",
+            run.stderr
+        );
+        // A link out of the repository is not even checked out.
+        let ruled = gate_run(&repo, &["diff", "--config-from", "base", &base, &head]);
+        ruled.assert_code(2);
+        assert!(
+            ruled.stderr.contains("outside the repository"),
+            "{}",
+            ruled.stderr
+        );
+    }
+    secret.assert_intact();
+
+    // A link inside the repository, while the base rules: only a warning.
+    let repo = TestRepo::go_module(&[("hot/hot.go", BASE_GO), ("notes.yml", "version: 1\n")]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    std::os::unix::fs::symlink("notes.yml", repo.path().join(".escape-gate.yml")).expect("link");
+    let head = repo.commit("a linked allowlist inside");
+    let ruled = gate_run(
+        &repo,
+        &[
+            "diff",
+            "--config-from",
+            "base",
+            "--format",
+            "json",
+            &base,
+            &head,
+        ],
+    );
+    ruled.assert_code(0);
+    assert!(
+        ruled.json()["warnings"]
+            .to_string()
+            .contains("is not a regular file"),
+        "{}",
+        ruled.stdout
+    );
+}

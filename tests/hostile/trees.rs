@@ -336,10 +336,18 @@ fn a_name_both_link_and_directory_writes_nothing_outside() {
                 "`evil` is in its tree twice, as a symbolic link and as a directory",
             ],
         );
-        // A link on its own is written as a link, and the checkout builds.
+        // A link on its own that leaves the repository is refused: go would read a
+        // file of this machine.
         let commit = crafted_commit(&repo, &[("120000", b"evil", repo.blob(target.as_bytes()))]);
-        area.run(&repo, &["diff", "HEAD", &commit]).assert_code(0);
+        let run = area.run(&repo, &["diff", "HEAD", &commit]);
+        assert_refused(
+            &run,
+            &[short(&commit), "evil in commit", "outside the repository"],
+        );
     }
+    // A link inside the repository is written as a link, and the checkout builds.
+    let commit = crafted_commit(&repo, &[("120000", b"alias", repo.blob(b"pkg"))]);
+    area.run(&repo, &["diff", "HEAD", &commit]).assert_code(0);
 }
 
 /// `go.mod` as a link to a file outside, and the head's allowlist asks for `-mod=mod`:
@@ -490,23 +498,39 @@ fn explain_reads_nothing_outside_the_repository() {
         assert!(!run.stderr.contains("root:"), "{}", run.stderr);
     }
 
-    // A committed link to a file outside: the checkout holds the link, which explain
-    // does not follow.
+    // A committed link to a file outside is not even checked out.
     std::os::unix::fs::symlink(
         area.sentinel.path().join("a.go"),
         repo.path().join("pkg/link.go"),
     )
     .expect("ln -s");
-    repo.commit("link");
+    let commit = repo.commit("link out");
     let run = area.run(&repo, &["explain", "pkg/link.go:3", "HEAD"]);
     assert_refused(
         &run,
         &[
-            "pkg/link.go is not a readable file in HEAD",
-            "it is a symbolic link",
+            short(&commit),
+            "pkg/link.go in commit",
+            "outside the repository",
         ],
     );
     assert!(!run.stderr.contains("the sentinel's"), "{}", run.stderr);
+
+    // A committed link inside the repository is checked out as a link, which explain
+    // does not follow.
+    std::fs::remove_file(repo.path().join("pkg/link.go")).expect("rm");
+    std::fs::create_dir_all(repo.path().join("other")).expect("mkdir");
+    std::fs::write(repo.path().join("other/b.txt"), "not go\n").expect("write");
+    std::os::unix::fs::symlink("../other/b.txt", repo.path().join("pkg/link.txt")).expect("ln -s");
+    repo.commit("link in");
+    let run = area.run(&repo, &["explain", "pkg/link.txt:1", "HEAD"]);
+    assert_refused(
+        &run,
+        &[
+            "pkg/link.txt is not a readable file in HEAD",
+            "it is a symbolic link",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -734,4 +758,38 @@ fn is_zombie(pid: u32) -> bool {
             })
             .is_some_and(|state| state == "Z" || state == "X")
     })
+}
+
+/// A pull request that links a Go file to a secret on the CI machine: go would compile
+/// it and print its first token in the syntax error, into a public log. The link is
+/// refused before anything is built, and the secret appears nowhere.
+#[test]
+fn a_link_to_a_secret_outside_the_repository_is_never_built() {
+    require_go();
+    let area = Area::new();
+    let repo = base_repo();
+    let secret = area.dir.path().join("token");
+    fs::write(&secret, "ghp_SECRETSECRETSECRET\n").expect("write the secret");
+    std::os::unix::fs::symlink(&secret, repo.path().join("pkg/zz.go")).expect("ln -s");
+    let head = repo.commit("a link to the token");
+    for args in [
+        vec!["diff", "HEAD~1", "HEAD"],
+        vec!["list", "HEAD"],
+        vec!["diff", "--format", "github", "HEAD~1", "HEAD"],
+    ] {
+        let run = area.run(&repo, &args);
+        assert_refused(
+            &run,
+            &[
+                short(&head),
+                "pkg/zz.go in commit",
+                "outside the repository",
+            ],
+        );
+        assert!(
+            !run.stderr.contains("ghp_") && !run.stdout.contains("ghp_"),
+            "{run:?}"
+        );
+    }
+    fs::remove_file(&secret).expect("rm");
 }
