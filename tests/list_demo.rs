@@ -31,7 +31,7 @@ fn list_groups_by_package_and_function_with_counts() {
     );
     assert!(
         run.stderr
-            .contains("3 heap escapes in working tree · 1 packages"),
+            .contains("3 heap escapes in working tree · 1 package · "),
         "{}",
         run.stderr
     );

@@ -12,12 +12,12 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
 use crate::allowlist::edit::{self, NewEntry};
 use crate::allowlist::{Config, Date};
+use crate::commands::shared::Repository;
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
 use crate::gate::{self, ConfigChoice, DiffRequest, LoadedConfig, Origin, CONFIG_FILE};
@@ -49,16 +49,8 @@ pub struct Args {
     /// Remove the entries that matched no new escape in this comparison (after showing them)
     #[arg(long, conflicts_with = "reason")]
     pub prune: bool,
-    /// The repository
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub repo: PathBuf,
-    /// The allowlist file to read and edit [default: .escape-gate.yml at the root of the
-    /// working tree]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Build tags for both sides, added to the allowlist's build.tags (comma-separated)
-    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
-    pub tags: Vec<String>,
+    #[command(flatten)]
+    pub repository: Repository,
 }
 
 fn parse_date(s: &str) -> Result<Date, String> {
@@ -66,8 +58,8 @@ fn parse_date(s: &str) -> Result<Date, String> {
 }
 
 pub fn run(args: Args) -> Result<Exit> {
-    let repo = Repo::open(&args.repo)?;
-    let (target, origin) = match &args.config {
+    let repo = Repo::open(&args.repository.repo)?;
+    let (target, origin) = match &args.repository.config {
         Some(path) => (path.clone(), path.display().to_string()),
         None => (repo.root().join(CONFIG_FILE), CONFIG_FILE.to_string()),
     };
@@ -93,7 +85,7 @@ pub fn run(args: Args) -> Result<Exit> {
     // Compare with the file about to be edited as the allowlist; an absent file is
     // an empty one, not the head revision's.
     let outcome = gate::diff(&DiffRequest {
-        repo: args.repo.clone(),
+        repo: args.repository.repo.clone(),
         base: args.base.clone(),
         head: args.head.clone(),
         config: ConfigChoice::Given(LoadedConfig {
@@ -103,7 +95,7 @@ pub fn run(args: Args) -> Result<Exit> {
         }),
         // The file being edited is the one the comparison must use.
         config_from: ConfigFrom::Head,
-        tags: args.tags.clone(),
+        tags: args.repository.tags.clone(),
         today: Some(today),
         explain: false,
         all_packages: false,
@@ -203,7 +195,7 @@ pub fn run(args: Args) -> Result<Exit> {
     if !args.dry_run {
         fs::write(&target, edited).with_context(|| format!("writing {origin}"))?;
     }
-    if args.config.is_none() && !outcome.head.revision.is_working_tree() {
+    if args.repository.config.is_none() && !outcome.head.revision.is_working_tree() {
         writeln!(
             out,
             "note: the gate reads {CONFIG_FILE} from the head revision ({}), which does not have these entries yet:\n\

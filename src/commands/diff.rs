@@ -1,10 +1,10 @@
 //! `escape-gate diff [BASE] [HEAD]`: the gate itself.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::commands::shared::Repository;
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
 use crate::gate::{self, ConfigChoice, DiffRequest};
@@ -23,12 +23,8 @@ pub struct Args {
     pub base: Option<String>,
     /// The revision to check [default: the working tree, uncommitted changes included]
     pub head: Option<String>,
-    /// The repository to check
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub repo: PathBuf,
-    /// Allowlist file to use instead of .escape-gate.yml at the root of the head
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub repository: Repository,
     /// Which revision's allowlist (and build section) rules: the head's, so a change
     /// and the entry that accepts it travel together, or the base's, for CI that must
     /// not take its rules from a pull request. Either way every report says what the
@@ -41,9 +37,6 @@ pub struct Args {
     /// prints what it prints at the desk.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Build tags for both sides, added to the allowlist's build.tags (comma-separated)
-    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
-    pub tags: Vec<String>,
     /// Also list the escapes the head no longer has
     #[arg(long)]
     pub show_fixed: bool,
@@ -60,20 +53,14 @@ pub struct Args {
 impl From<Args> for DiffRequest {
     fn from(args: Args) -> Self {
         DiffRequest {
-            repo: args.repo,
+            repo: args.repository.repo,
             base: args.base,
             head: args.head,
-            config: ConfigChoice::from_arg(args.config),
+            config: ConfigChoice::from_arg(args.repository.config),
             config_from: args.config_from,
-            tags: args.tags,
+            tags: args.repository.tags,
             today: None,
-            // The CI formats always carry the explanation: a reader of an annotation
-            // cannot run --explain.
-            explain: args.explain
-                || matches!(
-                    args.format,
-                    Format::Github | Format::Sarif | Format::Markdown
-                ),
+            explain: args.explain || args.format.always_explains(),
             all_packages: args.all_packages,
         }
     }
@@ -85,7 +72,7 @@ pub fn run(args: Args) -> Result<Exit> {
         color: format == Format::Text && report::stdout_wants_color(),
         show_fixed: args.show_fixed,
     };
-    let repo_dir = args.repo.clone();
+    let repo_dir = args.repository.repo.clone();
     let outcome = gate::diff(&DiffRequest::from(args))?;
     let ci = match format {
         // Annotation paths are resolved against the workspace, so the GitHub format

@@ -2,13 +2,12 @@
 //! each with the compiler's escape flow (`-m=2`) that says why it escapes.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Result};
-use serde::Serialize;
 
+use crate::commands::shared::Repository;
 use crate::exit::Exit;
-use crate::finding::Finding;
 use crate::gate::{self, ExplainRequest};
 use crate::report::{self, ListFormat as Format};
 use crate::tree_path::{self, BadName, PathProblem, TreePath};
@@ -26,18 +25,11 @@ pub struct Args {
     pub location: Location,
     /// The revision [default: the working tree, uncommitted changes included]
     pub rev: Option<String>,
-    /// The repository
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub repo: PathBuf,
-    /// Allowlist file whose build section to use instead of the revision's .escape-gate.yml
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub repository: Repository,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Build tags, added to the allowlist's build.tags (comma-separated)
-    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
-    pub tags: Vec<String>,
 }
 
 /// `FILE:LINE`, from the command line.
@@ -86,52 +78,20 @@ fn check_inside(file: &str) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Serialize)]
-struct ExplainJson<'a> {
-    schema_version: u32,
-    revision: String,
-    commit: Option<String>,
-    go_version: &'a str,
-    package: &'a str,
-    file: &'a str,
-    line: u32,
-    source: &'a str,
-    findings: &'a [Finding],
-}
-
 pub fn run(args: Args) -> Result<Exit> {
     check_inside(&args.location.file)?;
     let explained = gate::explain_at(&ExplainRequest {
-        repo: args.repo,
+        repo: args.repository.repo,
         rev: args.rev,
         file: args.location.file,
         line: args.location.line,
-        config: args.config,
-        tags: args.tags,
+        config: args.repository.config,
+        tags: args.repository.tags,
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match args.format {
-        Format::Json => {
-            let json = ExplainJson {
-                schema_version: report::json::SCHEMA_VERSION,
-                revision: explained.revision.spec.clone(),
-                commit: explained.revision.commit.map(|c| c.to_string()),
-                go_version: &explained.go.version,
-                package: &explained.package,
-                file: &explained.file,
-                line: explained.line,
-                source: &explained.source,
-                findings: &explained.findings,
-            };
-            serde_json::to_writer_pretty(&mut out, &json)?;
-            writeln!(out)?;
-        }
-        Format::Text => {
-            let color = report::stdout_wants_color();
-            report::text::write_explained(&explained, color, &mut out)?;
-        }
-    }
+    let color = args.format == Format::Text && report::stdout_wants_color();
+    report::list::write_explained(args.format, &explained, color, &mut out)?;
     out.flush()?;
     Ok(Exit::Clean)
 }

@@ -11,6 +11,7 @@ pub mod explain;
 pub mod hook;
 pub mod install_hook;
 pub mod list;
+pub mod shared;
 
 /// Keeps Go code from quietly gaining heap allocations.
 ///

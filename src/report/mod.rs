@@ -14,6 +14,7 @@ use crate::gate::Outcome;
 
 pub mod github;
 pub mod json;
+pub mod list;
 pub mod markdown;
 pub mod sarif;
 pub mod text;
@@ -34,6 +35,18 @@ pub enum Format {
     Sarif,
     /// Markdown, the job summary's content, for a pull request comment (under 64 KB).
     Markdown,
+}
+
+impl Format {
+    /// Whether the format always carries each new escape's explanation (`--explain`):
+    /// the reader of an annotation, a code-scanning alert or a comment cannot run
+    /// `--explain` themselves.
+    pub fn always_explains(self) -> bool {
+        match self {
+            Format::Github | Format::Sarif | Format::Markdown => true,
+            Format::Text | Format::Json => false,
+        }
+    }
 }
 
 /// Output formats of `escape-gate list` and `escape-gate explain`, which have no
