@@ -78,17 +78,17 @@ impl fmt::Debug for Repo {
 }
 
 impl Repo {
-    /// Finds the repository containing `dir`.
+    /// Finds the repository containing `dir`. A repository libgit2 cannot read
+    /// because it uses SHA-256 object ids is an [`Unsupported`] error, so that callers
+    /// (the hook) can tell it from every other failure.
     pub fn open(dir: &Path) -> Result<Repo> {
         let repo = Repository::discover(dir).map_err(|err| {
-            if err.message().contains("object format") {
-                return anyhow!(
-                    "cannot read the repository at {}: {} (escape-gate reads repositories with \
-                     libgit2, which does not support SHA-256 object ids yet)\n\
-                     hint: use escape-gate on a SHA-1 clone of the repository",
-                    dir.display(),
-                    err.message()
-                );
+            if let Some(format) = object_format(dir).filter(|f| f != "sha1") {
+                return anyhow::Error::new(Unsupported {
+                    dir: dir.to_path_buf(),
+                    object_format: format,
+                    message: err.message().to_string(),
+                });
             }
             anyhow!(
                 "{} is not inside a git repository ({})\n\
@@ -644,6 +644,57 @@ impl Repo {
     }
 }
 
+/// A repository whose object format libgit2 cannot read (SHA-256).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot read the repository at {}: it uses {object_format} object ids, which libgit2 (how \
+     escape-gate reads repositories) does not support yet ({message})\n\
+     hint: use escape-gate on a SHA-1 clone of the repository",
+    dir.display()
+)]
+pub struct Unsupported {
+    pub dir: PathBuf,
+    /// `extensions.objectformat` of the repository's config, e.g. `sha256`.
+    pub object_format: String,
+    pub message: String,
+}
+
+/// The `extensions.objectformat` of the repository containing `dir` (the nearest
+/// `.git` directory, or the one a `.git` file names), read from its config file
+/// directly, since libgit2 refuses to open such repositories.
+fn object_format(dir: &Path) -> Option<String> {
+    let start = dir.canonicalize().ok()?;
+    let git_dir = start.ancestors().find_map(|d| {
+        let dot_git = d.join(".git");
+        let meta = fs::symlink_metadata(&dot_git).ok()?;
+        if meta.is_dir() {
+            return Some(dot_git);
+        }
+        // A worktree or submodule: `gitdir: PATH`.
+        let text = fs::read_to_string(&dot_git).ok()?;
+        let target = text.strip_prefix("gitdir:")?.trim();
+        Some(d.join(target))
+    })?;
+    let config = fs::read_to_string(git_dir.join("config")).ok()?;
+    let mut in_extensions = false;
+    for line in config.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_extensions = line
+                .trim_matches(['[', ']'])
+                .trim()
+                .eq_ignore_ascii_case("extensions");
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            if in_extensions && key.trim().eq_ignore_ascii_case("objectformat") {
+                return Some(value.trim().to_ascii_lowercase());
+            }
+        }
+    }
+    None
+}
+
 /// See [`Repo::changes`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -841,6 +892,25 @@ mod tests {
         assert!(has_embed(b"package a\n//go:embed x.txt\nvar x string\n"));
         assert!(!has_embed(b"package a\n"));
         assert!(!has_embed(b"package a\n// go:embed is not a directive\n"));
+    }
+
+    #[test]
+    fn the_object_format_is_read_from_the_config() {
+        let dir = tempfile::tempdir().expect("temp");
+        let git = dir.path().join(".git");
+        fs::create_dir_all(dir.path().join("sub/deeper")).expect("mkdir");
+        fs::create_dir(&git).expect("mkdir .git");
+        fs::write(git.join("config"), "[core]\n\tbare = false\n").expect("write");
+        assert_eq!(object_format(&dir.path().join("sub/deeper")), None);
+        fs::write(
+            git.join("config"),
+            "[core]\n\trepositoryformatversion = 1\n[Extensions]\n\tobjectFormat = SHA256\n",
+        )
+        .expect("write");
+        assert_eq!(
+            object_format(&dir.path().join("sub/deeper")).as_deref(),
+            Some("sha256")
+        );
     }
 
     #[cfg(unix)]

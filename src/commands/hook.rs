@@ -217,8 +217,7 @@ fn plan(repo: &Repo, remote: &str, pushed: &PushedRef) -> Option<Check> {
 }
 
 fn is_unsupported_format(err: &anyhow::Error) -> bool {
-    let text = format!("{err:#}").to_lowercase();
-    text.contains("objectformat") || text.contains("sha256") || text.contains("sha-256")
+    err.downcast_ref::<crate::git::Unsupported>().is_some()
 }
 
 fn first_line(text: &str) -> &str {
