@@ -387,6 +387,22 @@ impl Parser {
         }
     }
 
+    /// Reads a line that was too long to keep whole: `start` is its beginning and `len`
+    /// its length in bytes. Its end is unknown, so it is never a finding (the subject
+    /// or the position might be cut); it is kept as unrecognised, shortened, so that the
+    /// user hears about it.
+    pub fn cut_line(&mut self, start: &str, len: u64) {
+        const SHOWN: usize = 200;
+        let mut end = start.len().min(SHOWN);
+        while !start.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.unrecognised(&format!(
+            "{}… (a line of {len} bytes, too long to read; cut here)",
+            &start[..end]
+        ));
+    }
+
     /// Lines read so far that were not recognised.
     pub fn unrecognised_lines(&self) -> &[String] {
         &self.out.unrecognised
