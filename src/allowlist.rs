@@ -12,6 +12,7 @@
 //! break the gate. Any other document must say `version: 1`.
 
 pub mod edit;
+pub mod prescan;
 
 use std::fmt;
 
@@ -221,6 +222,9 @@ impl ConfigError {
             let at_pos = format!(" at position {}", loc.index());
             message = message.replacen(&at_line, "", 1).replacen(&at_pos, "", 1);
         }
+        if message.starts_with("recursion limit exceeded") {
+            message = "nested more than 128 levels deep; an allowlist needs 4".to_string();
+        }
         if message == "missing field `version`" {
             message.push_str(" (the file must start with `version: 1`)");
         }
@@ -235,7 +239,18 @@ impl ConfigError {
 
 impl Config {
     /// `origin` names the file in errors (e.g. ".escape-gate.yml in head 1a2b3c4" or a path).
+    ///
+    /// The text is bounded first ([`prescan`]): at most 1 MiB, no anchors, aliases,
+    /// tags or directives, flow collections at most 16 deep; yaml_serde refuses block
+    /// nesting deeper than 128. Each refusal is a [`ConfigError`] in far less than a
+    /// second, whatever the text.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        prescan::check(text).map_err(|refusal| ConfigError {
+            origin: origin.to_string(),
+            line: refusal.line,
+            column: refusal.column,
+            message: refusal.message,
+        })?;
         // `Option` so that an empty or comment-only document is `None` rather than an
         // error about the missing `version`.
         let raw: Option<RawConfig> =
