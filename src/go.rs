@@ -390,6 +390,7 @@ pub struct Package {
 /// Lists the packages of every module of `tree` (the build settings' patterns, less
 /// the excluded directories). `side` names the revision in errors.
 pub fn list(env: &GoEnv, tree: &Path, settings: &BuildSettings, side: &str) -> Result<Listing> {
+    check_patterns(settings)?;
     let tree = canonical(tree)?;
     let modules = modules_of(&tree, side)?;
     let units = build_units(&tree, &modules)?;
@@ -861,6 +862,25 @@ pub fn flags_read_files(flags: &[String]) -> bool {
         (name.starts_with("pgo=") && !matches!(&name[4..], "off" | "auto"))
             || name.starts_with("overlay=")
     })
+}
+
+/// Refuses package patterns that go would read as flags. They are passed after `--`
+/// anyway; a pattern starting with `-` matches nothing, so saying so is kinder than
+/// analysing less than the allowlist seems to ask for.
+fn check_patterns(settings: &BuildSettings) -> Result<()> {
+    for (field, patterns) in [
+        ("packages", &settings.packages),
+        ("exclude", &settings.exclude),
+    ] {
+        if let Some(bad) = patterns.iter().find(|p| p.starts_with('-')) {
+            bail!(
+                "build.{field}: {bad:?} is not a package pattern: it starts with `-`, and go would read it as a flag\n\
+                 hint: build flags go under build.flags (only those escape-gate knows to be safe); \
+                 patterns look like ./... or internal/gen/..."
+            );
+        }
+    }
+    Ok(())
 }
 
 fn effective_patterns(settings: &BuildSettings) -> Vec<String> {
