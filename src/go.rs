@@ -611,7 +611,7 @@ fn run_build(
             None if is_module_progress(line.text) => {}
             None => parser.line(line.text),
         })
-        .with_context(|| format!("running go build for {side}"))?;
+        .with_context(|| format!("running go list -export for {side}"))?;
     if !status.success() {
         let errors = compiler_errors(parser.unrecognised_lines());
         bail!(
