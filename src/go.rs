@@ -584,7 +584,7 @@ fn run_build(
     if packages.is_empty() {
         return Ok(());
     }
-    let flags = resolve_flags(tree, &settings.flags, side)?;
+    let flags = resolve_flags(tree, settings, side)?;
     let mut cmd = go_command(env, dir);
     // `go list -export` compiles the packages (or replays them from the build cache),
     // printing the compiler's diagnostics as `go build` does, but links nothing: no
@@ -594,10 +594,7 @@ fn run_build(
     // build cache, which then keys packages by directory, is shared between them, and
     // standard library packages come from the entries ordinary builds left there.
     cmd.args(["list", "-export", "-buildvcs=false", detail.gcflags()]);
-    if !settings.tags.is_empty() {
-        cmd.arg(format!("-tags={}", settings.tags.join(",")));
-    }
-    cmd.args(&flags);
+    cmd.args(flags);
     // `--`: whatever follows is a package, never a flag.
     cmd.arg("--");
     cmd.args(packages.iter().map(|p| p.import_path.as_str()));
@@ -812,14 +809,30 @@ fn tree_relative(path: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
-/// The extra flags as `go` gets them in `tree`: a `-pgo=FILE` names the regular file
-/// at that tree-relative path, absolute, so that it means the same in every module's
-/// directory, after checking that no part of the path is a link (a link in a hostile
-/// tree could point anywhere on disk).
-fn resolve_flags(tree: &Path, flags: &[String], side: &str) -> Result<Vec<OsString>> {
-    let mut out = Vec::with_capacity(flags.len());
-    for flag in flags {
+/// The build settings' tags and extra flags as `go` gets them in `tree`. Tags from
+/// `build.tags`, `--tags` and any `-tags=` in `build.flags` become one `-tags=`, since
+/// go keeps only the last one given (a `-tags=` in the allowlist would otherwise drop
+/// the user's `--tags`). A `-pgo=FILE` names the regular file at that tree-relative
+/// path, absolute, so that it means the same in every module's directory, after
+/// checking that no part of the path is a link (a link in a hostile tree could point
+/// anywhere on disk).
+fn resolve_flags(tree: &Path, settings: &BuildSettings, side: &str) -> Result<Vec<OsString>> {
+    let mut tags: Vec<&str> = settings.tags.iter().map(String::as_str).collect();
+    for flag in &settings.flags {
+        if let Some(("tags", Some(list))) = split_flag(flag) {
+            // go reads a comma-separated list (space-separated is the old form).
+            tags.extend(list.split([',', ' ']).filter(|t| !t.is_empty()));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    tags.retain(|t| seen.insert(*t));
+    let mut out = Vec::with_capacity(settings.flags.len() + 1);
+    if !tags.is_empty() {
+        out.push(OsString::from(format!("-tags={}", tags.join(","))));
+    }
+    for flag in &settings.flags {
         match split_flag(flag) {
+            Some(("tags", _)) => {}
             Some(("pgo", Some(path))) if !matches!(path, "off" | "auto") => {
                 let mut at = tree.to_path_buf();
                 for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
@@ -902,9 +915,9 @@ fn list_packages(
 ) -> Result<Vec<Package>> {
     let mut cmd = go_command(env, dir);
     cmd.args(["list", "-e", "-buildvcs=false"]);
-    if !settings.tags.is_empty() {
-        cmd.arg(format!("-tags={}", settings.tags.join(",")));
-    }
+    // The same tags and flags as the build, so that the packages listed are those it
+    // compiles (a directory whose files all need a tag from build.flags included).
+    cmd.args(resolve_flags(tree, settings, side)?);
     // The third field counts the files `go build` would compile: a directory with only
     // _test.go files (or files all excluded by build constraints) is a package to `go
     // list` but an error to `go build` when named explicitly; `./...` skips it, and so
@@ -1226,7 +1239,10 @@ mod tests {
         let root = tree.path();
         fs::create_dir_all(root.join("prof")).expect("mkdir");
         fs::write(root.join("prof/cpu.pgo"), "x").expect("write");
-        let flags = |f: &str| vec!["-tags=t".to_string(), f.to_string()];
+        let flags = |f: &str| BuildSettings {
+            flags: vec!["-tags=t".to_string(), f.to_string()],
+            ..BuildSettings::default()
+        };
         let got = resolve_flags(root, &flags("-pgo=prof/cpu.pgo"), "head").expect("resolves");
         let mut want = OsString::from("-pgo=");
         want.push(root.join("prof/cpu.pgo").as_os_str());
@@ -1245,11 +1261,41 @@ mod tests {
             assert!(err("-pgo=dir/secret").contains("dir is a link in head"));
         }
         for keep in ["-pgo=off", "-pgo=auto", "-race"] {
+            let settings = BuildSettings {
+                flags: vec![keep.to_string()],
+                ..BuildSettings::default()
+            };
             assert_eq!(
-                resolve_flags(root, &[keep.to_string()], "head").expect("kept"),
+                resolve_flags(root, &settings, "head").expect("kept"),
                 vec![OsString::from(keep)]
             );
         }
+    }
+
+    #[test]
+    fn tags_from_every_source_become_one_flag() {
+        let settings = BuildSettings {
+            tags: vec!["integration".to_string(), "a".to_string()],
+            flags: vec![
+                "-race".to_string(),
+                "-tags=a,b".to_string(),
+                "--tags=c d".to_string(),
+                "-tags=".to_string(),
+            ],
+            ..BuildSettings::default()
+        };
+        assert_eq!(
+            resolve_flags(Path::new("/nonexistent"), &settings, "head").expect("resolves"),
+            vec![
+                OsString::from("-tags=integration,a,b,c,d"),
+                OsString::from("-race")
+            ]
+        );
+        assert_eq!(
+            resolve_flags(Path::new("/nonexistent"), &BuildSettings::default(), "head")
+                .expect("resolves"),
+            Vec::<OsString>::new()
+        );
     }
 
     #[test]

@@ -236,27 +236,49 @@ fn package_patterns_that_look_like_flags_are_refused_and_never_run() {
 
 #[test]
 fn the_flags_on_the_list_still_work() {
-    // The new escape is in a file only `-tags=extra` compiles: found only if the
-    // flags reach the compiler, with -race, -mod=mod, -p and -pgo=off beside it.
+    // The new escapes are in files only `-tags=extra` compiles (one in a package that
+    // has no other file) and in one only the user's `--tags cli` compiles: found only if
+    // the flags reach the listing and the compiler, beside -race, -mod=mod, -p and
+    // -pgo=off, and if the allowlist's -tags does not drop the user's.
     let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
     repo.write(
         ".escape-gate.yml",
         &flags_config(&["-tags=extra", "--mod=mod", "-race", "-p=2", "-pgo=off"]),
     );
     let base = repo.commit("flags");
+    let keeper = |tag: &str, package: &str, name: &str| {
+        format!(
+            "//go:build {tag}\n\npackage {package}\n\nvar kept *int\n\n// {name} keeps a copy of n.\nfunc {name}(n int) {{\n\tr := n\n\tkept = &r\n}}\n"
+        )
+    };
+    repo.write("lib/extra.go", &keeper("extra", "lib", "Extra"));
+    repo.write("tagged/tagged.go", &keeper("extra", "tagged", "Tagged"));
     repo.write(
-        "lib/extra.go",
-        "//go:build extra\n\npackage lib\n\n// Extra stores a copy of n.\nfunc Extra(n int) {\n\tr := n\n\tSink = &r\n}\n",
+        "lib/cli.go",
+        &keeper("cli", "lib", "Cli").replace("kept", "cliKept"),
     );
-    let head = repo.commit("an escape behind a build tag");
+    let head = repo.commit("escapes behind build tags");
     let outside = sentinel_dir();
-    let run = diff_untouched(&repo, outside.path(), &base, &head);
+    let before = listing(outside.path());
+    let run = repo.run_untouched(&["diff", "--tags", "cli", "--format", "json", &base, &head]);
+    assert_eq!(listing(outside.path()), before);
     run.assert_code(1);
-    assert!(
-        run.stdout
-            .contains("new lib/extra.go:7:2 in Extra\n    moved to heap: r\n"),
-        "{}",
-        run.stdout
+    let json = run.json();
+    let mut new: Vec<String> = json["new"]
+        .as_array()
+        .expect("new")
+        .iter()
+        .map(|f| format!("{} {} {}", f["file"], f["function"], f["message"]))
+        .collect();
+    new.sort();
+    assert_eq!(
+        new,
+        [
+            "\"lib/cli.go\" \"Cli\" \"moved to heap: r\"",
+            "\"lib/extra.go\" \"Extra\" \"moved to heap: r\"",
+            "\"tagged/tagged.go\" \"Tagged\" \"moved to heap: r\"",
+        ],
+        "{json:#}"
     );
 }
 
