@@ -53,12 +53,35 @@ struct Scope {
     closures: u32,
 }
 
+/// The largest Go file given to tree-sitter. Parsing costs time and memory in
+/// proportion to the file (about 10 times its size), and generated files of several
+/// megabytes exist, but a file from a hostile tree can be as large as git allows.
+pub const MAX_SOURCE: usize = 16 * 1024 * 1024;
+
+/// The function of every finding in a file over [`MAX_SOURCE`].
+pub const TOO_LARGE: &str = "(file over 16 MiB: not attributed)";
+
 /// What package-level positions and unattributable positions are called.
 const PACKAGE_INIT: &str = "init";
 
 impl FunctionIndex {
     /// Parses Go source. Never fails on syntax errors: tree-sitter recovers, and partial results are fine.
+    ///
+    /// A file larger than [`MAX_SOURCE`] is not parsed: every position in it is
+    /// [`TOO_LARGE`], on both sides alike, so its findings are still compared (by
+    /// expression) and reported, under a name that says why they have no function.
     pub fn new(source: &[u8]) -> FunctionIndex {
+        if source.len() > MAX_SOURCE {
+            return FunctionIndex {
+                line_starts: Vec::new(),
+                source_len: source.len(),
+                breakpoints: vec![Breakpoint {
+                    offset: 0,
+                    name: Some(0),
+                }],
+                names: vec![TOO_LARGE.to_string()],
+            };
+        }
         let line_starts = std::iter::once(0)
             .chain(
                 source
@@ -95,6 +118,10 @@ impl FunctionIndex {
     /// Byte offset of a 1-based position, clamped to its line; `None` if the line is not
     /// in the file (line 0 is what `//line`-remapped or synthetic positions may carry).
     fn offset(&self, line: u32, column: u32) -> Option<usize> {
+        if self.line_starts.is_empty() {
+            // Not parsed (too large): one name for the whole file.
+            return Some(0);
+        }
         let index = usize::try_from(line).ok()?.checked_sub(1)?;
         let start = *self.line_starts.get(index)?;
         // The newline ending the line; a column past it (stale positions from an edited
@@ -688,5 +715,19 @@ func init() { _ = 6; _ = func() { _ = 7 } }
             assert_eq!(index.function_at(first + 4, 2), format!("F{i}"));
             assert_eq!(index.function_at(first + 7, 1), "init");
         }
+    }
+
+    #[test]
+    fn a_file_too_large_to_parse_gets_one_name_that_says_so() {
+        let mut src = b"package m\n\nfunc F() {\n".to_vec();
+        src.resize(MAX_SOURCE + 1, b'\n');
+        let index = FunctionIndex::new(&src);
+        for (line, column) in [(1, 1), (3, 6), (0, 0), (u32::MAX, u32::MAX)] {
+            assert_eq!(index.function_at(line, column), TOO_LARGE);
+        }
+        // At the limit, the file is parsed.
+        src.truncate(MAX_SOURCE - 2);
+        src.extend_from_slice(b"}\n");
+        assert_eq!(FunctionIndex::new(&src).function_at(4, 1), "F");
     }
 }

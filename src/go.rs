@@ -6,9 +6,14 @@
 //! directory when builds are not `-trimpath`, serves the second side everything the
 //! change did not touch, and the standard library from ordinary builds), and
 //! `-gcflags=-m` on the command line's packages only, so the standard library and
-//! dependencies stay quiet. File names are made tree-relative as the output is parsed. Executables go to a temporary
-//! directory, never into a tree. A failing build is an error that names the side; it is
-//! never read as "no escapes".
+//! dependencies stay quiet. Packages are compiled with `go list -export`, which runs
+//! the compiler exactly as `go build` does but never the linker: escape analysis needs
+//! no executable, and a linker run is both time and a way for a hostile flag to run a
+//! program. File names are made tree-relative as the output is parsed. A failing build
+//! is an error that names the side; it is never read as "no escapes".
+//!
+//! The allowlist's `build.flags` come from the revision under test, so they are
+//! checked against a list of flags known to be safe ([`check_flags`]).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -385,6 +390,7 @@ pub struct Package {
 /// Lists the packages of every module of `tree` (the build settings' patterns, less
 /// the excluded directories). `side` names the revision in errors.
 pub fn list(env: &GoEnv, tree: &Path, settings: &BuildSettings, side: &str) -> Result<Listing> {
+    check_patterns(settings)?;
     let tree = canonical(tree)?;
     let modules = modules_of(&tree, side)?;
     let units = build_units(&tree, &modules)?;
@@ -439,7 +445,6 @@ pub fn build_selected(
     side: &str,
 ) -> Result<BuildOutput> {
     let tree = canonical(tree)?;
-    let bin = TempTree::new("bin")?;
     let mut out = BuildOutput {
         modules: listing.modules.clone(),
         ..BuildOutput::default()
@@ -461,7 +466,6 @@ pub fn build_selected(
             &packages,
             settings,
             Detail::Summary,
-            &bin,
             side,
             &mut out,
         )?;
@@ -520,7 +524,6 @@ pub fn build_packages(
             .or_default()
             .push(package.clone());
     }
-    let bin = TempTree::new("bin")?;
     let mut out = BuildOutput {
         modules: modules.clone(),
         ..BuildOutput::default()
@@ -528,9 +531,7 @@ pub fn build_packages(
     for (unit, patterns) in by_module {
         let dir = unit_dir(&tree, unit);
         let listed = list_packages(env, &tree, &dir, unit, settings, &patterns, side)?;
-        run_build(
-            env, &tree, &dir, &listed, settings, detail, &bin, side, &mut out,
-        )?;
+        run_build(env, &tree, &dir, &listed, settings, detail, side, &mut out)?;
     }
     out.packages.sort();
     out.packages.dedup();
@@ -561,7 +562,14 @@ fn modules_of(tree: &Path, side: &str) -> Result<Vec<Module>> {
     Ok(modules)
 }
 
-/// One `go build` of `packages` in `dir`, appending the compiler's output to `out`.
+/// The longest line of compiler output kept whole. The compiler shortens long
+/// expressions and string literals itself (`"xxx..."`), so real lines are short, but
+/// an identifier or a path can be as long as a hostile tree makes it; a longer line is
+/// kept cut, as an unrecognised line, never as a finding.
+const MAX_OUTPUT_LINE: usize = 64 * 1024;
+
+/// One compilation (`go list -export`) of `packages` in `dir`, appending the
+/// compiler's output to `out`.
 #[allow(clippy::too_many_arguments)]
 fn run_build(
     env: &GoEnv,
@@ -570,46 +578,41 @@ fn run_build(
     packages: &[Package],
     settings: &BuildSettings,
     detail: Detail,
-    bin: &TempTree,
     side: &str,
     out: &mut BuildOutput,
 ) -> Result<()> {
     if packages.is_empty() {
         return Ok(());
     }
+    let flags = resolve_flags(tree, settings, side)?;
     let mut cmd = go_command(env, dir);
+    // `go list -export` compiles the packages (or replays them from the build cache),
+    // printing the compiler's diagnostics as `go build` does, but links nothing: no
+    // linker runs, so no linker flag can run a program or write a file, and no main
+    // package costs a link. It exits 1 when a package does not compile.
     // No -trimpath: the tree's path is the same for both sides (and every run), so the
     // build cache, which then keys packages by directory, is shared between them, and
     // standard library packages come from the entries ordinary builds left there.
-    cmd.args(["build", "-buildvcs=false", detail.gcflags()]);
-    if !settings.tags.is_empty() {
-        cmd.arg(format!("-tags={}", settings.tags.join(",")));
-    }
-    // `go build` writes an executable only for a single main package; with several
-    // packages it discards its results. `-o DIR/` must not be used with several:
-    // it then skips packages that no main package imports, and their findings.
-    if packages.len() == 1 && packages[0].name == "main" {
-        let mut o = OsString::from("-o=");
-        o.push(bin.path().as_os_str());
-        o.push(std::path::MAIN_SEPARATOR_STR);
-        cmd.arg(o);
-    }
-    cmd.args(&settings.flags);
+    cmd.args(["list", "-export", "-buildvcs=false", detail.gcflags()]);
+    cmd.args(flags);
+    // `--`: whatever follows is a package, never a flag.
+    cmd.arg("--");
     cmd.args(packages.iter().map(|p| p.import_path.as_str()));
     // go's own work directory, so that an interrupted build leaves nothing behind.
     let work = TempTree::new("gotmp")?;
     cmd.env("GOTMPDIR", work.path());
     let mut parser = Parser::default();
-    let status = interrupt::run_streaming(&mut cmd, &mut |line| {
-        if !is_module_progress(line) {
-            parser.line(line);
-        }
-    })
-    .with_context(|| format!("running go build for {side}"))?;
+    let status =
+        interrupt::run_streaming(&mut cmd, MAX_OUTPUT_LINE, &mut |line| match line.cut_from {
+            Some(len) => parser.cut_line(line.text, len),
+            None if is_module_progress(line.text) => {}
+            None => parser.line(line.text),
+        })
+        .with_context(|| format!("running go list -export for {side}"))?;
     if !status.success() {
         let errors = compiler_errors(parser.unrecognised_lines());
         bail!(
-            "{side} does not build, so its escapes cannot be known (go build exited with {status}):\n{errors}\n\
+            "{side} does not build, so its escapes cannot be known (go list -export exited with {status}):\n{errors}\n\
              hint: fix the build of {side} (run `go build ./...` there), or compare other revisions"
         );
     }
@@ -681,22 +684,187 @@ fn is_trimpath_flag(flag: &str) -> bool {
     name == "trimpath" || name.starts_with("trimpath=")
 }
 
-/// Checks extra `go build` flags from the allowlist's `build.flags`: flags that would
-/// change what the compiler reports, or where, are refused with the reason.
+/// Checks extra `go build` flags from the allowlist's `build.flags` against an
+/// allowlist. The file comes from the revision being checked, so in a pull request a
+/// stranger writes it: only flags that run no program, write no file, read no file
+/// outside the tree, still compile every package, and leave the compiler's output where
+/// and as escape-gate reads it are accepted. Everything else is refused with the reason.
+///
+/// | flag | why it is safe |
+/// |---|---|
+/// | `-tags=LIST` | selects which files of the tree are compiled; nothing else |
+/// | `-mod=readonly\|vendor\|mod` | how go.mod is used; `mod` may rewrite go.mod and go.sum, but only in escape-gate's temporary checkout |
+/// | `-race`, `-msan`, `-asan` (alone or `=true`/`=false`) | instrument the compiled code; the C toolchain they need is the user's own `CC` |
+/// | `-pgo=off\|auto` | turn profile-guided optimisation off, or use `default.pgo` from the tree |
+/// | `-pgo=FILE` | a profile at a tree-relative path without `..`, checked at build time to be a regular file in the checkout (no link), and passed to go as that absolute path |
+/// | `-p=N` | how many compilers run at once (1 to 1024) |
+///
+/// A flag may be written `-flag` or `--flag`; a flag with a value must have it in the
+/// same item (`-tags=x`): an item after a bare `-tags` would be read by go as the value,
+/// or as a package, which the list could not check.
 pub fn check_flags(flags: &[String]) -> std::result::Result<(), String> {
     for flag in flags {
-        let name = flag.trim_start_matches('-');
-        let name = name.split('=').next().unwrap_or(name);
-        let why = match name {
-            "gcflags" => "escape-gate passes -gcflags=-m itself, and a second -gcflags replaces it",
-            "trimpath" => "escape-gate builds without -trimpath to share the build cache with your builds, and maps file names itself",
-            "o" => "escape-gate sends executables to a temporary directory itself",
-            "toolexec" => "a -toolexec program can change or hide the compiler's output",
-            _ => continue,
-        };
-        return Err(format!("build.flags: {flag:?} is not allowed: {why}"));
+        if let Err(why) = check_flag(flag) {
+            return Err(format!(
+                "build.flags: {flag:?} is not allowed: {why} (allowed: {ALLOWED_FLAGS})"
+            ));
+        }
     }
     Ok(())
+}
+
+/// What [`check_flags`] accepts, for its messages.
+const ALLOWED_FLAGS: &str =
+    "-tags=LIST, -mod=readonly|vendor|mod, -race, -msan, -asan, -pgo=off|auto|FILE, -p=N";
+
+/// Splits `-name=value`, `--name=value`, `-name` into the name and the value.
+fn split_flag(flag: &str) -> Option<(&str, Option<&str>)> {
+    let name = flag.strip_prefix("--").or_else(|| flag.strip_prefix('-'))?;
+    if name.is_empty() || name.starts_with('-') {
+        return None;
+    }
+    Some(match name.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (name, None),
+    })
+}
+
+fn check_flag(flag: &str) -> std::result::Result<(), String> {
+    let Some((name, value)) = split_flag(flag) else {
+        return Err(
+            "it is not a flag (package patterns belong in build.packages, and go would read \
+             this as one)"
+                .to_string(),
+        );
+    };
+    let needs_value = |what: &str| {
+        format!("-{name} takes {what}, written in the same item: \"-{name}=VALUE\" (a value in the next item is refused, go would read it unchecked)")
+    };
+    match (name, value) {
+        ("tags", Some(_)) => Ok(()),
+        ("tags", None) => Err(needs_value("a list of build tags")),
+        ("mod", Some("readonly" | "vendor" | "mod")) => Ok(()),
+        ("mod", Some(other)) => Err(format!(
+            "-mod must be readonly, vendor or mod, not {other:?}"
+        )),
+        ("mod", None) => Err(needs_value("readonly, vendor or mod")),
+        ("race" | "msan" | "asan", None | Some("true" | "false")) => Ok(()),
+        ("race" | "msan" | "asan", Some(other)) => {
+            Err(format!("-{name} is true or false, not {other:?}"))
+        }
+        ("pgo", Some("off" | "auto")) => Ok(()),
+        ("pgo", Some(path)) => tree_relative(path)
+            .map_err(|why| format!("-pgo=FILE must name a profile inside the repository: {why}")),
+        ("pgo", None) => Err(needs_value("off, auto or a profile's path")),
+        ("p", Some(n)) => match n.parse::<u32>() {
+            Ok(1..=1024) => Ok(()),
+            _ => Err(format!("-p is a number from 1 to 1024, not {n:?}")),
+        },
+        ("p", None) => Err(needs_value("a number")),
+        _ => Err(refusal(name).to_string()),
+    }
+}
+
+/// Why a flag that is not on the list is refused; the specific reason for those
+/// `go help build` lists.
+fn refusal(name: &str) -> &'static str {
+    match name {
+        "gcflags" => "escape-gate passes -gcflags=-m itself, and a second -gcflags replaces it",
+        "trimpath" => "escape-gate builds without -trimpath to share the build cache with your builds, and maps file names itself",
+        "o" => "it writes the build's output to a path of the file's choosing",
+        "toolexec" => "it runs a program of the file's choosing instead of the compiler",
+        "ldflags" => "it passes flags to the linker, which can run programs (-extld) and write files (-o); escape-gate does not link",
+        "asmflags" | "gccgoflags" => "it passes arbitrary flags to a tool, which can read and write files",
+        "compiler" => "escape analysis is the gc compiler's; another compiler reports none",
+        "n" => "go would print the commands without running them: nothing would be compiled and every package would look free of escapes",
+        "x" | "v" | "json" | "work" => "it changes what go prints, or keeps its work directory; escape-gate reads the compiler's plain output",
+        "C" => "it makes go run in a directory of the file's choosing",
+        "overlay" => "its JSON file replaces source files with files anywhere on disk",
+        "modfile" => "it reads (and may write) a go.mod anywhere on disk",
+        "pkgdir" | "installsuffix" => "it loads and installs packages in another directory",
+        "a" => "it recompiles every package, the standard library included, and finds nothing more",
+        "buildvcs" => "it runs version-control programs; escape-gate passes -buildvcs=false itself",
+        "buildmode" | "linkshared" => "it changes how packages are linked and loads shared libraries; escape-gate does not link",
+        "cover" | "covermode" | "coverpkg" => "coverage instrumentation changes the code, so its escapes are not those of the code you ship",
+        "modcacherw" => "it changes the permissions of your module cache",
+        _ => "it is not on escape-gate's list of build flags known to be safe",
+    }
+}
+
+/// Checks that a path from the allowlist stays inside the tree: relative, without `..`,
+/// `\`, NUL or a drive letter.
+fn tree_relative(path: &str) -> std::result::Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("the path is empty");
+    }
+    if path.starts_with('/') || is_windows_absolute(path) || path.contains(':') {
+        return Err("the path is absolute");
+    }
+    if path.contains('\\') || path.contains('\0') {
+        return Err("the path holds a backslash or NUL");
+    }
+    if path.split('/').any(|part| part == "..") {
+        return Err("the path leaves the repository with ..");
+    }
+    Ok(())
+}
+
+/// The build settings' tags and extra flags as `go` gets them in `tree`. Tags from
+/// `build.tags`, `--tags` and any `-tags=` in `build.flags` become one `-tags=`, since
+/// go keeps only the last one given (a `-tags=` in the allowlist would otherwise drop
+/// the user's `--tags`). A `-pgo=FILE` names the regular file at that tree-relative
+/// path, absolute, so that it means the same in every module's directory, after
+/// checking that no part of the path is a link (a link in a hostile tree could point
+/// anywhere on disk).
+fn resolve_flags(tree: &Path, settings: &BuildSettings, side: &str) -> Result<Vec<OsString>> {
+    let mut tags: Vec<&str> = settings.tags.iter().map(String::as_str).collect();
+    for flag in &settings.flags {
+        if let Some(("tags", Some(list))) = split_flag(flag) {
+            // go reads a comma-separated list (space-separated is the old form).
+            tags.extend(list.split([',', ' ']).filter(|t| !t.is_empty()));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    tags.retain(|t| seen.insert(*t));
+    let mut out = Vec::with_capacity(settings.flags.len() + 1);
+    if !tags.is_empty() {
+        out.push(OsString::from(format!("-tags={}", tags.join(","))));
+    }
+    for flag in &settings.flags {
+        match split_flag(flag) {
+            Some(("tags", _)) => {}
+            Some(("pgo", Some(path))) if !matches!(path, "off" | "auto") => {
+                let mut at = tree.to_path_buf();
+                for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
+                    at.push(part);
+                    let meta = fs::symlink_metadata(&at).map_err(|_| {
+                        anyhow!(
+                            "build.flags: -pgo={path}: there is no such file in {side}\n\
+                             hint: commit the profile, or use -pgo=auto with a default.pgo"
+                        )
+                    })?;
+                    if meta.file_type().is_symlink() {
+                        bail!(
+                            "build.flags: -pgo={path}: {} is a link in {side}; the profile must be a regular file in the repository\n\
+                             hint: commit the profile itself, not a link to it",
+                            at.strip_prefix(tree).unwrap_or(&at).display()
+                        );
+                    }
+                }
+                if !fs::symlink_metadata(&at).is_ok_and(|m| m.is_file()) {
+                    bail!(
+                        "build.flags: -pgo={path} is not a file in {side}\n\
+                         hint: name a profile file, or use -pgo=auto with a default.pgo"
+                    );
+                }
+                let mut arg = OsString::from("-pgo=");
+                arg.push(at.as_os_str());
+                out.push(arg);
+            }
+            _ => out.push(OsString::from(flag)),
+        }
+    }
+    Ok(out)
 }
 
 /// Whether extra flags name files whose content the tree id does not cover (a PGO
@@ -707,6 +875,25 @@ pub fn flags_read_files(flags: &[String]) -> bool {
         (name.starts_with("pgo=") && !matches!(&name[4..], "off" | "auto"))
             || name.starts_with("overlay=")
     })
+}
+
+/// Refuses package patterns that go would read as flags. They are passed after `--`
+/// anyway; a pattern starting with `-` matches nothing, so saying so is kinder than
+/// analysing less than the allowlist seems to ask for.
+fn check_patterns(settings: &BuildSettings) -> Result<()> {
+    for (field, patterns) in [
+        ("packages", &settings.packages),
+        ("exclude", &settings.exclude),
+    ] {
+        if let Some(bad) = patterns.iter().find(|p| p.starts_with('-')) {
+            bail!(
+                "build.{field}: {bad:?} is not a package pattern: it starts with `-`, and go would read it as a flag\n\
+                 hint: build flags go under build.flags (only those escape-gate knows to be safe); \
+                 patterns look like ./... or internal/gen/..."
+            );
+        }
+    }
+    Ok(())
 }
 
 fn effective_patterns(settings: &BuildSettings) -> Vec<String> {
@@ -728,9 +915,9 @@ fn list_packages(
 ) -> Result<Vec<Package>> {
     let mut cmd = go_command(env, dir);
     cmd.args(["list", "-e", "-buildvcs=false"]);
-    if !settings.tags.is_empty() {
-        cmd.arg(format!("-tags={}", settings.tags.join(",")));
-    }
+    // The same tags and flags as the build, so that the packages listed are those it
+    // compiles (a directory whose files all need a tag from build.flags included).
+    cmd.args(resolve_flags(tree, settings, side)?);
     // The third field counts the files `go build` would compile: a directory with only
     // _test.go files (or files all excluded by build constraints) is a package to `go
     // list` but an error to `go build` when named explicitly; `./...` skips it, and so
@@ -740,6 +927,8 @@ fn list_packages(
         "{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}{{len .CgoFiles}}{{len .InvalidGoFiles}}\t\
          {{join .Imports \" \"}}\t{{join .EmbedFiles \"\\x1f\"}}\t{{.Dir}}",
     ]);
+    // `--`: a pattern from the allowlist is a package, never a flag.
+    cmd.arg("--");
     cmd.args(patterns);
     let output =
         interrupt::run_captured(&mut cmd).with_context(|| format!("running go list for {side}"))?;
@@ -958,6 +1147,156 @@ fn work_uses(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_flags_known_to_be_safe_are_accepted() {
+        let accepted = [
+            "-tags=integration,foo",
+            "--tags=x",
+            "-tags=",
+            "-mod=readonly",
+            "-mod=vendor",
+            "--mod=mod",
+            "-race",
+            "-race=true",
+            "-msan=false",
+            "-asan",
+            "-pgo=off",
+            "-pgo=auto",
+            "-pgo=profiles/cpu.pgo",
+            "-pgo=./default.pgo",
+            "-p=1",
+            "-p=1024",
+        ];
+        for flag in accepted {
+            assert_eq!(check_flags(&[flag.to_string()]), Ok(()), "{flag}");
+        }
+        let refused = [
+            (
+                "-ldflags=-linkmode=external \"-extld=sh -c 'touch x' x\"",
+                "linker",
+            ),
+            ("-ldflags=-o=/tmp/x", "linker"),
+            ("-gcflags=all=-l", "passes -gcflags=-m itself"),
+            ("-trimpath", "without -trimpath"),
+            ("-o=/tmp/x", "writes the build's output"),
+            ("-toolexec=/bin/true", "runs a program"),
+            ("--toolexec=/bin/true", "runs a program"),
+            ("-n", "without running them"),
+            ("-x", "changes what go prints"),
+            ("-v", "changes what go prints"),
+            ("-json", "changes what go prints"),
+            ("-work", "work directory"),
+            ("-C=/", "directory of the file's choosing"),
+            ("-overlay=o.json", "files anywhere on disk"),
+            ("-modfile=/tmp/go.mod", "go.mod anywhere"),
+            ("-pkgdir=/tmp/p", "another directory"),
+            ("-installsuffix=x", "another directory"),
+            ("-a", "recompiles every package"),
+            ("-asmflags=-I/", "arbitrary flags"),
+            ("-gccgoflags=x", "arbitrary flags"),
+            ("-compiler=gccgo", "another compiler"),
+            ("-buildvcs=true", "version-control"),
+            ("-buildmode=plugin", "does not link"),
+            ("-linkshared", "does not link"),
+            ("-cover", "coverage"),
+            ("-coverpkg=./...", "coverage"),
+            ("-modcacherw", "module cache"),
+            ("-exec=x", "not on escape-gate's list"),
+            ("-Race", "not on escape-gate's list"),
+            ("---race", "not a flag"),
+            ("-", "not a flag"),
+            ("./...", "not a flag"),
+            ("-tags", "in the same item"),
+            ("-mod", "in the same item"),
+            ("-pgo", "in the same item"),
+            ("-p", "in the same item"),
+            ("-mod=other", "readonly, vendor or mod"),
+            ("-race=yes", "true or false"),
+            ("-p=0", "1 to 1024"),
+            ("-p=99999", "1 to 1024"),
+            ("-pgo=/etc/passwd", "absolute"),
+            ("-pgo=C:/x.pgo", "absolute"),
+            ("-pgo=../outside.pgo", "leaves the repository"),
+            ("-pgo=a/../../b.pgo", "leaves the repository"),
+            ("-pgo=a\\b.pgo", "backslash"),
+            ("-pgo=", "empty"),
+        ];
+        for (flag, why) in refused {
+            let err = check_flags(&["-tags=ok".to_string(), flag.to_string()]).expect_err(flag);
+            assert!(
+                err.starts_with(&format!("build.flags: {flag:?} is not allowed: "))
+                    && err.contains(why)
+                    && err.contains("(allowed: -tags=LIST"),
+                "{flag}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pgo_profile_must_be_a_regular_file_of_the_tree() {
+        let tree = tempfile::tempdir().expect("temp");
+        let root = tree.path();
+        fs::create_dir_all(root.join("prof")).expect("mkdir");
+        fs::write(root.join("prof/cpu.pgo"), "x").expect("write");
+        let flags = |f: &str| BuildSettings {
+            flags: vec!["-tags=t".to_string(), f.to_string()],
+            ..BuildSettings::default()
+        };
+        let got = resolve_flags(root, &flags("-pgo=prof/cpu.pgo"), "head").expect("resolves");
+        let mut want = OsString::from("-pgo=");
+        want.push(root.join("prof/cpu.pgo").as_os_str());
+        assert_eq!(got, vec![OsString::from("-tags=t"), want]);
+        let err = |f: &str| format!("{:#}", resolve_flags(root, &flags(f), "head").expect_err(f));
+        assert!(err("-pgo=prof/none.pgo").contains("no such file in head"));
+        assert!(err("-pgo=prof").contains("is not a file in head"));
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().expect("temp");
+            fs::write(outside.path().join("secret"), "s").expect("write");
+            std::os::unix::fs::symlink(outside.path().join("secret"), root.join("link.pgo"))
+                .expect("symlink");
+            std::os::unix::fs::symlink(outside.path(), root.join("dir")).expect("symlink");
+            assert!(err("-pgo=link.pgo").contains("link.pgo is a link in head"));
+            assert!(err("-pgo=dir/secret").contains("dir is a link in head"));
+        }
+        for keep in ["-pgo=off", "-pgo=auto", "-race"] {
+            let settings = BuildSettings {
+                flags: vec![keep.to_string()],
+                ..BuildSettings::default()
+            };
+            assert_eq!(
+                resolve_flags(root, &settings, "head").expect("kept"),
+                vec![OsString::from(keep)]
+            );
+        }
+    }
+
+    #[test]
+    fn tags_from_every_source_become_one_flag() {
+        let settings = BuildSettings {
+            tags: vec!["integration".to_string(), "a".to_string()],
+            flags: vec![
+                "-race".to_string(),
+                "-tags=a,b".to_string(),
+                "--tags=c d".to_string(),
+                "-tags=".to_string(),
+            ],
+            ..BuildSettings::default()
+        };
+        assert_eq!(
+            resolve_flags(Path::new("/nonexistent"), &settings, "head").expect("resolves"),
+            vec![
+                OsString::from("-tags=integration,a,b,c,d"),
+                OsString::from("-race")
+            ]
+        );
+        assert_eq!(
+            resolve_flags(Path::new("/nonexistent"), &BuildSettings::default(), "head")
+                .expect("resolves"),
+            Vec::<OsString>::new()
+        );
+    }
 
     #[test]
     fn module_path_reads_go_mod() {

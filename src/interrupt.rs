@@ -453,14 +453,27 @@ pub fn run_captured(cmd: &mut Command) -> std::io::Result<Output> {
     output
 }
 
+/// One line of a streamed command's stderr, without its line end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// The line, or its first `max_line` bytes when it was longer (decoded lossily, so
+    /// a cut inside a character shows as U+FFFD).
+    pub text: &'a str,
+    /// The whole line's length in bytes when it was longer than `max_line` and `text`
+    /// is only its start; the rest was read and thrown away.
+    pub cut_from: Option<u64>,
+}
+
 /// Runs `cmd` in its own process group, registered for interruption, handing each line
-/// of its stderr to `on_line` as it arrives (stdout is discarded). Nothing is kept, so
-/// a command that prints a lot costs no memory here.
+/// of its stderr to `on_line` as it arrives (stdout is discarded). At most `max_line`
+/// bytes of a line are kept, so neither a command that prints a lot nor one that prints
+/// one gigantic line costs more than that here; a longer line is handed on cut, and
+/// says so ([`Line::cut_from`]).
 pub fn run_streaming(
     cmd: &mut Command,
-    on_line: &mut dyn FnMut(&str),
+    max_line: usize,
+    on_line: &mut dyn FnMut(Line<'_>),
 ) -> std::io::Result<ExitStatus> {
-    use std::io::BufRead;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -472,19 +485,57 @@ pub fn run_streaming(
     let mut child = cmd.spawn()?;
     let group = Group::register(&child);
     let mut reader = std::io::BufReader::new(child.stderr.take().expect("stderr is piped"));
-    let mut buf = Vec::new();
-    let read = loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(_) => on_line(&String::from_utf8_lossy(&buf)),
-            Err(err) => break Err(err),
-        }
-    };
+    let read = read_lines(&mut reader, max_line, on_line);
     let status = child.wait();
     drop(group);
     read?;
     status
+}
+
+/// Splits `reader` into lines of at most `max_line` kept bytes (see [`run_streaming`]).
+fn read_lines(
+    reader: &mut dyn std::io::BufRead,
+    max_line: usize,
+    on_line: &mut dyn FnMut(Line<'_>),
+) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::new();
+    // Bytes of the current line read so far, kept or not.
+    let mut len: u64 = 0;
+    let mut emit = |buf: &mut Vec<u8>, len: &mut u64| {
+        let text = String::from_utf8_lossy(buf);
+        let cut_from = (*len > buf.len() as u64).then_some(*len);
+        on_line(Line {
+            text: &text,
+            cut_from,
+        });
+        buf.clear();
+        *len = 0;
+    };
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if available.is_empty() {
+            if len > 0 {
+                emit(&mut buf, &mut len);
+            }
+            return Ok(());
+        }
+        let (chunk, ends_line) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (&available[..at], true),
+            None => (available, false),
+        };
+        let room = max_line.saturating_sub(buf.len()).min(chunk.len());
+        buf.extend_from_slice(&chunk[..room]);
+        len += chunk.len() as u64;
+        let used = chunk.len() + usize::from(ends_line);
+        reader.consume(used);
+        if ends_line {
+            emit(&mut buf, &mut len);
+        }
+    }
 }
 
 /// Runs `cmd` with inherited stdio in its own process group, registered.
@@ -514,6 +565,51 @@ impl Group {
 impl Drop for Group {
     fn drop(&mut self) {
         registry().groups.retain(|&g| g != self.0);
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize, capacity: usize) -> Vec<(String, Option<u64>)> {
+        let mut reader = std::io::BufReader::with_capacity(capacity, input);
+        let mut out = Vec::new();
+        read_lines(&mut reader, max, &mut |line| {
+            out.push((line.text.to_string(), line.cut_from))
+        })
+        .expect("read");
+        out
+    }
+
+    #[test]
+    fn lines_are_split_and_long_ones_cut_and_marked() {
+        for capacity in [1, 3, 8, 1024] {
+            assert_eq!(
+                lines(b"a\nbcdefgh\n\nxyz", 4, capacity),
+                vec![
+                    ("a".to_string(), None),
+                    ("bcde".to_string(), Some(7)),
+                    (String::new(), None),
+                    ("xyz".to_string(), None),
+                ],
+                "buffer of {capacity}"
+            );
+            // Exactly the limit is whole; a line end is not part of the line.
+            assert_eq!(
+                lines(b"abcd\r\nabcd", 4, capacity),
+                vec![("abcd".to_string(), Some(5)), ("abcd".to_string(), None)]
+            );
+        }
+        assert!(lines(b"", 4, 8).is_empty());
+    }
+
+    #[test]
+    fn a_gigantic_line_costs_only_the_limit() {
+        // 64 MiB without a line end, read through a small buffer: only 16 bytes are kept.
+        let big = vec![b'x'; 64 << 20];
+        let got = lines(&big, 16, 8192);
+        assert_eq!(got, vec![("x".repeat(16), Some(64 << 20))]);
     }
 }
 
