@@ -916,17 +916,22 @@ impl ConfigPlace {
                 explicit: None,
             };
         };
-        let absolute = path.canonicalize().ok();
-        let root = repo.root().canonicalize().ok();
-        let rel = match (&absolute, &root) {
-            (Some(file), Some(root)) => file.strip_prefix(root).ok().map(|rel| {
-                rel.components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            }),
-            _ => None,
-        };
+        // Lexically, not through `canonicalize`: a link inside the repository must
+        // not carry the file outside it (it is refused when read, instead).
+        let absolute = std::env::current_dir()
+            .map(|cwd| lexical(&cwd.join(path)))
+            .ok();
+        let roots = [Some(lexical(repo.root())), repo.root().canonicalize().ok()];
+        let rel = absolute.as_ref().and_then(|file| {
+            roots.iter().flatten().find_map(|root| {
+                file.strip_prefix(root).ok().map(|rel| {
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+            })
+        });
         match rel {
             // Not the repository's own `.git` directory: no revision has that.
             Some(rel) if !rel.is_empty() && !rel.starts_with(".git/") => ConfigPlace::Repo {
@@ -938,6 +943,22 @@ impl ConfigPlace {
     }
 }
 
+/// `path` with `.` and `..` components resolved as text, links not followed.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// The text of an allowlist file and how to name it, `None` when there is no file.
 fn read_config(
     repo: &Repo,
@@ -947,13 +968,39 @@ fn read_config(
     side: &str,
 ) -> Result<Option<(String, Origin)>> {
     let (bytes, origin) = match (disk, rev.commit) {
-        (Some(path), _) => {
+        // A `--config` file inside the working tree is read like the tree's own files
+        // (no link followed: in CI the checkout is the pull request's); one outside is
+        // the user's own. Both are read with a bound.
+        (Some(path), _) if !rel.is_empty() => {
             let origin = Origin::file(path.display().to_string());
-            let bytes =
-                fs::read(path).with_context(|| format!("reading the allowlist {origin}"))?;
+            let bytes = tree_path::read_bytes_in_tree(repo.root(), rel, MAX_CONFIG_READ)
+                .map_err(|err| {
+                    anyhow::anyhow!(
+                        "cannot read the allowlist {origin}: {err}\n\
+                         hint: escape-gate reads the repository's files without following links"
+                    )
+                })?;
             (bytes, origin)
         }
-        (None, Some(commit)) => match repo.read_file(commit, rel) {
+        (Some(path), _) => {
+            use std::io::Read;
+            let origin = Origin::file(path.display().to_string());
+            let mut bytes = Vec::new();
+            fs::File::open(path)
+                .and_then(|f| f.take(MAX_CONFIG_READ + 1).read_to_end(&mut bytes))
+                .with_context(|| format!("reading the allowlist {origin}"))?;
+            if bytes.len() as u64 > MAX_CONFIG_READ {
+                anyhow::bail!("the allowlist {origin} is larger than {MAX_CONFIG_READ} bytes\nhint: an allowlist may be at most 1 MiB");
+            }
+            (bytes, origin)
+        }
+        (None, Some(commit)) => match repo.file_size(commit, rel) {
+            Some(size) if size > MAX_CONFIG_READ => anyhow::bail!(
+                "the allowlist {rel} in {side} {} is {size} bytes, too large to be an allowlist\n\
+                 hint: an allowlist may be at most 1 MiB",
+                rev.label()
+            ),
+            _ => match repo.read_file(commit, rel) {
             None if repo.has_path(commit, rel) => anyhow::bail!(
                 "the allowlist {rel} in {side} {} is not a regular file (a symbolic link, a \
                  directory or a submodule)\n\
@@ -968,6 +1015,7 @@ fn read_config(
                 },
             ),
             None => return Ok(None),
+            },
         },
         (None, None) => {
             match tree_path::read_bytes_in_tree(repo.root(), rel, MAX_CONFIG_READ) {

@@ -421,14 +421,28 @@ impl Repo {
 
     /// The content of `path` in `commit`, if it is a file there.
     /// A symbolic link is not a file here: its blob is the link's target, not content.
+    /// A file larger than [`MAX_BLOB_READ`] is not read (its size is looked up first).
     pub fn read_file(&self, commit: Oid, path: &str) -> Option<Vec<u8>> {
+        let size = self.file_size(commit, path)?;
+        if size > MAX_BLOB_READ {
+            return None;
+        }
+        let tree = self.repo.find_commit(commit).ok()?.tree().ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        let blob = self.repo.find_blob(entry.id()).ok()?;
+        Some(blob.content().to_vec())
+    }
+
+    /// The size of the regular file `path` in `commit`, from the object's header,
+    /// without reading it.
+    pub fn file_size(&self, commit: Oid, path: &str) -> Option<u64> {
         let tree = self.repo.find_commit(commit).ok()?.tree().ok()?;
         let entry = tree.get_path(Path::new(path)).ok()?;
         if !matches!(entry.filemode(), 0o100644 | 0o100755 | 0o100664) {
             return None;
         }
-        let blob = self.repo.find_blob(entry.id()).ok()?;
-        Some(blob.content().to_vec())
+        let (size, _) = self.repo.odb().ok()?.read_header(entry.id()).ok()?;
+        Some(size as u64)
     }
 
     /// Whether `commit` has anything (file, link, directory, submodule) at `path`.
@@ -643,6 +657,10 @@ impl Repo {
         Ok(Some(diff))
     }
 }
+
+/// The largest file [`Repo::read_file`] reads from a commit: sources for line maps and
+/// allowlists are far smaller; a crafted blob is not loaded whole.
+pub const MAX_BLOB_READ: u64 = 64 * 1024 * 1024;
 
 /// A repository whose object format libgit2 cannot read (SHA-256).
 #[derive(Debug, thiserror::Error)]

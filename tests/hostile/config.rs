@@ -377,3 +377,51 @@ fn an_allowlist_that_is_a_link_is_refused_and_never_read() {
         ruled.stdout
     );
 }
+
+/// `--config FILE` inside the repository (the Action's `config` input, in a checkout of
+/// the pull request) is read like the repository's own files: never through a link.
+#[test]
+fn a_config_file_inside_the_repository_is_never_read_through_a_link() {
+    let secret = Sentinel::new();
+    let (repo, base, head) = repo(None, ALLOW_EVERYTHING);
+    std::fs::create_dir_all(repo.path().join(".github")).expect("mkdir");
+    for target in [
+        secret.dir.path().join("keep.txt"),
+        std::path::PathBuf::from("/dev/zero"),
+    ] {
+        let link = repo.path().join(".github/eg.yml");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).expect("link");
+        let run = gate_run(&repo, &["diff", "--config", ".github/eg.yml", &base, &head]);
+        run.assert_code(2);
+        assert!(
+            run.stderr
+                .contains("cannot read the allowlist .github/eg.yml: it is a symbolic link"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("do not touch"), "{}", run.stderr);
+    }
+    secret.assert_intact();
+}
+
+/// A committed allowlist blob of 17 MiB is refused from its size, never loaded.
+#[test]
+fn a_huge_allowlist_blob_is_refused_from_its_size() {
+    let repo = TestRepo::go_module(&[("hot/hot.go", BASE_GO)]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let mut big = String::from("version: 1\n");
+    big.push_str(&"#".repeat(17 * 1024 * 1024));
+    repo.write(".escape-gate.yml", &big);
+    let head = repo.commit("a huge allowlist");
+    let run = gate_run(&repo, &["diff", &base, &head]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "the allowlist .escape-gate.yml in head {} is 17825803 bytes, too large",
+            &head[..10]
+        )),
+        "{}",
+        run.stderr
+    );
+}
