@@ -4,41 +4,25 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a compiler diagnostic says. Only [`Kind::Moved`] and [`Kind::Escapes`] are heap
-/// allocations, the only kinds the gate fails on; the others are recognised so that
-/// anything *not* recognised can be surfaced instead of silently dropped.
+/// What kind of heap allocation a finding is. (The parser's finer classification of
+/// every message the compiler prints is [`crate::parse::Message`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Kind {
-    /// `moved to heap: NAME`
+    /// `moved to heap: NAME`: a named variable or parameter lives on the heap.
+    #[serde(rename = "moved_to_heap")]
     Moved,
-    /// `EXPR escapes to heap`
+    /// `EXPR escapes to heap`: an allocating expression is heap-allocated.
+    #[serde(rename = "escapes_to_heap")]
     Escapes,
-    /// `EXPR does not escape`
-    DoesNotEscape,
-    /// `leaking param: p`, `leaking param content: p`, `leaking param: p to result ~r0 level=0`
-    LeakingParam,
-    /// `can inline F`, `cannot inline F: …`, `inlining call to F`
-    Inlining,
-    /// Everything else the compiler prints on purpose under `-m`: devirtualisation,
-    /// bounds-check notes, zero-copy conversions, uintptr notes.
-    Info,
 }
 
 impl Kind {
-    /// Whether this finding is a heap allocation.
-    pub fn is_heap(self) -> bool {
-        matches!(self, Kind::Moved | Kind::Escapes)
-    }
-
-    pub fn as_str(self) -> &'static str {
+    /// The name in SARIF fingerprints (`moved`, `escapes`): part of the fingerprint's
+    /// recipe, so it never changes with the JSON names.
+    pub fn fingerprint_name(self) -> &'static str {
         match self {
             Kind::Moved => "moved",
             Kind::Escapes => "escapes",
-            Kind::DoesNotEscape => "does_not_escape",
-            Kind::LeakingParam => "leaking_param",
-            Kind::Inlining => "inlining",
-            Kind::Info => "info",
         }
     }
 }

@@ -311,7 +311,6 @@ pub fn listing(findings: &[Finding]) -> String {
             let message = match f.kind {
                 Kind::Moved => format!("moved to heap: {}", f.expr),
                 Kind::Escapes => format!("{} escapes to heap", normalise_expr(&f.expr)),
-                _ => f.message.clone(),
             };
             format!("{} {function}: {message}\n", f.package)
         })

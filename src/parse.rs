@@ -27,15 +27,16 @@ pub struct ParsedOutput {
 /// (variable name for `moved to heap: x`, EXPR for `EXPR escapes to heap` / `EXPR does not escape`, the param for leaking param, function for inlining),
 /// or None when the message is not something `-m`/`-m=2` prints on purpose.
 ///
-/// The lines of an `-m=2` explanation are recognised as [`Kind::Info`], never as a heap
-/// kind, even `EXPR escapes to heap in FUNC:`: that header explains a finding that is
-/// reported separately, and counting it would count the allocation twice.
-pub fn classify(message: &str) -> Option<(Kind, &str)> {
+/// The lines of an `-m=2` explanation are recognised as [`Message::Info`], never as a
+/// heap allocation, even `EXPR escapes to heap in FUNC:`: that header explains a finding
+/// that is reported separately, and counting it would count the allocation twice.
+pub fn classify(message: &str) -> Option<(Message, &str)> {
     Some(match classify_message(message)? {
-        Class::Heap(kind, subject) | Class::Plain(kind, subject) => (kind, subject),
-        Class::EscapeHeader(expr) => (Kind::Info, expr),
-        Class::LeakHeader(param) => (Kind::Info, param),
-        Class::Flow(text) => (Kind::Info, text),
+        Class::Heap(kind, subject) => (Message::from(kind), subject),
+        Class::Plain(message, subject) => (message, subject),
+        Class::EscapeHeader(expr) => (Message::Info, expr),
+        Class::LeakHeader(param) => (Message::Info, param),
+        Class::Flow(text) => (Message::Info, text),
     })
 }
 
@@ -71,13 +72,55 @@ pub fn split_step(line: &str) -> Option<(&str, &str, &str)> {
     (cut < pos.len() && cut > 0).then(|| (&line[..at], &pos[..cut], &pos[cut..]))
 }
 
-/// What a message is, finer than [`Kind`]: the parser must tell explanation lines apart.
+/// What one compiler message says: the parser's classification. Only the first two are
+/// heap allocations (a finding's [`Kind`]); the others are recognised so that anything
+/// *not* recognised can be surfaced instead of silently dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// `moved to heap: NAME`
+    Moved,
+    /// `EXPR escapes to heap`
+    Escapes,
+    /// `EXPR does not escape`
+    DoesNotEscape,
+    /// `leaking param: p`, `leaking param content: p`, `leaking param: p to result ~r0 level=0`
+    LeakingParam,
+    /// `can inline F`, `cannot inline F: …`, `inlining call to F`
+    Inlining,
+    /// Everything else the compiler prints on purpose under `-m`: devirtualisation,
+    /// bounds-check notes, zero-copy conversions, uintptr notes, explanation lines.
+    Info,
+}
+
+impl Message {
+    /// The heap finding's kind, for the two messages that are heap allocations.
+    pub fn heap(self) -> Option<Kind> {
+        match self {
+            Message::Moved => Some(Kind::Moved),
+            Message::Escapes => Some(Kind::Escapes),
+            Message::DoesNotEscape | Message::LeakingParam | Message::Inlining | Message::Info => {
+                None
+            }
+        }
+    }
+}
+
+impl From<Kind> for Message {
+    fn from(kind: Kind) -> Message {
+        match kind {
+            Kind::Moved => Message::Moved,
+            Kind::Escapes => Message::Escapes,
+        }
+    }
+}
+
+/// What a message is, finer than [`Message`]: the parser must tell explanation lines apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class<'a> {
     /// `moved to heap: x`, `EXPR escapes to heap`.
     Heap(Kind, &'a str),
     /// Any other `-m` diagnostic.
-    Plain(Kind, &'a str),
+    Plain(Message, &'a str),
     /// `EXPR escapes to heap in FUNC:` (Go 1.25+) or `EXPR escapes to heap:`.
     EscapeHeader(&'a str),
     /// `parameter P leaks to DST [for FUNC] with derefs=N:`.
@@ -123,44 +166,44 @@ fn classify_message(msg: &str) -> Option<Class<'_>> {
 }
 
 /// The informational messages, most frequent first.
-fn classify_plain(msg: &str) -> Option<(Kind, &str)> {
+fn classify_plain(msg: &str) -> Option<(Message, &str)> {
     if let Some(rest) = msg.strip_prefix("can inline ") {
-        return Some((Kind::Inlining, before(rest, " with cost ")));
+        return Some((Message::Inlining, before(rest, " with cost ")));
     }
     if let Some(rest) = msg.strip_prefix("inlining call to ") {
         // `with score N` under GOEXPERIMENT=newinliner.
-        return Some((Kind::Inlining, before(rest, " with score ")));
+        return Some((Message::Inlining, before(rest, " with score ")));
     }
     if let Some(expr) = msg.strip_suffix(" does not escape") {
-        return non_empty(expr).map(|e| (Kind::DoesNotEscape, e));
+        return non_empty(expr).map(|e| (Message::DoesNotEscape, e));
     }
     if let Some(rest) = msg
         .strip_prefix("leaking param: ")
         .or_else(|| msg.strip_prefix("leaking param content: "))
     {
-        return non_empty(before(rest, " to result ")).map(|p| (Kind::LeakingParam, p));
+        return non_empty(before(rest, " to result ")).map(|p| (Message::LeakingParam, p));
     }
     if let Some(rest) = msg.strip_prefix("cannot inline ") {
         // `cannot inline F: REASON`, `cannot inline F into G: REASON` (the callee is the subject).
         let callee = before(before(rest, ": "), " into ");
-        return Some((Kind::Inlining, callee));
+        return Some((Message::Inlining, callee));
     }
     if let Some(rest) = msg.strip_prefix("function ") {
         if let Some(func) = rest.strip_suffix(" considered 'big'; reducing max cost of inlinees") {
-            return Some((Kind::Inlining, func));
+            return Some((Message::Inlining, func));
         }
     }
     // `-d=escapemutationscalls`: same tags, finer detail.
     if let Some(expr) = msg.strip_suffix(" does not escape, mutate, or call") {
-        return non_empty(expr).map(|e| (Kind::DoesNotEscape, e));
+        return non_empty(expr).map(|e| (Message::DoesNotEscape, e));
     }
     if let Some(rest) = msg
         .strip_prefix("mutates param: ")
         .or_else(|| msg.strip_prefix("calls param: "))
     {
-        return Some((Kind::LeakingParam, before(rest, " derefs=")));
+        return Some((Message::LeakingParam, before(rest, " derefs=")));
     }
-    info(msg).map(|subject| (Kind::Info, subject))
+    info(msg).map(|subject| (Message::Info, subject))
 }
 
 /// The remaining messages printed under `-m`/`-m=2` (cmd/compile/internal: escape,
@@ -492,8 +535,8 @@ mod tests {
 
     #[test]
     fn classify_messages() {
-        use Kind::*;
-        let cases: &[(&str, Option<(Kind, &str)>)] = &[
+        use Message::*;
+        let cases: &[(&str, Option<(Message, &str)>)] = &[
             // Heap allocations, in every rendering the fixtures show.
             ("moved to heap: t", Some((Moved, "t"))),
             ("moved to heap: a", Some((Moved, "a"))),
@@ -1489,7 +1532,7 @@ mod fuzz {
                 finding
             );
             prop_assert_eq!(
-                classify(&finding.message).map(|(k, _)| k),
+                classify(&finding.message).and_then(|(m, _)| m.heap()),
                 Some(finding.kind)
             );
         }

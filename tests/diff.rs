@@ -155,7 +155,7 @@ fn one_added_escape_is_reported_once_with_its_function() {
     assert_eq!(f["function"], "Local");
     assert_eq!(f["file"], "a.go");
     assert_eq!(f["package"], "example.com/m");
-    assert_eq!(f["kind"], "moved");
+    assert_eq!(f["kind"], "moved_to_heap");
     assert_eq!(f["message"], "moved to heap: t");
     assert_eq!(f["line"], 22);
     assert_eq!(f["column"], 2);

@@ -193,7 +193,7 @@ pub struct LogicalLocation {
 fn rule_of(kind: Kind) -> (&'static str, usize) {
     match kind {
         Kind::Moved => ("go-escape/moved-to-heap", 0),
-        _ => ("go-escape/escapes-to-heap", 1),
+        Kind::Escapes => ("go-escape/escapes-to-heap", 1),
     }
 }
 
@@ -263,7 +263,7 @@ pub fn fingerprint(f: &Finding, occurrence: usize) -> String {
         "{}\0{}\0{}\0{}",
         f.package,
         f.function,
-        f.kind.as_str(),
+        f.kind.fingerprint_name(),
         normalise_expr(&f.expr)
     );
     format!("{:032x}:{occurrence}", fnv1a_128(identity.as_bytes()))
