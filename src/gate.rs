@@ -621,40 +621,8 @@ fn cacheable(repo: &Repo, base: &Revision, head: &Revision) -> bool {
             repo.go_module_files(commit).is_ok_and(|files| {
                 files
                     .iter()
-                    .all(|(path, text)| !replaces_outside(path, text))
+                    .all(|(path, text)| !crate::modules::leaves_repository(path, text))
             }) && repo.links_outside(commit).is_ok_and(|outside| !outside)
-        })
-}
-
-/// Whether a go.mod or go.work names a directory that leaves the repository (absolute,
-/// or climbing above its root): a `replace` target, or a go.work `use`.
-fn replaces_outside(path: &str, text: &str) -> bool {
-    let depth = path.matches('/').count();
-    let is_work = path == "go.work" || path.ends_with("/go.work");
-    text.lines()
-        .filter_map(|l| l.split("//").next())
-        .any(|line| {
-            let target = match line.split_once("=>") {
-                Some((_, target)) => target,
-                None if is_work => line
-                    .trim()
-                    .trim_start_matches("use")
-                    .trim_matches(['(', ')', ' ', '\t']),
-                None => return false,
-            };
-            let target = target
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .trim_matches('"');
-            if target.starts_with('/') || target.contains(':') && target.contains('\\') {
-                return true;
-            }
-            if !target.starts_with('.') {
-                return false;
-            }
-            let ups = target.split('/').filter(|part| *part == "..").count();
-            ups > depth
         })
 }
 

@@ -248,25 +248,22 @@ impl Repo {
         })
     }
 
-    /// Whether the commit's tree has a `go.mod` anywhere (outside vendor and testdata).
+    /// Whether the commit is a Go repository by [`crate::modules`]' rule: the same rule
+    /// the build uses, so the hook never refuses a push because it disagrees with the
+    /// build about where the modules are.
     pub fn has_go_module(&self, spec: &str) -> Result<bool> {
-        let tree = self.repo.revparse_single(spec)?.peel_to_commit()?.tree()?;
-        let mut found = false;
-        tree.walk(git2::TreeWalkMode::PreOrder, |_, entry| {
-            let name = entry.name().unwrap_or_default();
-            if entry.kind() == Some(ObjectType::Tree)
-                && (name == "vendor" || name == "testdata" || name.starts_with('.'))
-            {
-                return git2::TreeWalkResult::Skip;
-            }
-            if name == "go.mod" && entry.kind() == Some(ObjectType::Blob) {
-                found = true;
-                return git2::TreeWalkResult::Abort;
-            }
-            git2::TreeWalkResult::Ok
-        })
-        .or_else(|err| if found { Ok(()) } else { Err(err) })?;
-        Ok(found)
+        let commit = self.repo.revparse_single(spec)?.peel_to_commit()?.id();
+        Ok(!self.go_modules(commit)?.is_empty())
+    }
+
+    /// The modules of a commit, by [`crate::modules`]' rule.
+    pub fn go_modules(&self, commit: Oid) -> Result<Vec<crate::modules::Module>> {
+        let files = self.go_module_files(commit)?;
+        let read = |path: &str| {
+            self.read_file(commit, path)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        Ok(crate::modules::discover(&files, &read)?)
     }
 
     /// Writes the files of `rev` that a build can read into `dest`, a directory of
@@ -479,30 +476,42 @@ impl Repo {
         Ok(found)
     }
 
-    /// Every `go.mod` and `go.work` of a commit, with its path and text.
+    /// The `go.mod` files of a commit outside the directories `./...` skips, the root
+    /// `go.work`, and the `go.mod` of every directory that go.work uses: every module
+    /// file a build of the commit reads, with its path and text.
     pub fn go_module_files(&self, commit: Oid) -> Result<Vec<(String, String)>> {
         let tree = self.repo.find_commit(commit)?.tree()?;
         let mut files = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
             let name = entry.name().unwrap_or_default();
-            if entry.kind() == Some(ObjectType::Tree)
-                && (name == "vendor"
-                    || name == "testdata"
-                    || name.starts_with('.')
-                    || name.starts_with('_'))
-            {
+            if entry.kind() == Some(ObjectType::Tree) && crate::modules::is_skipped_dir(name) {
                 return git2::TreeWalkResult::Skip;
             }
-            if (name == "go.mod" || name == "go.work") && entry.kind() == Some(ObjectType::Blob) {
-                if let Ok(blob) = self.repo.find_blob(entry.id()) {
-                    files.push((
-                        format!("{dir}{name}"),
-                        String::from_utf8_lossy(blob.content()).into_owned(),
-                    ));
+            let path = format!("{dir}{name}");
+            if crate::modules::is_module_file(&path) && entry.kind() == Some(ObjectType::Blob) {
+                if let Some(bytes) = self.read_file(commit, &path) {
+                    files.push((path, String::from_utf8_lossy(&bytes).into_owned()));
                 }
             }
             git2::TreeWalkResult::Ok
         })?;
+        let work = files
+            .iter()
+            .find(|(path, _)| path == "go.work")
+            .map(|(_, text)| crate::modules::work_uses(text))
+            .unwrap_or_default();
+        for dir in work {
+            let path = if dir.is_empty() {
+                "go.mod".to_string()
+            } else {
+                format!("{dir}/go.mod")
+            };
+            if files.iter().all(|(p, _)| p != &path) {
+                if let Some(bytes) = self.read_file(commit, &path) {
+                    files.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+                }
+            }
+        }
         Ok(files)
     }
 

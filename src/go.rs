@@ -153,14 +153,7 @@ pub struct BuildSettings {
     pub flags: Vec<String>,
 }
 
-/// A Go module inside a tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Module {
-    /// Module path from `go.mod`.
-    pub path: String,
-    /// Tree-relative directory, `/`-separated, `""` for the root.
-    pub dir: String,
-}
+pub use crate::modules::Module;
 
 /// What the compiler said for one side, and where its modules live.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -1033,115 +1026,60 @@ fn wildcard_dots(pattern: &str, text: &str) -> bool {
     }
 }
 
-/// Every `go.mod` in the tree, skipping what `./...` skips (vendor, testdata, `.x`, `_x`).
+/// The modules of a tree on disk, by [`crate::modules`]' rule: the `go.mod` files the
+/// walk finds outside the directories `./...` skips, plus those the root `go.work` uses.
 pub fn find_modules(tree: &Path) -> Result<Vec<Module>> {
-    let mut modules = Vec::new();
-    let mut stack = vec![PathBuf::new()];
+    let mut found = Vec::new();
+    let mut stack = vec![String::new()];
     while let Some(rel) = stack.pop() {
-        let dir = tree.join(&rel);
+        let dir = if rel.is_empty() {
+            tree.to_path_buf()
+        } else {
+            tree.join(&rel)
+        };
         let entries = fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
-        let mut names: Vec<(String, bool)> = Vec::new();
         for entry in entries {
             let entry = entry?;
-            let is_dir = entry.file_type()?.is_dir();
-            names.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
-        }
-        for (name, is_dir) in names {
-            if is_dir {
-                if name.starts_with('.')
-                    || name.starts_with('_')
-                    || name == "vendor"
-                    || name == "testdata"
-                {
-                    continue;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let file_type = entry.file_type()?;
+            if file_type.is_dir() {
+                if !crate::modules::is_skipped_dir(&name) {
+                    stack.push(path);
                 }
-                stack.push(rel.join(&name));
-            } else if name == "go.mod" {
-                let text = fs::read_to_string(dir.join("go.mod"))
-                    .with_context(|| format!("reading {}/go.mod", rel.display()))?;
-                let rel_dir = rel.to_string_lossy().replace('\\', "/");
-                let path = module_path(&text).ok_or_else(|| {
-                    anyhow!(
-                        "{} has no `module` line\nhint: start it with `module example.com/yourmodule`",
-                        join_rel(&rel_dir, "go.mod")
-                    )
-                })?;
-                modules.push(Module { path, dir: rel_dir });
+            } else if file_type.is_file() && crate::modules::is_module_file(&path) {
+                let text =
+                    fs::read_to_string(entry.path()).with_context(|| format!("reading {path}"))?;
+                found.push((path, text));
             }
         }
     }
-    modules.sort_by(|a, b| a.dir.cmp(&b.dir));
-    Ok(modules)
+    let read = |rel: &str| fs::read_to_string(tree.join(rel)).ok();
+    Ok(crate::modules::discover(&found, &read)?)
 }
 
-fn join_rel(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-/// The module path of a go.mod: `module example.com/m`, possibly quoted, possibly
-/// followed by a comment.
-pub fn module_path(go_mod: &str) -> Option<String> {
-    go_mod.lines().find_map(|line| {
-        let line = line.split("//").next().unwrap_or("").trim();
-        let rest = line.strip_prefix("module")?;
-        if !rest.starts_with(char::is_whitespace) && !rest.starts_with('"') {
-            return None;
-        }
-        let path = rest.trim().trim_matches('"').trim_matches('`');
-        (!path.is_empty()).then(|| path.to_string())
-    })
-}
-
-/// The directories to run `go` in: every module, or with a `go.work` at the root, the
-/// modules it uses (the workspace stays in effect in each of them).
 fn build_units(tree: &Path, modules: &[Module]) -> Result<Vec<String>> {
     let work = tree.join("go.work");
     if !work.is_file() {
         return Ok(modules.iter().map(|m| m.dir.clone()).collect());
     }
     let text = fs::read_to_string(&work).context("reading go.work")?;
-    let used = work_uses(&text);
+    let used = crate::modules::work_uses(&text);
     let known: BTreeMap<&str, &Module> = modules.iter().map(|m| (m.dir.as_str(), m)).collect();
     let mut units = Vec::new();
     for dir in used {
-        let dir = dir.trim_start_matches("./").trim_end_matches('/');
-        let dir = if dir == "." { "" } else { dir };
-        if known.contains_key(dir) {
-            units.push(dir.to_string());
+        if known.contains_key(dir.as_str()) {
+            units.push(dir);
         }
     }
     if units.is_empty() {
         bail!("go.work uses no module of this repository\nhint: add `use ./yourmodule` to go.work");
     }
     Ok(units)
-}
-
-/// The directories of `use` directives in a go.work file.
-fn work_uses(text: &str) -> Vec<String> {
-    let mut uses = Vec::new();
-    let mut in_block = false;
-    for line in text.lines() {
-        let line = line.split("//").next().unwrap_or("").trim();
-        if in_block {
-            if line == ")" {
-                in_block = false;
-            } else if !line.is_empty() {
-                uses.push(line.trim_matches('"').to_string());
-            }
-        } else if let Some(rest) = line.strip_prefix("use") {
-            let rest = rest.trim();
-            if rest == "(" {
-                in_block = true;
-            } else if !rest.is_empty() {
-                uses.push(rest.trim_matches('"').to_string());
-            }
-        }
-    }
-    uses
 }
 
 #[cfg(test)]
@@ -1296,28 +1234,6 @@ mod tests {
                 .expect("resolves"),
             Vec::<OsString>::new()
         );
-    }
-
-    #[test]
-    fn module_path_reads_go_mod() {
-        let cases = [
-            ("module example.com/m\n\ngo 1.22\n", Some("example.com/m")),
-            (
-                "// comment\nmodule \"example.com/q\" // x\n",
-                Some("example.com/q"),
-            ),
-            ("go 1.22\n", None),
-            ("modulex foo\n", None),
-        ];
-        for (text, want) in cases {
-            assert_eq!(module_path(text).as_deref(), want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn work_uses_reads_both_forms() {
-        let text = "go 1.22\n\nuse ./a\nuse (\n\t./b // x\n\t\"./c\"\n)\n";
-        assert_eq!(work_uses(text), vec!["./a", "./b", "./c"]);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod go;
 pub mod hook;
 pub mod interrupt;
 pub mod matching;
+pub mod modules;
 pub mod parse;
 pub mod report;
 pub mod select;

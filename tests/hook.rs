@@ -559,3 +559,48 @@ fn the_pre_commit_framework_runs_the_hook_on_a_real_push() {
         Some(head.as_str())
     );
 }
+
+/// A repository whose only module is in `_tools/` (a directory `./...` skips) is not a
+/// Go repository to the build, and so not to the hook either: the push goes through.
+/// With a root go.work that uses `./_tools`, the module is the build's, and the hook
+/// checks it (and refuses an escape in it).
+#[test]
+fn modules_are_found_by_the_same_rule_as_the_build() {
+    let repo = TestRepo::new();
+    repo.write("_tools/go.mod", "module example.com/tools\n\ngo 1.22\n");
+    repo.write("_tools/a.go", A_GO);
+    repo.commit("tools only");
+    let remote = add_bare_origin(&repo);
+    repo.git(&["push", "-q", "-u", "origin", "main"]);
+    repo.git(&["remote", "set-head", "origin", "main"]);
+    repo.run(&["install-hook"]).assert_code(0);
+
+    repo.write(
+        "_tools/a.go",
+        &A_GO.replace("\treturn t.A\n", "\tsink = &t\n\treturn t.A\n"),
+    );
+    let head = repo.commit("keep t in tools");
+    let run = push(&repo, &["origin", "main"], &[]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("main: no Go module to check"),
+        "{run:?}"
+    );
+    assert_eq!(
+        remote_ref(remote.path(), "main").as_deref(),
+        Some(head.as_str())
+    );
+
+    // The workspace makes `_tools` a module of the build: the next escape is refused.
+    repo.write("go.work", "go 1.22\n\nuse ./_tools\n");
+    repo.commit("a workspace");
+    push(&repo, &["origin", "main"], &[]).assert_code(0);
+    repo.write(
+        "_tools/b.go",
+        "package m\n\n// Keep2 keeps a copy.\nfunc Keep2(t T) { sink = &t }\n",
+    );
+    repo.commit("keep another t");
+    let run = push(&repo, &["origin", "main"], &[]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("push refused"), "{run:?}");
+}

@@ -104,6 +104,20 @@ pub fn run(args: Args) -> Result<Exit> {
         }
         done.push((check.base.clone(), check.head.clone()));
         if !repo.has_go_module(&check.head)? {
+            eprintln!(
+                "escape-gate: {}: no Go module to check (no go.mod outside the directories \
+                 `./...` skips, and no go.work using one)",
+                check.name
+            );
+            continue;
+        }
+        if !repo.has_go_module(&check.base)? {
+            eprintln!(
+                "escape-gate: {}: the commit compared against ({}) has no Go module yet, so \
+                 there is nothing to compare with; not checked",
+                check.name,
+                short(&check.base)
+            );
             continue;
         }
         eprintln!(
