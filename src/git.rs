@@ -1,5 +1,5 @@
 //! The "Resolve" and "Materialise" stages: rev-specs in, [`Revision`]s out; a revision
-//! in, a [`Tree`] (a temporary directory holding exactly its files) out.
+//! in, a checkout (a temporary directory holding exactly its files) out.
 //!
 //! Everything here only reads the user's repository: no index write, no ref, no
 //! worktree entry, no object. The working tree is a pseudo-revision whose files are

@@ -178,7 +178,7 @@ fn warning_annotations(outcome: &Outcome, ci: &Ci) -> Vec<Annotation> {
     out
 }
 
-/// What [`write`] could not annotate, for the summary.
+/// What [`write()`] could not annotate, for the summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Unannotated {
     pub errors: usize,
