@@ -269,7 +269,11 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     };
     let base_commit = base_rev
         .commit
-        .ok_or_else(|| anyhow::anyhow!("the base must be a commit"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the base must be a commit, not the working tree\nhint: name a branch, tag or commit as BASE"
+            )
+        })?;
     let progress = Progress::new();
     let work = Work::new(&repo)?;
 
@@ -809,7 +813,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         .filter(|_| req.line >= 1)
         .ok_or_else(|| {
             anyhow::anyhow!(
-                "{} has {} lines in {}; there is no line {}",
+                "{} has {} lines in {}; there is no line {}\nhint: give a line of the file, as escape-gate diff prints it",
                 req.file,
                 text.lines().count(),
                 rev.label(),
@@ -859,7 +863,14 @@ fn package_of(tree: &Path, file: &str, rev: &Revision) -> Result<String> {
     let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
     let modules = go::find_modules(tree)?;
     go::import_path_of(&modules, dir)
-        .ok_or_else(|| anyhow::anyhow!("{file} is in no Go module of {}", rev.label()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{file} is in no Go module of {}\n\
+                 hint: explain works on files of the repository's modules (a directory with a go.mod, \
+                 or below one)",
+                rev.label()
+            )
+        })
 }
 
 /// Where the allowlist is.
@@ -997,8 +1008,11 @@ fn read_config(
             }
         }
     };
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("the allowlist {origin} is not UTF-8 text"))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "the allowlist {origin} is not UTF-8 text\nhint: save it as UTF-8 (YAML files are)"
+        )
+    })?;
     Ok(Some((text, origin)))
 }
 

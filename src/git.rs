@@ -791,7 +791,11 @@ fn unparsable(commit: Oid, what: &str, err: git2::Error) -> anyhow::Error {
             &format!("{what} cannot be parsed ({})", err.message()),
         )
     } else {
-        anyhow!("reading {what} of commit {commit}: {}", err.message())
+        anyhow!(
+            "reading {what} of commit {commit}: {}\n\
+             hint: the repository may be damaged or missing objects (`git fsck` says which)",
+            err.message()
+        )
     }
 }
 

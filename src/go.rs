@@ -83,7 +83,7 @@ impl GoEnv {
         .with_context(|| format!("running {} env", go.display()))?;
         if !output.status.success() {
             bail!(
-                "`{} env` failed:\n{}",
+                "`{} env` failed:\n{}\nhint: check the Go installation (`go env` shows the same error)",
                 go.display(),
                 String::from_utf8_lossy(&output.stderr).trim_end()
             );
@@ -99,7 +99,10 @@ impl GoEnv {
             .collect::<Vec<_>>()
             .join(" ");
         if version.is_empty() {
-            bail!("`{} env GOVERSION` printed nothing", go.display());
+            bail!(
+                "`{} env GOVERSION` printed nothing\nhint: use Go 1.22 or newer (`go version`)",
+                go.display()
+            );
         }
         Ok(GoEnv {
             go,
@@ -418,10 +421,10 @@ pub fn list(env: &GoEnv, tree: &Path, settings: &BuildSettings, side: &str) -> R
     }
     if packages.iter().all(|p| p.excluded) {
         bail!(
-            "{side} has no Go packages to build (patterns {:?}, exclude {:?})\n\
+            "{side} has no Go packages to build (packages {}, exclude {})\n\
              hint: check the `build` section of .escape-gate.yml",
-            patterns,
-            settings.exclude
+            yaml_list(&patterns),
+            yaml_list(&settings.exclude)
         );
     }
     Ok(Listing { modules, packages })
@@ -511,7 +514,12 @@ pub fn build_packages(
                         && package.as_bytes().get(m.path.len()) == Some(&b'/'))
             })
             .max_by_key(|m| m.path.len())
-            .ok_or_else(|| anyhow!("{package} is not a package of {side}"))?;
+            .ok_or_else(|| {
+                anyhow!(
+                    "{package} is not a package of {side}\n\
+                     hint: this is a bug in escape-gate; please report it with the repository's layout"
+                )
+            })?;
         by_module
             .entry(module.dir.as_str())
             .or_default()
@@ -605,8 +613,9 @@ fn run_build(
     if !status.success() {
         let errors = compiler_errors(parser.unrecognised_lines());
         bail!(
-            "{side} does not build, so its escapes cannot be known (go list -export exited with {status}):\n{errors}\n\
-             hint: fix the build of {side} (run `go build ./...` there), or compare other revisions"
+            "{side} does not build, so its escapes cannot be known (go list -export {}):\n{errors}\n\
+             hint: fix the build of {side} (run `go build ./...` there), or compare other revisions",
+            ended(status)
         );
     }
     let mut parsed = parser.finish();
@@ -887,6 +896,27 @@ fn check_patterns(settings: &BuildSettings) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `["./...", "./cmd/..."]`: a list as the allowlist spells it, for messages.
+fn yaml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// How a process ended, for messages: `exited with code 1`, `was killed by signal 9`.
+fn ended(status: std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exited with code {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("was killed by signal {signal}");
+        }
+    }
+    "ended without an exit code".to_string()
 }
 
 fn effective_patterns(settings: &BuildSettings) -> Vec<String> {

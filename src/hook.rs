@@ -68,7 +68,8 @@ pub fn parse_input(input: &str) -> Result<Vec<PushedRef>> {
             if !oid.bytes().all(|b| b.is_ascii_hexdigit()) || !(oid.len() == 40 || oid.len() == 64)
             {
                 bail!(
-                    "line {} of the pre-push input has {oid:?} where an object id belongs",
+                    "line {} of the pre-push input has {oid:?} where an object id belongs\n\
+                     hint: `escape-gate hook pre-push` reads what git gives a pre-push hook on stdin",
                     i + 1
                 );
             }

@@ -78,7 +78,10 @@ pub fn run(args: Args) -> Result<Exit> {
     let today = Date::today_utc();
     if let Some(expires) = args.expires {
         if expires < today {
-            bail!("--expires {expires} is in the past: the entries would never allow anything");
+            bail!(
+                "--expires {expires} is in the past: the entries would never allow anything\n\
+                 hint: give a date from today on (YYYY-MM-DD)"
+            );
         }
     }
 
