@@ -471,17 +471,6 @@ pub fn build_selected(
     Ok(out)
 }
 
-/// Lists and builds every package of `tree` with `-m`.
-pub fn build(
-    env: &GoEnv,
-    tree: &Path,
-    settings: &BuildSettings,
-    side: &str,
-) -> Result<BuildOutput> {
-    let listing = list(env, tree, settings, side)?;
-    build_selected(env, tree, &listing, &|_| true, settings, side)
-}
-
 fn unit_dir(tree: &Path, unit: &str) -> PathBuf {
     if unit.is_empty() {
         tree.to_path_buf()

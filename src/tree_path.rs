@@ -205,10 +205,6 @@ impl TreePath {
         &self.parts
     }
 
-    pub fn is_root(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     /// The path as text for matching (`_test.go`, `testdata`), invalid UTF-8 replaced.
     pub fn to_slash_lossy(&self) -> String {
         self.parts
@@ -218,7 +214,9 @@ impl TreePath {
             .join("/")
     }
 
-    /// The path relative to a directory, for the operating system.
+    /// The path relative to a directory, for the operating system (the portable
+    /// writer's, which Unix builds only test).
+    #[cfg_attr(unix, allow(dead_code))]
     pub fn to_relative(&self) -> std::path::PathBuf {
         self.parts.iter().filter_map(|p| os_name(p)).collect()
     }
