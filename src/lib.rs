@@ -33,6 +33,7 @@ pub mod interrupt;
 pub(crate) mod matching;
 pub(crate) mod modules;
 pub mod parse;
+pub(crate) mod progress;
 pub(crate) mod report;
 pub(crate) mod select;
 pub(crate) mod tree_path;

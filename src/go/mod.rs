@@ -166,6 +166,28 @@ pub struct BuildSettings {
     pub flags: Vec<String>,
 }
 
+impl BuildSettings {
+    /// The settings as text for the findings cache's keys: every field by name, each
+    /// item length-prefixed so no two settings give the same text. Written out rather
+    /// than `Debug`, whose form is no contract.
+    pub fn cache_key(&self) -> String {
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .map(|i| format!("{}:{i}", i.len()))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!(
+            "packages=[{}] exclude=[{}] tags=[{}] flags=[{}]",
+            list(&self.packages),
+            list(&self.exclude),
+            list(&self.tags),
+            list(&self.flags)
+        )
+    }
+}
+
 pub use crate::modules::Module;
 
 /// Where and how `go` runs for one unit of one side (a module's directory, or the

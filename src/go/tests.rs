@@ -238,3 +238,21 @@ fn relocate_makes_compiler_names_tree_relative() {
         "flow: {heap} ← x:"
     );
 }
+
+#[test]
+fn cache_keys_tell_settings_apart() {
+    let settings = |packages: &[&str], tags: &[&str]| BuildSettings {
+        packages: packages.iter().map(|s| s.to_string()).collect(),
+        tags: tags.iter().map(|s| s.to_string()).collect(),
+        ..BuildSettings::default()
+    };
+    let a = settings(&["a,b"], &[]);
+    let b = settings(&["a", "b"], &[]);
+    let c = settings(&[], &["a,b"]);
+    assert_ne!(a.cache_key(), b.cache_key());
+    assert_ne!(a.cache_key(), c.cache_key());
+    assert_eq!(
+        a.cache_key(),
+        "packages=[3:a,b] exclude=[] tags=[] flags=[]"
+    );
+}
