@@ -108,14 +108,6 @@ impl ConfigChange {
     ) -> Option<ConfigChange> {
         let empty = Config::default();
         let base_config = base.unwrap_or(&empty);
-        let same = |a: &AllowEntry, b: &AllowEntry| {
-            a.path == b.path
-                && a.function == b.function
-                && a.message == b.message
-                && a.count == b.count
-                && a.reason == b.reason
-                && a.expires == b.expires
-        };
         // Multisets: a duplicated entry is one more entry.
         let mut unmatched_base: Vec<Option<&AllowEntry>> =
             base_config.allow.iter().map(Some).collect();
@@ -123,7 +115,7 @@ impl ConfigChange {
         for (i, entry) in head.allow.iter().enumerate() {
             match unmatched_base
                 .iter_mut()
-                .find(|b| b.is_some_and(|b| same(b, entry)))
+                .find(|b| b.is_some_and(|b| b.same_content(entry)))
             {
                 Some(slot) => *slot = None,
                 None => added.push(AddedEntry {

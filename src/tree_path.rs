@@ -222,6 +222,28 @@ impl TreePath {
     }
 }
 
+/// Whether a relative path written in a file `depth` directories below a tree's root
+/// (a link's target, a `replace` or `use` directory) points outside the tree: absolute,
+/// a drive or scheme (`C:`), or `..` parts that climb above the root at any point. `\`
+/// counts as a separator too, the cautious reading.
+pub fn leaves_tree(depth: usize, target: &str) -> bool {
+    if target.starts_with('/') || target.starts_with('\\') || target.contains(':') {
+        return true;
+    }
+    let mut level = depth as i64;
+    for part in target.split(['/', '\\']) {
+        match part {
+            ".." => level -= 1,
+            "" | "." => {}
+            _ => level += 1,
+        }
+        if level < 0 {
+            return true;
+        }
+    }
+    false
+}
+
 /// For messages: `/`-separated, with control characters escaped so that a crafted name
 /// cannot rewrite the terminal or forge a line of escape-gate's output.
 impl fmt::Display for TreePath {

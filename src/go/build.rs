@@ -63,15 +63,7 @@ pub fn build_selected(
         by_unit.entry(p.unit.as_str()).or_default().push(p.clone());
     }
     for (rel, packages) in by_unit {
-        let dir = unit_dir(&tree, rel);
-        let unit = Unit {
-            env,
-            tree: &tree,
-            dir: &dir,
-            rel,
-            settings,
-            side,
-        };
+        let unit = Unit::new(env, &tree, rel, settings, side);
         run_build(&unit, &packages, Detail::Summary, &mut out)?;
     }
     out.packages.sort();
@@ -119,15 +111,7 @@ pub fn build_packages(
         ..BuildOutput::default()
     };
     for (rel, patterns) in by_module {
-        let dir = unit_dir(&tree, rel);
-        let unit = Unit {
-            env,
-            tree: &tree,
-            dir: &dir,
-            rel,
-            settings,
-            side,
-        };
+        let unit = Unit::new(env, &tree, rel, settings, side);
         let listed = list_packages(&unit, &patterns)?;
         run_build(&unit, &listed, detail, &mut out)?;
     }
@@ -153,7 +137,7 @@ pub(super) fn run_build(
     let Unit {
         env,
         tree,
-        dir,
+        ref dir,
         settings,
         side,
         ..

@@ -45,15 +45,7 @@ pub fn list(env: &GoEnv, tree: &Path, settings: &BuildSettings, side: &str) -> R
     let patterns = effective_patterns(settings);
     let mut packages = Vec::new();
     for rel in &units {
-        let dir = unit_dir(&tree, rel);
-        let unit = Unit {
-            env,
-            tree: &tree,
-            dir: &dir,
-            rel,
-            settings,
-            side,
-        };
+        let unit = Unit::new(env, &tree, rel, settings, side);
         let mut listed = list_packages(&unit, &patterns)?;
         // Packages left out by the build settings still carry a change to the packages
         // that import them, so the import graph needs them too.
@@ -105,7 +97,7 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
     let Unit {
         env,
         tree,
-        dir,
+        ref dir,
         rel: unit,
         settings,
         side,

@@ -192,18 +192,38 @@ pub use crate::modules::Module;
 
 /// Where and how `go` runs for one unit of one side (a module's directory, or the
 /// workspace's): what every `go` command of the build stage needs, as one value.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Unit<'a> {
     pub env: &'a GoEnv,
     /// The checkout, canonical.
     pub tree: &'a Path,
     /// The directory `go` runs in.
-    pub dir: &'a Path,
+    pub dir: PathBuf,
     /// `dir` relative to the tree, `/`-separated, `""` for the root.
     pub rel: &'a str,
     pub settings: &'a BuildSettings,
     /// The side, for messages: `head 1a2b3c4`.
     pub side: &'a str,
+}
+
+impl<'a> Unit<'a> {
+    /// The unit at `rel` (tree-relative, `""` for the root) of the canonical `tree`.
+    pub(crate) fn new(
+        env: &'a GoEnv,
+        tree: &'a Path,
+        rel: &'a str,
+        settings: &'a BuildSettings,
+        side: &'a str,
+    ) -> Unit<'a> {
+        Unit {
+            env,
+            tree,
+            dir: unit_dir(tree, rel),
+            rel,
+            settings,
+            side,
+        }
+    }
 }
 
 /// How much the compiler is asked to say about each escape.
