@@ -13,6 +13,7 @@ mod explain;
 mod golden;
 mod hook;
 mod hostile;
+mod init;
 mod list_demo;
 mod report_formats;
 mod scope;

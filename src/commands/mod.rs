@@ -10,6 +10,7 @@ pub mod demo;
 pub mod diff;
 pub mod explain;
 pub mod hook;
+pub mod init;
 pub mod install_hook;
 pub mod list;
 pub mod man;
@@ -41,6 +42,7 @@ pub enum Command {
     InstallHook(install_hook::Args),
     Explain(explain::Args),
     Allow(allow::Args),
+    Init(init::Args),
     Completions(completions::Args),
     Man(man::Args),
 }
@@ -54,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::InstallHook(args) => install_hook::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Allow(args) => allow::run(args),
+        Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }
