@@ -15,5 +15,6 @@ mod hook;
 mod hostile;
 mod init;
 mod list_demo;
+mod problem_matcher;
 mod report_formats;
 mod scope;
