@@ -18,3 +18,4 @@ mod list_demo;
 mod problem_matcher;
 mod report_formats;
 mod scope;
+mod work_directory;
