@@ -34,5 +34,6 @@ pub mod matching;
 pub mod modules;
 pub mod parse;
 pub mod report;
+pub mod schema;
 pub mod select;
 pub mod tree_path;

@@ -17,5 +17,6 @@ mod init;
 mod list_demo;
 mod problem_matcher;
 mod report_formats;
+mod schemas;
 mod scope;
 mod work_directory;
