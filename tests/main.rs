@@ -9,6 +9,7 @@ mod allow_command;
 mod completions;
 mod diff;
 mod errors;
+mod essentials;
 mod explain;
 mod golden;
 mod hook;
