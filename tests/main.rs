@@ -17,6 +17,7 @@ mod hostile;
 mod init;
 mod list_demo;
 mod problem_matcher;
+mod readme;
 mod report_formats;
 mod schemas;
 mod scope;
