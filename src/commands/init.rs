@@ -137,7 +137,8 @@ pub fn run(args: Args) -> Result<Exit> {
     }
     writeln!(
         out,
-        "  - try it: `escape-gate diff` compares your working tree with the branch's upstream;\n\
+        "  - try it: `escape-gate diff` compares your working tree with the merge-base of HEAD\n\
+         \x20   and your branch's upstream (the README says how to compare with main);\n\
          \x20 - commit both files: `git add {ALLOWLIST} {WORKFLOW}`."
     )?;
     out.flush()?;
