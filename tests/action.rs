@@ -830,6 +830,21 @@ fn a_token_that_cannot_write_leaves_the_job_to_the_gate() {
         run.stdout
     );
     assert!(broken.writes().is_empty());
+
+    // An answer that is not JSON: the step still ends well, with a warning.
+    let garbage = FakeGitHub::start();
+    garbage.state.lock().expect("state").list_garbage = true;
+    let run = commenting_runner(&origin, &garbage, &main_tip, &feature, &[]).run();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.codes["comment"], 0, "{run:#?}");
+    assert!(
+        run.stdout.contains(
+            "::warning title=escape-gate::the pull request comment could not be made (line "
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(garbage.writes().is_empty());
 }
 
 #[test]

@@ -73,6 +73,8 @@ pub struct State {
     pub read_only: bool,
     /// Answer the listing with this status instead.
     pub list_status: Option<u16>,
+    /// Answer the listing 200 with a body that is not JSON (a proxy's error page).
+    pub list_garbage: bool,
     /// The most comments on a page, whatever `per_page` asks (to make pages).
     pub page_size: usize,
     pub requests: Vec<Request>,
@@ -95,6 +97,7 @@ impl FakeGitHub {
             next_id: 1_000_001,
             read_only: false,
             list_status: None,
+            list_garbage: false,
             page_size: 100,
             requests: Vec::new(),
         }));
@@ -232,7 +235,6 @@ fn handle(stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std::io:
         route(&request, &mut state, &format!("http://{addr}"))
     };
     let (status, extra_headers, body) = response;
-    let body = body.to_string();
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: application/json; charset=utf-8\r\n\
          Content-Length: {}\r\nConnection: close\r\nX-GitHub-Api-Version-Selected: 2022-11-28\r\n",
@@ -261,7 +263,8 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-type Response = (u16, Vec<(String, String)>, Value);
+/// Status, extra headers, body.
+type Response = (u16, Vec<(String, String)>, String);
 
 fn error(status: u16, message: &str, doc: &str) -> Response {
     (
@@ -271,7 +274,8 @@ fn error(status: u16, message: &str, doc: &str) -> Response {
             "message": message,
             "documentation_url": format!("https://docs.github.com/rest/{doc}"),
             "status": status.to_string(),
-        }),
+        })
+        .to_string(),
     )
 }
 
@@ -330,7 +334,11 @@ fn route(request: &Request, state: &mut State, base: &str) -> Response {
             let value = comment_json(&comment, base);
             state.comments.push(comment);
             let location = format!("{base}/repos/{OWNER_REPO}/issues/comments/{id}");
-            (201, vec![("Location".to_string(), location)], value)
+            (
+                201,
+                vec![("Location".to_string(), location)],
+                value.to_string(),
+            )
         }
         ("PATCH", ["repos", o, r, "issues", "comments", id]) if *o == owner && *r == repo => {
             let Some(index) = state.comments.iter().position(|c| c.id.to_string() == *id) else {
@@ -354,7 +362,11 @@ fn route(request: &Request, state: &mut State, base: &str) -> Response {
                 return too_long;
             }
             state.comments[index].body = body;
-            (200, Vec::new(), comment_json(&state.comments[index], base))
+            (
+                200,
+                Vec::new(),
+                comment_json(&state.comments[index], base).to_string(),
+            )
         }
         _ => error(404, "Not Found", list_doc),
     }
@@ -380,12 +392,16 @@ fn too_long(body: &str) -> Option<Response> {
                 }],
                 "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
                 "status": "422"
-            }),
+            })
+            .to_string(),
         )
     })
 }
 
 fn list(request: &Request, state: &State, base: &str) -> Response {
+    if state.list_garbage {
+        return (200, Vec::new(), "<html>502 Bad Gateway</html>".to_string());
+    }
     if let Some(status) = state.list_status {
         return error(
             status,
@@ -434,7 +450,7 @@ fn list(request: &Request, state: &State, base: &str) -> Response {
         }
         headers.push(("Link".to_string(), links.join(", ")));
     }
-    (200, headers, Value::Array(items))
+    (200, headers, Value::Array(items).to_string())
 }
 
 /// An issue comment, as GitHub's REST API returns it.
