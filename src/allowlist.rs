@@ -90,6 +90,17 @@ impl fmt::Debug for AllowEntry {
 }
 
 impl AllowEntry {
+    /// Whether two entries say the same thing, whatever their lines (which moving an
+    /// entry, or an edit above it, shifts).
+    pub fn same_content(&self, other: &AllowEntry) -> bool {
+        self.path == other.path
+            && self.function == other.function
+            && self.message == other.message
+            && self.count == other.count
+            && self.reason == other.reason
+            && self.expires == other.expires
+    }
+
     /// Whether the finding is in this entry's scope (ignoring `count` and `expires`).
     fn matches(&self, finding: &Finding) -> bool {
         self.path_matcher.is_match(&finding.file)

@@ -78,11 +78,6 @@ impl Cache {
         Cache { dir }
     }
 
-    /// The directory the user named; the entries are in its [`SUBDIR`].
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn entries(&self) -> PathBuf {
         self.dir.join(SUBDIR)
     }

@@ -800,25 +800,9 @@ fn unparsable(commit: Oid, what: &str, err: git2::Error) -> anyhow::Error {
 }
 
 /// Whether a link `depth` directories below the root whose target is `target` points
-/// outside the tree: an absolute target, a drive or scheme (`C:`), or one whose `..`
-/// parts climb above the root at any point.
+/// outside the tree (see [`tree_path::leaves_tree`]).
 fn link_leaves(depth: usize, target: &[u8]) -> bool {
-    let target = String::from_utf8_lossy(target);
-    if target.starts_with('/') || target.starts_with('\\') || target.contains(':') {
-        return true;
-    }
-    let mut level = depth as i64;
-    for part in target.split(['/', '\\']) {
-        match part {
-            ".." => level -= 1,
-            "" | "." => {}
-            _ => level += 1,
-        }
-        if level < 0 {
-            return true;
-        }
-    }
-    false
+    tree_path::leaves_tree(depth, &String::from_utf8_lossy(target))
 }
 
 /// The files `go` reads to know the module, and rewrites when a build flag allows it

@@ -17,23 +17,33 @@
 //! [`explain`] turns the compiler's `-m=2` escape flows into readable steps, on
 //! request; [`commands`] is the command line.
 
-pub mod allowlist;
-pub mod cache;
+// The crate's documentation is for its developers: it is built with
+// --document-private-items (see .ci/run), where links to the stages' modules resolve.
+#![allow(rustdoc::private_intra_doc_links)]
+
+pub(crate) mod allowlist;
+pub(crate) mod cache;
 pub mod commands;
-pub mod config_change;
+pub(crate) mod config_change;
 pub mod exit;
-pub mod explain;
-pub mod finding;
-pub mod function;
-pub mod gate;
-pub mod git;
-pub mod go;
-pub mod hook;
+pub(crate) mod explain;
+pub(crate) mod finding;
+pub(crate) mod function;
+pub(crate) mod gate;
+pub(crate) mod git;
+pub(crate) mod go;
+pub(crate) mod hook;
 pub mod interrupt;
-pub mod matching;
-pub mod modules;
+pub(crate) mod matching;
+pub(crate) mod modules;
 pub mod parse;
-pub mod report;
-pub mod schema;
-pub mod select;
-pub mod tree_path;
+pub(crate) mod progress;
+pub(crate) mod report;
+#[cfg(test)]
+mod schema;
+pub(crate) mod select;
+pub(crate) mod tree_path;
+
+/// `main` prints errors through it, so that no line of one (a failed build's compiler
+/// errors) reads as a Go error to a CI problem matcher.
+pub use report::problem_matcher;

@@ -4,7 +4,7 @@ use clap::Parser;
 
 use escape_gate::commands::{self, Cli};
 use escape_gate::exit::Exit;
-use escape_gate::report::problem_matcher;
+use escape_gate::problem_matcher;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

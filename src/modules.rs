@@ -178,30 +178,17 @@ pub fn leaves_repository(path: &str, text: &str) -> bool {
             "use" if is_work => rest.as_str(),
             _ => return false,
         };
-        let target = unquote(target).replace('\\', "/");
-        if target.starts_with('/') || target.contains(':') {
-            return true;
-        }
+        let target = unquote(target);
         // A module path (`example.com/x v1.2.3`) is not a directory.
-        if !target.starts_with("./")
-            && !target.starts_with("../")
-            && target != "."
-            && target != ".."
-        {
-            return false;
-        }
-        let mut level = depth as i64;
-        for part in target.split('/') {
-            match part {
-                ".." => level -= 1,
-                "" | "." => {}
-                _ => level += 1,
-            }
-            if level < 0 {
-                return true;
-            }
-        }
-        false
+        let is_dir = target.starts_with('/')
+            || target.contains(':')
+            || target.starts_with("./")
+            || target.starts_with("../")
+            || target.starts_with(".\\")
+            || target.starts_with("..\\")
+            || target == "."
+            || target == "..";
+        is_dir && crate::tree_path::leaves_tree(depth, target)
     })
 }
 

@@ -31,15 +31,6 @@ pub enum Selection {
     Some(BTreeSet<String>),
 }
 
-impl Selection {
-    pub fn includes(&self, import_path: &str) -> bool {
-        match self {
-            Selection::All(_) => true,
-            Selection::Some(set) => set.contains(import_path),
-        }
-    }
-}
-
 /// Why a changed path affects every package, if it does.
 pub fn affects_everything(path: &str) -> Option<String> {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -61,17 +52,9 @@ pub fn affects_everything(path: &str) -> Option<String> {
     None
 }
 
-/// The packages to analyse for a change to `changed` paths.
-///
-/// `base` and `head` are the packages of the two sides; a package that exists on one
-/// side only is still selected by name, and each side builds what it has.
-pub fn select(changed: &[String], base: &[PackageInfo], head: &[PackageInfo]) -> Selection {
-    let packages: Vec<PackageInfo> = base.iter().chain(head).cloned().collect();
-    select_from(changed, &packages, &BTreeSet::new())
-}
-
-/// [`select`] over one package graph, with `seeds` (import paths) affected from the
-/// start, such as packages the change deleted.
+/// The packages to analyse for a change to `changed` paths, over one package graph,
+/// with `seeds` (import paths) affected from the start, such as packages the change
+/// deleted.
 pub fn select_from(
     changed: &[String],
     packages: &[PackageInfo],
@@ -160,6 +143,13 @@ fn constraint_lines(source: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The selection over both sides' packages: a package that exists on one side only
+    /// is still selected by name.
+    fn select(changed: &[String], base: &[PackageInfo], head: &[PackageInfo]) -> Selection {
+        let packages: Vec<PackageInfo> = base.iter().chain(head).cloned().collect();
+        select_from(changed, &packages, &BTreeSet::new())
+    }
 
     fn pkg(import_path: &str, dir: &str, imports: &[&str]) -> PackageInfo {
         PackageInfo {

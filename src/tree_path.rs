@@ -205,10 +205,6 @@ impl TreePath {
         &self.parts
     }
 
-    pub fn is_root(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     /// The path as text for matching (`_test.go`, `testdata`), invalid UTF-8 replaced.
     pub fn to_slash_lossy(&self) -> String {
         self.parts
@@ -218,10 +214,34 @@ impl TreePath {
             .join("/")
     }
 
-    /// The path relative to a directory, for the operating system.
+    /// The path relative to a directory, for the operating system (the portable
+    /// writer's, which Unix builds only test).
+    #[cfg_attr(unix, allow(dead_code))]
     pub fn to_relative(&self) -> std::path::PathBuf {
         self.parts.iter().filter_map(|p| os_name(p)).collect()
     }
+}
+
+/// Whether a relative path written in a file `depth` directories below a tree's root
+/// (a link's target, a `replace` or `use` directory) points outside the tree: absolute,
+/// a drive or scheme (`C:`), or `..` parts that climb above the root at any point. `\`
+/// counts as a separator too, the cautious reading.
+pub fn leaves_tree(depth: usize, target: &str) -> bool {
+    if target.starts_with('/') || target.starts_with('\\') || target.contains(':') {
+        return true;
+    }
+    let mut level = depth as i64;
+    for part in target.split(['/', '\\']) {
+        match part {
+            ".." => level -= 1,
+            "" | "." => {}
+            _ => level += 1,
+        }
+        if level < 0 {
+            return true;
+        }
+    }
+    false
 }
 
 /// For messages: `/`-separated, with control characters escaped so that a crafted name

@@ -295,12 +295,7 @@ pub fn append(text: &str, entries: &[NewEntry]) -> Result<String, EditError> {
 
 /// Entries equal apart from their line, which an edit above them shifts.
 fn same_entry(a: &AllowEntry, b: &AllowEntry) -> bool {
-    a.path == b.path
-        && a.function == b.function
-        && a.message == b.message
-        && a.count == b.count
-        && a.reason == b.reason
-        && a.expires == b.expires
+    a.same_content(b)
 }
 
 /// Removes the entries of `config` (parsed from `text`) whose indices are in `remove`.

@@ -203,7 +203,6 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
 pub fn report(outcome: &Outcome) -> Report<'_> {
     let cmp = &outcome.comparison;
     let origin = outcome.config.origin.file.as_str();
-    let entries = &outcome.config.config.allow;
     Report {
         schema_version: SCHEMA_VERSION,
         new: outcome.failing(),
@@ -223,25 +222,16 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             })
             .collect(),
         allowed: outcome
-            .allow
-            .allowed
-            .iter()
-            .map(|a| AllowedJson {
-                finding: &a.finding,
-                allowed_by: entry(origin, &entries[a.entry]),
+            .allowed()
+            .map(|(finding, e)| AllowedJson {
+                finding,
+                allowed_by: entry(origin, e),
             })
             .collect(),
-        stale_allow: outcome
-            .allow
-            .stale
-            .iter()
-            .map(|&i| entry(origin, &entries[i]))
-            .collect(),
+        stale_allow: outcome.stale_entries().map(|e| entry(origin, e)).collect(),
         expired_allow: outcome
-            .allow
-            .expired
-            .iter()
-            .map(|&i| entry(origin, &entries[i]))
+            .expired_entries()
+            .map(|e| entry(origin, e))
             .collect(),
         warnings: &outcome.warnings,
         config_change: config_change(outcome),

@@ -1,0 +1,392 @@
+//! The pipeline, end to end: two revisions in, an [`Outcome`] out (resolve,
+//! materialise, build, parse, attribute, match, allow). Reporters turn the outcome into
+//! text; commands turn it into an exit code.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::allowlist::{self, AllowEntry, AllowOutcome, Date};
+use crate::cache::Cache;
+use crate::config_change::{ConfigChange, ConfigFrom};
+use crate::finding::Finding;
+use crate::git::{Repo, Revision};
+use crate::go::{self, GoEnv};
+use crate::matching::{self, ChangedLines, Comparison};
+
+mod analyse;
+mod config;
+mod scope;
+mod single;
+
+pub(crate) use crate::progress::Progress;
+pub(crate) use analyse::*;
+pub(crate) use config::*;
+pub(crate) use scope::*;
+pub(crate) use single::*;
+
+/// The allowlist file, at the root of the head revision unless `--config` names one.
+pub const CONFIG_FILE: &str = ".escape-gate.yml";
+
+/// One analysed revision.
+#[derive(Debug)]
+pub struct Side {
+    pub revision: Revision,
+    /// Heap findings inside the repository, deduplicated per allocation site.
+    pub findings: Vec<Finding>,
+    /// Packages built with `-m`.
+    pub packages: Vec<String>,
+    /// Heap findings in files outside the repository (standard library, module cache,
+    /// generated code), which never fail the gate.
+    pub outside: usize,
+    /// Compiler lines that were not recognised.
+    pub unrecognised: Vec<String>,
+    /// `file:line` of heap findings the compiler placed in files of the tree that are
+    /// not there: they could not be compared.
+    pub unplaced: Vec<String>,
+    /// Whether the analysis was read from the findings cache.
+    pub cached: bool,
+}
+
+/// What one side's analysis produced, as the findings cache stores it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Analysis {
+    findings: Vec<Finding>,
+    packages: Vec<String>,
+    outside: usize,
+    unrecognised: Vec<String>,
+    #[serde(default)]
+    unplaced: Vec<String>,
+}
+
+impl Side {
+    fn new(revision: Revision, analysis: Analysis, cached: bool) -> Side {
+        Side {
+            revision,
+            findings: analysis.findings,
+            packages: analysis.packages,
+            outside: analysis.outside,
+            unrecognised: analysis.unrecognised,
+            unplaced: analysis.unplaced,
+            cached,
+        }
+    }
+
+    fn analysis(&self) -> Analysis {
+        Analysis {
+            findings: self.findings.clone(),
+            packages: self.packages.clone(),
+            outside: self.outside,
+            unrecognised: self.unrecognised.clone(),
+            unplaced: self.unplaced.clone(),
+        }
+    }
+}
+
+/// What a run found.
+#[derive(Debug)]
+pub struct Outcome {
+    pub go: GoEnv,
+    pub base: Side,
+    pub head: Side,
+    pub comparison: Comparison,
+    pub allow: AllowOutcome,
+    pub config: LoadedConfig,
+    /// Which revision's allowlist ruled (`--config-from`).
+    pub config_from: ConfigFrom,
+    /// What the head changes in the allowlist compared with the base, when the file is
+    /// one of the repository's and the two differ.
+    pub config_change: Option<ConfigChange>,
+    pub scope: Scope,
+    /// Things the user should know that do not change the verdict.
+    pub warnings: Vec<String>,
+    /// Head lines the change touched, for the files that have new escapes.
+    pub changed: ChangedLines,
+}
+
+impl Outcome {
+    /// New escapes that no allowlist entry covers: these fail the gate.
+    pub fn failing(&self) -> &[Finding] {
+        &self.allow.remaining
+    }
+
+    /// Each allowed escape with the entry that allowed it.
+    pub fn allowed(&self) -> impl Iterator<Item = (&Finding, &AllowEntry)> {
+        self.allow
+            .allowed
+            .iter()
+            .map(|a| (&a.finding, &self.config.config.allow[a.entry]))
+    }
+
+    /// Entries that allowed nothing (and have not expired).
+    pub fn stale_entries(&self) -> impl Iterator<Item = &AllowEntry> {
+        self.allow
+            .stale
+            .iter()
+            .map(|&i| &self.config.config.allow[i])
+    }
+
+    /// Entries past their `expires` date.
+    pub fn expired_entries(&self) -> impl Iterator<Item = &AllowEntry> {
+        self.allow
+            .expired
+            .iter()
+            .map(|&i| &self.config.config.allow[i])
+    }
+}
+
+/// What the user asked to compare, after argument validation.
+#[derive(Debug, Clone, Default)]
+pub struct DiffRequest {
+    pub repo: PathBuf,
+    pub base: Option<String>,
+    pub head: Option<String>,
+    /// Which allowlist to use.
+    pub config: ConfigChoice,
+    /// Which revision's allowlist rules: the head's (default) or the base's.
+    pub config_from: ConfigFrom,
+    /// Build tags added to the allowlist's `build.tags`.
+    pub tags: Vec<String>,
+    pub today: Option<Date>,
+    /// Give each new escape its `-m=2` flow ([`Finding::flow`]), marking the steps on
+    /// lines the change touched. Costs one more `go build`, of only the packages with
+    /// new escapes, and only when there are some.
+    pub explain: bool,
+    /// Analyse every package, not only those the change can affect.
+    pub all_packages: bool,
+}
+
+/// Runs the whole comparison.
+///
+/// Only the packages the change can affect are built (see [`crate::select`]), both
+/// sides with the same flags into the same build cache, so the head build reuses what
+/// the base build compiled. The analysis of a commit is kept in the findings cache
+/// ([`crate::cache`]), so a repeated comparison builds nothing it built before.
+pub fn diff(req: &DiffRequest) -> Result<Outcome> {
+    let session = Session::open(&req.repo)?;
+    let (repo, go, work, progress) = (&session.repo, &session.go, &session.work, &session.progress);
+    let head_rev = session.revision(req.head.as_deref())?;
+    let base_rev = match &req.base {
+        Some(spec) => repo.resolve(spec)?,
+        None => repo.default_base(&head_rev)?,
+    };
+    let base_commit = base_rev
+        .commit
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the base must be a commit, not the working tree\nhint: name a branch, tag or commit as BASE"
+            )
+        })?;
+    let mut warnings = Vec::new();
+    let (config, mut change) = load_configs(
+        repo,
+        &req.config,
+        req.config_from,
+        &base_rev,
+        &head_rev,
+        &mut warnings,
+    )?;
+    let settings = build_settings(&config, &req.tags)?;
+    // When the head's build section rules and differs from the base's: the base's
+    // view of the head's packages, to say which ones the head stops analysing.
+    let base_view = match (&change, req.config_from) {
+        (Some((change, _)), ConfigFrom::Head) => change
+            .build
+            .as_ref()
+            .map(|build| base_view_settings(&build.base, &settings, &req.tags)),
+        _ => None,
+    };
+    let changes = repo.changes(&base_rev, &head_rev)?;
+    // A PGO profile or an overlay named by a flag is content the tree ids do not cover.
+    let env_flags: Vec<String> = std::env::var("GOFLAGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let flags_read_files =
+        go::flags_read_files(&settings.flags) || go::flags_read_files(&env_flags);
+    let all_because = if req.all_packages {
+        Some("--all-packages".to_string())
+    } else if flags_read_files {
+        Some("a build flag names a file (-pgo=FILE or -overlay=FILE)".to_string())
+    } else {
+        everything_changed(repo, &changes, base_commit, &head_rev, &config.config)?
+    };
+
+    let cache =
+        Cache::from_env().filter(|_| !flags_read_files && cacheable(repo, &base_rev, &head_rev));
+    let fingerprint = format!("{}|{}|{}", build_id(), go.fingerprint, settings.cache_key());
+    let all_key = match &all_because {
+        Some(reason) => format!("all:{reason}"),
+        None => "selected".to_string(),
+    };
+    let view_key = base_view
+        .as_ref()
+        .map_or_else(|| "none".to_string(), go::BuildSettings::cache_key);
+    let base_tree_id = repo.tree_id(base_commit)?;
+    let head_key = match head_rev.commit {
+        Some(commit) => Some(format!(
+            "head|{}|{base_tree_id}|{fingerprint}|{all_key}|base view {view_key}",
+            repo.tree_id(commit)?
+        )),
+        None => None,
+    };
+
+    // The head first: its package graph decides what both sides analyse.
+    type HeadEntry = (Scope, Analysis, Option<Vec<String>>);
+    let cached_head: Option<HeadEntry> = match (&cache, &head_key) {
+        (Some(cache), Some(key)) => cache.get(key),
+        _ => None,
+    };
+    let (scope, head, dropped) = match cached_head {
+        Some((scope, analysis, dropped)) => (scope, Side::new(head_rev, analysis, true), dropped),
+        None => {
+            progress.say(&format!("checking out head {}", head_rev.label()));
+            let tree = work.checkout(repo, &head_rev)?;
+            let name = format!("head {}", head_rev.label());
+            let listing = go::list(go, &tree, &settings, &name)?;
+            let dropped = base_view
+                .as_ref()
+                .map(|view| no_longer_analysed(go, &tree, &listing, view, &name));
+            let scope = scope_of(&listing, &changes.paths, all_because);
+            progress.say(&format!(
+                "building {name}: {} of {} packages with {}",
+                scope.analysed, scope.total, go.version
+            ));
+            let head = analyse(go, head_rev, &tree, &listing, &scope, &settings, &name)?;
+            if let (Some(cache), Some(key)) = (&cache, &head_key) {
+                cache.put(key, &(&scope, head.analysis(), &dropped));
+            }
+            (scope, head, dropped)
+        }
+    };
+    if let Some(build) = change.as_mut().and_then(|(c, _)| c.build.as_mut()) {
+        build.no_longer_analysed = dropped;
+    }
+
+    let base_key = format!("base|{base_tree_id}|{fingerprint}|{}", scope.key());
+    let base = match cache.as_ref().and_then(|c| c.get::<Analysis>(&base_key)) {
+        Some(analysis) => Side::new(base_rev, analysis, true),
+        None => {
+            let name = format!("base {}", base_rev.label());
+            let base = if scope.selected.as_ref().is_some_and(BTreeSet::is_empty) {
+                Side::new(base_rev, Analysis::default(), false)
+            } else {
+                progress.say(&format!("checking out base {}", base_rev.label()));
+                // The same path as the head's: the build cache then serves the base
+                // every package the change did not touch.
+                let tree = work.checkout(repo, &base_rev)?;
+                let listing = go::list(go, &tree, &settings, &name)?;
+                let count = listing
+                    .packages
+                    .iter()
+                    .filter(|p| scope.includes(&p.import_path))
+                    .count();
+                progress.say(&format!(
+                    "building {name}: {count} of {} packages with {}",
+                    listing.packages.len(),
+                    go.version
+                ));
+                analyse(go, base_rev, &tree, &listing, &scope, &settings, &name)?
+            };
+            if let Some(cache) = &cache {
+                cache.put(&base_key, &base.analysis());
+            }
+            base
+        }
+    };
+    progress.clear();
+
+    let lines = line_map(repo, &base, &head, &changes.renames);
+    let mut comparison = matching::compare(&base.findings, &head.findings, &lines);
+    if req.explain && !comparison.new.is_empty() {
+        progress.say(&format!(
+            "explaining the new escapes of head {}",
+            head.revision.label()
+        ));
+        explain_new(
+            &session,
+            &base,
+            &head,
+            &settings,
+            &changes.renames,
+            &mut comparison.new,
+        )?;
+        progress.clear();
+    }
+    let changed = changed_lines(
+        repo,
+        &base,
+        &head,
+        &changes.renames,
+        comparison.new.iter().map(|f| f.file.as_str()),
+    );
+    let today = req.today.unwrap_or_else(Date::today_utc);
+    let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
+    if let Some((change, head_config)) = &mut change {
+        change.cover(head_config, &comparison.new, today);
+    }
+
+    for side in [&base, &head] {
+        if !side.unrecognised.is_empty() {
+            warnings.push(unrecognised_warning(side));
+        }
+        if !side.unplaced.is_empty() {
+            warnings.push(format!(
+                "{} heap finding(s) of {} name files that are not in its checkout, so they were not \
+                 compared: {} (please report this to escape-gate's maintainers)",
+                side.unplaced.len(),
+                side.revision.label(),
+                side.unplaced.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    Ok(Outcome {
+        go: go.clone(),
+        base,
+        head,
+        comparison,
+        allow,
+        config,
+        config_from: req.config_from,
+        config_change: change.map(|(change, _)| change),
+        scope,
+        warnings,
+        changed,
+    })
+}
+
+/// What every pipeline (`diff`, `list`, `explain`) opens first, in one place: the
+/// repository, the one `go` that builds every side, the work directory the sides are
+/// checked out in, one after the other, and the progress line.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub repo: Repo,
+    pub go: GoEnv,
+    pub work: Work,
+    pub progress: Progress,
+}
+
+impl Session {
+    pub(crate) fn open(repo_dir: &Path) -> Result<Session> {
+        let repo = Repo::open(repo_dir)?;
+        let go = GoEnv::detect()?;
+        let work = Work::new(&repo)?;
+        Ok(Session {
+            repo,
+            go,
+            work,
+            progress: Progress::new(),
+        })
+    }
+
+    /// The revision `spec` names; the working tree when `None`.
+    pub(crate) fn revision(&self, spec: Option<&str>) -> Result<Revision> {
+        match spec {
+            Some(spec) => self.repo.resolve(spec),
+            None => Ok(Revision::working_tree()),
+        }
+    }
+}

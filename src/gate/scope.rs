@@ -1,0 +1,236 @@
+//! Which packages a comparison analyses ([`crate::select`] on the head's package
+//! graph), why every package is analysed when it is, and what keys the findings cache.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::allowlist::{self, Config};
+use crate::git::{Changes, Repo, Revision};
+use crate::go::{self, BuildSettings, GoEnv};
+use crate::select::{self, PackageInfo, Selection};
+
+use super::*;
+
+/// Which packages a comparison analysed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Packages of the head analysed (built with `-m`) on both sides.
+    pub analysed: usize,
+    /// Packages of the head in all, those the build section leaves out included.
+    pub total: usize,
+    /// Packages of the head that the build section (`packages`, `exclude`) leaves out.
+    #[serde(default)]
+    pub excluded: usize,
+    /// Why every package was analysed, when it was.
+    pub all_because: Option<String>,
+    /// The selected import paths; `None` means every package.
+    pub selected: Option<BTreeSet<String>>,
+}
+
+impl Scope {
+    pub(crate) fn includes(&self, import_path: &str) -> bool {
+        self.selected
+            .as_ref()
+            .is_none_or(|s| s.contains(import_path))
+    }
+
+    pub(crate) fn key(&self) -> String {
+        match &self.selected {
+            None => "all".to_string(),
+            Some(set) => set.iter().cloned().collect::<Vec<_>>().join(","),
+        }
+    }
+}
+
+/// This build of escape-gate: its version, and the size and time of its executable, so
+/// that a rebuilt binary (a development build, an upgrade) never reads what another one
+/// cached.
+pub(super) fn build_id() -> String {
+    let exe = std::env::current_exe()
+        .and_then(|p| p.metadata())
+        .map(|m| {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{modified}", m.len())
+        })
+        .unwrap_or_default();
+    format!("{}+{exe}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Why the change can affect every package, if it can: a module or workspace file, a
+/// PGO profile or vendored code changed (see [`select::affects_everything`]), a build
+/// constraint changed, or the allowlist's `build` section changed.
+pub(super) fn everything_changed(
+    repo: &Repo,
+    changes: &Changes,
+    base: git2::Oid,
+    head: &Revision,
+    head_config: &Config,
+) -> Result<Option<String>> {
+    let head_text = |path: &str| -> Option<String> {
+        match head.commit {
+            Some(commit) => repo.read_file(commit, path),
+            None => read_worktree(repo, path),
+        }
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let base_text = |path: &str| {
+        repo.read_file(base, path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    for path in &changes.paths {
+        if let Some(reason) = select::affects_everything(path) {
+            return Ok(Some(reason));
+        }
+        if path.ends_with(".go") && !path.ends_with("_test.go") {
+            if let (Some(b), Some(h)) = (base_text(path), head_text(path)) {
+                if select::constraints_differ(&b, &h) {
+                    return Ok(Some(format!("the build constraints of {path} changed")));
+                }
+            }
+        }
+        if path == CONFIG_FILE {
+            let base_build = base_text(path)
+                .and_then(|text| Config::parse(&text, CONFIG_FILE).ok())
+                .map(|c| c.build)
+                .unwrap_or_default();
+            if base_build != head_config.build {
+                return Ok(Some(format!("the build section of {CONFIG_FILE} changed")));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The packages of the head to analyse for `changed` paths.
+pub(super) fn scope_of(
+    listing: &go::Listing,
+    changed: &[String],
+    all_because: Option<String>,
+) -> Scope {
+    let analysable = || listing.packages.iter().filter(|p| !p.excluded);
+    let total = listing.packages.len();
+    let excluded = total - analysable().count();
+    let infos: Vec<PackageInfo> = listing
+        .packages
+        .iter()
+        .map(|p| PackageInfo {
+            import_path: p.import_path.clone(),
+            dir: p.dir.clone(),
+            imports: p.imports.clone(),
+            embeds: p.embeds.clone(),
+        })
+        .collect();
+    // A package deleted by the change has no head package to select it; its import
+    // path still names it on the base side, and its importers changed with it.
+    let mut deleted = BTreeSet::new();
+    for path in changed {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        if !name.ends_with(".go") || name.ends_with("_test.go") {
+            continue;
+        }
+        if listing.packages.iter().any(|p| p.dir == dir) {
+            continue;
+        }
+        if let Some(import_path) = go::import_path_of(&listing.modules, dir) {
+            deleted.insert(import_path);
+        }
+    }
+    let selection = match all_because {
+        Some(reason) => Selection::All(reason),
+        None => select::select_from(changed, &infos, &deleted),
+    };
+    match selection {
+        Selection::All(reason) => Scope {
+            analysed: total - excluded,
+            total,
+            excluded,
+            all_because: Some(reason),
+            selected: None,
+        },
+        Selection::Some(set) => Scope {
+            analysed: analysable()
+                .filter(|p| set.contains(&p.import_path))
+                .count(),
+            total,
+            excluded,
+            all_because: None,
+            selected: Some(set),
+        },
+    }
+}
+
+/// The build settings under which the base's `build` section would analyse the head:
+/// its package patterns, exclusions and tags (plus the command line's), with the
+/// ruling flags (listing packages does not depend on them, and the base's may not be
+/// allowed any more).
+pub(super) fn base_view_settings(
+    base: &allowlist::BuildConfig,
+    ruling: &BuildSettings,
+    tags: &[String],
+) -> BuildSettings {
+    let mut settings = BuildSettings {
+        packages: base.packages.clone(),
+        exclude: base.exclude.clone(),
+        tags: base.tags.clone(),
+        flags: ruling.flags.clone(),
+    };
+    for tag in tags {
+        if !settings.tags.contains(tag) {
+            settings.tags.push(tag.clone());
+        }
+    }
+    settings
+}
+
+/// The head packages that `base_view` analyses and the head's listing leaves out. A
+/// listing that fails under the base's settings (patterns that match nothing in the
+/// head) drops nothing the head has.
+pub(super) fn no_longer_analysed(
+    go: &GoEnv,
+    tree: &Path,
+    listing: &go::Listing,
+    base_view: &BuildSettings,
+    name: &str,
+) -> Vec<String> {
+    let analysed: BTreeSet<&str> = listing
+        .packages
+        .iter()
+        .filter(|p| !p.excluded)
+        .map(|p| p.import_path.as_str())
+        .collect();
+    let Ok(base) = go::list(go, tree, base_view, name) else {
+        return Vec::new();
+    };
+    let mut dropped: Vec<String> = base
+        .packages
+        .iter()
+        .filter(|p| !p.excluded && !analysed.contains(p.import_path.as_str()))
+        .map(|p| p.import_path.clone())
+        .collect();
+    dropped.sort();
+    dropped.dedup();
+    dropped
+}
+
+/// Whether analyses of these revisions may be cached: only commits are keyed by their
+/// tree, and a `replace` or a symbolic link pointing outside the repository brings in
+/// content the tree id does not cover.
+pub(super) fn cacheable(repo: &Repo, base: &Revision, head: &Revision) -> bool {
+    [base.commit, head.commit]
+        .into_iter()
+        .flatten()
+        .all(|commit| {
+            repo.go_module_files(commit).is_ok_and(|files| {
+                files
+                    .iter()
+                    .all(|(path, text)| !crate::modules::leaves_repository(path, text))
+            }) && repo.links_outside(commit).is_ok_and(|outside| !outside)
+        })
+}

@@ -1,0 +1,164 @@
+//! The single-revision pipelines: `list` (every heap escape of one revision) and
+//! `explain` (the escapes at one line, with their `-m=2` flows).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::explain;
+use crate::finding::{Finding, RawFinding};
+use crate::git::Revision;
+use crate::go::{self, GoEnv};
+use crate::matching::{self};
+
+use super::*;
+
+/// Analyses one revision on its own (for `escape-gate list`).
+pub fn single(
+    repo_dir: &Path,
+    spec: Option<&str>,
+    config: Option<&Path>,
+    tags: &[String],
+) -> Result<(GoEnv, Side)> {
+    let session = Session::open(repo_dir)?;
+    let rev = session.revision(spec)?;
+    let Session {
+        repo,
+        go,
+        work,
+        progress,
+    } = session;
+    progress.say(&format!("checking out {}", rev.label()));
+    let tree = work.checkout(&repo, &rev)?;
+    let loaded = load_config(&repo, config, &rev)?;
+    let settings = build_settings(&loaded, tags)?;
+    let name = format!("revision {}", rev.label());
+    let listing = go::list(&go, &tree, &settings, &name)?;
+    progress.say(&format!("building {name} with {}", go.version));
+    let side = analyse(
+        &go,
+        rev,
+        &tree,
+        &listing,
+        &Scope::default(),
+        &settings,
+        &name,
+    )?;
+    progress.clear();
+    Ok((go, side))
+}
+
+/// What `escape-gate explain FILE:LINE [REV]` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ExplainRequest {
+    pub repo: PathBuf,
+    /// The revision; `None` is the working tree.
+    pub rev: Option<String>,
+    /// Repository-relative, `/`-separated.
+    pub file: String,
+    pub line: u32,
+    pub config: Option<PathBuf>,
+    pub tags: Vec<String>,
+}
+
+/// The heap escapes at one line of one revision, with their flows.
+#[derive(Debug)]
+pub struct Explained {
+    pub go: GoEnv,
+    pub revision: Revision,
+    /// The import path of the package built with `-m=2`.
+    pub package: String,
+    pub file: String,
+    pub line: u32,
+    /// The source line, trimmed.
+    pub source: String,
+    pub findings: Vec<Finding>,
+}
+
+/// Builds only the package holding `req.file`, with `-m=2`, and keeps the heap findings
+/// at `req.line` (their flows rendered with repository-relative positions).
+pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
+    let session = Session::open(&req.repo)?;
+    let rev = session.revision(req.rev.as_deref())?;
+    let Session {
+        repo,
+        go,
+        work,
+        progress,
+    } = session;
+    progress.say(&format!("checking out {}", rev.label()));
+    let tree = work.checkout(&repo, &rev)?;
+    // Never through a link in the tree: it could point anywhere.
+    let text = crate::tree_path::read_in_tree(&tree, &req.file).map_err(|err| {
+        anyhow::anyhow!(
+            "{} is not a readable file in {} ({err})\n\
+             hint: give the path relative to the repository root, as escape-gate diff prints it",
+            req.file,
+            rev.label()
+        )
+    })?;
+    let source = text
+        .lines()
+        .nth((req.line as usize).saturating_sub(1))
+        .filter(|_| req.line >= 1)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} has {} lines in {}; there is no line {}\nhint: give a line of the file, as escape-gate diff prints it",
+                req.file,
+                text.lines().count(),
+                rev.label(),
+                req.line
+            )
+        })?
+        .trim()
+        .to_string();
+    let loaded = load_config(&repo, req.config.as_deref(), &rev)?;
+    let settings = build_settings(&loaded, &req.tags)?;
+    let package = package_of(&tree, &req.file, &rev)?;
+    let name = format!("{} (package {package}, with -m=2)", rev.label());
+    progress.say(&format!("building {name} with {}", go.version));
+    let mut output = go::build_packages(
+        &go,
+        &tree,
+        &settings,
+        std::slice::from_ref(&package),
+        go::Detail::Flow,
+        &name,
+    )?;
+    progress.clear();
+    let raw: Vec<RawFinding> = std::mem::take(&mut output.parsed.findings)
+        .into_iter()
+        .filter(|r| r.line == req.line)
+        .collect();
+    let findings = attribute(raw, &output, &tree).findings;
+    let mut findings: Vec<Finding> = matching::dedupe(findings)
+        .into_iter()
+        .filter(|f| f.file == req.file)
+        .collect();
+    explain::render_in_place(&mut findings, &output);
+    Ok(Explained {
+        go,
+        revision: rev,
+        package,
+        file: req.file.clone(),
+        line: req.line,
+        source,
+        findings,
+    })
+}
+
+/// The import path of the package whose directory holds `file`: the module with the
+/// longest directory containing it, plus the rest of the directory.
+pub(super) fn package_of(tree: &Path, file: &str, rev: &Revision) -> Result<String> {
+    let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+    let modules = go::find_modules(tree)?;
+    go::import_path_of(&modules, dir)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{file} is in no Go module of {}\n\
+                 hint: explain works on files of the repository's modules (a directory with a go.mod, \
+                 or below one)",
+                rev.label()
+            )
+        })
+}

@@ -1,0 +1,253 @@
+//! Compiling: `go list -export -gcflags=-m` of the chosen packages in each unit, the
+//! compiler's stderr parsed line by line as it arrives, file names placed in the tree.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::*;
+
+/// What the compiler said for one side, and where its modules live.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildOutput {
+    /// The compiler's output, parsed as it was printed.
+    pub parsed: ParsedOutput,
+    pub modules: Vec<Module>,
+    /// Import paths of the packages analysed.
+    pub packages: Vec<String>,
+}
+
+impl BuildOutput {
+    /// Maps a file name from the compiler (already made tree-relative by the build, see
+    /// [`relocate`]) to the tree-relative path and the import path of its package, when
+    /// the file belongs to one of the tree's modules. Standard library, module cache and
+    /// generated files give `None`.
+    pub fn locate(&self, file: &str) -> Option<(String, String)> {
+        // Only Go files count: a `//line` directive can name a grammar file.
+        if file.starts_with('/')
+            || file.starts_with('<')
+            || file.starts_with("../")
+            || is_windows_absolute(file)
+            || !file.ends_with(".go")
+        {
+            return None;
+        }
+        let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+        let package = import_path_of(&self.modules, dir)?;
+        Some((file.to_string(), package))
+    }
+}
+
+/// Builds the listed packages that `selected` accepts with `-m`, returning the
+/// compiler's output. Nothing is built when it accepts none.
+pub fn build_selected(
+    env: &GoEnv,
+    tree: &Path,
+    listing: &Listing,
+    selected: &dyn Fn(&str) -> bool,
+    settings: &BuildSettings,
+    side: &str,
+) -> Result<BuildOutput> {
+    let tree = canonical(tree)?;
+    let mut out = BuildOutput {
+        modules: listing.modules.clone(),
+        ..BuildOutput::default()
+    };
+    let mut by_unit: BTreeMap<&str, Vec<Package>> = BTreeMap::new();
+    for p in listing
+        .packages
+        .iter()
+        .filter(|p| !p.excluded && selected(&p.import_path))
+    {
+        by_unit.entry(p.unit.as_str()).or_default().push(p.clone());
+    }
+    for (rel, packages) in by_unit {
+        let unit = Unit::new(env, &tree, rel, settings, side);
+        run_build(&unit, &packages, Detail::Summary, &mut out)?;
+    }
+    out.packages.sort();
+    out.packages.dedup();
+    Ok(out)
+}
+
+/// Builds only `packages` (import paths of the tree's modules) at the given detail,
+/// each in the directory of its module, with the same tags and flags as [`build`].
+/// Their dependencies were compiled by the first build, so this recompiles just these
+/// packages (or replays them from the cache).
+pub fn build_packages(
+    env: &GoEnv,
+    tree: &Path,
+    settings: &BuildSettings,
+    packages: &[String],
+    detail: Detail,
+    side: &str,
+) -> Result<BuildOutput> {
+    let tree = canonical(tree)?;
+    let modules = modules_of(&tree, side)?;
+    let mut by_module: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for package in packages {
+        let module = modules
+            .iter()
+            .filter(|m| {
+                package == &m.path
+                    || (package.starts_with(m.path.as_str())
+                        && package.as_bytes().get(m.path.len()) == Some(&b'/'))
+            })
+            .max_by_key(|m| m.path.len())
+            .ok_or_else(|| {
+                anyhow!(
+                    "{package} is not a package of {side}\n\
+                     hint: this is a bug in escape-gate; please report it with the repository's layout"
+                )
+            })?;
+        by_module
+            .entry(module.dir.as_str())
+            .or_default()
+            .push(package.clone());
+    }
+    let mut out = BuildOutput {
+        modules: modules.clone(),
+        ..BuildOutput::default()
+    };
+    for (rel, patterns) in by_module {
+        let unit = Unit::new(env, &tree, rel, settings, side);
+        let listed = list_packages(&unit, &patterns)?;
+        run_build(&unit, &listed, detail, &mut out)?;
+    }
+    out.packages.sort();
+    out.packages.dedup();
+    Ok(out)
+}
+
+/// The longest line of compiler output kept whole. The compiler shortens long
+/// expressions and string literals itself (`"xxx..."`), so real lines are short, but
+/// an identifier or a path can be as long as a hostile tree makes it; a longer line is
+/// kept cut, as an unrecognised line, never as a finding.
+pub(super) const MAX_OUTPUT_LINE: usize = 64 * 1024;
+
+/// One compilation (`go list -export`) of `packages` in `dir`, appending the
+/// compiler's output to `out`.
+pub(super) fn run_build(
+    unit: &Unit,
+    packages: &[Package],
+    detail: Detail,
+    out: &mut BuildOutput,
+) -> Result<()> {
+    let Unit {
+        env,
+        tree,
+        ref dir,
+        settings,
+        side,
+        ..
+    } = *unit;
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let flags = resolve_flags(tree, settings, side)?;
+    let mut cmd = go_command(env, dir);
+    // `go list -export` compiles the packages (or replays them from the build cache),
+    // printing the compiler's diagnostics as `go build` does, but links nothing: no
+    // linker runs, so no linker flag can run a program or write a file, and no main
+    // package costs a link. It exits 1 when a package does not compile.
+    // No -trimpath: the tree's path is the same for both sides (and every run), so the
+    // build cache, which then keys packages by directory, is shared between them, and
+    // standard library packages come from the entries ordinary builds left there.
+    cmd.args(["list", "-export", "-buildvcs=false", detail.gcflags()]);
+    cmd.args(flags);
+    // `--`: whatever follows is a package, never a flag.
+    cmd.arg("--");
+    cmd.args(packages.iter().map(|p| p.import_path.as_str()));
+    // go's own work directory, so that an interrupted build leaves nothing behind.
+    let work = TempTree::new("gotmp")?;
+    cmd.env("GOTMPDIR", work.path());
+    let mut parser = Parser::default();
+    let status =
+        interrupt::run_streaming(&mut cmd, MAX_OUTPUT_LINE, &mut |line| match line.cut_from {
+            Some(len) => parser.cut_line(line.text, len),
+            None if is_module_progress(line.text) => {}
+            None => parser.line(line.text),
+        })
+        .with_context(|| format!("running go list -export for {side}"))?;
+    if !status.success() {
+        let errors = compiler_errors(parser.unrecognised_lines());
+        bail!(
+            "{side} does not build, so its escapes cannot be known (go list -export {}):\n{errors}\n\
+             hint: fix the build of {side} (run `go build ./...` there), or compare other revisions",
+            ended(status)
+        );
+    }
+    let mut parsed = parser.finish();
+    let unit = dir
+        .strip_prefix(tree)
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default();
+    // A package's output replayed from the build cache keeps the names of the run
+    // that stored it, which may have run in another module's directory (the same
+    // package before a go.mod was added or removed): a name that does not resolve from
+    // this unit is tried from the other module directories and the root.
+    let mut units: Vec<&str> = vec![unit.as_str()];
+    units.extend(out.modules.iter().map(|m| m.dir.as_str()));
+    units.push("");
+    let mut files: Option<Vec<String>> = None;
+    for finding in &mut parsed.findings {
+        let mut name = relocate_existing(tree, &units, &finding.file);
+        if is_unplaced(tree, &name) {
+            // Stored by a run in a directory that no module here has (the package was
+            // in another module then): the tree file whose path ends with the name,
+            // preferring the compiling package's directory.
+            let files = files.get_or_insert_with(|| go_files(tree));
+            let home = packages
+                .iter()
+                .find(|p| p.import_path == finding.block.split(' ').next().unwrap_or(""))
+                .map(|p| p.dir.as_str());
+            if let Some(found) = by_suffix(files, &finding.file, home) {
+                name = found;
+            }
+        }
+        finding.file = name;
+        for step in &mut finding.flow {
+            *step = relocate_flow(tree, &unit, step);
+        }
+    }
+    out.parsed.findings.extend(parsed.findings);
+    out.parsed.unrecognised.extend(parsed.unrecognised);
+    out.parsed.informational += parsed.informational;
+    out.packages
+        .extend(packages.iter().map(|p| p.import_path.clone()));
+    Ok(())
+}
+
+/// How a process ended, for messages: `exited with code 1`, `was killed by signal 9`.
+pub(super) fn ended(status: std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exited with code {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("was killed by signal {signal}");
+        }
+    }
+    "ended without an exit code".to_string()
+}
+
+/// `go: downloading example.com/dep v1.2.3`: the go command fetching a dependency,
+/// not something the compiler said.
+pub(super) fn is_module_progress(line: &str) -> bool {
+    ["go: downloading ", "go: finding ", "go: extracting "]
+        .iter()
+        .any(|p| line.starts_with(p))
+}
+
+/// The lines of a failed build worth showing: everything but `-m` diagnostics.
+pub(super) fn compiler_errors(lines: &[String]) -> String {
+    const MAX: usize = 40;
+    let mut text: Vec<String> = lines.iter().take(MAX).map(|l| format!("  {l}")).collect();
+    if lines.len() > MAX {
+        text.push(format!("  … and {} more lines", lines.len() - MAX));
+    }
+    text.join("\n")
+}

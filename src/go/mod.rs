@@ -1,0 +1,307 @@
+//! The "Build" stage: a materialised tree in, the compiler's `-m` output out.
+//!
+//! Both sides of a comparison are built by the same `go` with the same settings:
+//! `GOTOOLCHAIN=local` so a `toolchain` line cannot switch compilers between sides, in
+//! the same directory one after the other (so the build cache, which keys packages by
+//! directory when builds are not `-trimpath`, serves the second side everything the
+//! change did not touch, and the standard library from ordinary builds), and
+//! `-gcflags=-m` on the command line's packages only, so the standard library and
+//! dependencies stay quiet. Packages are compiled with `go list -export`, which runs
+//! the compiler exactly as `go build` does but never the linker: escape analysis needs
+//! no executable, and a linker run is both time and a way for a hostile flag to run a
+//! program. File names are made tree-relative as the output is parsed. A failing build
+//! is an error that names the side; it is never read as "no escapes".
+//!
+//! The allowlist's `build.flags` come from the revision under test, so they are
+//! checked against a list of flags known to be safe ([`check_flags`]).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::interrupt::{self, TempTree};
+use crate::parse::{ParsedOutput, Parser};
+
+mod build;
+mod flags;
+mod list;
+mod paths;
+#[cfg(test)]
+mod tests;
+
+pub use build::*;
+pub use flags::*;
+pub use list::*;
+pub use paths::*;
+
+/// The `go` command on PATH and what it builds for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoEnv {
+    pub go: PathBuf,
+    /// `go1.26.8`
+    pub version: String,
+    pub goos: String,
+    pub goarch: String,
+    /// Every `go env` setting that changes the compiler's decisions, for cache keys.
+    pub fingerprint: String,
+}
+
+/// The `go env` variables that can change escape analysis or inlining for the same
+/// source: the toolchain, the target and its microarchitecture level, experiments and
+/// FIPS mode (which swaps inlined standard library code), cgo and its compiler and
+/// flags (which shape the Go types cgo generates), flags, the workspace file.
+const FINGERPRINT_VARS: [&str; 20] = [
+    "GOVERSION",
+    "GOOS",
+    "GOARCH",
+    "GOAMD64",
+    "GOARM",
+    "GOARM64",
+    "GO386",
+    "GOPPC64",
+    "GORISCV64",
+    "GOMIPS",
+    "GOWASM",
+    "GOEXPERIMENT",
+    "GOFIPS140",
+    "CGO_ENABLED",
+    "CC",
+    "CGO_CFLAGS",
+    "CGO_CPPFLAGS",
+    "GOFLAGS",
+    "GOWORK",
+    "GOROOT",
+];
+
+impl GoEnv {
+    /// Finds `go` on PATH and asks it for its version and target.
+    pub fn detect() -> Result<GoEnv> {
+        let go = find_on_path("go").ok_or_else(|| {
+            anyhow!(
+                "the `go` command was not found on PATH\n\
+                 hint: install Go (https://go.dev/dl/) and make sure `go version` works in this shell"
+            )
+        })?;
+        let output = interrupt::run_captured(
+            Command::new(&go)
+                .arg("env")
+                .args(FINGERPRINT_VARS)
+                .env("GOTOOLCHAIN", "local"),
+        )
+        .with_context(|| format!("running {} env", go.display()))?;
+        if !output.status.success() {
+            bail!(
+                "`{} env` failed:\n{}\nhint: check the Go installation (`go env` shows the same error)",
+                go.display(),
+                String::from_utf8_lossy(&output.stderr).trim_end()
+            );
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let values: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
+        let value = |i: usize| values.get(i).cloned().unwrap_or_default();
+        let (version, goos, goarch) = (value(0), value(1), value(2));
+        let fingerprint = FINGERPRINT_VARS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| format!("{name}={}", value(i)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if version.is_empty() {
+            bail!(
+                "`{} env GOVERSION` printed nothing\nhint: use Go 1.22 or newer (`go version`)",
+                go.display()
+            );
+        }
+        Ok(GoEnv {
+            go,
+            version,
+            goos,
+            goarch,
+            fingerprint,
+        })
+    }
+
+    /// `go1.26.8 linux/amd64`
+    pub fn describe(&self) -> String {
+        format!("{} {}/{}", self.version, self.goos, self.goarch)
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let exe = if cfg!(windows) {
+        format!("{name}.exe")
+    } else {
+        name.to_string()
+    };
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(&exe))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// What to build, from the allowlist's `build` section and the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// Package patterns, resolved in each module's directory; `./...` when empty.
+    pub packages: Vec<String>,
+    /// Repository-relative directory patterns to leave out (`internal/gen/...`).
+    pub exclude: Vec<String>,
+    pub tags: Vec<String>,
+    /// Extra `go build` flags, the same for both sides.
+    pub flags: Vec<String>,
+}
+
+impl BuildSettings {
+    /// The settings as text for the findings cache's keys: every field by name, each
+    /// item length-prefixed so no two settings give the same text. Written out rather
+    /// than `Debug`, whose form is no contract.
+    pub fn cache_key(&self) -> String {
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .map(|i| format!("{}:{i}", i.len()))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!(
+            "packages=[{}] exclude=[{}] tags=[{}] flags=[{}]",
+            list(&self.packages),
+            list(&self.exclude),
+            list(&self.tags),
+            list(&self.flags)
+        )
+    }
+}
+
+pub use crate::modules::Module;
+
+/// Where and how `go` runs for one unit of one side (a module's directory, or the
+/// workspace's): what every `go` command of the build stage needs, as one value.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit<'a> {
+    pub env: &'a GoEnv,
+    /// The checkout, canonical.
+    pub tree: &'a Path,
+    /// The directory `go` runs in.
+    pub dir: PathBuf,
+    /// `dir` relative to the tree, `/`-separated, `""` for the root.
+    pub rel: &'a str,
+    pub settings: &'a BuildSettings,
+    /// The side, for messages: `head 1a2b3c4`.
+    pub side: &'a str,
+}
+
+impl<'a> Unit<'a> {
+    /// The unit at `rel` (tree-relative, `""` for the root) of the canonical `tree`.
+    pub(crate) fn new(
+        env: &'a GoEnv,
+        tree: &'a Path,
+        rel: &'a str,
+        settings: &'a BuildSettings,
+        side: &'a str,
+    ) -> Unit<'a> {
+        Unit {
+            env,
+            tree,
+            dir: unit_dir(tree, rel),
+            rel,
+            settings,
+            side,
+        }
+    }
+}
+
+/// How much the compiler is asked to say about each escape.
+///
+/// `-m=2` adds, for every heap allocation, the flow that explains it, but it prints
+/// several times as much text, and a different flag is a different build-cache key. The
+/// gate therefore builds everything with `-m` and, only when an explanation is wanted,
+/// rebuilds the few packages that hold new escapes with `-m=2` (see [`build_packages`]
+/// and the measurement in the README, "Explaining and accepting escapes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// `-gcflags=-m`: one line per decision.
+    Summary,
+    /// `-gcflags=-m=2`: plus the escape flow of every heap allocation.
+    Flow,
+}
+
+impl Detail {
+    fn gcflags(self) -> &'static str {
+        match self {
+            Detail::Summary => "-gcflags=-m",
+            Detail::Flow => "-gcflags=-m=2",
+        }
+    }
+}
+
+fn unit_dir(tree: &Path, unit: &str) -> PathBuf {
+    if unit.is_empty() {
+        tree.to_path_buf()
+    } else {
+        tree.join(unit)
+    }
+}
+
+fn canonical(tree: &Path) -> Result<PathBuf> {
+    let path = tree
+        .canonicalize()
+        .with_context(|| format!("resolving {}", tree.display()))?;
+    // Windows gives `\\?\C:\…`, which `go` never prints.
+    #[cfg(windows)]
+    let path = match path.to_str().and_then(|p| p.strip_prefix(r"\\?\")) {
+        Some(plain) if !plain.starts_with("UNC") => PathBuf::from(plain),
+        _ => path,
+    };
+    Ok(path)
+}
+
+fn go_command(env: &GoEnv, dir: &Path) -> Command {
+    let mut cmd = Command::new(&env.go);
+    // go takes its working directory from $PWD when that names the same directory;
+    // the caller's $PWD names another one, so set it to what the file names in the
+    // compiler's output are made relative to.
+    cmd.current_dir(dir)
+        .env("PWD", dir)
+        .env("GOTOOLCHAIN", "local");
+    // -trimpath in the user's GOFLAGS would make the compiler print import-path names,
+    // which are not paths in the tree: every finding would look like it came from
+    // outside the repository, and the gate would pass. Both sides are built without it.
+    if let Some(flags) = std::env::var_os("GOFLAGS") {
+        let flags = flags.to_string_lossy().into_owned();
+        let kept: Vec<&str> = flags
+            .split_whitespace()
+            .filter(|f| !is_trimpath_flag(f))
+            .collect();
+        cmd.env("GOFLAGS", kept.join(" "));
+    }
+    cmd
+}
+
+fn is_trimpath_flag(flag: &str) -> bool {
+    let name = flag.trim_start_matches('-');
+    name == "trimpath" || name.starts_with("trimpath=")
+}
+
+fn rel_display(tree: &Path, dir: &Path) -> String {
+    match dir.strip_prefix(tree) {
+        Ok(p) if p.as_os_str().is_empty() => "the repository root".to_string(),
+        Ok(p) => p.display().to_string(),
+        Err(_) => dir.display().to_string(),
+    }
+}
