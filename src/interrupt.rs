@@ -178,14 +178,29 @@ impl TempTree {
     /// not a link), and it is taken by an exclusive lock on it, which the system
     /// releases when a process ends, however it ends. When it is locked by another
     /// run, or not safe to use, a fresh directory is used instead: correct, only
-    /// slower.
+    /// slower, and said on stderr.
     pub fn stable(name: &str) -> Result<TempTree> {
         sweep_once();
         let path = std::env::temp_dir().join(format!("{PREFIX}{name}"));
-        match lock_stable(&path) {
-            Ok(Some(lock)) => Ok(TempTree::owning(path, Some(lock), true)),
-            _ => TempTree::new(name.split('-').next().unwrap_or("work")),
-        }
+        let why = match lock_stable(&path) {
+            Ok(Some(lock)) => return Ok(TempTree::owning(path, Some(lock), true)),
+            Ok(None) => {
+                "is in use by another escape-gate run (or is not a private directory of this user)"
+                    .to_string()
+            }
+            Err(err) => format!("cannot be used ({err})"),
+        };
+        // Said on every run that falls back, so that a user who sees this run take
+        // longer than the last one knows why. (Elsewhere than Unix there is no stable
+        // directory to fall back from.)
+        #[cfg(unix)]
+        eprintln!(
+            "escape-gate: note: {} {why}; building in a separate directory instead, which is \
+             slower: the Go build cache keys packages by directory, so what runs there \
+             compiled is not reused",
+            path.display()
+        );
+        TempTree::new(name.split('-').next().unwrap_or("work"))
     }
 
     fn owning(path: PathBuf, lock: Option<Lock>, stable: bool) -> TempTree {

@@ -39,5 +39,11 @@ pub(crate) mod modules;
 pub mod parse;
 pub(crate) mod progress;
 pub(crate) mod report;
+#[cfg(test)]
+mod schema;
 pub(crate) mod select;
 pub(crate) mod tree_path;
+
+/// `main` prints errors through it, so that no line of one (a failed build's compiler
+/// errors) reads as a Go error to a CI problem matcher.
+pub use report::problem_matcher;

@@ -4,6 +4,7 @@ use clap::Parser;
 
 use escape_gate::commands::{self, Cli};
 use escape_gate::exit::Exit;
+use escape_gate::problem_matcher;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,7 +22,9 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("error: {err:#}");
+            // Relayed compiler errors must not turn into annotations at wrong paths.
+            let message = format!("{err:#}");
+            eprintln!("error: {}", problem_matcher::unmatched(&message));
             Exit::Error.into()
         }
     }

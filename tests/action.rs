@@ -6,10 +6,17 @@
 //!
 //! The runner's expression language is reduced to what action.yml may use in a step's
 //! `env:`: `${{ <context>.<path> }}` over `inputs`, `github` (with `github.event` read
-//! from the payload), `runner` and `steps.<id>.outputs`. Anything else in a `run:` step
-//! (an `if:`, another shell, an expression inside a script) fails the test, so the
+//! from the payload), `runner` and `steps.<id>.outputs`; and in a step's `if:`, terms
+//! joined by `&&`: `!cancelled()`, `always()`, `success()`, `failure()` and
+//! `inputs.<name> == '<value>'` (or `!=`), with GitHub's rule that a condition without
+//! a status function runs only while every step before succeeded. Anything else in a
+//! `run:` step (another shell, an expression inside a script) fails the test, so the
 //! Action cannot drift out of what is tested here. `uses:` steps (the cache) are the
 //! runner's business and are skipped.
+//!
+//! The comment step talks to `GITHUB_API_URL`: a loopback stand-in for GitHub's REST
+//! API ([`github_api`]) where a test needs one, else a closed port, so no test can
+//! reach the real one.
 
 use std::collections::HashMap;
 use std::fs;
@@ -20,6 +27,9 @@ use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
 use crate::support::{git_in, hermetic, require_go, TestRepo};
+
+mod github_api;
+use github_api::{FakeGitHub, ACTIONS_BOT, BODY_LIMIT, TOKEN};
 
 const A_GO: &str = "package m
 
@@ -66,13 +76,17 @@ struct Runner {
     event_name: String,
     sha: String,
     inputs: HashMap<String, String>,
+    /// `GITHUB_API_URL`.
+    api_url: String,
 }
 
 /// What running the Action produced.
 #[derive(Debug)]
 struct ActionRun {
-    /// The exit status of the last step that ran (the first that failed, or the last).
+    /// The job's result: the exit status of the first step that failed, else 0.
     code: i32,
+    /// The exit status of each step that ran.
+    codes: HashMap<String, i32>,
     stdout: String,
     stderr: String,
     /// Step summaries, concatenated in step order.
@@ -123,6 +137,7 @@ impl Runner {
                 }
             }
             ["github", "event_name"] => self.event_name.clone(),
+            ["github", "token"] => TOKEN.to_string(),
             ["github", "sha"] => self.sha.clone(),
             ["github", "action_path"] => env!("CARGO_MANIFEST_DIR").to_string(),
             // A local action (`uses: ./`) has no repository or ref of its own.
@@ -158,6 +173,7 @@ impl Runner {
 
         let mut result = ActionRun {
             code: 0,
+            codes: HashMap::new(),
             stdout: String::new(),
             stderr: String::new(),
             summary: String::new(),
@@ -172,10 +188,10 @@ impl Runner {
             if step.get("uses").is_some() {
                 continue;
             }
-            assert!(
-                step.get("if").is_none(),
-                "step {id}: `if:` on a run step is not simulated"
-            );
+            let condition = step["if"].as_str().unwrap_or("");
+            if !self.condition(condition, result.code != 0) {
+                continue;
+            }
             assert_eq!(step["shell"].as_str(), Some("bash"), "step {id}: shell");
             let script = step["run"].as_str().expect("run script");
             assert!(
@@ -213,6 +229,9 @@ impl Runner {
                 .env("GITHUB_PATH", &path_file)
                 .env("RUNNER_OS", "Linux")
                 .env("RUNNER_ARCH", "X64")
+                .env("GITHUB_API_URL", &self.api_url)
+                .env("GITHUB_RUN_ID", "4242")
+                .env("GITHUB_RUN_ATTEMPT", "1")
                 .env("RUNNER_TEMP", &runner_temp)
                 .env("RUNNER_TOOL_CACHE", &tool_cache);
             for (k, v) in &job_env {
@@ -229,7 +248,11 @@ impl Runner {
             }
             let out = cmd.output().expect("run bash");
             result.ran.push(id.clone());
-            result.code = out.status.code().unwrap_or(-1);
+            let code = out.status.code().unwrap_or(-1);
+            result.codes.insert(id.clone(), code);
+            if result.code == 0 {
+                result.code = code;
+            }
             result
                 .stdout
                 .push_str(&String::from_utf8_lossy(&out.stdout));
@@ -250,11 +273,71 @@ impl Runner {
             job_env = parse_kv(&fs::read_to_string(&env_file).expect("env"))
                 .into_iter()
                 .collect();
-            if result.code != 0 {
-                break;
-            }
+        }
+        // setup-go's problem matcher sees every line of the job's log (see
+        // tests/problem_matcher.rs): none of the Action's may read as a Go error.
+        let matcher = regex::Regex::new(r"^\s*(\.{0,2}[\/\\].+\.go):(?:(\d+):(\d+):)? (.*)")
+            .expect("setup-go's expression");
+        for line in result.stdout.lines().chain(result.stderr.lines()) {
+            assert!(!matcher.is_match(line), "setup-go would annotate {line:?}");
         }
         result
+    }
+
+    /// Whether a step with this `if:` runs, after a failure or not.
+    fn condition(&self, condition: &str, failed: bool) -> bool {
+        let expr = condition.trim();
+        let expr = expr
+            .strip_prefix("${{")
+            .and_then(|e| e.strip_suffix("}}"))
+            .unwrap_or(expr)
+            .trim();
+        if expr.is_empty() {
+            return !failed;
+        }
+        let mut status_function = false;
+        let mut value = true;
+        for term in expr.split("&&").map(str::trim) {
+            let this = match term {
+                "!cancelled()" | "always()" => {
+                    status_function = true;
+                    true
+                }
+                "success()" => {
+                    status_function = true;
+                    !failed
+                }
+                "failure()" => {
+                    status_function = true;
+                    failed
+                }
+                _ => {
+                    let (name, op, literal) = ["==", "!="]
+                        .iter()
+                        .find_map(|op| {
+                            let (l, r) = term.split_once(op)?;
+                            Some((l.trim(), *op, r.trim()))
+                        })
+                        .unwrap_or_else(|| {
+                            panic!("`if:` term outside the tested subset: {term:?}")
+                        });
+                    let input = name.strip_prefix("inputs.").unwrap_or_else(|| {
+                        panic!("`if:` term outside the tested subset: {term:?}")
+                    });
+                    let literal = literal
+                        .strip_prefix('\'')
+                        .and_then(|l| l.strip_suffix('\''))
+                        .unwrap_or_else(|| panic!("`if:` compares with a quoted string: {term:?}"));
+                    let actual = self
+                        .inputs
+                        .get(input)
+                        .unwrap_or_else(|| panic!("unknown input {input}"));
+                    (actual == literal) == (op == "==")
+                }
+            };
+            value &= this;
+        }
+        value && (status_function || !failed)
     }
 }
 
@@ -362,6 +445,8 @@ fn runner(origin: &TestRepo, event: Value, sha: &str, inputs: &[(&str, &str)]) -
         event_name: "pull_request".to_string(),
         sha: sha.to_string(),
         inputs: defaults,
+        // The discard port, closed: a test that posts without a server fails to.
+        api_url: "http://127.0.0.1:9".to_string(),
     }
 }
 
@@ -546,5 +631,311 @@ fn config_from_chooses_whose_allowlist_rules() {
         base_rules.stdout.contains("would allow 1 new heap escape"),
         "{}",
         base_rules.stdout
+    );
+}
+
+/// A runner whose comment step talks to `server`, with `comment: true`.
+fn commenting_runner(
+    origin: &TestRepo,
+    server: &FakeGitHub,
+    base_sha: &str,
+    head_sha: &str,
+    inputs: &[(&str, &str)],
+) -> Runner {
+    let mut all = vec![("comment", "true")];
+    all.extend_from_slice(inputs);
+    let mut runner = runner(
+        origin,
+        pull_request_event(base_sha, head_sha),
+        head_sha,
+        &all,
+    );
+    runner.api_url = server.url();
+    runner
+}
+
+const MARKER: &str = "<!-- escape-gate comment . -->\n";
+
+#[test]
+fn the_comment_is_made_once_edited_in_place_and_left_alone_when_unchanged() {
+    require_go();
+    let (origin, _, main_tip, feature) = origin();
+    let server = FakeGitHub::start();
+    // Two pages of other comments, one of them someone else's with the marker.
+    server.state.lock().expect("state").page_size = 2;
+    server.add_comment("reviewer", "Looks good to me.");
+    let forged = server.add_comment("mallory", &format!("{MARKER}nothing to see"));
+    server.add_comment(ACTIONS_BOT, "Another workflow's comment.");
+    server.add_comment("reviewer", "One more thing.");
+
+    let first = commenting_runner(&origin, &server, &main_tip, &feature, &[]).run();
+    assert_eq!(
+        first.ran,
+        ["install", "refs", "gate", "comment"],
+        "{first:#?}"
+    );
+    assert_eq!(first.code, 1, "the gate decides the job: {first:#?}");
+    assert_eq!(first.codes["comment"], 0, "{first:#?}");
+    let writes = server.writes();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    let create = &writes[0];
+    assert_eq!(create.method, "POST");
+    assert_eq!(create.path, "/repos/acme/inventory/issues/7/comments");
+    assert_eq!(
+        create.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(create.header("accept"), Some("application/vnd.github+json"));
+    assert_eq!(create.header("x-github-api-version"), Some("2022-11-28"));
+    let body = create.body_field();
+    assert!(
+        body.starts_with(&format!("{MARKER}### ❌ escape-gate: 1 new heap escape\n")),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "| [a.go:14:2](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
+        )),
+        "{body}"
+    );
+    // Every page was read (the second through the `Link` header's address).
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/repositories/1296269/issues/7/comments"),
+        "{:#?}",
+        server.requests()
+    );
+    assert!(
+        first.stdout.contains(
+            "escape-gate: commented on the pull request: https://github.com/acme/inventory/pull/7#issuecomment-"
+        ),
+        "{}",
+        first.stdout
+    );
+    let ours = server
+        .comments()
+        .into_iter()
+        .find(|c| c.login == ACTIONS_BOT && c.body.starts_with(MARKER))
+        .expect("the comment");
+
+    // The same report again: nothing is written.
+    let again = commenting_runner(&origin, &server, &main_tip, &feature, &[]).run();
+    assert_eq!(again.codes["comment"], 0, "{again:#?}");
+    assert_eq!(server.writes().len(), 1, "{:#?}", server.writes());
+    assert!(
+        again
+            .stdout
+            .contains("escape-gate: the pull request comment is up to date"),
+        "{}",
+        again.stdout
+    );
+
+    // The escape fixed: the same comment now says so.
+    origin.git(&["checkout", "-q", "feature"]);
+    origin.write("a.go", A_GO);
+    let fixed = origin.commit("fix");
+    origin.git(&["checkout", "-q", "main"]);
+    let third = commenting_runner(&origin, &server, &main_tip, &fixed, &[]).run();
+    assert_eq!(third.code, 0, "{third:#?}");
+    let writes = server.writes();
+    assert_eq!(writes.len(), 2, "{writes:#?}");
+    assert_eq!(writes[1].method, "PATCH");
+    assert_eq!(
+        writes[1].path,
+        format!("/repos/acme/inventory/issues/comments/{}", ours.id)
+    );
+    assert!(
+        writes[1].body_field().starts_with(&format!(
+            "{MARKER}### ✅ escape-gate: no new heap escapes\n"
+        )),
+        "{}",
+        writes[1].body_field()
+    );
+    let comments = server.comments();
+    assert_eq!(
+        comments.len(),
+        5,
+        "one comment of ours, edited: {comments:#?}"
+    );
+    let forged = comments.iter().find(|c| c.id == forged).expect("kept");
+    assert_eq!(
+        forged.body,
+        format!("{MARKER}nothing to see"),
+        "never edited"
+    );
+}
+
+#[test]
+fn a_pull_request_that_changes_no_heap_escape_gets_no_comment() {
+    require_go();
+    let (origin, _, main_tip, _) = origin();
+    origin.git(&["checkout", "-q", "feature"]);
+    origin.write(
+        "a.go",
+        &A_GO.replace("// Local keeps", "// Local still keeps"),
+    );
+    let quiet = origin.commit("a comment");
+    origin.git(&["checkout", "-q", "main"]);
+    let server = FakeGitHub::start();
+    let run = commenting_runner(&origin, &server, &main_tip, &quiet, &[]).run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(server.writes().is_empty(), "{:#?}", server.writes());
+    assert!(
+        run.stdout
+            .contains("escape-gate: the pull request changes no heap escape; no comment"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_token_that_cannot_write_leaves_the_job_to_the_gate() {
+    require_go();
+    let (origin, _, main_tip, feature) = origin();
+
+    // A pull request from a fork: a read-only token, 403 on the create.
+    let server = FakeGitHub::start();
+    server.state.lock().expect("state").read_only = true;
+    let fork = commenting_runner(&origin, &server, &main_tip, &feature, &[]).run();
+    assert_eq!(fork.code, 1, "the gate's verdict: {fork:#?}");
+    assert_eq!(fork.codes["comment"], 0, "{fork:#?}");
+    assert!(
+        fork.stdout.contains(
+            "::notice title=escape-gate::cannot create the pull request comment (HTTP 403: Resource not accessible by integration): the token cannot write to this pull request"
+        ),
+        "{}",
+        fork.stdout
+    );
+    assert!(server.comments().is_empty());
+
+    // The API failing: a warning, and with fail-on-new off the job passes.
+    let broken = FakeGitHub::start();
+    broken.state.lock().expect("state").list_status = Some(500);
+    let run = commenting_runner(
+        &origin,
+        &broken,
+        &main_tip,
+        &feature,
+        &[("fail-on-new", "false")],
+    )
+    .run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stdout.contains(
+            "::warning title=escape-gate::cannot read the pull request comment (HTTP 500: Server Error)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(broken.writes().is_empty());
+
+    // An answer that is not JSON: the step still ends well, with a warning.
+    let garbage = FakeGitHub::start();
+    garbage.state.lock().expect("state").list_garbage = true;
+    let run = commenting_runner(&origin, &garbage, &main_tip, &feature, &[]).run();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.codes["comment"], 0, "{run:#?}");
+    assert!(
+        run.stdout.contains(
+            "::warning title=escape-gate::the pull request comment could not be made (line "
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(garbage.writes().is_empty());
+}
+
+#[test]
+fn without_a_report_or_a_pull_request_nothing_is_posted() {
+    require_go();
+    let (origin, merge_base, main_tip, feature) = origin();
+    let server = FakeGitHub::start();
+
+    // The base cannot be found: the gate never runs, the comment step says why.
+    let other = TestRepo::new();
+    other.write("x", "x\n");
+    let unknown = other.commit("elsewhere");
+    let run = commenting_runner(&origin, &server, &unknown, &feature, &[]).run();
+    assert_eq!(run.ran, ["install", "refs", "comment"], "{run:#?}");
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(run.codes["comment"], 0);
+    assert!(
+        run.stdout
+            .contains("the pull request comment is left as it was"),
+        "{}",
+        run.stdout
+    );
+
+    // A push: no pull request to comment on.
+    let mut push = commenting_runner(&origin, &server, &main_tip, &feature, &[]);
+    push.event_name = "push".to_string();
+    push.event = json!({
+        "before": merge_base,
+        "after": feature,
+        "ref": "refs/heads/feature",
+        "repository": {"full_name": "acme/inventory", "default_branch": "main"}
+    });
+    let run = push.run();
+    assert_eq!(run.codes["comment"], 0, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("escape-gate: no pull request to comment on (event push)"),
+        "{}",
+        run.stdout
+    );
+    assert!(server.requests().is_empty(), "{:#?}", server.requests());
+}
+
+#[test]
+fn a_long_report_is_cut_under_githubs_limit_and_points_at_the_job_summary() {
+    require_go();
+    // A feature that adds 1,500 heap escapes.
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let mut many = String::from("package m\n");
+    for i in 0..1500 {
+        many.push_str(&format!(
+            "\nfunc Escape{i}(a int) *int {{\n\tv{i} := a\n\treturn &v{i}\n}}\n"
+        ));
+    }
+    repo.write("many.go", &many);
+    let feature = repo.commit("many escapes");
+    repo.git(&["checkout", "-q", "main"]);
+
+    let server = FakeGitHub::start();
+    let run = commenting_runner(&repo, &server, &base, &feature, &[]).run();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.outputs["gate"]["new-escapes"], "1500");
+    let writes = server.writes();
+    assert_eq!(writes.len(), 1, "the create succeeded: {}", run.stdout);
+    let body = writes[0].body_field();
+    assert!(
+        body.chars().count() <= BODY_LIMIT,
+        "{} characters",
+        body.chars().count()
+    );
+    assert!(body.starts_with(MARKER), "{}", &body[..200]);
+    let note = body
+        .lines()
+        .find(|l| l.starts_with("> **Truncated**"))
+        .expect("a truncation note");
+    assert!(
+        note.contains(" new escapes")
+            && note.contains(" not shown. ")
+            && note.ends_with(
+                "They are all in the [job summary](https://github.com/acme/inventory/actions/runs/4242)."
+            ),
+        "{note}"
+    );
+    // The job summary has more of them than the comment.
+    let rows = |text: &str| text.lines().filter(|l| l.contains("| `Escape")).count();
+    assert!(
+        rows(&run.summary) > rows(&body),
+        "{} vs {}",
+        rows(&run.summary),
+        rows(&body)
     );
 }

@@ -5,12 +5,15 @@ use clap::{Parser, Subcommand};
 use crate::exit::Exit;
 
 pub mod allow;
+pub mod completions;
 pub mod demo;
 pub mod diff;
 pub mod explain;
 pub mod hook;
+pub mod init;
 pub mod install_hook;
 pub mod list;
+pub mod man;
 pub mod shared;
 
 /// Keeps Go code from quietly gaining heap allocations.
@@ -39,6 +42,9 @@ pub enum Command {
     InstallHook(install_hook::Args),
     Explain(explain::Args),
     Allow(allow::Args),
+    Init(init::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -50,6 +56,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::InstallHook(args) => install_hook::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Allow(args) => allow::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

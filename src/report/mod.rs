@@ -16,6 +16,7 @@ pub mod github;
 pub mod json;
 pub mod list;
 pub mod markdown;
+pub mod problem_matcher;
 pub mod sarif;
 pub mod text;
 pub mod trust;
@@ -161,6 +162,10 @@ pub fn write(
 
 /// Renders a report. For [`Format::Github`] this also appends the job summary and the
 /// step outputs to the files the [`Ci`] names.
+///
+/// The line-oriented formats go through [`problem_matcher::unmatched`], so that no
+/// line of them is an error to a CI problem matcher for Go. JSON and SARIF need not:
+/// every line of them starts with a bracket or a quote.
 pub fn write_with(
     format: Format,
     outcome: &Outcome,
@@ -168,16 +173,19 @@ pub fn write_with(
     ci: &Ci,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let mut rendered = Vec::new();
     match format {
-        Format::Text => text::write(outcome, style, out),
-        Format::Json => json::write(outcome, out),
-        Format::Github => github::run(outcome, ci, out),
-        Format::Sarif => sarif::write(outcome, ci, out),
+        Format::Json => return json::write(outcome, out),
+        Format::Sarif => return sarif::write(outcome, ci, out),
+        Format::Text => text::write(outcome, style, &mut rendered)?,
+        Format::Github => github::run(outcome, ci, &mut rendered)?,
         Format::Markdown => {
             let doc = markdown::render(outcome, ci, markdown::COMMENT_LIMIT, &[]);
-            out.write_all(doc.as_bytes())
+            rendered = doc.into_bytes();
         }
     }
+    let text = String::from_utf8_lossy(&rendered);
+    out.write_all(problem_matcher::unmatched(&text).as_bytes())
 }
 
 /// Whether to colour what goes to stdout: a terminal, and NO_COLOR unset or empty.
