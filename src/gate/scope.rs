@@ -88,7 +88,12 @@ pub(super) fn everything_changed(
         if let Some(reason) = select::affects_everything(path) {
             return Ok(Some(reason));
         }
-        if path.ends_with(".go") && !path.ends_with("_test.go") {
+        // A file below a directory `./...` skips (`_gen/`, `testdata/`) is in no package
+        // a build compiles, so its constraints change nothing.
+        let built = !path
+            .rsplit_once('/')
+            .is_some_and(|(dir, _)| dir.split('/').any(crate::modules::is_skipped_dir));
+        if built && path.ends_with(".go") && !path.ends_with("_test.go") {
             if let (Some(b), Some(h)) = (base_text(path), head_text(path)) {
                 if select::constraints_differ(&b, &h) {
                     return Ok(Some(format!("the build constraints of {path} changed")));
