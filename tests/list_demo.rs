@@ -100,3 +100,22 @@ fn help_and_version() {
         run.stderr
     );
 }
+
+/// `list` says what `diff` says about lines it does not recognise (here a C compiler
+/// warning from a cgo preamble, printed during a successful build): nothing the
+/// compiler printed is dropped without a word.
+#[test]
+fn list_warns_about_lines_it_does_not_recognise() {
+    let repo = TestRepo::go_module(&[(
+        "cg/cg.go",
+        "package cg\n\n/*\n#warning \"escape-gate test warning\"\nstatic int add(int a, int b) { return a + b; }\n*/\nimport \"C\"\n\n// Add adds.\nfunc Add(a, b int) int { return int(C.add(C.int(a), C.int(b))) }\n",
+    )]);
+    let run = repo.run_untouched(&["list", "HEAD"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("warning: the compiler printed")
+            && run.stderr.contains("escape-gate test warning"),
+        "{}",
+        run.stderr
+    );
+}

@@ -32,6 +32,10 @@ pub fn run(args: Args) -> Result<Exit> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     report::list::write(args.format, &go, &side, &mut out)?;
+    // The same warnings `diff` gives: nothing the compiler said is dropped unsaid.
+    for warning in side.warnings() {
+        writeln!(std::io::stderr(), "warning: {warning}")?;
+    }
     writeln!(std::io::stderr(), "{}", report::list::summary(&go, &side))?;
     out.flush()?;
     Ok(Exit::Clean)

@@ -74,6 +74,25 @@ impl Side {
         }
     }
 
+    /// What the user must hear about this side's analysis: compiler lines escape-gate
+    /// did not recognise, and heap findings it could not place in the checkout.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.unrecognised.is_empty() {
+            warnings.push(unrecognised_warning(self));
+        }
+        if !self.unplaced.is_empty() {
+            warnings.push(format!(
+                "{} heap finding(s) of {} name files that are not in its checkout, so they were not \
+                 compared: {} (please report this to escape-gate's maintainers)",
+                self.unplaced.len(),
+                self.revision.label(),
+                self.unplaced.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        warnings
+    }
+
     fn analysis(&self) -> Analysis {
         Analysis {
             findings: self.findings.clone(),
@@ -330,18 +349,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     }
 
     for side in [&base, &head] {
-        if !side.unrecognised.is_empty() {
-            warnings.push(unrecognised_warning(side));
-        }
-        if !side.unplaced.is_empty() {
-            warnings.push(format!(
-                "{} heap finding(s) of {} name files that are not in its checkout, so they were not \
-                 compared: {} (please report this to escape-gate's maintainers)",
-                side.unplaced.len(),
-                side.revision.label(),
-                side.unplaced.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
-            ));
-        }
+        warnings.extend(side.warnings());
     }
     Ok(Outcome {
         go: go.clone(),
