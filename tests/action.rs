@@ -939,3 +939,42 @@ fn a_long_report_is_cut_under_githubs_limit_and_points_at_the_job_summary() {
         rows(&body)
     );
 }
+
+/// A head that does not build: exit 2 with the compiler's errors in the log, an error
+/// annotation of the Action's own (none made by setup-go's problem matcher from the
+/// relayed errors: `run` checks every line), and no comment.
+#[test]
+fn a_head_that_does_not_build_is_an_annotated_exit_2() {
+    require_go();
+    let (origin, _, main_tip, _) = origin();
+    origin.git(&["checkout", "-q", "feature"]);
+    origin.write(
+        "b.go",
+        "package m\n\nfunc Broken() int { return missing }\n",
+    );
+    let broken = origin.commit("does not build");
+    origin.git(&["checkout", "-q", "main"]);
+    let server = FakeGitHub::start();
+    let run = commenting_runner(&origin, &server, &main_tip, &broken, &[]).run();
+    assert_eq!(run.ran, ["install", "refs", "gate", "comment"], "{run:#?}");
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stdout.contains(
+            "::error title=escape-gate::could not compare the heap escapes (exit 2): the error and what to do are in this step's log"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("\n  b.go:3:28: undefined: missing\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("the pull request comment is left as it was"),
+        "{}",
+        run.stdout
+    );
+    assert!(server.requests().is_empty(), "{:#?}", server.requests());
+}

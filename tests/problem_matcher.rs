@@ -1,7 +1,7 @@
 //! No line escape-gate prints is an error to `actions/setup-go`'s problem matcher, in
 //! any format, on real repositories: a new escape (with a moved function, a fixed
-//! escape and a stale allowlist entry around it), and builds that fail, whose compiler
-//! errors are relayed. The relayed errors are meant as errors, but not as annotations
+//! escape and a stale allowlist entry around it), a C compiler's warning the report
+//! quotes, and builds that fail, whose compiler errors are relayed. The relayed errors are meant as errors, but not as annotations
 //! at their paths: those are relative to a module directory of escape-gate's
 //! temporary checkout (see `src/report/problem_matcher.rs`), so none may match.
 
@@ -116,5 +116,41 @@ fn relayed_compiler_errors_never_match() {
         let run = repo.run(&args);
         run.assert_code(2);
         assert_no_line_matches(&args.join(" "), &run);
+    }
+}
+
+/// A cgo preamble's `#warning`: the C compiler prints it during a successful build as
+/// `./cg.go:4:2: warning: …`, and escape-gate quotes it in a warning, in every format
+/// and in `list`.
+#[test]
+fn quoted_compiler_warnings_never_match() {
+    let cgo = "package m\n\n/*\n#warning \"escape-gate test warning\"\nstatic int add(int a, int b) { return a + b; }\n*/\nimport \"C\"\n\n// Add adds.\nfunc Add(a, b int) int { return int(C.add(C.int(a), C.int(b))) }\n";
+    let repo = TestRepo::go_module(&[("cg.go", cgo)]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.write(
+        "cg.go",
+        &format!("{cgo}\nvar sink *int\n\nfunc Keep(a int) {{\n\tx := a\n\tsink = &x\n}}\n"),
+    );
+    let head = repo.commit("an escape");
+    // First: the C compiler runs only on a build the Go build cache does not hold.
+    let list = repo.run(&["list", &head]);
+    list.assert_code(0);
+    assert!(
+        list.stderr.contains("\n    cg.go:4:2: warning: #warning"),
+        "{}",
+        list.stderr
+    );
+    assert_no_line_matches("list", &list);
+    for format in FORMATS {
+        let run = repo.run(&["diff", "--format", format, &base, &head]);
+        run.assert_code(1);
+        if format != "sarif" {
+            assert!(
+                run.stdout.contains("escape-gate test warning"),
+                "{format}: the warning is shown: {}",
+                run.stdout
+            );
+        }
+        assert_no_line_matches(format, &run);
     }
 }

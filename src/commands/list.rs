@@ -32,9 +32,14 @@ pub fn run(args: Args) -> Result<Exit> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     report::list::write(args.format, &go, &side, &mut out)?;
-    // The same warnings `diff` gives: nothing the compiler said is dropped unsaid.
+    // The same warnings `diff` gives: nothing the compiler said is dropped unsaid. The
+    // compiler lines they quote must not read as errors to a CI problem matcher.
     for warning in side.warnings() {
-        writeln!(std::io::stderr(), "warning: {warning}")?;
+        writeln!(
+            std::io::stderr(),
+            "warning: {}",
+            report::problem_matcher::unmatched(&warning)
+        )?;
     }
     writeln!(std::io::stderr(), "{}", report::list::summary(&go, &side))?;
     out.flush()?;
