@@ -345,3 +345,28 @@ fn a_package_split_into_its_own_module_reports_nothing_new() {
         assert_eq!(json["summary"]["unchanged"], 1, "{json:#}");
     }
 }
+
+/// A build constraint changed in a directory `./...` skips (a generator in `_gen/`)
+/// is in no package a build compiles: it does not make every package analysed.
+#[test]
+fn a_constraint_change_in_a_skipped_directory_selects_nothing() {
+    let repo = module();
+    repo.write(
+        "_gen/gen.go",
+        "//go:build ignore\n\npackage main\n\nfunc main() {}\n",
+    );
+    let base = repo.commit("base");
+    repo.write(
+        "_gen/gen.go",
+        "//go:build generate\n\npackage main\n\nfunc main() {}\n",
+    );
+    let head = repo.commit("generator constraint");
+    let (run, json) = diff_json(&repo, &[&base, &head], &[]);
+    run.assert_code(0);
+    assert_eq!(
+        json["summary"]["all_packages_because"],
+        Value::Null,
+        "{json:#}"
+    );
+    assert_eq!(json["summary"]["packages"], 0, "{json:#}");
+}
