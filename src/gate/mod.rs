@@ -390,6 +390,15 @@ impl Session {
         })
     }
 
+    /// Resolves `spec` (the working tree when `None`) and checks it out in the work
+    /// directory, for the single-revision commands.
+    pub(crate) fn checkout_one(&self, spec: Option<&str>) -> Result<(Revision, PathBuf)> {
+        let rev = self.revision(spec)?;
+        self.progress.say(&format!("checking out {}", rev.label()));
+        let tree = self.work.checkout(&self.repo, &rev)?;
+        Ok((rev, tree))
+    }
+
     /// The revision `spec` names; the working tree when `None`.
     pub(crate) fn revision(&self, spec: Option<&str>) -> Result<Revision> {
         match spec {

@@ -21,15 +21,10 @@ pub fn single(
     tags: &[String],
 ) -> Result<(GoEnv, Side)> {
     let session = Session::open(repo_dir)?;
-    let rev = session.revision(spec)?;
+    let (rev, tree) = session.checkout_one(spec)?;
     let Session {
-        repo,
-        go,
-        work,
-        progress,
+        repo, go, progress, ..
     } = session;
-    progress.say(&format!("checking out {}", rev.label()));
-    let tree = work.checkout(&repo, &rev)?;
     let loaded = load_config(&repo, config, &rev)?;
     let settings = build_settings(&loaded, tags)?;
     let name = format!("revision {}", rev.label());
@@ -79,15 +74,10 @@ pub struct Explained {
 /// at `req.line` (their flows rendered with repository-relative positions).
 pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     let session = Session::open(&req.repo)?;
-    let rev = session.revision(req.rev.as_deref())?;
+    let (rev, tree) = session.checkout_one(req.rev.as_deref())?;
     let Session {
-        repo,
-        go,
-        work,
-        progress,
+        repo, go, progress, ..
     } = session;
-    progress.say(&format!("checking out {}", rev.label()));
-    let tree = work.checkout(&repo, &rev)?;
     // Never through a link in the tree: it could point anywhere.
     let text = crate::tree_path::read_in_tree(&tree, &req.file).map_err(|err| {
         anyhow::anyhow!(
