@@ -181,6 +181,16 @@ mod tests {
         change.added.iter().map(|a| a.index).collect()
     }
 
+    /// What `head_text` changes compared with [`BASE`].
+    fn against_base(head_text: &str) -> Option<ConfigChange> {
+        ConfigChange::between(
+            ".escape-gate.yml",
+            Some(&parse(BASE)),
+            &parse(head_text),
+            head_text,
+        )
+    }
+
     const BASE: &str = "version: 1
 allow:
   - path: a.go
@@ -192,11 +202,7 @@ allow:
     #[test]
     fn an_identical_config_is_no_change_even_when_reordered() {
         let head_text = "# a comment\nversion: 1\nallow:\n  - path: b.go\n    reason: removed later\n  - path: a.go\n    reason: kept\n";
-        let head = parse(head_text);
-        assert_eq!(
-            ConfigChange::between(".escape-gate.yml", Some(&parse(BASE)), &head, head_text),
-            None
-        );
+        assert_eq!(against_base(head_text), None);
     }
 
     #[test]
@@ -211,10 +217,7 @@ allow:
     count: 3
     reason: removed later
 ";
-        let head = parse(head_text);
-        let change =
-            ConfigChange::between(".escape-gate.yml", Some(&parse(BASE)), &head, head_text)
-                .expect("a change");
+        let change = against_base(head_text).expect("a change");
         // The widened count is a new entry, and the old one is gone.
         assert_eq!(indices(&change), vec![1, 2]);
         assert_eq!(change.removed.len(), 1);
@@ -227,13 +230,7 @@ allow:
     #[test]
     fn duplicates_count() {
         let head_text = "version: 1\nallow:\n  - path: a.go\n    reason: kept\n  - path: a.go\n    reason: kept\n  - path: b.go\n    reason: removed later\n";
-        let change = ConfigChange::between(
-            ".escape-gate.yml",
-            Some(&parse(BASE)),
-            &parse(head_text),
-            head_text,
-        )
-        .expect("a change");
+        let change = against_base(head_text).expect("a change");
         assert_eq!(indices(&change), vec![1]);
         assert!(change.removed.is_empty());
     }
@@ -249,13 +246,7 @@ allow:
     #[test]
     fn removing_entries_tightens() {
         let head_text = "version: 1\nallow:\n  - path: a.go\n    reason: kept\n";
-        let change = ConfigChange::between(
-            ".escape-gate.yml",
-            Some(&parse(BASE)),
-            &parse(head_text),
-            head_text,
-        )
-        .expect("a change");
+        let change = against_base(head_text).expect("a change");
         assert!(change.added.is_empty() && change.build.is_none());
         assert_eq!(change.removed.len(), 1);
     }
