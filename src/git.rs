@@ -302,6 +302,33 @@ impl Repo {
             .tree()
             .map_err(|err| unparsable(oid, "its root directory", err))?;
         let entries = self.tree_entries(oid, tree)?;
+        let links: std::collections::HashSet<String> = entries
+            .iter()
+            .filter(|e| e.mode == 0o120000)
+            .map(|e| e.path.to_slash_lossy())
+            .collect();
+        for entry in entries.iter().filter(|e| e.mode == 0o120000) {
+            let target = self
+                .repo
+                .find_blob(entry.id)
+                .map(|b| String::from_utf8_lossy(b.content()).into_owned())
+                .with_context(|| format!("reading {}", entry.path))?;
+            let path = entry.path.to_slash_lossy();
+            let dir: Vec<String> = match path.rsplit_once('/') {
+                Some((dir, _)) => dir.split('/').map(str::to_string).collect(),
+                None => Vec::new(),
+            };
+            if let Some(crossed) = tree_path::through_link(&dir, &target, &links) {
+                bail!(
+                    "{} in commit {oid} is a symbolic link to {} through the link {crossed}: \
+                     only a path that never passes through a link can be checked to stay \
+                     inside the repository\n\
+                     hint: point the link at the file itself, not through another link",
+                    entry.path,
+                    tree_path::printable(target.as_bytes())
+                );
+            }
+        }
         let mut embeds = false;
         let mut deferred = Vec::new();
         for entry in entries {

@@ -244,6 +244,37 @@ pub fn leaves_tree(depth: usize, target: &str) -> bool {
     false
 }
 
+/// The first link of the tree (from `links`, tree-relative `/`-separated paths) that
+/// the target of a link in directory `dir` passes through on its way, if any. Reading
+/// a path lexically, as [`leaves_tree`] does, is only what the system does when no
+/// component on the way is a link: `d/l -> ..` makes `d/l/d/l/../../..` climb above
+/// the root while its text never does. So a link may point at a link, but never
+/// through one.
+pub fn through_link(
+    dir: &[String],
+    target: &str,
+    links: &std::collections::HashSet<String>,
+) -> Option<String> {
+    let mut at: Vec<&str> = dir.iter().map(String::as_str).collect();
+    let parts: Vec<&str> = target
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        if *part == ".." {
+            at.pop();
+        } else {
+            at.push(part);
+        }
+        let last = i + 1 == parts.len();
+        let here = at.join("/");
+        if !last && links.contains(&here) {
+            return Some(here);
+        }
+    }
+    None
+}
+
 /// For messages: `/`-separated, with control characters escaped so that a crafted name
 /// cannot rewrite the terminal or forge a line of escape-gate's output.
 impl fmt::Display for TreePath {
@@ -784,6 +815,27 @@ mod portable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_target_never_passes_through_a_link() {
+        let links: std::collections::HashSet<String> = ["d/l".to_string(), "pkg/x.go".to_string()]
+            .into_iter()
+            .collect();
+        let dir = |d: &str| -> Vec<String> {
+            d.split('/')
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            through_link(&dir("pkg"), "../d/l/d/l/../../../etc/passwd", &links).as_deref(),
+            Some("d/l")
+        );
+        // Pointing at a link is fine; so is a path beside the links.
+        assert_eq!(through_link(&dir("pkg"), "x.go", &links), None);
+        assert_eq!(through_link(&dir("pkg"), "../d/other", &links), None);
+        assert_eq!(through_link(&dir(""), "d/l", &links), None);
+    }
     use proptest::prelude::*;
     use std::collections::BTreeMap;
     use std::path::{Component, PathBuf};

@@ -793,3 +793,24 @@ fn a_link_to_a_secret_outside_the_repository_is_never_built() {
     }
     fs::remove_file(&secret).expect("rm");
 }
+
+/// A link may point at a link, never through one: `d/l -> ..` stays inside, and so does
+/// the text `d/l/d/l/../../../x`, but on disk each `d/l` is the root again and the
+/// `..`s climb above it. Such a tree is refused before anything is built.
+#[test]
+fn a_link_through_a_link_cannot_climb_out() {
+    require_go();
+    let area = Area::new();
+    let repo = base_repo();
+    fs::create_dir_all(repo.path().join("d")).expect("mkdir");
+    std::os::unix::fs::symlink("..", repo.path().join("d/l")).expect("ln -s");
+    // From pkg/: `..` is the root, each `d/l` the root again, then three steps up.
+    let escape = format!("../d/l/d/l/../../../{}/a.go", area.sentinel_name());
+    std::os::unix::fs::symlink(&escape, repo.path().join("pkg/zz.go")).expect("ln -s");
+    let head = repo.commit("a link through a link");
+    let run = area.run(&repo, &["diff", "HEAD~1", "HEAD"]);
+    assert_refused(
+        &run,
+        &[short(&head), "pkg/zz.go in commit", "through the link d/l"],
+    );
+}
