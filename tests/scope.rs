@@ -275,6 +275,40 @@ fn trimpath_in_goflags_does_not_hide_escapes() {
     );
 }
 
+/// The same through `go env -w GOFLAGS=-trimpath` (the go env file), and a go.work
+/// above the checkout is never used: the checkout's workspace is its own or none.
+#[test]
+fn trimpath_in_the_go_env_file_and_a_planted_go_work_change_nothing() {
+    let repo = module();
+    let base = repo.commit("base");
+    let head = callee_keeps_t(&repo);
+    let env_dir = tempfile::tempdir().expect("temp");
+    let goenv = env_dir.path().join("go.env");
+    std::fs::write(&goenv, "GOFLAGS=-trimpath\n").expect("write the go env file");
+    // A TMPDIR holding a go.work that names a module that does not exist: a go that
+    // found it would fail.
+    let tmp = env_dir.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("mkdir");
+    std::fs::write(tmp.join("go.work"), "go 1.22\n\nuse ./nowhere\n").expect("write go.work");
+    let (run, json) = diff_json(
+        &repo,
+        &[&base, &head],
+        &[
+            ("GOENV", goenv.to_str().expect("utf-8")),
+            ("TMPDIR", tmp.to_str().expect("utf-8")),
+        ],
+    );
+    run.assert_code(1);
+    assert!(
+        json["new"]
+            .as_array()
+            .expect("new")
+            .iter()
+            .any(|f| f["file"] == "caller/caller.go"),
+        "{json:#}"
+    );
+}
+
 #[test]
 fn build_flags_that_would_silence_the_compiler_are_refused() {
     let repo = module();

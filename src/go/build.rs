@@ -146,7 +146,7 @@ pub(super) fn run_build(
         return Ok(());
     }
     let flags = resolve_flags(tree, settings, side)?;
-    let mut cmd = go_command(env, dir);
+    let mut cmd = go_command(env, tree, dir);
     // `go list -export` compiles the packages (or replays them from the build cache),
     // printing the compiler's diagnostics as `go build` does, but links nothing: no
     // linker runs, so no linker flag can run a program or write a file, and no main

@@ -102,7 +102,7 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
         settings,
         side,
     } = *unit;
-    let mut cmd = go_command(env, dir);
+    let mut cmd = go_command(env, tree, dir);
     cmd.args(["list", "-e", "-buildvcs=false"]);
     // The same tags and flags as the build, so that the packages listed are those it
     // compiles (a directory whose files all need a tag from build.flags included).

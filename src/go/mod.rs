@@ -46,6 +46,9 @@ pub struct GoEnv {
     pub goarch: String,
     /// Every `go env` setting that changes the compiler's decisions, for cache keys.
     pub fingerprint: String,
+    /// `go env GOFLAGS`: the environment's and the go env file's (`go env -w`), which
+    /// escape-gate's `go` commands get back without `-trimpath` (see `go_command`).
+    pub goflags: String,
 }
 
 /// The `go env` variables that can change escape analysis or inlining for the same
@@ -120,6 +123,11 @@ impl GoEnv {
             goos,
             goarch,
             fingerprint,
+            goflags: FINGERPRINT_VARS
+                .iter()
+                .position(|name| *name == "GOFLAGS")
+                .map(value)
+                .unwrap_or_default(),
         })
     }
 
@@ -271,7 +279,7 @@ fn canonical(tree: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn go_command(env: &GoEnv, dir: &Path) -> Command {
+fn go_command(env: &GoEnv, tree: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(&env.go);
     // go takes its working directory from $PWD when that names the same directory;
     // the caller's $PWD names another one, so set it to what the file names in the
@@ -281,14 +289,26 @@ fn go_command(env: &GoEnv, dir: &Path) -> Command {
         .env("GOTOOLCHAIN", "local");
     // -trimpath in the user's GOFLAGS would make the compiler print import-path names,
     // which are not paths in the tree: every finding would look like it came from
-    // outside the repository, and the gate would pass. Both sides are built without it.
-    if let Some(flags) = std::env::var_os("GOFLAGS") {
-        let flags = flags.to_string_lossy().into_owned();
-        let kept: Vec<&str> = flags
+    // outside the repository, and the gate would pass. Both sides are built without it,
+    // whether it comes from the environment or from `go env -w` (the environment
+    // variable, always set, overrides the go env file).
+    // An empty GOFLAGS counts as unset, and go would read the file's again: the
+    // variable always holds at least a flag every escape-gate command passes anyway.
+    let mut kept: Vec<&str> = vec!["-buildvcs=false"];
+    kept.extend(
+        env.goflags
             .split_whitespace()
-            .filter(|f| !is_trimpath_flag(f))
-            .collect();
-        cmd.env("GOFLAGS", kept.join(" "));
+            .filter(|f| !is_trimpath_flag(f)),
+    );
+    cmd.env("GOFLAGS", kept.join(" "));
+    // The workspace is the checkout's own go.work or none: left unset, go would look
+    // for a go.work in the directories above the checkout (the temporary directory,
+    // where anyone can put one) and use the user's GOWORK.
+    let work = tree.join("go.work");
+    if work.is_file() {
+        cmd.env("GOWORK", work);
+    } else {
+        cmd.env("GOWORK", "off");
     }
     cmd
 }

@@ -252,6 +252,7 @@ pub(crate) mod fixture {
                 goos: "linux".to_string(),
                 goarch: "amd64".to_string(),
                 fingerprint: String::new(),
+                goflags: String::new(),
             },
             base: side(BASE, Vec::new()),
             head: side(HEAD, new.clone()),
