@@ -170,17 +170,19 @@ pub fn leaves_repository(path: &str, text: &str) -> bool {
     let depth = path.matches('/').count();
     let is_work = path == "go.work" || path.ends_with("/go.work");
     directives(text).into_iter().any(|(verb, rest)| {
-        let target = match verb.as_str() {
+        let (target, always_dir) = match verb.as_str() {
             "replace" => match rest.split_once("=>") {
-                Some((_, target)) => target.split_whitespace().next().unwrap_or(""),
+                Some((_, target)) => (target.split_whitespace().next().unwrap_or(""), false),
                 None => return false,
             },
-            "use" if is_work => rest.as_str(),
+            // A go.work `use` names a directory, however it is spelt (`sub/../..`).
+            "use" if is_work => (rest.as_str(), true),
             _ => return false,
         };
         let target = unquote(target);
-        // A module path (`example.com/x v1.2.3`) is not a directory.
-        let is_dir = target.starts_with('/')
+        // A replacement module path (`example.com/x v1.2.3`) is not a directory.
+        let is_dir = always_dir
+            || target.starts_with('/')
             || target.contains(':')
             || target.starts_with("./")
             || target.starts_with("../")
@@ -291,6 +293,8 @@ mod tests {
             ("go.mod", "module m\nreplace example.com/x => C:\\x\n", true),
             ("go.work", "go 1.22\nuse ../other\n", true),
             ("go.work", "go 1.22\nuse (\n\t./a\n\t./b\n)\n", false),
+            ("go.work", "go 1.22\nuse sub/../../x\n", true),
+            ("go.work", "go 1.22\nuse sub\n", false),
             ("go.mod", "module m\n// replace x => ../x\n", false),
         ];
         for (path, text, want) in cases {

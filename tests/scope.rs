@@ -404,3 +404,28 @@ fn a_constraint_change_in_a_skipped_directory_selects_nothing() {
     );
     assert_eq!(json["summary"]["packages"], 0, "{json:#}");
 }
+
+/// ... but a module the root go.work uses is built wherever it is, so a constraint
+/// change in `_tools/` (used by the workspace) analyses every package.
+#[test]
+fn a_constraint_change_in_a_workspace_module_counts() {
+    let repo = TestRepo::go_module(&[("a/a.go", "package a\n\n// A is a.\nfunc A() {}\n")]);
+    repo.write("_tools/go.mod", "module example.com/tools\n\ngo 1.22\n");
+    repo.write(
+        "_tools/t.go",
+        "//go:build linux || darwin\n\npackage tools\n\n// T is t.\nfunc T() {}\n",
+    );
+    repo.write("go.work", "go 1.22\n\nuse (\n\t.\n\t./_tools\n)\n");
+    let base = repo.commit("workspace");
+    repo.write(
+        "_tools/t.go",
+        "//go:build linux\n\npackage tools\n\n// T is t.\nfunc T() {}\n",
+    );
+    let head = repo.commit("tools constraint");
+    let (run, json) = diff_json(&repo, &[&base, &head], &[]);
+    run.assert_code(0);
+    assert_eq!(
+        json["summary"]["all_packages_because"], "the build constraints of _tools/t.go changed",
+        "{json:#}"
+    );
+}

@@ -219,19 +219,22 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     };
     let changes = repo.changes(&base_rev, &head_rev)?;
     // A PGO profile or an overlay named by a flag is content the tree ids do not cover.
-    let env_flags: Vec<String> = std::env::var("GOFLAGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    // The user's GOFLAGS as go sees them: the variable's, or the go env file's.
+    let env_flags: Vec<String> = go.goflags.split_whitespace().map(str::to_string).collect();
     let flags_read_files =
         go::flags_read_files(&settings.flags) || go::flags_read_files(&env_flags);
     let all_because = if req.all_packages {
         Some("--all-packages".to_string())
     } else if flags_read_files {
         Some("a build flag names a file (-pgo=FILE or -overlay=FILE)".to_string())
+    } else if let Some((ConfigChange { file, .. }, _)) = change
+        .as_ref()
+        .filter(|(c, _)| c.build.is_some() && req.config_from == ConfigFrom::Head)
+    {
+        // The build section that rules changed: what each side builds may change.
+        Some(format!("the build section of {file} changed"))
     } else {
-        everything_changed(repo, &changes, base_commit, &head_rev, &config.config)?
+        everything_changed(repo, &changes, base_commit, &head_rev)?
     };
 
     let cache =
@@ -268,7 +271,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             let listing = go::list(go, &tree, &settings, &name)?;
             let dropped = base_view
                 .as_ref()
-                .map(|view| no_longer_analysed(go, &tree, &listing, view, &name));
+                .and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
             let scope = scope_of(&listing, &changes.paths, all_because);
             progress.say(&format!(
                 "building {name}: {} of {} packages with {}",
@@ -301,7 +304,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                 let count = listing
                     .packages
                     .iter()
-                    .filter(|p| scope.includes(&p.import_path))
+                    .filter(|p| !p.excluded && scope.includes(&p.import_path))
                     .count();
                 progress.say(&format!(
                     "building {name}: {count} of {} packages with {}",

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::allowlist::{self, Config};
+use crate::allowlist;
 use crate::git::{Changes, Repo, Revision};
 use crate::go::{self, BuildSettings, GoEnv};
 use crate::select::{self, PackageInfo, Selection};
@@ -40,7 +40,12 @@ impl Scope {
     pub(crate) fn key(&self) -> String {
         match &self.selected {
             None => "all".to_string(),
-            Some(set) => set.iter().cloned().collect::<Vec<_>>().join(","),
+            // Length-prefixed, so no set of import paths reads as another.
+            Some(set) => set
+                .iter()
+                .map(|p| format!("{}:{p}", p.len()))
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 }
@@ -64,15 +69,17 @@ pub(super) fn build_id() -> String {
 }
 
 /// Why the change can affect every package, if it can: a module or workspace file, a
-/// PGO profile or vendored code changed (see [`select::affects_everything`]), a build
-/// constraint changed, or the allowlist's `build` section changed.
+/// PGO profile or vendored code changed (see [`select::affects_everything`]), or a build
+/// constraint changed. (A change to the ruling `build` section is decided by the
+/// caller, from the [`crate::config_change::ConfigChange`] it already has.)
 pub(super) fn everything_changed(
     repo: &Repo,
     changes: &Changes,
     base: git2::Oid,
     head: &Revision,
-    head_config: &Config,
 ) -> Result<Option<String>> {
+    // The modules the build knows, by the one rule (go.work's `use`s included).
+    let base_modules = repo.go_modules(base).unwrap_or_default();
     let head_text = |path: &str| -> Option<String> {
         match head.commit {
             Some(commit) => repo.read_file(commit, path),
@@ -88,25 +95,24 @@ pub(super) fn everything_changed(
         if let Some(reason) = select::affects_everything(path) {
             return Ok(Some(reason));
         }
-        // A file below a directory `./...` skips (`_gen/`, `testdata/`) is in no package
-        // a build compiles, so its constraints change nothing.
-        let built = !path
-            .rsplit_once('/')
-            .is_some_and(|(dir, _)| dir.split('/').any(crate::modules::is_skipped_dir));
+        // A file below a directory `./...` skips (`_gen/`, `testdata/`) within its
+        // module is in no package a build compiles, so its constraints change nothing.
+        // Its module is the nearest one of the build's (a go.work's `use ./_tools`
+        // included).
+        let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let module_dir = base_modules
+            .iter()
+            .map(|m| m.dir.as_str())
+            .filter(|m| m.is_empty() || dir == *m || dir.starts_with(&format!("{m}/")))
+            .max_by_key(|m| m.len())
+            .unwrap_or("");
+        let rest = dir[module_dir.len()..].trim_start_matches('/');
+        let built = !rest.split('/').any(crate::modules::is_skipped_dir);
         if built && path.ends_with(".go") && !path.ends_with("_test.go") {
             if let (Some(b), Some(h)) = (base_text(path), head_text(path)) {
                 if select::constraints_differ(&b, &h) {
                     return Ok(Some(format!("the build constraints of {path} changed")));
                 }
-            }
-        }
-        if path == CONFIG_FILE {
-            let base_build = base_text(path)
-                .and_then(|text| Config::parse(&text, CONFIG_FILE).ok())
-                .map(|c| c.build)
-                .unwrap_or_default();
-            if base_build != head_config.build {
-                return Ok(Some(format!("the build section of {CONFIG_FILE} changed")));
             }
         }
     }
@@ -194,25 +200,24 @@ pub(super) fn base_view_settings(
     settings
 }
 
-/// The head packages that `base_view` analyses and the head's listing leaves out. A
-/// listing that fails under the base's settings (patterns that match nothing in the
-/// head) drops nothing the head has.
+/// The head packages that `base_view` analyses and the head's listing leaves out;
+/// `None` when the base's settings cannot list the head (patterns that match nothing
+/// there), and the report then says nothing rather than something untrue.
 pub(super) fn no_longer_analysed(
     go: &GoEnv,
     tree: &Path,
     listing: &go::Listing,
     base_view: &BuildSettings,
     name: &str,
-) -> Vec<String> {
+) -> Option<Vec<String>> {
     let analysed: BTreeSet<&str> = listing
         .packages
         .iter()
         .filter(|p| !p.excluded)
         .map(|p| p.import_path.as_str())
         .collect();
-    let Ok(base) = go::list(go, tree, base_view, name) else {
-        return Vec::new();
-    };
+    // Patterns of the base's that match nothing in the head: not known, so not said.
+    let base = go::list(go, tree, base_view, name).ok()?;
     let mut dropped: Vec<String> = base
         .packages
         .iter()
@@ -221,7 +226,7 @@ pub(super) fn no_longer_analysed(
         .collect();
     dropped.sort();
     dropped.dedup();
-    dropped
+    Some(dropped)
 }
 
 /// Whether analyses of these revisions may be cached: only commits are keyed by their
