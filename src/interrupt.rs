@@ -136,7 +136,10 @@ impl TempTree {
     /// Creates `escape-gate-<what>-XXXXXX` in the system temporary directory; `what`
     /// is lowercase letters, which is what [`sweep_stale`] recognises.
     pub fn new(what: &str) -> Result<TempTree> {
-        debug_assert!(what.bytes().all(|b| b.is_ascii_lowercase()), "{what}");
+        debug_assert!(
+            KINDS.contains(&what),
+            "{what} is not one of KINDS, which the sweep recognises"
+        );
         sweep_once();
         // A run sweeping at the same moment may take a directory in the instant between
         // its creation and its lock; it then removes it, and another one is made.
@@ -400,6 +403,12 @@ enum TempName {
     Removing,
 }
 
+/// What escape-gate's temporary directories are for (the `<what>` of their names):
+/// only these are ever swept, so a directory of the user's that happens to start with
+/// `escape-gate-` (`escape-gate-backup-2024`) is never taken for one. `bin` is an older
+/// escape-gate's.
+const KINDS: [&str; 5] = ["bin", "demo", "gotmp", "unittest", "work"];
+
 /// Recognises escape-gate's own names only: the prefix, lowercase letters naming what
 /// it is for, a `-`, letters and digits (tempfile's random suffix, or a hash), and
 /// `.removing-<pid>` for one moved aside to be removed.
@@ -414,8 +423,7 @@ fn temp_name(name: &str) -> Option<TempName> {
         None => (rest, TempName::InUse),
     };
     let (what, suffix) = base.split_once('-')?;
-    let ok = !what.is_empty()
-        && what.bytes().all(|b| b.is_ascii_lowercase())
+    let ok = KINDS.contains(&what)
         && !suffix.is_empty()
         && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
     ok.then_some(kind)
@@ -712,6 +720,8 @@ mod tests {
             ("escape-gatebin-abc", None),
             ("eg-test-abc", None),
             ("my-escape-gate-bin-abc", None),
+            ("escape-gate-backup-2024", None),
+            ("escape-gate-notes-abc", None),
         ];
         for (name, want) in cases {
             assert_eq!(temp_name(name), want, "{name}");
