@@ -27,6 +27,65 @@ use crate::finding::Finding;
 pub struct Config {
     pub build: BuildConfig,
     pub allow: Vec<AllowEntry>,
+    /// `hot:`: functions where an escape that moves in is new, not moved.
+    pub hot: Vec<HotPath>,
+}
+
+/// One `hot:` entry: the functions it names are hot paths, where the gate stays strict
+/// (an escape that moves into one from elsewhere in the package is new).
+#[derive(Clone)]
+pub struct HotPath {
+    /// Glob on the repository-relative path, as in `allow`.
+    pub path: String,
+    /// Wildcard (`*`, `?`) on the compiler's function name; every function of the
+    /// files when absent.
+    pub function: Option<String>,
+    path_matcher: GlobMatcher,
+    function_matcher: Option<Wildcard>,
+}
+
+impl PartialEq for HotPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.function == other.function
+    }
+}
+
+impl Eq for HotPath {}
+
+impl fmt::Debug for HotPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HotPath")
+            .field("path", &self.path)
+            .field("function", &self.function)
+            .finish()
+    }
+}
+
+impl HotPath {
+    /// Whether the finding's function is one this entry names.
+    pub fn matches(&self, finding: &Finding) -> bool {
+        !finding.function.is_empty()
+            && self.path_matcher.is_match(&finding.file)
+            && self
+                .function_matcher
+                .as_ref()
+                .is_none_or(|w| w.is_match(&finding.function))
+    }
+
+    /// `path` or `path function`, for reports.
+    pub fn describe(&self) -> String {
+        match &self.function {
+            Some(function) => format!("{} {function}", self.path),
+            None => self.path.clone(),
+        }
+    }
+}
+
+impl Config {
+    /// Whether a `hot:` entry names the finding's function.
+    pub fn is_hot(&self, finding: &Finding) -> bool {
+        self.hot.iter().any(|h| h.matches(finding))
+    }
 }
 
 /// The optional `build:` section: what to compile and how.
@@ -299,6 +358,16 @@ impl Config {
                 flags: raw.build.flags,
             },
             allow,
+            hot: raw
+                .hot
+                .into_iter()
+                .map(|h| HotPath {
+                    path: h.path.text,
+                    function: h.function.as_ref().map(|w| w.text.clone()),
+                    path_matcher: h.path.matcher,
+                    function_matcher: h.function,
+                })
+                .collect(),
         })
     }
 }
@@ -422,6 +491,16 @@ struct RawConfig {
     build: RawBuild,
     #[serde(default, deserialize_with = "null_as_default")]
     allow: Vec<RawEntry>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    hot: Vec<RawHot>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHot {
+    path: PathGlob,
+    #[serde(default)]
+    function: Option<Wildcard>,
 }
 
 #[derive(Deserialize, Default)]
@@ -712,6 +791,10 @@ mod tests {
             message: message.to_string(),
             expr: String::new(),
             flow: Vec::new(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: false,
+            hot: false,
             source: String::new(),
         }
     }
@@ -801,7 +884,7 @@ allow:
             (
                 "unknown top-level key",
                 "version: 1\nallw: []\n",
-                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`",
+                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `hot`",
             ),
             (
                 "unknown key in build",

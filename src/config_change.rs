@@ -9,7 +9,7 @@
 //! change to the `build` section, with the packages it stops analysing. Pure: the
 //! package lists come from the caller.
 
-use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date};
+use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath};
 use crate::finding::Finding;
 
 /// Which revision's allowlist rules the comparison (`--config-from`).
@@ -45,6 +45,9 @@ pub struct ConfigChange {
     pub removed: Vec<AllowEntry>,
     /// The `build` section, when it differs.
     pub build: Option<BuildChange>,
+    /// `hot:` entries of the base that the head no longer has: functions where an
+    /// escape moving in stops counting as new.
+    pub hot_removed: Vec<HotPath>,
 }
 
 /// An allowlist entry the head adds, and what it lets through.
@@ -132,7 +135,13 @@ impl ConfigChange {
             line: key_line(head_text, "build"),
             no_longer_analysed: None,
         });
-        if added.is_empty() && removed.is_empty() && build.is_none() {
+        let hot_removed: Vec<HotPath> = base_config
+            .hot
+            .iter()
+            .filter(|h| !head.hot.contains(h))
+            .cloned()
+            .collect();
+        if added.is_empty() && removed.is_empty() && build.is_none() && hot_removed.is_empty() {
             return None;
         }
         Some(ConfigChange {
@@ -141,6 +150,7 @@ impl ConfigChange {
             added,
             removed,
             build,
+            hot_removed,
         })
     }
 

@@ -252,6 +252,10 @@ mod tests {
             expr: String::new(),
             source: String::new(),
             flow: Vec::new(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: false,
+            hot: false,
         };
         let mut findings = vec![
             finding(49, 2, "moved to heap: x"),

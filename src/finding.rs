@@ -68,6 +68,39 @@ pub struct Finding {
     /// The compiler's escape flow (`-m=2`), when an explanation was asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flow: Vec<FlowStep>,
+    /// The package whose compilation printed this copy, when it is not `package`: the
+    /// body was inlined into an importer, or a generic function was instantiated there.
+    /// Every copy is an allocation of its own, so copies are counted per compiling
+    /// package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiled_in: Option<String>,
+    /// Where this copy was inlined, when the compiler's output shows a call of the
+    /// finding's function on a line the change touched (set on new findings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inlined_into: Option<InlineSite>,
+    /// The compiler's position could not be placed in the checkout (a `//line` file, a
+    /// name that is not in the tree): `file` and `line` are as printed, `function` is
+    /// empty, and `package` is the compiling package. Such findings are still compared.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unplaced: bool,
+    /// The enclosing function is a hot path (`//escape-gate:hot` above it, or a `hot`
+    /// entry of the allowlist): an escape that moves into it is new, not moved.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hot: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// A call the compiler inlined: where a copy of a function's allocation came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InlineSite {
+    /// The function that holds the call.
+    pub function: String,
+    /// Repository-relative path of the call.
+    pub file: String,
+    pub line: u32,
 }
 
 /// One step of an escape flow, as escape-gate shows it.
@@ -109,9 +142,11 @@ impl Finding {
     /// Package-level initialisers are all called `init`, so they also keep their file.
     pub fn key(&self) -> Key {
         Key {
+            compiled_in: self.compiling_package().to_string(),
             package: self.package.clone(),
             function: self.function.clone(),
-            file: if self.function == "init" || self.function.starts_with("init.") {
+            file: if self.unplaced || self.function == "init" || self.function.starts_with("init.")
+            {
                 self.file.clone()
             } else {
                 String::new()
@@ -121,15 +156,37 @@ impl Finding {
         }
     }
 
-    /// `file:line:col`
+    /// `file:line:col`, or `file:line` for a position the compiler printed without a
+    /// column.
     pub fn position(&self) -> String {
-        format!("{}:{}:{}", self.file, self.line, self.column)
+        if self.column == 0 {
+            format!("{}:{}", self.file, self.line)
+        } else {
+            format!("{}:{}:{}", self.file, self.line, self.column)
+        }
+    }
+
+    /// The package whose compilation printed this copy.
+    pub fn compiling_package(&self) -> &str {
+        self.compiled_in.as_deref().unwrap_or(&self.package)
+    }
+
+    /// The function for display: its name, or where it is when the position could not
+    /// be placed in a Go file.
+    pub fn function_display(&self) -> String {
+        if self.function.is_empty() {
+            format!("(in {})", self.file)
+        } else {
+            self.function.clone()
+        }
     }
 }
 
 /// Identity of a finding across revisions; see [`Finding::key`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
+    /// The compiling package: a copy compiled into an importer is counted there.
+    pub compiled_in: String,
     pub package: String,
     pub function: String,
     pub file: String,

@@ -28,7 +28,13 @@ pub struct FunctionIndex {
     /// this way makes every lookup a single binary search, however deep the nesting.
     breakpoints: Vec<Breakpoint>,
     names: Vec<String>,
+    /// Functions and methods whose doc comment holds [`HOT_DIRECTIVE`].
+    hot: Vec<String>,
 }
+
+/// The comment line that marks a function as a hot path: an escape that moves into it
+/// (or into its closures) from elsewhere in the package is new, not moved.
+pub const HOT_DIRECTIVE: &str = "//escape-gate:hot";
 
 #[derive(Debug, Clone, Copy)]
 struct Breakpoint {
@@ -80,6 +86,7 @@ impl FunctionIndex {
                     name: Some(0),
                 }],
                 names: vec![TOO_LARGE.to_string()],
+                hot: Vec::new(),
             };
         }
         let line_starts = std::iter::once(0)
@@ -92,13 +99,26 @@ impl FunctionIndex {
             )
             .collect();
         let mut names = Vec::new();
-        let spans = collect_spans(source, &mut names);
+        let mut hot = Vec::new();
+        let spans = collect_spans(source, &mut names, &mut hot);
         FunctionIndex {
             line_starts,
             source_len: source.len(),
             breakpoints: flatten(&spans),
             names,
+            hot,
         }
+    }
+
+    /// Whether `function` (as [`FunctionIndex::function_at`] names it) is a hot path:
+    /// a function or method marked with [`HOT_DIRECTIVE`], or a closure inside one.
+    pub fn is_hot(&self, function: &str) -> bool {
+        self.hot.iter().any(|h| {
+            function == h
+                || function
+                    .strip_prefix(h.as_str())
+                    .is_some_and(|rest| rest.starts_with(".func"))
+        })
     }
 
     /// Name of the innermost function enclosing 1-based `line` and 1-based byte `column`
@@ -137,7 +157,7 @@ impl FunctionIndex {
 
 /// Walks the syntax tree and returns every function's span in pre-order (sorted by start,
 /// enclosing before enclosed), with its name pushed onto `names`.
-fn collect_spans(source: &[u8], names: &mut Vec<String>) -> Vec<Span> {
+fn collect_spans(source: &[u8], names: &mut Vec<String>, hot: &mut Vec<String>) -> Vec<Span> {
     let mut parser = Parser::new();
     parser
         .set_language(&tree_sitter_go::LANGUAGE.into())
@@ -163,6 +183,11 @@ fn collect_spans(source: &[u8], names: &mut Vec<String>) -> Vec<Span> {
         if let Some((start, name, closure_prefix)) =
             function_entry(node, source, &mut scopes, &mut init_funcs)
         {
+            if matches!(node.kind(), "function_declaration" | "method_declaration")
+                && has_hot_directive(source, node.start_byte())
+            {
+                hot.push(name.clone());
+            }
             names.push(name);
             spans.push(Span {
                 start,
@@ -192,6 +217,29 @@ fn collect_spans(source: &[u8], names: &mut Vec<String>) -> Vec<Span> {
         }
     }
     spans
+}
+
+/// Whether the comment lines right above the declaration starting at `start` hold
+/// [`HOT_DIRECTIVE`] (alone on its line, like Go's own `//go:` directives).
+fn has_hot_directive(source: &[u8], start: usize) -> bool {
+    let before = &source[..start.min(source.len())];
+    let text = String::from_utf8_lossy(before);
+    // The declaration's own line up to `start` is indentation; the lines above it are
+    // the doc comment, which ends at the first line that is not a `//` comment.
+    let mut lines = text.lines().rev();
+    if !text.ends_with('\n') {
+        lines.next();
+    }
+    for line in lines {
+        let line = line.trim();
+        if !line.starts_with("//") {
+            return false;
+        }
+        if line == HOT_DIRECTIVE {
+            return true;
+        }
+    }
+    false
 }
 
 /// If `node` is a function, its span start, its name and the prefix for its closures.
@@ -438,6 +486,23 @@ func Use() {
         (72, 26, "Use"),               // Use
         (73, 36, "Use"),               // Use
     ];
+
+    #[test]
+    fn hot_directive_marks_the_function_and_its_closures() {
+        let src = "package p\n\n// Encode is fast.\n//\n//escape-gate:hot\nfunc Encode() {\n\tf := func() {}\n\t_ = f\n}\n\n//escape-gate:hot\nfunc (t *T) M() {}\n\n//escape-gate:hot is not alone\nfunc NotHot() {}\n\n//escape-gate:hot\n\nfunc Detached() {}\n\nfunc Plain() {} //escape-gate:hot\n";
+        let index = FunctionIndex::new(src.as_bytes());
+        for (name, want) in [
+            ("Encode", true),
+            ("Encode.func1", true),
+            ("(*T).M", true),
+            ("EncodeX", false),
+            ("NotHot", false),
+            ("Detached", false),
+            ("Plain", false),
+        ] {
+            assert_eq!(index.is_hot(name), want, "{name}");
+        }
+    }
 
     #[test]
     fn names_match_the_go_compiler() {

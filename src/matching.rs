@@ -2,14 +2,22 @@
 //! Pure: the only knowledge of the change it needs is a [`LineMap`] built from the two
 //! trees' files.
 //!
-//! A finding's identity is its [`Key`]: package, enclosing function, kind and normalised
-//! expression, but not its file or line, so code that moved within its package keeps its
-//! identity. Occurrences are counted per key: a function with two identical escapes that
-//! gains a third has one new escape. When a key has several occurrences, the line map
-//! decides which ones are the old ones. A second pass pairs leftover new and fixed
-//! escapes only on evidence that they are the same code: the head line is the base line
-//! carried through the diff (a renamed function), or the function kept its name and
-//! moved to another package.
+//! The verdict is per package (README, "How it works"): a package has a new escape when
+//! the head has more heap findings of one kind and normalised expression than the base,
+//! counting every copy the compiler prints. An inlined body or a generic instantiation
+//! compiled again, in the same package or an importer, is another allocation, so copies
+//! are counted per compiling package.
+//!
+//! The function-level picture explains the verdict. A finding's identity is its
+//! [`Key`]: compiling package, package, enclosing function, kind and normalised
+//! expression, but not its file or line, so code that moved within its function keeps
+//! its identity. Occurrences are counted per key; when a key has several, the line map
+//! decides which ones are the old ones. Leftover new and fixed escapes are then paired
+//! as [`Moved`], on evidence first (the head line is the base line carried through the
+//! diff: a renamed function), then wherever they went in their package (same compiling
+//! package, package, kind and expression: a refactor), and last across packages when
+//! the function kept its name. An escape that moves into a hot function
+//! ([`Finding::hot`]) is paired only when the function kept its name.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -145,11 +153,38 @@ impl ChangedLines {
 }
 
 /// A heap escape whose code moved in a way the key does not follow (renamed function,
-/// function moved to another package): the same allocation, not a new one.
+/// code moved between functions, function moved to another package): the same
+/// allocation, not a new one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Moved {
     pub from: Finding,
     pub to: Finding,
+    /// What pairs them.
+    pub by: MovedBy,
+}
+
+/// The evidence that a new and a fixed finding are the same allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MovedBy {
+    /// The head line is the base line, carried through the diff (a renamed function).
+    Line,
+    /// The package has as many of this kind and expression as before: the code moved
+    /// between functions of the package.
+    Package,
+    /// The function kept its name and moved to another package.
+    Name,
+}
+
+impl MovedBy {
+    /// How reports say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MovedBy::Line => "the same line, in a renamed function",
+            MovedBy::Package => "moved between functions of the package",
+            MovedBy::Name => "the same function, moved to another package",
+        }
+    }
 }
 
 /// The outcome of matching base findings to head findings.
@@ -164,26 +199,32 @@ pub struct Comparison {
     pub unchanged: Vec<(Finding, Finding)>,
 }
 
-/// Collapses findings that are the same allocation site reported more than once:
-/// generic code is compiled once per shape and in every instantiating package, so one
-/// source position can carry the same message several times. Sorting first makes the
-/// result independent of the order in which `go build` printed its package blocks.
-pub fn dedupe(mut findings: Vec<Finding>) -> Vec<Finding> {
+/// Puts findings in a fixed order: file, position, kind, message, compiling package.
+/// Every copy is kept (see the module documentation); the order makes the result
+/// independent of the order in which `go` printed its package blocks.
+pub fn sort(mut findings: Vec<Finding>) -> Vec<Finding> {
     findings.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.kind, &a.message)
-            .cmp(&(&b.file, b.line, b.column, b.kind, &b.message))
-    });
-    findings.dedup_by(|later, first| {
-        later.file == first.file
-            && later.line == first.line
-            && later.column == first.column
-            && later.kind == first.kind
-            && normalise_expr(&later.expr) == normalise_expr(&first.expr)
+        (
+            &a.file,
+            a.line,
+            a.column,
+            a.kind,
+            &a.message,
+            a.compiling_package(),
+        )
+            .cmp(&(
+                &b.file,
+                b.line,
+                b.column,
+                b.kind,
+                &b.message,
+                b.compiling_package(),
+            ))
     });
     findings
 }
 
-/// Matches base findings to head findings. Both inputs should be [`dedupe`]d.
+/// Matches base findings to head findings.
 pub fn compare(base: &[Finding], head: &[Finding], lines: &LineMap) -> Comparison {
     let mut groups: BTreeMap<Key, (Vec<&Finding>, Vec<&Finding>)> = BTreeMap::new();
     for f in base {
@@ -204,37 +245,62 @@ pub fn compare(base: &[Finding], head: &[Finding], lines: &LineMap) -> Compariso
         new.extend(left_head);
     }
 
-    // Second pass: evidence-only pairing of what is left.
+    // What is left is paired as moved: on the evidence of the line, then within the
+    // package, then by name across packages. Each pass sees what the previous left.
     new.sort_by(|a, b| position(a).cmp(&position(b)));
     fixed.sort_by(|a, b| position(a).cmp(&position(b)));
     let mut fixed_used = vec![false; fixed.len()];
-    for h in new {
-        let same_alloc =
-            |b: &Finding| b.kind == h.kind && normalise_expr(&b.expr) == normalise_expr(&h.expr);
-        let by_line = fixed
-            .iter()
-            .enumerate()
-            .find(|(i, b)| !fixed_used[*i] && same_alloc(b) && lines.maps_to(b, h));
-        let by_name = || {
-            fixed.iter().enumerate().find(|(i, b)| {
-                !fixed_used[*i]
-                    && same_alloc(b)
-                    && b.function == h.function
-                    && b.package != h.package
-                    && !is_init(&b.function)
-            })
-        };
-        match by_line.or_else(by_name) {
-            Some((i, b)) => {
+    let mut new_used = vec![false; new.len()];
+    let same_alloc = |b: &Finding, h: &Finding| {
+        b.kind == h.kind
+            && b.compiling_package() == h.compiling_package()
+            && normalise_expr(&b.expr) == normalise_expr(&h.expr)
+    };
+    type Rule<'r> = &'r dyn Fn(&Finding, &Finding) -> bool;
+    let rules: [(MovedBy, Rule); 3] = [
+        (MovedBy::Line, &|b, h| {
+            !h.hot && same_alloc(b, h) && lines.maps_to(b, h)
+        }),
+        (MovedBy::Package, &|b, h| {
+            !h.hot && same_alloc(b, h) && b.package == h.package
+        }),
+        (MovedBy::Name, &|b, h| {
+            b.kind == h.kind
+                && normalise_expr(&b.expr) == normalise_expr(&h.expr)
+                && b.function == h.function
+                && !b.function.is_empty()
+                && b.package != h.package
+                && !is_init(&b.function)
+        }),
+    ];
+    for (by, rule) in rules {
+        for (j, h) in new.iter().enumerate() {
+            if new_used[j] {
+                continue;
+            }
+            let found = fixed
+                .iter()
+                .enumerate()
+                .find(|(i, b)| !fixed_used[*i] && rule(b, h));
+            if let Some((i, b)) = found {
                 fixed_used[i] = true;
+                new_used[j] = true;
                 out.moved.push(Moved {
                     from: (*b).clone(),
-                    to: h.clone(),
+                    to: (*h).clone(),
+                    by,
                 });
             }
-            None => out.new.push(h.clone()),
         }
     }
+    out.moved
+        .sort_by(|a, b| position(&a.to).cmp(&position(&b.to)));
+    out.new = new
+        .into_iter()
+        .zip(new_used)
+        .filter(|(_, used)| !used)
+        .map(|(h, _)| h.clone())
+        .collect();
     out.fixed = fixed
         .into_iter()
         .zip(fixed_used)
@@ -306,13 +372,16 @@ pub fn listing(findings: &[Finding]) -> String {
             let function = if is_init(&f.function) {
                 format!("{} ({})", f.function, file_name(&f.file))
             } else {
-                f.function.clone()
+                f.function_display()
             };
             let message = match f.kind {
                 Kind::Moved => format!("moved to heap: {}", f.expr),
                 Kind::Escapes => format!("{} escapes to heap", normalise_expr(&f.expr)),
             };
-            format!("{} {function}: {message}\n", f.package)
+            match &f.compiled_in {
+                Some(p) => format!("{} {function}: {message} (compiled in {p})\n", f.package),
+                None => format!("{} {function}: {message}\n", f.package),
+            }
         })
         .collect();
     lines.sort();
@@ -343,6 +412,10 @@ mod tests {
             expr: expr.to_string(),
             source: String::new(),
             flow: Vec::new(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: false,
+            hot: false,
         }
     }
 
@@ -429,6 +502,7 @@ mod tests {
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
         assert_eq!(cmp.moved.len(), 1);
         assert_eq!(cmp.moved[0].from.function, "Old");
+        assert_eq!(cmp.moved[0].by, MovedBy::Line);
     }
 
     #[test]
@@ -437,44 +511,87 @@ mod tests {
         let head = vec![f("b/b.go", 9, "Parse", "&T{}")];
         let cmp = compare(&base, &head, &LineMap::new());
         assert_eq!(cmp.moved.len(), 1, "{cmp:?}");
+        assert_eq!(cmp.moved[0].by, MovedBy::Name);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty());
     }
 
     #[test]
-    fn unrelated_functions_allocating_alike_are_not_paired() {
-        let base = vec![f("a.go", 5, "Old", "&T{}")];
-        let head = vec![f("a.go", 30, "Other", "&T{}")];
+    fn code_moved_between_functions_of_a_package_is_moved() {
+        let base = vec![f("a.go", 5, "Old", "&T{}"), f("b/b.go", 5, "Other", "&T{}")];
+        let head = vec![
+            f("a.go", 30, "Helper", "&T{}"),
+            f("b/b.go", 9, "Other", "&T{}"),
+        ];
         let mut lines = LineMap::new();
         lines.add_file("a.go", "a.go", &"x\n".repeat(40), &"y\n".repeat(40));
         let cmp = compare(&base, &head, &lines);
-        assert_eq!(positions(&cmp.new), vec!["a.go:30 Other"]);
+        assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
+        assert_eq!(cmp.moved.len(), 1);
+        assert_eq!(cmp.moved[0].by, MovedBy::Package);
+        assert_eq!(cmp.moved[0].from.function, "Old");
+        assert_eq!(cmp.moved[0].to.function, "Helper");
+    }
+
+    #[test]
+    fn an_escape_moving_into_a_hot_function_is_new() {
+        let base = vec![f("a.go", 5, "Old", "&T{}")];
+        let mut hot = f("a.go", 5, "Hot", "&T{}");
+        hot.hot = true;
+        let mut lines = LineMap::new();
+        lines.add_file("a.go", "a.go", "p\nq\nr\ns\nt\n", "p\nq\nr\ns\nt\n");
+        let cmp = compare(&base, &[hot], &lines);
+        assert_eq!(positions(&cmp.new), vec!["a.go:5 Hot"]);
         assert_eq!(positions(&cmp.fixed), vec!["a.go:5 Old"]);
         assert!(cmp.moved.is_empty());
     }
 
     #[test]
-    fn init_keeps_its_file() {
-        let base = vec![f("a.go", 3, "init", "&T{}")];
-        let head = vec![f("b.go", 3, "init", "&T{}")];
+    fn a_different_allocation_is_not_moved() {
+        let base = vec![f("a.go", 5, "Old", "&T{}")];
+        let head = vec![f("a.go", 30, "Other", "&U{}")];
         let cmp = compare(&base, &head, &LineMap::new());
-        assert_eq!(positions(&cmp.new), vec!["b.go:3 init"]);
-        assert_eq!(positions(&cmp.fixed), vec!["a.go:3 init"]);
+        assert_eq!(positions(&cmp.new), vec!["a.go:30 Other"]);
+        assert_eq!(positions(&cmp.fixed), vec!["a.go:5 Old"]);
     }
 
     #[test]
-    fn dedupe_collapses_generic_shapes_at_one_site() {
-        let findings = vec![
-            f("gen/g.go", 6, "Box", "&Boxed[go.shape.string]{...}"),
-            f("gen/g.go", 6, "Box", "&Boxed[go.shape.int]{...}"),
-            f("gen/g.go", 6, "Box", "&Boxed[go.shape.int]{...}"),
-            f("gen/g.go", 7, "Box", "&Boxed[go.shape.int]{...}"),
-        ];
-        let deduped = dedupe(findings);
-        assert_eq!(
-            positions(&deduped),
-            vec!["gen/g.go:6 Box", "gen/g.go:7 Box"]
-        );
-        assert_eq!(deduped[0].expr, "&Boxed[go.shape.int]{...}");
+    fn init_moved_to_another_file_of_the_package_is_moved() {
+        let base = vec![f("a.go", 3, "init", "&T{}")];
+        let head = vec![f("b.go", 3, "init", "&T{}")];
+        let cmp = compare(&base, &head, &LineMap::new());
+        assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
+        assert_eq!(cmp.moved[0].by, MovedBy::Package);
+    }
+
+    #[test]
+    fn every_copy_is_counted_per_compiling_package() {
+        // One site: compiled once in its package in the base; the head compiles it
+        // once more there (a new inlined copy) and once in an importer.
+        let site = || f("a/a.go", 6, "Opt.func1", "n");
+        let mut importer = site();
+        importer.compiled_in = Some("example.com/m/b".to_string());
+        let base = vec![site()];
+        let head = vec![site(), site(), importer];
+        let mut lines = LineMap::new();
+        lines.add_file("a/a.go", "a/a.go", &"x\n".repeat(9), &"x\n".repeat(9));
+        let cmp = compare(&sort(base), &sort(head), &lines);
+        assert_eq!(cmp.unchanged.len(), 1);
+        assert_eq!(cmp.new.len(), 2, "{cmp:?}");
+        let mut compiled: Vec<&str> = cmp.new.iter().map(|f| f.compiling_package()).collect();
+        compiled.sort();
+        assert_eq!(compiled, vec!["example.com/m/a", "example.com/m/b"]);
+        assert!(cmp.moved.is_empty() && cmp.fixed.is_empty());
+    }
+
+    #[test]
+    fn a_copy_compiled_elsewhere_does_not_pair_with_one_that_left() {
+        let mut gone = f("a/a.go", 6, "F", "&T{}");
+        gone.compiled_in = Some("example.com/m/b".to_string());
+        let mut came = f("a/a.go", 6, "F", "&T{}");
+        came.compiled_in = Some("example.com/m/c".to_string());
+        let cmp = compare(&[gone], &[came], &LineMap::new());
+        assert_eq!(cmp.new.len(), 1, "{cmp:?}");
+        assert_eq!(cmp.fixed.len(), 1);
     }
 
     #[test]

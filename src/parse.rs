@@ -21,6 +21,20 @@ pub struct ParsedOutput {
     /// Lines of `-m=2` explanations (headers, `flow:`, `from`, `warning:`) are not counted here:
     /// they belong to a heap finding or to a parameter leak.
     pub informational: usize,
+    /// Every `inlining call to F` line: where copies of `F`'s allocations come from.
+    pub inline_calls: Vec<InlineCall>,
+}
+
+/// One `FILE:LINE:COL: inlining call to F` line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InlineCall {
+    /// The `# pkg` header of the block (the compiling package).
+    pub block: String,
+    /// As printed, made tree-relative by the build stage.
+    pub file: String,
+    pub line: u32,
+    /// `F` as printed: `WithWindowSize`, `a.Opt`, `bytes.(*Buffer).Write`, `Use.Opt.func1`.
+    pub callee: String,
 }
 
 /// Classifies one diagnostic message (the text after `FILE:LINE:COL: `). Returns the kind and the subject
@@ -409,9 +423,17 @@ impl Parser {
                     flow,
                 });
             }
-            Some(Class::Plain(..)) => {
+            Some(Class::Plain(message, subject)) => {
                 self.close();
                 self.out.informational += 1;
+                if message == Message::Inlining && diag.message.starts_with("inlining call to ") {
+                    self.out.inline_calls.push(InlineCall {
+                        block: self.block.clone(),
+                        file: diag.file.to_string(),
+                        line: diag.line,
+                        callee: subject.to_string(),
+                    });
+                }
             }
             None => self.unrecognised(line),
         }

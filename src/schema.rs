@@ -70,6 +70,9 @@ mod tests {
         ("version: 1\n", true),
         ("version: 1\nallow:\n", true),
         ("version: 1\nbuild:\n", true),
+        ("version: 1\nhot:\n  - path: \"codec/*.go\"\n    function: \"(*Encoder).Encode\"\n  - path: fast.go\n", true),
+        ("version: 1\nhot:\n  - function: Encode\n", false),
+        ("version: 1\nhot:\n  - path: a.go\n    reason: why\n", false),
         ("version: 1\nallow: []\nbuild: {}\n", true),
         (
             "version: 1\nbuild:\n  packages: [\"./...\"]\n  exclude: [\"internal/gen/...\"]\n  tags: [integration]\n  flags: [\"-pgo=off\", \"--tags=x\"]\n",

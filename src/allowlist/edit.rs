@@ -378,6 +378,10 @@ mod tests {
             expr: String::new(),
             source: String::new(),
             flow: Vec::new(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: false,
+            hot: false,
         }
     }
 

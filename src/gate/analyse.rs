@@ -1,19 +1,20 @@
 //! One side's analysis: build the selected packages, place each finding in the tree
 //! and name its function (attribution), and the line maps the matcher needs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
 use crate::explain;
-use crate::finding::{Finding, FlowStep, RawFinding};
+use crate::finding::{Finding, FlowStep, InlineSite, RawFinding};
 use crate::function::FunctionIndex;
 use crate::git::{Repo, Revision};
 use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
 use crate::interrupt::TempTree;
 use crate::matching::{self, ChangedLines, LineMap};
+use crate::parse::InlineCall;
 use crate::tree_path::{self};
 
 use super::*;
@@ -118,44 +119,128 @@ pub(super) fn analyse(
 ) -> Result<Side> {
     let mut output = go::build_selected(go, tree, listing, &|p| scope.includes(p), settings, name)?;
     let parsed = std::mem::take(&mut output.parsed);
+    let directed = line_directed(tree, listing, &|p| scope.includes(p));
     let Attributed {
         findings,
         outside,
         unplaced,
-    } = attribute(parsed.findings, &output, tree);
+    } = attribute(parsed.findings, &output, tree, &directed);
+    let inline_calls = parsed
+        .inline_calls
+        .into_iter()
+        .filter(|c| output.locate(&c.file).is_some())
+        .collect();
     let analysis = Analysis {
-        findings: matching::dedupe(findings),
+        findings: matching::sort(findings),
         packages: output.packages,
         outside,
         unrecognised: parsed.unrecognised,
         unplaced,
+        inline_calls,
     };
     Ok(Side::new(revision, analysis, false))
 }
 
-/// Places raw findings in the tree and names their enclosing functions. Findings in
-/// files that are not in the tree are only counted.
-pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> Attributed {
+/// The analysed packages with a `//line` or `/*line` directive in one of their files.
+/// A directive can name any file, a standard library one included, so in these packages
+/// no position counts as "outside the repository": every heap finding is compared.
+pub(super) fn line_directed(
+    tree: &Path,
+    listing: &go::Listing,
+    selected: &dyn Fn(&str) -> bool,
+) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for p in listing
+        .packages
+        .iter()
+        .filter(|p| !p.excluded && selected(&p.import_path))
+    {
+        let dir = if p.dir.is_empty() {
+            tree.to_path_buf()
+        } else {
+            tree.join(&p.dir)
+        };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let directed = entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if !is_file || !name.ends_with(".go") {
+                return false;
+            }
+            let rel = if p.dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{}/{name}", p.dir)
+            };
+            tree_path::read_bytes_in_tree(tree, &rel, MAX_SOURCE_READ)
+                .is_ok_and(|bytes| has_line_directive(&bytes))
+        });
+        if directed {
+            out.insert(p.import_path.clone());
+        }
+    }
+    out
+}
+
+/// Whether Go source holds a line directive (`//line` at the start of a line, or
+/// `/*line`), which remaps the positions the compiler prints.
+fn has_line_directive(source: &[u8]) -> bool {
+    source.windows(7).enumerate().any(|(i, w)| {
+        (w == b"//line " && (i == 0 || source[i - 1] == b'\n')) || w.starts_with(b"/*line")
+    })
+}
+
+/// Places raw findings in the tree and names their enclosing functions.
+///
+/// Findings in files outside the repository (standard library, module cache, cgo and
+/// compiler-generated code) are only counted, except in the packages of `directed`
+/// (see [`line_directed`]). A position that cannot be placed in the tree (a `//line`
+/// file, a name that is not there) is kept as printed and marked
+/// [`Finding::unplaced`]: it is compared like any other.
+pub fn attribute(
+    raw: Vec<RawFinding>,
+    output: &BuildOutput,
+    tree: &Path,
+    directed: &HashSet<String>,
+) -> Attributed {
     let mut by_file: HashMap<String, Vec<RawFinding>> = HashMap::new();
     for r in raw {
         by_file.entry(r.file.clone()).or_default().push(r);
     }
     let mut out = Attributed::default();
-    let findings = &mut out.findings;
-    for (file, raws) in by_file {
-        let Some((rel, package)) = output.locate(&file) else {
-            out.outside += raws.len();
-            continue;
-        };
-        let base_name = rel.rsplit('/').next().unwrap_or(&rel);
-        if base_name.starts_with("_cgo_") {
+    let mut files: Vec<(String, Vec<RawFinding>)> = by_file.into_iter().collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    for (file, raws) in files {
+        let base_name = file.rsplit('/').next().unwrap_or(&file);
+        let generated = file.starts_with('<') || base_name.starts_with("_cgo_");
+        let elsewhere = file.starts_with('/') || file.starts_with("../") || file.contains(":\\");
+        if generated {
             out.outside += raws.len();
             continue;
         }
-        let Ok(source) = fs::read(tree.join(&rel)) else {
-            // A name the compiler printed as a file of this tree that is not one: a
-            // finding that cannot be compared, which the user must hear about.
-            out.unplaced.push(format!("{rel}:{}", raws[0].line));
+        if elsewhere {
+            for r in raws {
+                if directed.contains(compiling(&r)) {
+                    out.add_unplaced(r);
+                } else {
+                    out.outside += 1;
+                }
+            }
+            continue;
+        }
+        let placed = output.locate(&file).and_then(|(rel, package)| {
+            let source = fs::read(tree.join(&rel)).ok()?;
+            Some((rel, package, source))
+        });
+        let Some((rel, package, source)) = placed else {
+            // A `//line` file (`parser.y`), or a name the compiler printed that is not
+            // a file of this tree: compared as printed.
+            for r in raws {
+                out.add_unplaced(r);
+            }
             continue;
         };
         let index = FunctionIndex::new(&source);
@@ -163,12 +248,17 @@ pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> Att
         let lines: Vec<&str> = text.lines().collect();
         for r in raws {
             let column = r.column.unwrap_or(0);
-            findings.push(Finding {
+            let function = index.function_at(r.line, column);
+            let compiled = compiling(&r);
+            out.findings.push(Finding {
+                compiled_in: (compiled != package && !compiled.is_empty())
+                    .then(|| compiled.to_string()),
                 package: package.clone(),
                 file: rel.clone(),
                 line: r.line,
                 column,
-                function: index.function_at(r.line, column),
+                hot: index.is_hot(&function),
+                function,
                 kind: r.kind,
                 message: r.message,
                 expr: r.expr,
@@ -178,11 +268,20 @@ pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> Att
                     .unwrap_or_default(),
                 // As printed; `explain::render_in_place` makes them readable.
                 flow: r.flow.into_iter().map(FlowStep::plain).collect(),
+                inlined_into: None,
+                unplaced: false,
             });
         }
     }
     out.unplaced.sort();
+    out.unplaced.dedup();
     out
+}
+
+/// The import path of the package whose compilation printed a raw finding (`# p` or
+/// `# p [p.test]`).
+fn compiling(r: &RawFinding) -> &str {
+    r.block.split(' ').next().unwrap_or("")
 }
 
 /// What [`attribute`] made of raw findings.
@@ -192,9 +291,100 @@ pub struct Attributed {
     /// Findings in files outside the repository (standard library, module cache,
     /// generated code), which never fail the gate.
     pub outside: usize,
-    /// `file:line` of findings the compiler placed in files of the tree that are not
-    /// there; they cannot be compared.
+    /// The files of findings that could not be placed in the tree (see
+    /// [`Finding::unplaced`]), as printed.
     pub unplaced: Vec<String>,
+}
+
+impl Attributed {
+    fn add_unplaced(&mut self, r: RawFinding) {
+        self.unplaced.push(r.file.clone());
+        self.findings.push(Finding {
+            package: compiling(&r).to_string(),
+            file: r.file,
+            line: r.line,
+            column: r.column.unwrap_or(0),
+            function: String::new(),
+            kind: r.kind,
+            message: r.message,
+            expr: r.expr,
+            source: String::new(),
+            flow: r.flow.into_iter().map(FlowStep::plain).collect(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: true,
+            hot: false,
+        });
+    }
+}
+
+/// Names, for each new finding that is a copy compiled into another function, the
+/// inlined call that made it: a call of the finding's function, in the same compiling
+/// package, on a head line the change touched (the new call that made a new copy of an
+/// allocation at a line the change did not touch). Display only: the verdict does not
+/// depend on it.
+pub(super) fn inline_sites(
+    repo: &Repo,
+    base: &Side,
+    head: &Side,
+    renames: &HashMap<String, String>,
+    new: &mut [Finding],
+) {
+    let candidates = |f: &Finding| -> Vec<&InlineCall> {
+        if f.function.is_empty() || f.function == "init" {
+            return Vec::new();
+        }
+        head.inline_calls
+            .iter()
+            .filter(|c| {
+                c.block.split(' ').next() == Some(f.compiling_package())
+                    && calls(&c.callee, &f.function)
+                    && !(c.file == f.file && c.line == f.line)
+            })
+            .collect()
+    };
+    let mut files: Vec<&str> = new
+        .iter()
+        .flat_map(|f| candidates(f).into_iter().map(|c| c.file.as_str()))
+        .collect();
+    if files.is_empty() {
+        return;
+    }
+    files.sort();
+    files.dedup();
+    let changed = changed_lines(repo, base, head, renames, files.iter().copied());
+    let mut indexes: HashMap<String, Option<FunctionIndex>> = HashMap::new();
+    for f in new.iter_mut() {
+        let Some(call) = candidates(f)
+            .into_iter()
+            .find(|c| changed.contains(&c.file, c.line))
+        else {
+            continue;
+        };
+        let index = indexes.entry(call.file.clone()).or_insert_with(|| {
+            read_side(repo, head, &call.file).map(|text| FunctionIndex::new(text.as_bytes()))
+        });
+        let Some(index) = index else {
+            continue;
+        };
+        f.inlined_into = Some(InlineSite {
+            function: index.function_at(call.line, 0),
+            file: call.file.clone(),
+            line: call.line,
+        });
+    }
+}
+
+/// Whether the compiler's `inlining call to CALLEE` inlines `function` (or the function
+/// a closure `function` belongs to): `Opt` for `Opt.func1`, `a.Opt`, `Use.Opt.func1`.
+fn calls(callee: &str, function: &str) -> bool {
+    let top = function.find(".func").map_or(function, |i| &function[..i]);
+    [top, function].iter().any(|name| {
+        callee == *name
+            || callee
+                .strip_suffix(name)
+                .is_some_and(|rest| rest.ends_with('.'))
+    })
 }
 
 /// Line maps for every base file that has findings, to its head counterpart.

@@ -15,6 +15,7 @@ use crate::finding::Finding;
 use crate::git::{Repo, Revision};
 use crate::go::{self, GoEnv};
 use crate::matching::{self, ChangedLines, Comparison};
+use crate::parse::InlineCall;
 
 mod analyse;
 mod config;
@@ -43,9 +44,11 @@ pub struct Side {
     pub outside: usize,
     /// Compiler lines that were not recognised.
     pub unrecognised: Vec<String>,
-    /// `file:line` of heap findings the compiler placed in files of the tree that are
-    /// not there: they could not be compared.
+    /// The files of heap findings that could not be placed in the checkout, as the
+    /// compiler printed them; those findings are compared as printed.
     pub unplaced: Vec<String>,
+    /// The `inlining call to F` lines in files of the tree.
+    pub inline_calls: Vec<InlineCall>,
     /// Whether the analysis was read from the findings cache.
     pub cached: bool,
 }
@@ -59,6 +62,9 @@ struct Analysis {
     unrecognised: Vec<String>,
     #[serde(default)]
     unplaced: Vec<String>,
+    /// The `inlining call to F` lines in files of the tree: where copies come from.
+    #[serde(default)]
+    inline_calls: Vec<InlineCall>,
 }
 
 impl Side {
@@ -70,6 +76,7 @@ impl Side {
             outside: analysis.outside,
             unrecognised: analysis.unrecognised,
             unplaced: analysis.unplaced,
+            inline_calls: analysis.inline_calls,
             cached,
         }
     }
@@ -82,12 +89,19 @@ impl Side {
             warnings.push(unrecognised_warning(self));
         }
         if !self.unplaced.is_empty() {
+            let count = self.findings.iter().filter(|f| f.unplaced).count();
             warnings.push(format!(
-                "{} heap finding(s) of {} name files that are not in its checkout, so they were not \
-                 compared: {} (please report this to escape-gate's maintainers)",
-                self.unplaced.len(),
+                "{count} heap finding(s) of {} are in files that are not in its checkout (a \
+                 `//line` directive names them, or the compiler printed a name escape-gate \
+                 could not place): {}; they are compared as the compiler printed them, \
+                 without a function name",
                 self.revision.label(),
-                self.unplaced.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                self.unplaced
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         warnings
@@ -100,6 +114,7 @@ impl Side {
             outside: self.outside,
             unrecognised: self.unrecognised.clone(),
             unplaced: self.unplaced.clone(),
+            inline_calls: self.inline_calls.clone(),
         }
     }
 }
@@ -321,8 +336,15 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     };
     progress.clear();
 
+    // Hot paths named by the allowlist that rules (the `//escape-gate:hot` directive was
+    // read with the source).
+    let mut head = head;
+    for f in &mut head.findings {
+        f.hot = f.hot || config.config.is_hot(f);
+    }
     let lines = line_map(repo, &base, &head, &changes.renames);
     let mut comparison = matching::compare(&base.findings, &head.findings, &lines);
+    inline_sites(repo, &base, &head, &changes.renames, &mut comparison.new);
     if req.explain && !comparison.new.is_empty() {
         progress.say(&format!(
             "explaining the new escapes of head {}",

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::explain;
-use crate::finding::{Finding, RawFinding};
+use crate::finding::{normalise_expr, Finding, RawFinding};
 use crate::git::Revision;
 use crate::go::{self, GoEnv};
 use crate::matching::{self};
@@ -120,11 +120,26 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         .into_iter()
         .filter(|r| r.line == req.line)
         .collect();
-    let findings = attribute(raw, &output, &tree).findings;
-    let mut findings: Vec<Finding> = matching::dedupe(findings)
+    let findings = attribute(raw, &output, &tree, &Default::default()).findings;
+    // One line per allocation site: the copies the compiler prints of a site (generic
+    // shapes, inlined bodies) all say the same thing about this line.
+    let mut findings: Vec<Finding> = matching::sort(findings)
         .into_iter()
         .filter(|f| f.file == req.file)
         .collect();
+    findings.dedup_by(|later, first| {
+        (
+            later.line,
+            later.column,
+            later.kind,
+            normalise_expr(&later.expr),
+        ) == (
+            first.line,
+            first.column,
+            first.kind,
+            normalise_expr(&first.expr),
+        )
+    });
     explain::render_in_place(&mut findings, &output);
     Ok(Explained {
         go,

@@ -211,7 +211,11 @@ pub(super) fn run_build(
             *step = relocate_flow(tree, &unit, step);
         }
     }
+    for call in &mut parsed.inline_calls {
+        call.file = relocate_existing(tree, &units, &call.file);
+    }
     out.parsed.findings.extend(parsed.findings);
+    out.parsed.inline_calls.extend(parsed.inline_calls);
     out.parsed.unrecognised.extend(parsed.unrecognised);
     out.parsed.informational += parsed.informational;
     out.packages

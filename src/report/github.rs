@@ -115,7 +115,7 @@ pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
         file: Some(format!("{}{}", ci.workspace_prefix, f.file)),
         line: Some(f.line),
         col: (f.column > 0).then_some(f.column),
-        title: format!("escape-gate: new heap escape in {}", f.function),
+        title: format!("escape-gate: new heap escape in {}", f.function_display()),
         message,
     }
 }
@@ -241,11 +241,14 @@ pub fn write(
             out,
             "\nnew {} in {}{touched}",
             one_line(&f.position()),
-            one_line(&f.function)
+            one_line(&f.function_display())
         )?;
         writeln!(out, "    {}", one_line(&f.message))?;
         if !f.source.is_empty() {
             writeln!(out, "    {} | {}", f.line, one_line(&f.source))?;
+        }
+        if let Some(from) = words::provenance(f) {
+            writeln!(out, "    {}", one_line(&from))?;
         }
         for line in &f.flow {
             writeln!(out, "      {}", one_line(line.display().trim()))?;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::allowlist::{AllowEntry, BuildConfig};
 use crate::finding::Finding;
 use crate::gate::{Outcome, Side};
+use crate::matching::MovedBy;
 
 /// 2: flow steps became objects (`text`, `changed`) instead of strings with a
 /// `[changed]` suffix; `kind` names the heap finding (`moved_to_heap`,
@@ -43,6 +44,14 @@ pub struct ConfigChangeJson<'a> {
     pub added: Vec<AddedJson<'a>>,
     pub removed: Vec<EntryJson<'a>>,
     pub build: Option<BuildChangeJson<'a>>,
+    /// `hot:` entries of the base the head no longer has.
+    pub hot_removed: Vec<HotJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HotJson<'a> {
+    pub path: &'a str,
+    pub function: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,6 +116,14 @@ fn config_change(outcome: &Outcome) -> Option<ConfigChangeJson<'_>> {
             line: b.line,
             no_longer_analysed: b.no_longer_analysed.as_deref(),
         }),
+        hot_removed: change
+            .hot_removed
+            .iter()
+            .map(|h| HotJson {
+                path: &h.path,
+                function: h.function.as_deref(),
+            })
+            .collect(),
     })
 }
 
@@ -115,6 +132,10 @@ pub struct MovedJson<'a> {
     #[serde(flatten)]
     pub to: &'a Finding,
     pub from: Location<'a>,
+    /// What pairs them: `line` (the same line, in a renamed function), `package` (the
+    /// package has as many of this escape as before), `name` (the same function, moved
+    /// to another package).
+    pub by: MovedBy,
 }
 
 #[derive(Debug, Serialize)]
@@ -219,6 +240,7 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
                     column: m.from.column,
                     function: &m.from.function,
                 },
+                by: m.by,
             })
             .collect(),
         allowed: outcome

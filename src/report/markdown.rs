@@ -88,10 +88,11 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         what: "new escapes",
     };
     for f in failing {
+        let from = words::provenance(f).map_or_else(String::new, |p| format!(" ({})", cell(&p)));
         new.rows.push(format!(
-            "| {} | {} | {} |\n",
+            "| {} | {} | {}{from} |\n",
             place(ci, head_commit.as_deref(), f),
-            cell(&code(&f.function)),
+            cell(&code(&f.function_display())),
             cell(&code(&f.message))
         ));
     }
@@ -113,7 +114,7 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         flows.rows.push(format!(
             "<details><summary>{} in {}</summary>\n\n{fence}text\n{body}\n{fence}\n\n</details>\n\n",
             text(&f.position()),
-            text(&f.function),
+            text(&f.function_display()),
         ));
     }
     sections.push(flows);
@@ -128,26 +129,27 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         fixed.rows.push(format!(
             "| {} | {} | {} |\n",
             place(ci, base_commit.as_deref(), f),
-            cell(&code(&f.function)),
+            cell(&code(&f.function_display())),
             cell(&code(&f.message))
         ));
     }
     sections.push(fixed);
 
     let mut moved = Section {
-        head: "#### Moved heap escapes (not new)\n\n| Where | From (base) | Message |\n| --- | --- | --- |\n"
+        head: "#### Moved heap escapes (not new)\n\n| Where | From (base) | Message | How |\n| --- | --- | --- | --- |\n"
             .to_string(),
         rows: Vec::new(),
         what: "moved escapes",
     };
     for m in &cmp.moved {
         moved.rows.push(format!(
-            "| {} {} | {} {} | {} |\n",
+            "| {} {} | {} {} | {} | {} |\n",
             place(ci, head_commit.as_deref(), &m.to),
-            cell(&code(&m.to.function)),
+            cell(&code(&m.to.function_display())),
             place(ci, base_commit.as_deref(), &m.from),
-            cell(&code(&m.from.function)),
-            cell(&code(&m.to.message))
+            cell(&code(&m.from.function_display())),
+            cell(&code(&m.to.message)),
+            m.by.describe()
         ));
     }
     sections.push(moved);
@@ -163,7 +165,7 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         allowed.rows.push(format!(
             "| {} | {} | {} | {}: {} |\n",
             place(ci, head_commit.as_deref(), finding),
-            cell(&code(&finding.function)),
+            cell(&code(&finding.function_display())),
             cell(&code(&finding.message)),
             cell(&code(&words::entry_place(origin, entry))),
             cell(&text(&entry.reason))

@@ -225,6 +225,10 @@ pub(crate) mod fixture {
             expr: expr.to_string(),
             source: format!("src {line}"),
             flow: Vec::new(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: false,
+            hot: false,
         }
     }
 
@@ -239,6 +243,7 @@ pub(crate) mod fixture {
             outside: 0,
             unrecognised: Vec::new(),
             unplaced: Vec::new(),
+            inline_calls: Vec::new(),
             cached: false,
         }
     }

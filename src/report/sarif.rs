@@ -272,7 +272,14 @@ pub fn fingerprint(f: &Finding, occurrence: usize) -> String {
 /// The message, and the first steps of the escape flow when the compiler explained it.
 fn message_text(f: &Finding) -> String {
     const FLOW_LINES: usize = 8;
-    let mut text = format!("{} (new heap escape in {})", f.message, f.function);
+    let mut text = format!(
+        "{} (new heap escape in {})",
+        f.message,
+        f.function_display()
+    );
+    if let Some(from) = crate::report::words::provenance(f) {
+        text.push_str(&format!("\n{from}"));
+    }
     if !f.flow.is_empty() {
         text.push_str("\nWhy:");
         for line in f.flow.iter().take(FLOW_LINES) {

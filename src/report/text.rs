@@ -168,7 +168,7 @@ fn finding_block(
         out,
         "{label}{} in {}",
         paint.bold(&f.position()),
-        paint.bold(&f.function)
+        paint.bold(&f.function_display())
     )?;
     writeln!(out, "    {}", f.message)?;
     if !f.source.is_empty() {
@@ -176,6 +176,9 @@ fn finding_block(
     }
     if let Some(note) = note {
         writeln!(out, "    {}", paint.dim(note))?;
+    }
+    if let Some(from) = words::provenance(f) {
+        writeln!(out, "    {}", paint.dim(&from))?;
     }
     // Present only when an explanation was asked for (`--explain`).
     if !f.flow.is_empty() {

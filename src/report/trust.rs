@@ -28,7 +28,12 @@ pub struct Item {
 
 /// How a finding is named in a detail line: `a.go:5:2 in F: moved to heap: x`.
 pub fn finding_line(f: &Finding) -> String {
-    format!("{} in {}: {}", f.position(), f.function, f.message)
+    format!(
+        "{} in {}: {}",
+        f.position(),
+        f.function_display(),
+        f.message
+    )
 }
 
 /// The notes for the outcome's config change, if the head changes the allowlist.
@@ -101,6 +106,17 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
             details: Vec::new(),
         });
     }
+    for h in &change.hot_removed {
+        items.push(Item {
+            sign: '-',
+            line: None,
+            title: format!(
+                "hot path removed ({}): an escape that moves into it is no longer new",
+                h.describe()
+            ),
+            details: Vec::new(),
+        });
+    }
     if let Some(build) = &change.build {
         let place = match build.line {
             Some(line) => format!("{file}:{line}"),
@@ -136,12 +152,12 @@ mod tests {
 
     #[test]
     fn every_change_is_an_item() {
+        let head_text = "version: 1\nbuild:\n  exclude: [\"hot/...\"]\nallow:\n  - path: \"**\"\n    count: 2\n    reason: anything\n";
         let base = Config::parse(
-            "version: 1\nallow:\n  - path: old.go\n    reason: gone\n",
+            "version: 1\nallow:\n  - path: old.go\n    reason: gone\nhot:\n  - path: \"codec/*.go\"\n    function: Encode\n",
             ".escape-gate.yml",
         )
         .expect("base");
-        let head_text = "version: 1\nbuild:\n  exclude: [\"hot/...\"]\nallow:\n  - path: \"**\"\n    count: 2\n    reason: anything\n";
         let head = Config::parse(head_text, ".escape-gate.yml").expect("head");
         let mut change = ConfigChange::between(".escape-gate.yml", Some(&base), &head, head_text)
             .expect("changed");
@@ -159,11 +175,12 @@ mod tests {
             vec![
                 ('+', Some(5), "allowlist entry added at .escape-gate.yml:5 (path \"**\", count 2; reason \"anything\"): allows none of this comparison's new heap escapes"),
                 ('-', None, "allowlist entry removed (path \"old.go\"; reason \"gone\")"),
+                ('-', None, "hot path removed (codec/*.go Encode): an escape that moves into it is no longer new"),
                 ('~', Some(2), "build section changed at .escape-gate.yml:2: exclude: [] → [\"hot/...\"]"),
             ]
         );
         assert_eq!(
-            notes.items[2].details,
+            notes.items[3].details,
             vec!["no longer analysed (1 package): example.com/m/hot".to_string()]
         );
         let base_rules = describe(&change, ConfigFrom::Base);

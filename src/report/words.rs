@@ -4,6 +4,7 @@
 //! rephrase them.
 
 use crate::allowlist::AllowEntry;
+use crate::finding::Finding;
 use crate::gate::{Origin, Outcome, Scope};
 
 /// `1 heap escape`, `2 heap escapes`, `1 entry`, `3 entries`.
@@ -15,6 +16,33 @@ pub fn count(n: usize, noun: &str) -> String {
         Some(stem) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{n} {stem}ies"),
         _ => format!("{n} {noun}s"),
     }
+}
+
+/// Where a finding's copy comes from and how it was compared, when that is more than
+/// its position says: `compiled in example.com/m/b; inlined into EncodeTo at
+/// zstd/simple.go:25`, `in a hot path`, `position as the compiler printed it (not a
+/// file of the checkout)`.
+pub fn provenance(f: &Finding) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(site) = &f.inlined_into {
+        parts.push(format!(
+            "inlined into {} at {}:{}",
+            site.function, site.file, site.line
+        ));
+    }
+    if let Some(package) = &f.compiled_in {
+        parts.push(format!("a copy compiled in package {package}"));
+    }
+    if f.unplaced {
+        parts.push(
+            "position as the compiler printed it (not a file of the checkout: a //line directive?)"
+                .to_string(),
+        );
+    }
+    if f.hot {
+        parts.push("in a hot path".to_string());
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// The first line of a comparison's report, without its `ok:`/`error:` label:
