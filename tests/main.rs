@@ -21,4 +21,5 @@ mod readme;
 mod report_formats;
 mod schemas;
 mod scope;
+mod verdicts;
 mod work_directory;

@@ -133,9 +133,11 @@ fn a_line_directive_naming_a_wide_character_file_does_not_crash() {
     );
     let head = repo.commit("a //line directive");
     let run = repo.run_untouched(&["diff", &base, &head]);
-    // é.go is not a file of the repository: its finding is outside, like the standard
-    // library's.
-    run.assert_code(0);
+    // é.go is not a file of the repository: its finding is compared as printed, and
+    // it is new.
+    run.assert_code(1);
+    assert!(run.stdout.contains("new é.go:11:2"), "{}", run.stdout);
+    assert!(run.stdout.contains("moved to heap: q"), "{}", run.stdout);
 }
 
 #[test]

@@ -1,0 +1,285 @@
+//! The verdict is per package and counts every copy (README, "How it works"): a new
+//! inlined copy of an existing allocation is new, code that moved between the functions
+//! of a package is moved, hot paths stay strict, and findings the compiler places in
+//! files that are not in the checkout (`//line`) are compared, never dropped.
+
+use serde_json::Value;
+
+use crate::support::{Run, TestRepo};
+
+fn json_diff(repo: &TestRepo, args: &[&str]) -> (Run, Value) {
+    let mut all = vec!["diff", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = repo.run_untouched(&all);
+    let json = run.json();
+    (run, json)
+}
+
+fn items<'a>(json: &'a Value, field: &str) -> &'a Vec<Value> {
+    json[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{field}` is not an array in {json:#}"))
+}
+
+/// `file:line function: message` of each finding of `field`, sorted.
+fn described(json: &Value, field: &str) -> Vec<String> {
+    let mut out: Vec<String> = items(json, field)
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{} {}: {}",
+                f["file"].as_str().unwrap_or("?"),
+                f["line"],
+                f["function"].as_str().unwrap_or("?"),
+                f["message"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+const OPTIONS: &str = r#"package a
+
+import "fmt"
+
+const Min = 1024
+
+// WithSize returns an option that checks its size.
+func WithSize(n int) func() error {
+	return func() error {
+		if n < Min {
+			return fmt.Errorf("size below %d", Min)
+		}
+		return nil
+	}
+}
+
+// Check uses the option once.
+func Check() error {
+	return WithSize(5)()
+}
+"#;
+
+/// The line of `needle` in `text`, 1-based.
+fn line_of(text: &str, needle: &str) -> u64 {
+    let i = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the text"));
+    text[..i].matches('\n').count() as u64 + 1
+}
+
+#[test]
+fn a_new_inlined_copy_of_an_existing_allocation_is_new() {
+    let repo = TestRepo::go_module(&[("a/options.go", OPTIONS)]);
+    let base = repo.commit("base");
+    let encode = "package a\n\n// Encode applies the option again.\nfunc Encode() error {\n\treturn WithSize(7)()\n}\n";
+    repo.write("a/encode.go", encode);
+    let head = repo.commit("Encode inlines WithSize's closure");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let errorf = line_of(OPTIONS, "fmt.Errorf");
+    let new = items(&json, "new");
+    // The closure's body is compiled once more, inside Encode: its allocation at the
+    // unchanged Errorf line is a new heap allocation.
+    let copy = new
+        .iter()
+        .find(|f| f["file"] == "a/options.go" && f["line"] == errorf)
+        .unwrap_or_else(|| panic!("no new copy at a/options.go:{errorf} in {json:#}"));
+    assert_eq!(copy["function"], "WithSize.func1", "{json:#}");
+    assert_eq!(
+        copy["inlined_into"]["function"], "Encode",
+        "the copy says where it was inlined: {json:#}"
+    );
+    assert_eq!(copy["inlined_into"]["file"], "a/encode.go");
+    assert_eq!(copy["inlined_into"]["line"], 5);
+
+    let text = repo.run_untouched(&["diff", &base, &head]);
+    text.assert_code(1);
+    assert!(
+        text.stdout.contains("inlined into Encode at a/encode.go:5"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_copy_inlined_into_an_importer_is_new_and_counted_there() {
+    let repo = TestRepo::go_module(&[("a/options.go", OPTIONS)]);
+    let base = repo.commit("base");
+    repo.write(
+        "b/b.go",
+        "package b\n\nimport \"example.com/m/a\"\n\n// B applies a's option.\nfunc B() error {\n\treturn a.WithSize(9)()\n}\n",
+    );
+    let head = repo.commit("b inlines a's closure");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let errorf = line_of(OPTIONS, "fmt.Errorf");
+    let copy = items(&json, "new")
+        .iter()
+        .find(|f| f["file"] == "a/options.go" && f["line"] == errorf)
+        .unwrap_or_else(|| panic!("no copy of a/options.go:{errorf} in {json:#}"));
+    assert_eq!(copy["package"], "example.com/m/a");
+    assert_eq!(copy["compiled_in"], "example.com/m/b", "{json:#}");
+}
+
+const BEFORE: &str = r#"package m
+
+var names map[string]int
+
+var ids map[int]string
+
+// Load builds its tables inline.
+func Load(n int) {
+	names = make(map[string]int, n)
+	ids = make(map[int]string, n)
+}
+"#;
+
+const AFTER: &str = r#"package m
+
+var names map[string]int
+
+var ids map[int]string
+
+// Load builds its tables with a helper.
+func Load(n int) {
+	tables(n)
+}
+
+//go:noinline
+func tables(n int) {
+	names = make(map[string]int, n) // by name
+	ids = make(map[int]string, n)   // by id
+}
+"#;
+
+#[test]
+fn allocations_moved_into_a_helper_are_moved_not_new() {
+    let repo = TestRepo::go_module(&[("m.go", BEFORE)]);
+    let base = repo.commit("base");
+    repo.write("m.go", AFTER);
+    let head = repo.commit("move the tables into a helper");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(0);
+    assert!(items(&json, "new").is_empty(), "{json:#}");
+    assert!(items(&json, "fixed").is_empty(), "{json:#}");
+    let moved = items(&json, "moved");
+    assert_eq!(moved.len(), 2, "both maps moved: {json:#}");
+    for m in moved {
+        assert_eq!(m["by"], "package", "{json:#}");
+        assert_eq!(m["from"]["function"], "Load");
+        assert_eq!(m["function"], "tables");
+    }
+}
+
+#[test]
+fn an_escape_moving_into_a_function_marked_hot_is_new() {
+    let repo = TestRepo::go_module(&[("m.go", BEFORE)]);
+    let base = repo.commit("base");
+    repo.write(
+        "m.go",
+        &AFTER.replace("//go:noinline\n", "//go:noinline\n//escape-gate:hot\n"),
+    );
+    let head = repo.commit("move the tables into a hot helper");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = described(&json, "new");
+    assert_eq!(new.len(), 2, "{json:#}");
+    assert!(new.iter().all(|d| d.contains(" tables: ")), "{new:?}");
+    assert_eq!(described(&json, "fixed").len(), 2, "{json:#}");
+    assert!(items(&json, "new").iter().all(|f| f["hot"] == true));
+    let text = repo.run_untouched(&["diff", &base, &head]);
+    assert!(text.stdout.contains("in a hot path"), "{}", text.stdout);
+}
+
+#[test]
+fn hot_entries_of_the_allowlist_keep_a_function_strict_and_removing_one_is_reported() {
+    let config = "version: 1\nhot:\n  - path: \"*.go\"\n    function: tables\n";
+    let repo = TestRepo::go_module(&[("m.go", BEFORE), (".escape-gate.yml", config)]);
+    let base = repo.commit("base");
+    repo.write("m.go", AFTER);
+    let strict = repo.commit("move the tables into a helper named hot");
+    let (run, json) = json_diff(&repo, &[&base, &strict]);
+    run.assert_code(1);
+    assert_eq!(items(&json, "new").len(), 2, "{json:#}");
+
+    // A head that also drops the entry passes, and every report says so.
+    repo.write(".escape-gate.yml", "version: 1\n");
+    let loosened = repo.commit("and drop the hot entry");
+    let (run, json) = json_diff(&repo, &[&base, &loosened]);
+    run.assert_code(0);
+    let removed = items(&json["config_change"], "hot_removed");
+    assert_eq!(removed.len(), 1, "{json:#}");
+    assert_eq!(removed[0]["function"], "tables");
+    let text = repo.run_untouched(&["diff", &base, &loosened]);
+    assert!(
+        text.stdout.contains("hot path removed (*.go tables)")
+            || text.stderr.contains("hot path removed (*.go tables)"),
+        "{}{}",
+        text.stdout,
+        text.stderr
+    );
+    // With the base's allowlist ruling, the entry still applies.
+    let (run, _) = json_diff(&repo, &["--config-from", "base", &base, &loosened]);
+    run.assert_code(1);
+}
+
+const GRAMMAR: &str =
+    "package p\n\n//line parser.y:10\nfunc Value(n int) *int {\n\tx := n\n\treturn &x\n}\n";
+
+#[test]
+fn an_escape_in_a_line_directed_file_is_compared_and_reported() {
+    let repo = TestRepo::go_module(&[("p/parser.go", GRAMMAR)]);
+    let base = repo.commit("base");
+    repo.write(
+        "p/parser.go",
+        &GRAMMAR.replace(
+            "\treturn &x\n}\n",
+            "\treturn &x\n}\n\nvar sink *int\n\nfunc Keep(n int) {\n\ty := n\n\tsink = &y\n}\n",
+        ),
+    );
+    let head = repo.commit("an escape in generated code");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = items(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["file"], "parser.y", "{json:#}");
+    assert_eq!(new[0]["message"], "moved to heap: y");
+    assert_eq!(new[0]["unplaced"], true);
+    assert_eq!(new[0]["package"], "example.com/m/p");
+    // The old escape at its remapped position is unchanged, not fixed and new again.
+    assert!(items(&json, "fixed").is_empty(), "{json:#}");
+}
+
+#[test]
+fn a_line_directive_naming_a_standard_library_file_does_not_hide_an_escape() {
+    let goroot = String::from_utf8(
+        std::process::Command::new("go")
+            .args(["env", "GOROOT"])
+            .output()
+            .expect("go env GOROOT")
+            .stdout,
+    )
+    .expect("utf-8");
+    let hidden = format!("{}/src/fmt/print.go", goroot.trim());
+    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
+    let base = repo.commit("base");
+    repo.write(
+        "p/p.go",
+        &format!("package p\n\nfunc F() {{}}\n\nvar sink *int\n\n//line {hidden}:100\nfunc Keep(n int) {{\n\ty := n\n\tsink = &y\n}}\n"),
+    );
+    let head = repo.commit("an escape behind a line directive");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = items(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["message"], "moved to heap: y");
+    assert_eq!(new[0]["file"], hidden.as_str());
+}
