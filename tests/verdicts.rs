@@ -283,3 +283,29 @@ fn a_line_directive_naming_a_standard_library_file_does_not_hide_an_escape() {
     assert_eq!(new[0]["message"], "moved to heap: y");
     assert_eq!(new[0]["file"], hidden.as_str());
 }
+
+/// A file name that is not UTF-8 is checked out with its bytes, and its escapes are
+/// placed in it (the compiler prints the bytes; escape-gate reads them as text).
+#[cfg(unix)]
+#[test]
+fn an_escape_in_a_file_whose_name_is_not_utf8_is_found_and_placed() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
+    let base = repo.commit("base");
+    let name = std::ffi::OsStr::from_bytes(b"g\xff.go");
+    std::fs::write(
+        repo.path().join("p").join(name),
+        "package p\n\nvar sink *int\n\nfunc G(n int) {\n\tx := n\n\tsink = &x\n}\n",
+    )
+    .expect("write");
+    let head = repo.commit("a file whose name is not UTF-8");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = items(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["message"], "moved to heap: x");
+    assert_eq!(new[0]["function"], "G", "placed in its file: {json:#}");
+    assert_eq!(new[0]["file"], "p/g\u{fffd}.go");
+    assert!(new[0].get("unplaced").is_none(), "{json:#}");
+}

@@ -232,7 +232,9 @@ pub fn attribute(
             continue;
         }
         let placed = output.locate(&file).and_then(|(rel, package)| {
-            let source = fs::read(tree.join(&rel)).ok()?;
+            let source = fs::read(tree.join(&rel))
+                .ok()
+                .or_else(|| read_lossy_name(tree, &rel))?;
             Some((rel, package, source))
         });
         let Some((rel, package, source)) = placed else {
@@ -276,6 +278,31 @@ pub fn attribute(
     out.unplaced.sort();
     out.unplaced.dedup();
     out
+}
+
+/// The file whose name, with invalid UTF-8 replaced, is `rel`: the compiler prints a
+/// name's bytes, and escape-gate reads its output as text, so a name that is not UTF-8
+/// reaches here with U+FFFD in it.
+fn read_lossy_name(tree: &Path, rel: &str) -> Option<Vec<u8>> {
+    if !rel.contains('\u{fffd}') {
+        return None;
+    }
+    let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let dir = if dir.is_empty() {
+        tree.to_path_buf()
+    } else {
+        tree.join(dir)
+    };
+    let mut matches = fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy() == name && e.file_type().is_ok_and(|t| t.is_file()));
+    let only = matches.next()?;
+    // Two names that read alike cannot be told apart: compare as printed instead.
+    if matches.next().is_some() {
+        return None;
+    }
+    fs::read(only.path()).ok()
 }
 
 /// The import path of the package whose compilation printed a raw finding (`# p` or

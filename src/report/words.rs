@@ -35,7 +35,7 @@ pub fn provenance(f: &Finding) -> Option<String> {
     }
     if f.unplaced {
         parts.push(
-            "position as the compiler printed it (not a file of the checkout: a //line directive?)"
+            "position as the compiler printed it (not a file of the checkout: a //line directive names it, or the name is not UTF-8)"
                 .to_string(),
         );
     }
