@@ -16,8 +16,8 @@
 //!
 //! `uses:` steps must name their action by a full commit id. `actions/cache/restore` and
 //! `actions/cache/save` run against a local stand-in for GitHub's cache service
-//! ([`cache_store`]) with actions/cache's matching rules, one store per repository that
-//! tests share between runs. The binary's tool cache (`actions/cache` with its post
+//! ([`cache_store`]) with actions/cache's matching rules: each runner has an empty one
+//! unless a test gives several runs the same. The binary's tool cache (`actions/cache` with its post
 //! step) only runs for a released version, never for the local action tested here.
 //!
 //! The comment step talks to `GITHUB_API_URL`: a loopback stand-in for GitHub's REST
