@@ -5,14 +5,20 @@
 //! under test on PATH and the real `go` and `git`.
 //!
 //! The runner's expression language is reduced to what action.yml may use in a step's
-//! `env:`: `${{ <context>.<path> }}` over `inputs`, `github` (with `github.event` read
-//! from the payload), `runner` and `steps.<id>.outputs`; and in a step's `if:`, terms
-//! joined by `&&`: `!cancelled()`, `always()`, `success()`, `failure()` and
-//! `inputs.<name> == '<value>'` (or `!=`), with GitHub's rule that a condition without
-//! a status function runs only while every step before succeeded. Anything else in a
-//! `run:` step (another shell, an expression inside a script) fails the test, so the
-//! Action cannot drift out of what is tested here. `uses:` steps (the cache) are the
-//! runner's business and are skipped.
+//! `env:` and `with:`: `${{ <context>.<path> }}` over `inputs`, `github` (with
+//! `github.event` read from the payload), `runner` and `steps.<id>.outputs`; and in a
+//! step's `if:`, terms joined by `&&`: `!cancelled()`, `always()`, `success()`,
+//! `failure()` and `inputs.<name>` or `steps.<id>.outputs.<name>` `== '<value>'` (or
+//! `!=`), with GitHub's rule that a condition without a status function runs only while
+//! every step before succeeded. Anything else in a `run:` step (another shell, an
+//! expression inside a script) fails the test, so the Action cannot drift out of what is
+//! tested here.
+//!
+//! `uses:` steps must name their action by a full commit id. `actions/cache/restore` and
+//! `actions/cache/save` run against a local stand-in for GitHub's cache service
+//! ([`cache_store`]) with actions/cache's matching rules: each runner has an empty one
+//! unless a test gives several runs the same. The binary's tool cache (`actions/cache` with its post
+//! step) only runs for a released version, never for the local action tested here.
 //!
 //! The comment step talks to `GITHUB_API_URL`: a loopback stand-in for GitHub's REST
 //! API ([`github_api`]) where a test needs one, else a closed port, so no test can
@@ -22,13 +28,16 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
 use crate::support::{git_in, hermetic, require_go, TestRepo};
 
+mod cache_store;
 mod github_api;
+use cache_store::CacheStore;
 use github_api::{FakeGitHub, ACTIONS_BOT, BODY_LIMIT, TOKEN};
 
 const A_GO: &str = "package m
@@ -78,6 +87,8 @@ struct Runner {
     inputs: HashMap<String, String>,
     /// `GITHUB_API_URL`.
     api_url: String,
+    /// The repository's cache service.
+    cache: Arc<CacheStore>,
 }
 
 /// What running the Action produced.
@@ -98,6 +109,87 @@ struct ActionRun {
 }
 
 impl Runner {
+    /// `GITHUB_REF`: a pull request's merge ref, a push's ref, else the default branch.
+    fn git_ref(&self) -> String {
+        match self.event_name.as_str() {
+            "pull_request" | "pull_request_target" => {
+                format!("refs/pull/{}/merge", self.event["number"])
+            }
+            "push" => self.event["ref"]
+                .as_str()
+                .expect("a push event names its ref")
+                .to_string(),
+            _ => format!("refs/heads/{}", self.default_branch()),
+        }
+    }
+
+    fn default_branch(&self) -> String {
+        self.event["repository"]["default_branch"]
+            .as_str()
+            .unwrap_or("main")
+            .to_string()
+    }
+
+    /// The refs whose caches a run may read besides its own: a pull request's base
+    /// branch, then the default branch.
+    fn fallback_refs(&self) -> Vec<String> {
+        let mut refs = Vec::new();
+        if let Some(base) = self.event["pull_request"]["base"]["ref"].as_str() {
+            refs.push(format!("refs/heads/{base}"));
+        }
+        refs.push(format!("refs/heads/{}", self.default_branch()));
+        refs
+    }
+
+    /// Runs a `uses:` step: the cache steps against the store, the binary's tool cache
+    /// not at all (see the module documentation).
+    fn uses(
+        &self,
+        id: &str,
+        step: &Yaml,
+        outputs: &HashMap<String, HashMap<String, String>>,
+        runner_temp: &Path,
+    ) -> Option<cache_store::StepResult> {
+        let uses = step["uses"].as_str().expect("uses");
+        let (action, commit) = uses.split_once('@').expect("uses: OWNER/REPO@REF");
+        assert!(
+            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+            "step {id}: {uses} is not pinned by a commit id"
+        );
+        let with = |name: &str| {
+            let value = step["with"][name].as_str().unwrap_or("");
+            self.expand(value, outputs)
+        };
+        let git_ref = self.git_ref();
+        let run = cache_store::Run {
+            git_ref: &git_ref,
+            fallback_refs: self.fallback_refs(),
+            runner_temp,
+        };
+        match action {
+            "actions/cache" => {
+                assert_eq!(
+                    step["if"].as_str(),
+                    Some("inputs.version != '' || startsWith(github.action_ref, 'v')"),
+                    "step {id}: the tool cache's condition changed; simulate it"
+                );
+                assert_eq!(
+                    self.inputs["version"], "",
+                    "the tool cache is not simulated"
+                );
+                None
+            }
+            "actions/cache/restore" => {
+                Some(
+                    self.cache
+                        .restore(&run, &with("path"), &with("key"), &with("restore-keys")),
+                )
+            }
+            "actions/cache/save" => Some(self.cache.save(&run, &with("path"), &with("key"))),
+            other => panic!("step {id}: no simulation of {other}"),
+        }
+    }
+
     /// Evaluates `${{ ... }}` in one `env:` value.
     fn expand(&self, value: &str, outputs: &HashMap<String, HashMap<String, String>>) -> String {
         let mut out = String::new();
@@ -137,6 +229,7 @@ impl Runner {
                 }
             }
             ["github", "event_name"] => self.event_name.clone(),
+            ["github", "ref"] => self.git_ref(),
             ["github", "token"] => TOKEN.to_string(),
             ["github", "sha"] => self.sha.clone(),
             ["github", "action_path"] => env!("CARGO_MANIFEST_DIR").to_string(),
@@ -186,10 +279,30 @@ impl Runner {
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("step{i}"));
             if step.get("uses").is_some() {
+                // The tool cache's condition is checked in `uses`, the others here.
+                let tool_cache = step["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("actions/cache@"));
+                let condition = step["if"].as_str().unwrap_or("");
+                if !tool_cache && !self.condition(condition, result.code != 0, &result.outputs) {
+                    continue;
+                }
+                let Some(done) = self.uses(&id, step, &result.outputs, &runner_temp) else {
+                    continue;
+                };
+                result.ran.push(id.clone());
+                result.codes.insert(id.clone(), done.code);
+                if result.code == 0 {
+                    result.code = done.code;
+                }
+                result.stdout.push_str(&done.log);
+                result
+                    .outputs
+                    .insert(id.clone(), done.outputs.into_iter().collect());
                 continue;
             }
             let condition = step["if"].as_str().unwrap_or("");
-            if !self.condition(condition, result.code != 0) {
+            if !self.condition(condition, result.code != 0, &result.outputs) {
                 continue;
             }
             assert_eq!(step["shell"].as_str(), Some("bash"), "step {id}: shell");
@@ -220,6 +333,14 @@ impl Runner {
                 .env("GITHUB_EVENT_NAME", &self.event_name)
                 .env("GITHUB_EVENT_PATH", &event_path)
                 .env("GITHUB_SHA", &self.sha)
+                .env("GITHUB_REF", self.git_ref())
+                .env(
+                    "GITHUB_REF_NAME",
+                    self.git_ref()
+                        .trim_start_matches("refs/heads/")
+                        .trim_start_matches("refs/tags/")
+                        .trim_start_matches("refs/pull/"),
+                )
                 .env("GITHUB_REPOSITORY", "acme/inventory")
                 .env("GITHUB_SERVER_URL", "https://github.com")
                 .env("GITHUB_WORKSPACE", &self.workspace)
@@ -285,7 +406,12 @@ impl Runner {
     }
 
     /// Whether a step with this `if:` runs, after a failure or not.
-    fn condition(&self, condition: &str, failed: bool) -> bool {
+    fn condition(
+        &self,
+        condition: &str,
+        failed: bool,
+        outputs: &HashMap<String, HashMap<String, String>>,
+    ) -> bool {
         let expr = condition.trim();
         let expr = expr
             .strip_prefix("${{")
@@ -321,17 +447,21 @@ impl Runner {
                         .unwrap_or_else(|| {
                             panic!("`if:` term outside the tested subset: {term:?}")
                         });
-                    let input = name.strip_prefix("inputs.").unwrap_or_else(|| {
-                        panic!("`if:` term outside the tested subset: {term:?}")
-                    });
                     let literal = literal
                         .strip_prefix('\'')
                         .and_then(|l| l.strip_suffix('\''))
                         .unwrap_or_else(|| panic!("`if:` compares with a quoted string: {term:?}"));
-                    let actual = self
-                        .inputs
-                        .get(input)
-                        .unwrap_or_else(|| panic!("unknown input {input}"));
+                    let parts: Vec<&str> = name.split('.').collect();
+                    let actual = match parts.as_slice() {
+                        ["inputs", input] => self
+                            .inputs
+                            .get(*input)
+                            .unwrap_or_else(|| panic!("unknown input {input}"))
+                            .clone(),
+                        // A step that did not run, or did not set it: the empty string.
+                        ["steps", _, "outputs", _] => self.lookup(name, outputs),
+                        _ => panic!("`if:` term outside the tested subset: {term:?}"),
+                    };
                     (actual == literal) == (op == "==")
                 }
             };
@@ -428,11 +558,22 @@ fn shallow_checkout(origin: &TestRepo, temp: &Path, branch: &str) -> PathBuf {
 }
 
 fn runner(origin: &TestRepo, event: Value, sha: &str, inputs: &[(&str, &str)]) -> Runner {
+    runner_on(origin, "feature", event, sha, inputs)
+}
+
+/// A runner whose workspace is a shallow clone of `branch`.
+fn runner_on(
+    origin: &TestRepo,
+    branch: &str,
+    event: Value,
+    sha: &str,
+    inputs: &[(&str, &str)],
+) -> Runner {
     let temp = tempfile::Builder::new()
         .prefix("eg-action-")
         .tempdir()
         .expect("temp");
-    let workspace = shallow_checkout(origin, temp.path(), "feature");
+    let workspace = shallow_checkout(origin, temp.path(), branch);
     let (_, mut defaults) = steps();
     for (k, v) in inputs {
         assert!(defaults.contains_key(*k), "no input {k}");
@@ -447,6 +588,7 @@ fn runner(origin: &TestRepo, event: Value, sha: &str, inputs: &[(&str, &str)]) -
         inputs: defaults,
         // The discard port, closed: a test that posts without a server fails to.
         api_url: "http://127.0.0.1:9".to_string(),
+        cache: Arc::new(CacheStore::new()),
     }
 }
 
@@ -462,7 +604,12 @@ fn pull_request_with_a_new_escape_fails_with_annotation_summary_and_outputs() {
     );
     let run = runner.run();
 
-    assert_eq!(run.ran, vec!["install", "refs", "gate"], "{run:#?}");
+    // A pull request from a fork: the findings cache is restored, never saved.
+    assert_eq!(
+        run.ran,
+        vec!["install", "refs", "cache", "restore", "gate"],
+        "{run:#?}"
+    );
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(
         run.stdout.contains("escape-gate: using escape-gate "),
@@ -671,7 +818,7 @@ fn the_comment_is_made_once_edited_in_place_and_left_alone_when_unchanged() {
     let first = commenting_runner(&origin, &server, &main_tip, &feature, &[]).run();
     assert_eq!(
         first.ran,
-        ["install", "refs", "gate", "comment"],
+        ["install", "refs", "cache", "restore", "gate", "comment"],
         "{first:#?}"
     );
     assert_eq!(first.code, 1, "the gate decides the job: {first:#?}");
@@ -956,7 +1103,11 @@ fn a_head_that_does_not_build_is_an_annotated_exit_2() {
     origin.git(&["checkout", "-q", "main"]);
     let server = FakeGitHub::start();
     let run = commenting_runner(&origin, &server, &main_tip, &broken, &[]).run();
-    assert_eq!(run.ran, ["install", "refs", "gate", "comment"], "{run:#?}");
+    assert_eq!(
+        run.ran,
+        ["install", "refs", "cache", "restore", "gate", "comment"],
+        "{run:#?}"
+    );
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
         run.stdout.contains(
@@ -977,4 +1128,314 @@ fn a_head_that_does_not_build_is_an_annotated_exit_2() {
         run.stdout
     );
     assert!(server.requests().is_empty(), "{:#?}", server.requests());
+}
+
+/// A pull request from a branch of the repository itself (not a fork).
+fn same_repository_pull_request(number: u64, base_sha: &str, head_sha: &str) -> Value {
+    let mut event = pull_request_event(base_sha, head_sha);
+    event["number"] = json!(number);
+    event["pull_request"]["number"] = json!(number);
+    event["pull_request"]["head"]["label"] = json!("acme:feature");
+    event["pull_request"]["head"]["repo"] = json!({"full_name": "acme/inventory", "fork": false});
+    event
+}
+
+/// `go env GOVERSION` of the `go` the tests use.
+fn go_version() -> String {
+    let out = Command::new("go")
+        .args(["env", "GOVERSION"])
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("go env");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The JSON report of `escape-gate diff BASE HEAD` in `runner`'s workspace with the
+/// findings cache `cache`: what the Action's gate step, which ran the same comparison
+/// there with the same binary and the cache as restored, decided about each side.
+fn report_with_cache(runner: &Runner, cache: &Path, base: &str, head: &str) -> Value {
+    let out = crate::support::escape_gate()
+        .env("ESCAPE_GATE_CACHE_DIR", cache)
+        .args(["diff", "--format", "json", "--repo"])
+        .arg(&runner.workspace)
+        .args([base, head])
+        .output()
+        .expect("run escape-gate");
+    let run = crate::support::Run::from_output(out);
+    assert!(run.code == 0 || run.code == 1, "{run:#?}");
+    run.json()
+}
+
+/// The findings cache across runs of one pull request: the first run saves it under
+/// the base commit's tree; the second, after another push to the same base, restores
+/// it and escape-gate reads the base side from it instead of building it again.
+#[test]
+fn a_second_run_on_the_same_base_reads_the_base_side_from_the_cache() {
+    require_go();
+    let (origin, merge_base, main_tip, feature) = origin();
+    let store = Arc::new(CacheStore::new());
+
+    let mut first = runner(
+        &origin,
+        same_repository_pull_request(9, &main_tip, &feature),
+        &feature,
+        &[],
+    );
+    first.cache = store.clone();
+    let run = first.run();
+    assert_eq!(
+        run.ran,
+        ["install", "refs", "cache", "restore", "gate", "save"],
+        "{run:#?}"
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.outputs["gate"]["new-escapes"], "1");
+    // Nothing to restore yet.
+    assert!(
+        !run.outputs["restore"].contains_key("cache-matched-key"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("Cache not found for input keys: "));
+
+    // The key: the runner, escape-gate's and Go's versions, the base branch and the
+    // base commit's tree, then this run.
+    let tree = origin
+        .git(&["rev-parse", &format!("{merge_base}^{{tree}}")])
+        .trim()
+        .to_string();
+    let on_branch = format!(
+        "escape-gate-findings-Linux-X64-{}-{}-main-",
+        env!("CARGO_PKG_VERSION"),
+        go_version()
+    );
+    let on_base = format!("{on_branch}{tree}-");
+    let cache = &run.outputs["cache"];
+    assert_eq!(cache["on-branch"], on_branch);
+    assert_eq!(cache["on-base"], on_base);
+    let key = cache["key"].clone();
+    assert!(key.starts_with(&format!("{on_base}4242-1-")), "{key}");
+    assert_eq!(cache["save"], "true");
+    // The cache is escape-gate's own directory under the runner's temp dir, and the
+    // gate step pointed escape-gate at it.
+    let dir = first.temp.path().join("runner/escape-gate-findings-cache");
+    assert_eq!(cache["dir"], dir.display().to_string());
+    assert_eq!(run.outputs["gate"]["cache-written"], "true");
+    let saved = store.saved();
+    assert_eq!(saved.len(), 1, "{saved:#?}");
+    assert_eq!(saved[0].key, key);
+    assert_eq!(saved[0].scope, "refs/pull/9/merge");
+    assert!(run.stdout.contains(&format!("Cache saved with key: {key}")));
+    // What was saved is escape-gate's cache and nothing else.
+    let fresh = tempfile::tempdir().expect("temp");
+    store.extract(&key, fresh.path());
+    let mut names: Vec<String> = fs::read_dir(fresh.path())
+        .expect("read")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["findings-v2"]);
+    // The run started with nothing: neither side came from the cache.
+    let empty = tempfile::tempdir().expect("temp");
+    let report = report_with_cache(&first, empty.path(), &merge_base, &feature);
+    assert_eq!(
+        report["summary"]["base"]["cached"],
+        json!(false),
+        "{report:#}"
+    );
+
+    // Another push to the pull request, in the same package: a new head, the same base.
+    origin.git(&["checkout", "-q", "feature"]);
+    origin.write(
+        "a.go",
+        &fs::read_to_string(origin.path().join("a.go"))
+            .expect("a.go")
+            .replace("// Local keeps", "// Local, still, keeps"),
+    );
+    let second_head = origin.commit("reword a comment");
+    origin.git(&["checkout", "-q", "main"]);
+
+    let mut second = runner(
+        &origin,
+        same_repository_pull_request(9, &main_tip, &second_head),
+        &second_head,
+        &[],
+    );
+    second.cache = store.clone();
+    let run = second.run();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.outputs["refs"]["base"], merge_base);
+    assert_eq!(run.outputs["gate"]["new-escapes"], "1");
+    // Restored by the first restore key (same base), not an exact hit: every run's
+    // key is its own.
+    let restore = &run.outputs["restore"];
+    assert_eq!(restore["cache-matched-key"], key, "{run:#?}");
+    assert_eq!(restore["cache-hit"], "false");
+    assert!(run
+        .stdout
+        .contains(&format!("Cache restored from key: {key}")));
+    // The gate step began with the restored cache and added the new head's entry.
+    assert!(
+        run.stdout
+            .contains("escape-gate: findings cache: 2 entries before the comparison, 3 after it"),
+        "{}",
+        run.stdout
+    );
+    // escape-gate, with the cache as restored, reads the base side from it and
+    // analyses only the new head.
+    let restored = tempfile::tempdir().expect("temp");
+    store.extract(&key, restored.path());
+    let report = report_with_cache(&second, restored.path(), &merge_base, &second_head);
+    assert_eq!(
+        report["summary"]["base"]["commit"],
+        json!(merge_base),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["summary"]["base"]["cached"],
+        json!(true),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["summary"]["head"]["cached"],
+        json!(false),
+        "{report:#}"
+    );
+    assert_eq!(report["summary"]["new"], json!(1), "{report:#}");
+    // It added to the cache, so it saved it again, under a key of its own.
+    let saved = store.saved();
+    assert_eq!(saved.len(), 2, "{saved:#?}");
+    assert_ne!(saved[1].key, key);
+    assert!(saved[1].key.starts_with(&on_base), "{}", saved[1].key);
+
+    // With `cache: false` none of it: no key, no restore, no save.
+    let mut off = runner(
+        &origin,
+        same_repository_pull_request(9, &main_tip, &second_head),
+        &second_head,
+        &[("cache", "false")],
+    );
+    off.cache = store.clone();
+    let run = off.run();
+    assert_eq!(run.ran, ["install", "refs", "gate"], "{run:#?}");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(!off
+        .temp
+        .path()
+        .join("runner/escape-gate-findings-cache")
+        .exists());
+    assert_eq!(store.saved().len(), 2);
+}
+
+/// A push to main fills main's cache; a pull request from a fork against main
+/// restores it (its base side is a hit) and never saves, though it added entries.
+#[test]
+fn a_fork_restores_the_cache_of_its_base_branch_and_never_saves() {
+    require_go();
+    let (origin, merge_base, main_tip, feature) = origin();
+    let store = Arc::new(CacheStore::new());
+
+    // The push of main's tip: compared with the previous tip, the merge-base.
+    let mut push = runner_on(
+        &origin,
+        "main",
+        json!({
+            "before": merge_base,
+            "after": main_tip,
+            "ref": "refs/heads/main",
+            "repository": {"full_name": "acme/inventory", "default_branch": "main"}
+        }),
+        &main_tip,
+        &[],
+    );
+    push.event_name = "push".to_string();
+    push.cache = store.clone();
+    let run = push.run();
+    // main's tip adds an escape of its own: the gate fails, and the cache is saved
+    // all the same (what it holds is right either way).
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.ran,
+        ["install", "refs", "cache", "restore", "gate", "save"],
+        "{run:#?}"
+    );
+    let main_key = run.outputs["cache"]["key"].clone();
+    let saved = store.saved();
+    assert_eq!(saved.len(), 1, "{saved:#?}");
+    assert_eq!(saved[0].scope, "refs/heads/main");
+
+    // main moves on again: a newer entry of the branch, for another base.
+    origin.write(
+        "more.go",
+        "package m\n\n// More is on main only.\nfunc More() int { return 1 }\n",
+    );
+    let newer_tip = origin.commit("main moves on again");
+    let mut push = runner_on(
+        &origin,
+        "main",
+        json!({
+            "before": main_tip,
+            "after": newer_tip,
+            "ref": "refs/heads/main",
+            "repository": {"full_name": "acme/inventory", "default_branch": "main"}
+        }),
+        &newer_tip,
+        &[],
+    );
+    push.event_name = "push".to_string();
+    push.cache = store.clone();
+    let run = push.run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.outputs["refs"]["base"], main_tip);
+    // Nothing for this base yet: the branch's newest entry is a near hit.
+    assert_eq!(run.outputs["restore"]["cache-matched-key"], main_key);
+    assert_eq!(store.saved().len(), 2, "{:#?}", store.saved());
+
+    // A fork's pull request #8, based on the same commit.
+    let mut fork = runner(
+        &origin,
+        {
+            let mut event = pull_request_event(&main_tip, &feature);
+            event["number"] = json!(8);
+            event["pull_request"]["number"] = json!(8);
+            event
+        },
+        &feature,
+        &[],
+    );
+    fork.cache = store.clone();
+    let run = fork.run();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.ran,
+        ["install", "refs", "cache", "restore", "gate"],
+        "restored, never saved: {run:#?}"
+    );
+    assert!(
+        run.stdout.contains(
+            "escape-gate: a pull request from a fork: the findings cache is restored, never saved"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.outputs["cache"]["save"], "false");
+    // From main's scope, by the same base's restore key: the entry for its base, not
+    // the branch's newest.
+    assert_eq!(run.outputs["restore"]["cache-matched-key"], main_key);
+    // It did add the head's entry; it is not saved all the same.
+    assert_eq!(run.outputs["gate"]["cache-written"], "true");
+    assert_eq!(store.saved().len(), 2, "{:#?}", store.saved());
+    // And the base side was read from main's cache.
+    let restored = tempfile::tempdir().expect("temp");
+    store.extract(&main_key, restored.path());
+    let report = report_with_cache(&fork, restored.path(), &merge_base, &feature);
+    assert_eq!(
+        report["summary"]["base"]["cached"],
+        json!(true),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["summary"]["head"]["cached"],
+        json!(false),
+        "{report:#}"
+    );
 }
