@@ -108,6 +108,7 @@ impl Repo {
                 )
             })?
             .to_path_buf();
+        add_submodule_objects(&repo);
         Ok(Repo { repo, root })
     }
 
@@ -301,7 +302,7 @@ impl Repo {
             .find_commit(oid)?
             .tree()
             .map_err(|err| unparsable(oid, "its root directory", err))?;
-        let entries = self.tree_entries(oid, tree)?;
+        let entries = self.tree_entries(oid, tree, TreePath::root())?;
         let links: std::collections::HashSet<String> = entries
             .iter()
             .filter(|e| e.mode == 0o120000)
@@ -354,9 +355,14 @@ impl Repo {
     /// Every file and link of a commit's tree, each name checked on its own: no `..`,
     /// `.`, `.git` or separator, no name twice in one directory (which a tree made by
     /// hand can hold), nothing deeper than [`crate::tree_path::MAX_DEPTH`].
-    fn tree_entries(&self, commit: Oid, tree: git2::Tree<'_>) -> Result<Vec<TreeEntry>> {
+    fn tree_entries(
+        &self,
+        commit: Oid,
+        tree: git2::Tree<'_>,
+        at: TreePath,
+    ) -> Result<Vec<TreeEntry>> {
         let mut entries = Vec::new();
-        let mut pending = vec![(TreePath::root(), tree)];
+        let mut pending = vec![(at, tree)];
         while let Some((dir, tree)) = pending.pop() {
             let mut seen: HashMap<Vec<u8>, &'static str> = HashMap::new();
             for entry in tree.iter() {
@@ -392,8 +398,19 @@ impl Repo {
                         id: entry.id(),
                         mode: entry.filemode(),
                     }),
-                    // Submodules are another repository.
-                    Some(ObjectType::Commit) => {}
+                    // A submodule: its tree at the recorded commit, when this clone
+                    // has the commit (`git submodule update` puts a submodule's
+                    // objects in .git/modules, which `Repo::open` makes readable).
+                    // Without it, the directory stays empty, and
+                    // `Repo::missing_submodules` says so.
+                    Some(ObjectType::Commit) => {
+                        if let Ok(sub) = self.repo.find_commit(entry.id()) {
+                            let tree = sub.tree().map_err(|err| {
+                                unparsable(commit, &format!("the submodule `{path}`"), err)
+                            })?;
+                            pending.push((path, tree));
+                        }
+                    }
                     _ => {
                         return Err(unfaithful(
                             commit,
@@ -441,6 +458,52 @@ impl Repo {
         } else {
             blob.content().to_vec()
         })
+    }
+
+    /// The submodules of `rev` whose recorded commit this clone does not have: their
+    /// directories are empty in escape-gate's checkout. For the working tree, the
+    /// commits the index records.
+    pub fn missing_submodules(&self, rev: &Revision) -> Vec<String> {
+        let mut missing = Vec::new();
+        match rev.commit {
+            Some(commit) => {
+                let Ok(tree) = self.repo.find_commit(commit).and_then(|c| c.tree()) else {
+                    return missing;
+                };
+                // Nested submodules of a submodule that is here are walked too.
+                let mut pending = vec![(String::new(), tree)];
+                while let Some((dir, tree)) = pending.pop() {
+                    for entry in tree.iter() {
+                        let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
+                        match entry.kind() {
+                            Some(ObjectType::Tree) => {
+                                if let Ok(sub) = self.repo.find_tree(entry.id()) {
+                                    pending.push((format!("{path}/"), sub));
+                                }
+                            }
+                            Some(ObjectType::Commit) => {
+                                match self.repo.find_commit(entry.id()).and_then(|c| c.tree()) {
+                                    Ok(sub) => pending.push((format!("{path}/"), sub)),
+                                    Err(_) => missing.push(path),
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            None => {
+                if let Ok(index) = self.repo.index() {
+                    for entry in index.iter().filter(|e| e.mode == 0o160000) {
+                        if self.repo.find_commit(entry.id).is_err() {
+                            missing.push(String::from_utf8_lossy(&entry.path).into_owned());
+                        }
+                    }
+                }
+            }
+        }
+        missing.sort();
+        missing
     }
 
     /// The content of `path` in `commit`, if it is a file there.
@@ -552,9 +615,12 @@ impl Repo {
     fn copy_working_tree(&self, out: &mut TreeWriter) -> Result<()> {
         let index = self.repo.index().context("reading the index")?;
         let mut paths: Vec<String> = Vec::new();
+        let mut submodules = Vec::new();
         for entry in index.iter() {
-            // Gitlinks (submodules) are another repository.
+            // Gitlinks (submodules) are another repository: written below at the
+            // commit the index records, when this clone has it.
             if entry.mode == 0o160000 {
+                submodules.push((String::from_utf8_lossy(&entry.path).into_owned(), entry.id));
                 continue;
             }
             paths.push(String::from_utf8_lossy(&entry.path).into_owned());
@@ -613,6 +679,26 @@ impl Repo {
                 copy_source(&mut source, &path, out)?;
             }
         }
+        for (rel, id) in submodules {
+            let Ok(commit) = self.repo.find_commit(id) else {
+                continue;
+            };
+            let at = TreePath::parse(&rel).map_err(|err| {
+                anyhow!(
+                    "the submodule `{}` cannot be a directory in a tree: {}",
+                    err.path,
+                    err.problem
+                )
+            })?;
+            let tree = commit
+                .tree()
+                .map_err(|err| unparsable(id, &format!("the submodule `{rel}`"), err))?;
+            for entry in self.tree_entries(id, tree, at)? {
+                if build_use(&entry.path.to_slash_lossy()) != BuildUse::Never {
+                    self.write_entry(id, &entry, out)?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -653,9 +739,17 @@ impl Repo {
                     changes.renames.insert(new.clone(), old.clone());
                 }
             }
+            let gitlink = |f: git2::DiffFile<'_>| f.mode() == git2::FileMode::Commit;
+            if gitlink(delta.old_file()) || gitlink(delta.new_file()) {
+                changes
+                    .submodules
+                    .extend(new.clone().or_else(|| old.clone()));
+            }
             changes.paths.extend(old);
             changes.paths.extend(new);
         }
+        changes.submodules.sort();
+        changes.submodules.dedup();
         changes.paths.sort();
         changes.paths.dedup();
         Ok(changes)
@@ -756,6 +850,8 @@ pub struct Changes {
     pub paths: Vec<String>,
     /// Head path → base path.
     pub renames: HashMap<String, String>,
+    /// Submodules (gitlinks) added, removed or moved to another commit.
+    pub submodules: Vec<String>,
 }
 
 /// Whether `go build` can read a file: `_test.go` files never (only `go test` does);
@@ -796,6 +892,40 @@ struct TreeEntry {
     path: TreePath,
     id: Oid,
     mode: i32,
+}
+
+/// Makes the objects of the repository's submodules (`.git/modules/NAME`, where `git
+/// submodule update` keeps them, nested submodules included) readable through this
+/// repository's object database, in memory only: nothing is written to the user's
+/// repository.
+fn add_submodule_objects(repo: &Repository) {
+    let Ok(odb) = repo.odb() else {
+        return;
+    };
+    let mut pending = vec![(repo.path().join("modules"), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        if depth > 8 {
+            continue;
+        }
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            let objects = path.join("objects");
+            if objects.join("info").is_dir() || objects.join("pack").is_dir() {
+                // A submodule's repository; its own submodules are in its `modules`.
+                let _ = odb.add_disk_alternate(&objects.to_string_lossy());
+                pending.push((path.join("modules"), depth + 1));
+            } else {
+                // A submodule name with slashes (`lib/sub`) is nested directories.
+                pending.push((path, depth + 1));
+            }
+        }
+    }
 }
 
 /// A commit whose tree git itself would not check out.

@@ -309,3 +309,78 @@ fn an_escape_in_a_file_whose_name_is_not_utf8_is_found_and_placed() {
     assert_eq!(new[0]["file"], "p/g\u{fffd}.go");
     assert!(new[0].get("unplaced").is_none(), "{json:#}");
 }
+
+/// A submodule holding Go code of the module is checked out at the commit each side
+/// records (its objects are in `.git/modules` after `git submodule update`), so a new
+/// escape in it is found; a clone without the submodule's objects says so.
+#[test]
+fn a_submodule_is_checked_out_at_its_recorded_commit() {
+    let lib = TestRepo::new();
+    lib.write("lib.go", "package lib\n\nfunc F(n int) int { return n }\n");
+    let lib_base = lib.commit("lib base");
+    lib.write(
+        "lib.go",
+        "package lib\n\nvar sink *int\n\nfunc F(n int) int {\n\tx := n\n\tsink = &x\n\treturn n\n}\n",
+    );
+    lib.commit("lib escapes");
+
+    let repo = TestRepo::go_module(&[(
+        "main.go",
+        "package m\n\nimport \"example.com/m/vendored/lib\"\n\nfunc G() int { return lib.F(1) }\n",
+    )]);
+    let url = lib.path().to_string_lossy().to_string();
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &url,
+        "vendored/lib",
+    ]);
+    let sub = repo.path().join("vendored/lib");
+    crate::support::git_in(&sub, &["checkout", "-q", &lib_base]);
+    let base = repo.commit("the submodule at its base");
+    crate::support::git_in(&sub, &["checkout", "-q", "main"]);
+    let head = repo.commit("the submodule moves to a commit that escapes");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = described(&json, "new");
+    // The escape in the submodule, and its copy inlined into G.
+    assert_eq!(
+        new,
+        vec![
+            "main.go:5 G: moved to heap: lib.x",
+            "vendored/lib/lib.go:6 F: moved to heap: x"
+        ],
+        "{json:#}"
+    );
+    assert_eq!(
+        json["summary"]["all_packages_because"], "the submodule vendored/lib changed",
+        "{json:#}"
+    );
+
+    // A clone that never fetched the submodule: its directory is empty, the build
+    // fails on the import, and the warning names the submodule and the fix.
+    let clone = tempfile::tempdir().expect("temp dir");
+    crate::support::git_in(
+        clone.path(),
+        &["clone", "-q", &repo.path().to_string_lossy(), "c"],
+    );
+    let run = crate::support::escape_gate()
+        .args(["list", &head])
+        .current_dir(clone.path().join("c"))
+        .output()
+        .expect("run");
+    let run = Run::from_output(run);
+    run.assert_code(2);
+    let listed = crate::support::escape_gate()
+        .args(["diff", &base, &head])
+        .current_dir(clone.path().join("c"))
+        .output()
+        .expect("run");
+    let listed = Run::from_output(listed);
+    listed.assert_code(2);
+    assert!(listed.stderr.contains("vendored/lib"), "{}", listed.stderr);
+}

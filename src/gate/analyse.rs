@@ -293,10 +293,9 @@ fn read_lossy_name(tree: &Path, rel: &str) -> Option<Vec<u8>> {
     } else {
         tree.join(dir)
     };
-    let mut matches = fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy() == name && e.file_type().is_ok_and(|t| t.is_file()));
+    let mut matches = fs::read_dir(&dir).ok()?.flatten().filter(|e| {
+        e.file_name().to_string_lossy() == name && e.file_type().is_ok_and(|t| t.is_file())
+    });
     let only = matches.next()?;
     // Two names that read alike cannot be told apart: compare as printed instead.
     if matches.next().is_some() {

@@ -49,6 +49,8 @@ pub struct Side {
     pub unplaced: Vec<String>,
     /// The `inlining call to F` lines in files of the tree.
     pub inline_calls: Vec<InlineCall>,
+    /// Further things to say about this side (submodules not in the clone).
+    pub notes: Vec<String>,
     /// Whether the analysis was read from the findings cache.
     pub cached: bool,
 }
@@ -77,6 +79,7 @@ impl Side {
             unrecognised: analysis.unrecognised,
             unplaced: analysis.unplaced,
             inline_calls: analysis.inline_calls,
+            notes: Vec::new(),
             cached,
         }
     }
@@ -84,7 +87,7 @@ impl Side {
     /// What the user must hear about this side's analysis: compiler lines escape-gate
     /// did not recognise, and heap findings it could not place in the checkout.
     pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
+        let mut warnings = self.notes.clone();
         if !self.unrecognised.is_empty() {
             warnings.push(unrecognised_warning(self));
         }
@@ -171,6 +174,24 @@ impl Outcome {
     }
 }
 
+/// The warning for submodules of `rev` this clone does not have, if any.
+pub(crate) fn missing_submodules_warning(repo: &Repo, rev: &Revision) -> Option<String> {
+    let missing = repo.missing_submodules(rev);
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} of {} ({}): the commit it records is not in this clone, so its directory is empty \
+         in escape-gate's checkout; packages in it are not analysed, and a package that \
+         imports one does not build\n\
+         hint: fetch submodules (`git submodule update --init --recursive`; in GitHub Actions, \
+         actions/checkout with `submodules: recursive`)",
+        crate::report::words::count(missing.len(), "submodule"),
+        rev.label(),
+        missing.join(", ")
+    ))
+}
+
 /// What the user asked to compare, after argument validation.
 #[derive(Debug, Clone, Default)]
 pub struct DiffRequest {
@@ -233,6 +254,11 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         _ => None,
     };
     let changes = repo.changes(&base_rev, &head_rev)?;
+    for rev in [&base_rev, &head_rev] {
+        if let Some(warning) = missing_submodules_warning(repo, rev) {
+            warnings.push(warning);
+        }
+    }
     // A PGO profile or an overlay named by a flag is content the tree ids do not cover.
     // The user's GOFLAGS as go sees them: the variable's, or the go env file's.
     let env_flags: Vec<String> = go.goflags.split_whitespace().map(str::to_string).collect();

@@ -91,6 +91,10 @@ pub(super) fn everything_changed(
         repo.read_file(base, path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     };
+    // A submodule's files are not in git's diff of the two trees, only its commit.
+    if let Some(sub) = changes.submodules.first() {
+        return Ok(Some(format!("the submodule {sub} changed")));
+    }
     for path in &changes.paths {
         if let Some(reason) = select::affects_everything(path) {
             return Ok(Some(reason));
@@ -231,8 +235,15 @@ pub(super) fn no_longer_analysed(
 
 /// Whether analyses of these revisions may be cached: only commits are keyed by their
 /// tree, and a `replace` or a symbolic link pointing outside the repository brings in
-/// content the tree id does not cover.
+/// content the tree id does not cover. A submodule's commit is in the tree id, but the
+/// checkout depends on whether this clone has it.
 pub(super) fn cacheable(repo: &Repo, base: &Revision, head: &Revision) -> bool {
+    if [base, head]
+        .iter()
+        .any(|rev| !repo.missing_submodules(rev).is_empty())
+    {
+        return false;
+    }
     [base.commit, head.commit]
         .into_iter()
         .flatten()

@@ -30,7 +30,8 @@ pub fn single(
     let name = format!("revision {}", rev.label());
     let listing = go::list(&go, &tree, &settings, &name)?;
     progress.say(&format!("building {name} with {}", go.version));
-    let side = analyse(
+    let missing = missing_submodules_warning(&repo, &rev);
+    let mut side = analyse(
         &go,
         rev,
         &tree,
@@ -39,6 +40,7 @@ pub fn single(
         &settings,
         &name,
     )?;
+    side.notes.extend(missing);
     progress.clear();
     Ok((go, side))
 }

@@ -244,6 +244,7 @@ pub(crate) mod fixture {
             unrecognised: Vec::new(),
             unplaced: Vec::new(),
             inline_calls: Vec::new(),
+            notes: Vec::new(),
             cached: false,
         }
     }
