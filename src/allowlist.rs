@@ -20,6 +20,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use crate::checks::{Check, Checks};
 use crate::finding::Finding;
 
 /// The whole configuration file.
@@ -27,6 +28,16 @@ use crate::finding::Finding;
 pub struct Config {
     pub build: BuildConfig,
     pub allow: Vec<AllowEntry>,
+    /// `checks:`, when the file names them; the default set
+    /// ([`crate::checks::Checks::default`]) otherwise.
+    pub checks: Option<Checks>,
+}
+
+impl Config {
+    /// The checks the file asks for, or the default ones.
+    pub fn checks(&self) -> Checks {
+        self.checks.clone().unwrap_or_default()
+    }
 }
 
 /// The optional `build:` section: what to compile and how.
@@ -54,6 +65,9 @@ pub struct AllowEntry {
     pub expires: Option<Date>,
     /// 1-based line of the entry in the file, when known
     pub line: Option<usize>,
+    /// The check whose findings the entry allows (`check:`); `escapes` when left out,
+    /// which keeps allowlists written before there were checks meaning what they did.
+    pub check: Check,
     path_matcher: GlobMatcher,
     function_matcher: Option<Wildcard>,
     message_matcher: Option<Wildcard>,
@@ -70,6 +84,7 @@ impl PartialEq for AllowEntry {
             && self.reason == other.reason
             && self.expires == other.expires
             && self.line == other.line
+            && self.check == other.check
     }
 }
 
@@ -85,6 +100,7 @@ impl fmt::Debug for AllowEntry {
             .field("reason", &self.reason)
             .field("expires", &self.expires)
             .field("line", &self.line)
+            .field("check", &self.check)
             .finish_non_exhaustive()
     }
 }
@@ -99,11 +115,13 @@ impl AllowEntry {
             && self.count == other.count
             && self.reason == other.reason
             && self.expires == other.expires
+            && self.check == other.check
     }
 
     /// Whether the finding is in this entry's scope (ignoring `count` and `expires`).
     fn matches(&self, finding: &Finding) -> bool {
-        self.path_matcher.is_match(&finding.file)
+        finding.kind.check() == Some(self.check)
+            && self.path_matcher.is_match(&finding.file)
             && self
                 .function_matcher
                 .as_ref()
@@ -286,6 +304,7 @@ impl Config {
                 reason: e.reason.0,
                 expires: e.expires.map(|d| d.0),
                 line,
+                check: e.check.unwrap_or(Check::Escapes),
                 path_matcher: e.path.matcher,
                 function_matcher: e.function,
                 message_matcher: e.message,
@@ -299,6 +318,7 @@ impl Config {
                 flags: raw.build.flags,
             },
             allow,
+            checks: raw.checks.map(|list| Checks::of(&list)),
         })
     }
 }
@@ -422,6 +442,8 @@ struct RawConfig {
     build: RawBuild,
     #[serde(default, deserialize_with = "null_as_default")]
     allow: Vec<RawEntry>,
+    #[serde(default)]
+    checks: Option<Vec<Check>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -450,6 +472,8 @@ struct RawEntry {
     reason: Reason,
     #[serde(default)]
     expires: Option<DateValue>,
+    #[serde(default)]
+    check: Option<Check>,
 }
 
 /// `allow:` or `build:` with nothing after it is YAML null; read it as "none".

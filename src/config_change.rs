@@ -10,6 +10,7 @@
 //! package lists come from the caller.
 
 use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date};
+use crate::checks::{Check, Checks};
 use crate::finding::Finding;
 
 /// Which revision's allowlist rules the comparison (`--config-from`).
@@ -45,6 +46,30 @@ pub struct ConfigChange {
     pub removed: Vec<AllowEntry>,
     /// The `build` section, when it differs.
     pub build: Option<BuildChange>,
+    /// The `checks` the file asks for, when they differ (a head that turns a check
+    /// off stops the gate from looking at what that check sees).
+    pub checks: Option<ChecksChange>,
+}
+
+/// The checks each side's file asks for (the default set when it names none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksChange {
+    pub base: Checks,
+    pub head: Checks,
+    /// 1-based line of `checks:` in the head's file, when it has one.
+    pub line: Option<usize>,
+}
+
+impl ChecksChange {
+    /// Checks the base's file has on and the head's turns off.
+    pub fn turned_off(&self) -> Vec<Check> {
+        self.base.missing_from(&self.head)
+    }
+
+    /// Checks the head's file turns on.
+    pub fn turned_on(&self) -> Vec<Check> {
+        self.head.missing_from(&self.base)
+    }
 }
 
 /// An allowlist entry the head adds, and what it lets through.
@@ -132,7 +157,12 @@ impl ConfigChange {
             line: key_line(head_text, "build"),
             no_longer_analysed: None,
         });
-        if added.is_empty() && removed.is_empty() && build.is_none() {
+        let checks = (base_config.checks() != head.checks()).then(|| ChecksChange {
+            base: base_config.checks(),
+            head: head.checks(),
+            line: key_line(head_text, "checks"),
+        });
+        if added.is_empty() && removed.is_empty() && build.is_none() && checks.is_none() {
             return None;
         }
         Some(ConfigChange {
@@ -141,6 +171,7 @@ impl ConfigChange {
             added,
             removed,
             build,
+            checks,
         })
     }
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::finding::{normalise_expr, Finding, Key, Kind};
+use crate::finding::{normalise_expr, Finding, Key};
 
 /// How the lines of each base file map to lines of its head counterpart (the same
 /// path, or the file it was renamed to).
@@ -308,10 +308,7 @@ pub fn listing(findings: &[Finding]) -> String {
             } else {
                 f.function.clone()
             };
-            let message = match f.kind {
-                Kind::Moved => format!("moved to heap: {}", f.expr),
-                Kind::Escapes => format!("{} escapes to heap", normalise_expr(&f.expr)),
-            };
+            let message = f.kind.describe(&normalise_expr(&f.expr));
             format!("{} {function}: {message}\n", f.package)
         })
         .collect();

@@ -12,12 +12,15 @@ use crate::finding::{Kind, RawFinding};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ParsedOutput {
-    /// Heap findings only (Kind::Moved, Kind::Escapes), in output order, with `-m=2` flow attached.
+    /// Findings in output order: heap allocations (Kind::Moved, Kind::Escapes) with
+    /// `-m=2` flow attached, and what the other checks read (inlining decisions,
+    /// bounds checks, variable-size `make`; see [`crate::checks`]).
     pub findings: Vec<RawFinding>,
     /// Lines that are neither a block header, nor a recognised diagnostic, nor part of an -m=2 explanation,
     /// e.g. compiler errors or a message a new Go release added. Never silently dropped.
     pub unrecognised: Vec<String>,
-    /// Number of informational diagnostics recognised and not kept (can inline, does not escape, leaking param, ...).
+    /// Number of informational diagnostics recognised (can inline, does not escape,
+    /// leaking param, ...), whether or not they were also kept as a finding of a check.
     /// Lines of `-m=2` explanations (headers, `flow:`, `from`, `warning:`) are not counted here:
     /// they belong to a heap finding or to a parameter leak.
     pub informational: usize,
@@ -32,7 +35,7 @@ pub struct ParsedOutput {
 /// that is reported separately, and counting it would count the allocation twice.
 pub fn classify(message: &str) -> Option<(Message, &str)> {
     Some(match classify_message(message)? {
-        Class::Heap(kind, subject) => (Message::from(kind), subject),
+        Class::Heap(kind, subject) | Class::Found(kind, subject) => (Message::from(kind), subject),
         Class::Plain(message, subject) => (message, subject),
         Class::EscapeHeader(expr) => (Message::Info, expr),
         Class::LeakHeader(param) => (Message::Info, param),
@@ -110,6 +113,11 @@ impl From<Kind> for Message {
         match kind {
             Kind::Moved => Message::Moved,
             Kind::Escapes => Message::Escapes,
+            Kind::Inlinable | Kind::InlinedCall | Kind::NotInlinable | Kind::NotInlined => {
+                Message::Inlining
+            }
+            Kind::VariableMake => Message::DoesNotEscape,
+            Kind::BoundsCheck | Kind::Gcassert => Message::Info,
         }
     }
 }
@@ -119,6 +127,9 @@ impl From<Kind> for Message {
 enum Class<'a> {
     /// `moved to heap: x`, `EXPR escapes to heap`.
     Heap(Kind, &'a str),
+    /// An informational diagnostic that a check reads (`can inline F`, `Found
+    /// IsInBounds`, a variable-size `make` that "does not escape"), as a finding.
+    Found(Kind, &'a str),
     /// Any other `-m` diagnostic.
     Plain(Message, &'a str),
     /// `EXPR escapes to heap in FUNC:` (Go 1.25+) or `EXPR escapes to heap:`.
@@ -162,7 +173,73 @@ fn classify_message(msg: &str) -> Option<Class<'_>> {
     if let Some(name) = msg.strip_prefix("moved to heap: ") {
         return non_empty(name).map(|n| Class::Heap(Kind::Moved, n));
     }
-    classify_plain(msg).map(|(kind, subject)| Class::Plain(kind, subject))
+    if let Some(what) = msg.strip_prefix("Found ") {
+        // `-d=ssa/check_bce/debug=1`.
+        if what == "IsInBounds" || what == "IsSliceInBounds" {
+            return Some(Class::Found(Kind::BoundsCheck, what));
+        }
+    }
+    let (message, subject) = classify_plain(msg)?;
+    Some(match message {
+        Message::Inlining if msg.starts_with("can inline ") => Class::Found(Kind::Inlinable, subject),
+        Message::Inlining if msg.starts_with("inlining call to ") => {
+            Class::Found(Kind::InlinedCall, subject)
+        }
+        Message::Inlining
+            if msg.starts_with("cannot inline ") && !before(msg, ": ").contains(" into ") =>
+        {
+            Class::Found(Kind::NotInlinable, subject)
+        }
+        Message::DoesNotEscape
+            if msg.ends_with(" does not escape") && is_variable_make(subject) =>
+        {
+            Class::Found(Kind::VariableMake, subject)
+        }
+        _ => Class::Plain(message, subject),
+    })
+}
+
+/// The message a finding of a check carries: the compiler's words, and for the two
+/// that need it, what they mean.
+fn found_message(kind: Kind, message: &str, subject: &str) -> String {
+    match kind {
+        Kind::VariableMake => format!(
+            "{subject} may allocate on the heap: its size is not a constant, so it is on the \
+             stack only up to 32 bytes (Go 1.25+), on the heap above (the compiler: \"{message}\")"
+        ),
+        Kind::BoundsCheck => format!("bounds check kept (the compiler: \"{message}\")"),
+        _ => message.to_string(),
+    }
+}
+
+/// Whether `expr` is a slice `make` whose capacity (its last argument) is not a
+/// constant: `make([]byte, n)`, `make([]int, 0, n)`, but not `make([]byte, 16)` or
+/// `make([]byte, n, 16)`. The compiler prints constant sizes folded to a decimal
+/// number (`make([]byte, N*2)` is printed `make([]byte, 16)`, Go 1.22 to 1.27), so a
+/// last argument that is not one is a size known only when the code runs.
+pub fn is_variable_make(expr: &str) -> bool {
+    let Some(inner) = expr
+        .strip_prefix("make([]")
+        .and_then(|rest| rest.strip_suffix(')'))
+    else {
+        return false;
+    };
+    // The last argument at depth 0 (the element type may hold commas: `[]func(a, b int)`).
+    let mut depth = 0i32;
+    let mut last = None;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => last = Some(i),
+            _ => {}
+        }
+    }
+    let Some(at) = last else {
+        return false;
+    };
+    let size = inner[at + 1..].trim();
+    !size.is_empty() && !size.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The informational messages, most frequent first.
@@ -407,6 +484,20 @@ impl Parser {
                     expr: subject.to_string(),
                     message: diag.message.to_string(),
                     flow,
+                });
+            }
+            Some(Class::Found(kind, subject)) => {
+                self.close();
+                self.out.informational += 1;
+                self.out.findings.push(RawFinding {
+                    block: self.block.clone(),
+                    file: diag.file.to_string(),
+                    line: diag.line,
+                    column: diag.column,
+                    kind,
+                    expr: subject.to_string(),
+                    message: found_message(kind, diag.message, subject),
+                    flow: Vec::new(),
                 });
             }
             Some(Class::Plain(..)) => {

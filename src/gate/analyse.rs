@@ -117,7 +117,11 @@ pub(super) fn analyse(
     name: &str,
 ) -> Result<Side> {
     let mut output = go::build_selected(go, tree, listing, &|p| scope.includes(p), settings, name)?;
-    let parsed = std::mem::take(&mut output.parsed);
+    let mut parsed = std::mem::take(&mut output.parsed);
+    // The inlining lines are many; kept only when a check or a directive reads them.
+    parsed
+        .findings
+        .retain(|f| settings.compiler.keeps(f.kind));
     let Attributed {
         findings,
         outside,
@@ -143,13 +147,15 @@ pub fn attribute(raw: Vec<RawFinding>, output: &BuildOutput, tree: &Path) -> Att
     let mut out = Attributed::default();
     let findings = &mut out.findings;
     for (file, raws) in by_file {
+        // Only heap findings are counted outside: the other kinds are not escapes.
+        let heap = raws.iter().filter(|r| r.kind.is_heap()).count();
         let Some((rel, package)) = output.locate(&file) else {
-            out.outside += raws.len();
+            out.outside += heap;
             continue;
         };
         let base_name = rel.rsplit('/').next().unwrap_or(&rel);
         if base_name.starts_with("_cgo_") {
-            out.outside += raws.len();
+            out.outside += heap;
             continue;
         }
         let Ok(source) = fs::read(tree.join(&rel)) else {

@@ -154,7 +154,9 @@ pub(super) fn run_build(
     // No -trimpath: the tree's path is the same for both sides (and every run), so the
     // build cache, which then keys packages by directory, is shared between them, and
     // standard library packages come from the entries ordinary builds left there.
-    cmd.args(["list", "-export", "-buildvcs=false", detail.gcflags()]);
+    // One -gcflags with everything the checks need: one build gives every check its lines.
+    let gcflags = settings.compiler.gcflags(detail == Detail::Flow);
+    cmd.args(["list", "-export", "-buildvcs=false", gcflags.as_str()]);
     cmd.args(flags);
     // `--`: whatever follows is a package, never a flag.
     cmd.arg("--");

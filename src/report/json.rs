@@ -28,6 +28,9 @@ pub struct Report<'a> {
     /// nothing (or when the allowlist is a file outside the repository).
     pub config_change: Option<ConfigChangeJson<'a>>,
     pub summary: Summary<'a>,
+    /// The checks compared (`escapes`, `variable-make`, `inlining`, `bounds`,
+    /// `gcassert`); `kind` of each finding says which one reported it.
+    pub checks: Vec<crate::checks::Check>,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,6 +46,17 @@ pub struct ConfigChangeJson<'a> {
     pub added: Vec<AddedJson<'a>>,
     pub removed: Vec<EntryJson<'a>>,
     pub build: Option<BuildChangeJson<'a>>,
+    /// The checks of each side's file, when they differ.
+    pub checks: Option<ChecksChangeJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChecksChangeJson {
+    pub base: Vec<crate::checks::Check>,
+    pub head: Vec<crate::checks::Check>,
+    pub line: Option<usize>,
+    /// Checks the base has on that the head turns off.
+    pub turned_off: Vec<crate::checks::Check>,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,6 +121,12 @@ fn config_change(outcome: &Outcome) -> Option<ConfigChangeJson<'_>> {
             line: b.line,
             no_longer_analysed: b.no_longer_analysed.as_deref(),
         }),
+        checks: change.checks.as_ref().map(|c| ChecksChangeJson {
+            base: c.base.iter().collect(),
+            head: c.head.iter().collect(),
+            line: c.line,
+            turned_off: c.turned_off(),
+        }),
     })
 }
 
@@ -143,6 +163,8 @@ pub struct EntryJson<'a> {
     pub count: Option<u32>,
     pub reason: &'a str,
     pub expires: Option<String>,
+    /// The check whose findings the entry allows (`escapes` unless it names one).
+    pub check: crate::checks::Check,
 }
 
 #[derive(Debug, Serialize)]
@@ -197,6 +219,7 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
         count: e.count,
         reason: &e.reason,
         expires: e.expires.map(|d| d.to_string()),
+        check: e.check,
     }
 }
 
@@ -252,6 +275,7 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             config_from: outcome.config_from.name(),
             all_packages_because: outcome.scope.all_because.as_deref(),
         },
+        checks: outcome.checks.iter().collect(),
     }
 }
 
