@@ -335,7 +335,7 @@ mod tests {
             line,
             column: 2,
             function: function.to_string(),
-            kind: Kind::Escapes,
+            kind: crate::finding::Kind::Escapes,
             message: format!("{expr} escapes to heap"),
             expr: expr.to_string(),
             source: String::new(),

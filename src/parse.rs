@@ -12,10 +12,12 @@ use crate::finding::{Kind, RawFinding};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ParsedOutput {
-    /// Findings in output order: heap allocations (Kind::Moved, Kind::Escapes) with
-    /// `-m=2` flow attached, and what the other checks read (inlining decisions,
-    /// bounds checks, variable-size `make`; see [`crate::checks`]).
+    /// Heap findings only (Kind::Moved, Kind::Escapes), in output order, with `-m=2` flow attached.
     pub findings: Vec<RawFinding>,
+    /// What the other checks read, in output order: inlining decisions, bounds
+    /// checks, variable-size `make` (see [`crate::checks`]). Their lines are also
+    /// counted in `informational`.
+    pub checked: Vec<RawFinding>,
     /// Lines that are neither a block header, nor a recognised diagnostic, nor part of an -m=2 explanation,
     /// e.g. compiler errors or a message a new Go release added. Never silently dropped.
     pub unrecognised: Vec<String>,
@@ -489,7 +491,7 @@ impl Parser {
             Some(Class::Found(kind, subject)) => {
                 self.close();
                 self.out.informational += 1;
-                self.out.findings.push(RawFinding {
+                self.out.checked.push(RawFinding {
                     block: self.block.clone(),
                     file: diag.file.to_string(),
                     line: diag.line,

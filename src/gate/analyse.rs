@@ -120,13 +120,15 @@ pub(super) fn analyse(
     let mut parsed = std::mem::take(&mut output.parsed);
     // The inlining lines are many; kept only when a check or a directive reads them.
     parsed
-        .findings
+        .checked
         .retain(|f| settings.compiler.keeps(f.kind));
+    let mut raw = parsed.findings;
+    raw.append(&mut parsed.checked);
     let Attributed {
         findings,
         outside,
         unplaced,
-    } = attribute(parsed.findings, &output, tree);
+    } = attribute(raw, &output, tree);
     let analysis = Analysis {
         findings: matching::dedupe(findings),
         packages: output.packages,

@@ -193,7 +193,7 @@ pub(super) fn run_build(
     units.extend(out.modules.iter().map(|m| m.dir.as_str()));
     units.push("");
     let mut files: Option<Vec<String>> = None;
-    for finding in &mut parsed.findings {
+    for finding in parsed.findings.iter_mut().chain(parsed.checked.iter_mut()) {
         let mut name = relocate_existing(tree, &units, &finding.file);
         if is_unplaced(tree, &name) {
             // Stored by a run in a directory that no module here has (the package was
@@ -214,6 +214,7 @@ pub(super) fn run_build(
         }
     }
     out.parsed.findings.extend(parsed.findings);
+    out.parsed.checked.extend(parsed.checked);
     out.parsed.unrecognised.extend(parsed.unrecognised);
     out.parsed.informational += parsed.informational;
     out.packages
