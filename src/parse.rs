@@ -1693,3 +1693,74 @@ mod fuzz {
         }
     }
 }
+
+#[cfg(test)]
+mod checks_tests {
+    use super::*;
+
+    /// `go build -gcflags='-m=2 -d=ssa/check_bce/debug=1'` of
+    /// tests/fixtures/go-output/checks-source.go.txt with Go 1.24 and 1.26.
+    fn checked(name: &str, text: &str) -> Vec<(u32, Kind, String)> {
+        let out = parse(text);
+        assert!(out.unrecognised.is_empty(), "{name}: {:?}", out.unrecognised);
+        out.checked
+            .iter()
+            .map(|f| (f.line, f.kind, f.expr.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn inlining_bounds_and_variable_make_from_two_go_versions() {
+        let go124 = include_str!("../tests/fixtures/go-output/checks-m2-bce-go1.24.txt");
+        let go126 = include_str!("../tests/fixtures/go-output/checks-m2-bce-go1.26.txt");
+        for (name, text) in [("go1.24", go124), ("go1.26", go126)] {
+            let got = checked(name, text);
+            let has = |line: u32, kind: Kind, expr: &str| {
+                got.iter().any(|(l, k, e)| *l == line && *k == kind && e == expr)
+            };
+            assert!(has(7, Kind::Inlinable, "Sum"), "{name}: {got:?}");
+            assert!(has(20, Kind::Inlinable, "Idx"), "{name}");
+            assert!(has(21, Kind::BoundsCheck, "IsInBounds"), "{name}");
+            assert!(has(25, Kind::BoundsCheck, "IsSliceInBounds"), "{name}");
+            let makes: Vec<&str> = got
+                .iter()
+                .filter(|(_, k, _)| *k == Kind::VariableMake)
+                .map(|(_, _, e)| e.as_str())
+                .collect();
+            if name == "go1.24" {
+                // Before 1.25 a variable-size make is on the heap and says so.
+                assert!(makes.is_empty(), "{makes:?}");
+                let heap = parse(text).findings;
+                assert!(heap.iter().any(|f| f.expr == "make([]byte, n)"));
+            } else {
+                assert_eq!(
+                    makes,
+                    vec!["make([]byte, n)", "make([]int, 0, n)", "make([]big, n)"],
+                    "constant sizes, folded (N*2) or capped (n, 16), are not variable"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn variable_make_shapes() {
+        for (expr, want) in [
+            ("make([]byte, n)", true),
+            ("make([]int, 0, n)", true),
+            ("make([]byte, len(s) + 1)", true),
+            ("make([]func(a, b int), n)", true),
+            ("make([]byte, 16)", false),
+            ("make([]byte, n, 16)", false),
+            ("make([]func(a, b int), 4)", false),
+            ("make(map[string]int, n)", false),
+            ("make(chan int, n)", false),
+            ("new(T)", false),
+        ] {
+            assert_eq!(is_variable_make(expr), want, "{expr}");
+        }
+        assert_eq!(
+            classify("Found IsInBounds"),
+            Some((Message::Info, "IsInBounds"))
+        );
+    }
+}
