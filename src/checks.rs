@@ -102,7 +102,9 @@ impl Checks {
             }
         }
         if list.is_empty() {
-            return Err("no check named; the checks are escapes, variable-make, inlining, bounds".into());
+            return Err(
+                "no check named; the checks are escapes, variable-make, inlining, bounds".into(),
+            );
         }
         Ok(Checks::of(&list))
     }
@@ -218,12 +220,22 @@ pub fn prepare(
     let other_side_inlinable = |f: &Finding, other: &BTreeSet<(String, String)>| {
         other.contains(&(f.package.clone(), normalise_expr(&f.expr)))
     };
-    base_out.extend(base.iter().filter(|f| {
-        keep(f) && (f.kind != Kind::NotInlinable || other_side_inlinable(f, &head_inlinable))
-    }).cloned());
-    head_out.extend(head.iter().filter(|f| {
-        keep(f) && (f.kind != Kind::NotInlinable || other_side_inlinable(f, &base_inlinable))
-    }).cloned());
+    base_out.extend(
+        base.iter()
+            .filter(|f| {
+                keep(f)
+                    && (f.kind != Kind::NotInlinable || other_side_inlinable(f, &head_inlinable))
+            })
+            .cloned(),
+    );
+    head_out.extend(
+        head.iter()
+            .filter(|f| {
+                keep(f)
+                    && (f.kind != Kind::NotInlinable || other_side_inlinable(f, &base_inlinable))
+            })
+            .cloned(),
+    );
     let lost: Vec<String> = head_out
         .iter()
         .filter(|f| f.kind == Kind::NotInlinable)
@@ -317,14 +329,20 @@ mod tests {
         assert_eq!(got.display(), "escapes, inlining, bounds, gcassert");
         assert!(Checks::parse_list("escapes,speed").is_err());
         assert!(Checks::parse_list(" , ").is_err());
-        assert_eq!(Checks::default().display(), "escapes, variable-make, gcassert");
+        assert_eq!(
+            Checks::default().display(),
+            "escapes, variable-make, gcassert"
+        );
     }
 
     #[test]
     fn gcflags_for_needs() {
         assert_eq!(Needs::default().gcflags(false), "-gcflags=-m");
         assert_eq!(Needs::default().gcflags(true), "-gcflags=-m=2");
-        let all = Needs { inlining: true, bounds: true };
+        let all = Needs {
+            inlining: true,
+            bounds: true,
+        };
         assert_eq!(all.gcflags(false), "-gcflags=-m=2 -d=ssa/check_bce/debug=1");
     }
 
@@ -361,9 +379,17 @@ mod tests {
         let head = vec![f("a.go", 4, "G", Kind::InlinedCall, "H")];
         let (_, h) = prepare(&base, &head, &lines, &Checks::of(&[Check::Inlining]));
         assert_eq!(h.len(), 1);
-        assert_eq!((h[0].kind, h[0].line, h[0].expr.as_str()), (Kind::NotInlined, 3, "F"));
+        assert_eq!(
+            (h[0].kind, h[0].line, h[0].expr.as_str()),
+            (Kind::NotInlined, 3, "F")
+        );
         // Not on a line the map does not carry (deleted or edited code).
-        let (_, h) = prepare(&base, &head, &LineMap::new(), &Checks::of(&[Check::Inlining]));
+        let (_, h) = prepare(
+            &base,
+            &head,
+            &LineMap::new(),
+            &Checks::of(&[Check::Inlining]),
+        );
         assert!(h.is_empty());
     }
 

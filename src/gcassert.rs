@@ -143,7 +143,10 @@ impl Directives {
         let compiled: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
         let mut by_line: BTreeMap<(&str, u32), Vec<&Finding>> = BTreeMap::new();
         for f in findings {
-            by_line.entry((f.file.as_str(), f.line)).or_default().push(f);
+            by_line
+                .entry((f.file.as_str(), f.line))
+                .or_default()
+                .push(f);
         }
         let mut out = Vec::new();
         for d in &self.list {
@@ -154,7 +157,10 @@ impl Directives {
                 .get(&(d.file.as_str(), d.line))
                 .map_or(&[], Vec::as_slice);
             let of = |kinds: &[Kind]| -> Vec<&Finding> {
-                here.iter().copied().filter(|f| kinds.contains(&f.kind)).collect()
+                here.iter()
+                    .copied()
+                    .filter(|f| kinds.contains(&f.kind))
+                    .collect()
             };
             let mut violation = |column: u32, what: String| {
                 out.push(Finding {
@@ -173,11 +179,13 @@ impl Directives {
             match &d.assertion {
                 Assertion::Inline if d.on_func => {
                     if of(&[Kind::Inlinable]).is_empty() {
-                        let why = of(&[Kind::NotInlinable])
-                            .first()
-                            .map_or_else(|| "the compiler does not say `can inline` for this function".to_string(), |f| {
-                                format!("the compiler: \"{}\"", f.message)
-                            });
+                        let why = of(&[Kind::NotInlinable]).first().map_or_else(
+                            || {
+                                "the compiler does not say `can inline` for this function"
+                                    .to_string()
+                            },
+                            |f| format!("the compiler: \"{}\"", f.message),
+                        );
                         violation(1, format!("the function is not inlinable ({why})"));
                     }
                 }
@@ -188,7 +196,10 @@ impl Directives {
                 }
                 Assertion::Bce => {
                     for f in of(&[Kind::BoundsCheck]) {
-                        violation(f.column, format!("bounds check kept (the compiler: \"Found {}\")", f.expr));
+                        violation(
+                            f.column,
+                            format!("bounds check kept (the compiler: \"Found {}\")", f.expr),
+                        );
                     }
                 }
                 Assertion::Noescape => {
@@ -199,7 +210,9 @@ impl Directives {
                 Assertion::Unknown(name) => {
                     violation(
                         1,
-                        format!("unknown directive {name:?} (gcassert knows inline, bce, noescape)"),
+                        format!(
+                            "unknown directive {name:?} (gcassert knows inline, bce, noescape)"
+                        ),
                     );
                 }
             }
@@ -241,7 +254,9 @@ pub fn in_source(package: &str, file: &str, bytes: &[u8]) -> Vec<Directive> {
         let on_func = code.starts_with("func ") || code.starts_with("func(");
         let line_no = u32::try_from(target + 1).unwrap_or(u32::MAX);
         // The function declared on the line is the one the column of its name gives.
-        let column = lines[target].find(code).map_or(1, |c| c + code.len() / 2 + 1);
+        let column = lines[target]
+            .find(code)
+            .map_or(1, |c| c + code.len() / 2 + 1);
         let function = index.function_at(line_no, u32::try_from(column).unwrap_or(1));
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             out.push(Directive {
@@ -329,7 +344,13 @@ mod tests {
         assert_eq!(got.len(), 1, "only the unknown directive: {got:?}");
         assert!(got[0].message.contains("unknown directive \"typo\""));
         let bad = vec![
-            finding(4, 6, Kind::NotInlinable, "F", "cannot inline F: function too complex: cost 90 exceeds budget 80"),
+            finding(
+                4,
+                6,
+                Kind::NotInlinable,
+                "F",
+                "cannot inline F: function too complex: cost 90 exceeds budget 80",
+            ),
             finding(6, 9, Kind::BoundsCheck, "IsInBounds", "Found IsInBounds"),
             finding(6, 2, Kind::Moved, "x", "moved to heap: x"),
         ];

@@ -183,7 +183,9 @@ fn classify_message(msg: &str) -> Option<Class<'_>> {
     }
     let (message, subject) = classify_plain(msg)?;
     Some(match message {
-        Message::Inlining if msg.starts_with("can inline ") => Class::Found(Kind::Inlinable, subject),
+        Message::Inlining if msg.starts_with("can inline ") => {
+            Class::Found(Kind::Inlinable, subject)
+        }
         Message::Inlining if msg.starts_with("inlining call to ") => {
             Class::Found(Kind::InlinedCall, subject)
         }
@@ -1702,7 +1704,11 @@ mod checks_tests {
     /// tests/fixtures/go-output/checks-source.go.txt with Go 1.24 and 1.26.
     fn checked(name: &str, text: &str) -> Vec<(u32, Kind, String)> {
         let out = parse(text);
-        assert!(out.unrecognised.is_empty(), "{name}: {:?}", out.unrecognised);
+        assert!(
+            out.unrecognised.is_empty(),
+            "{name}: {:?}",
+            out.unrecognised
+        );
         out.checked
             .iter()
             .map(|f| (f.line, f.kind, f.expr.clone()))
@@ -1716,7 +1722,8 @@ mod checks_tests {
         for (name, text) in [("go1.24", go124), ("go1.26", go126)] {
             let got = checked(name, text);
             let has = |line: u32, kind: Kind, expr: &str| {
-                got.iter().any(|(l, k, e)| *l == line && *k == kind && e == expr)
+                got.iter()
+                    .any(|(l, k, e)| *l == line && *k == kind && e == expr)
             };
             assert!(has(7, Kind::Inlinable, "Sum"), "{name}: {got:?}");
             assert!(has(20, Kind::Inlinable, "Idx"), "{name}");

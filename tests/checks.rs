@@ -81,20 +81,37 @@ func Caller(x int) int {
 
 #[test]
 fn a_function_that_grows_past_the_budget() {
-    let report = compare(&[("a.go", SMALL)], &[("a.go", GROWN)], &["--checks", ALL], 1);
-    assert_eq!(new(&report), vec!["not_inlinable Small Small"], "{report:#}");
+    let report = compare(
+        &[("a.go", SMALL)],
+        &[("a.go", GROWN)],
+        &["--checks", ALL],
+        1,
+    );
+    assert_eq!(
+        new(&report),
+        vec!["not_inlinable Small Small"],
+        "{report:#}"
+    );
     let message = report["new"][0]["message"].as_str().expect("a message");
     assert!(
         message.starts_with("cannot inline Small: function too complex: cost")
             && message.contains("exceeds budget 80"),
         "the compiler's reason: {message}"
     );
-    assert_eq!(report["checks"], serde_json::json!(["escapes", "inlining", "bounds", "variable-make", "gcassert"]));
+    assert_eq!(
+        report["checks"],
+        serde_json::json!(["escapes", "inlining", "bounds", "variable-make", "gcassert"])
+    );
     // The default checks do not look at inlining.
     let report = compare(&[("a.go", SMALL)], &[("a.go", GROWN)], &[], 0);
     assert_eq!(new(&report), Vec::<String>::new(), "{report:#}");
     // The fixed side: back under the budget.
-    let report = compare(&[("a.go", GROWN)], &[("a.go", SMALL)], &["--checks", "inlining", "--show-fixed"], 0);
+    let report = compare(
+        &[("a.go", GROWN)],
+        &[("a.go", SMALL)],
+        &["--checks", "inlining", "--show-fixed"],
+        0,
+    );
     let fixed: Vec<&str> = report["fixed"]
         .as_array()
         .expect("fixed")
@@ -157,13 +174,21 @@ func Caller(t T, x int) int {
 \treturn t.Leaf(x) * 2
 }
 ";
-    let report = compare(&[("a.go", base)], &[("a.go", head)], &["--checks", "inlining"], 1);
+    let report = compare(
+        &[("a.go", base)],
+        &[("a.go", head)],
+        &["--checks", "inlining"],
+        1,
+    );
     let got = new(&report);
     assert_eq!(got.len(), 1, "{report:#}");
     assert!(got[0].starts_with("not_inlined Caller "), "{got:?}");
     let f = &report["new"][0];
     assert_eq!(f["line"], 10, "{report:#}");
-    assert!(f["message"].as_str().unwrap_or("").contains("no longer inlined"));
+    assert!(f["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("no longer inlined"));
 }
 
 const BOUNDED: &str = "package m
@@ -184,8 +209,17 @@ func Third(xs []int) int {
 \treturn xs[2]
 }
 ";
-    let report = compare(&[("a.go", BOUNDED)], &[("a.go", head)], &["--checks", "bounds"], 1);
-    assert_eq!(new(&report), vec!["bounds_check Third IsInBounds"], "{report:#}");
+    let report = compare(
+        &[("a.go", BOUNDED)],
+        &[("a.go", head)],
+        &["--checks", "bounds"],
+        1,
+    );
+    assert_eq!(
+        new(&report),
+        vec!["bounds_check Third IsInBounds"],
+        "{report:#}"
+    );
     assert_eq!(report["new"][0]["line"], 4);
     // Escapes alone: nothing.
     compare(&[("a.go", BOUNDED)], &[("a.go", head)], &[], 0);
@@ -243,7 +277,15 @@ func Keep(a int) {
     repo.remove("a.go");
     repo.write("moved.go", moved);
     let head_commit = repo.commit("move");
-    let run = repo.run(&["diff", "--format", "json", "--checks", ALL, &base_commit, &head_commit]);
+    let run = repo.run(&[
+        "diff",
+        "--format",
+        "json",
+        "--checks",
+        ALL,
+        &base_commit,
+        &head_commit,
+    ]);
     run.assert_code(0);
     let report = run.json();
     assert_eq!(new(&report), Vec::<String>::new(), "{report:#}");
@@ -264,15 +306,26 @@ func Third(xs []int) int {
         &[],
         1,
     );
-    assert_eq!(new(&report), vec!["bounds_check Third IsInBounds"], "{report:#}");
+    assert_eq!(
+        new(&report),
+        vec!["bounds_check Third IsInBounds"],
+        "{report:#}"
+    );
     // The head turns bounds off: the gate passes, and the config change says so.
     let report = compare(
         &[("a.go", BOUNDED), (".escape-gate.yml", config_on)],
-        &[("a.go", head_code), (".escape-gate.yml", "version: 1\nchecks: [escapes]\n")],
+        &[
+            ("a.go", head_code),
+            (".escape-gate.yml", "version: 1\nchecks: [escapes]\n"),
+        ],
         &[],
         0,
     );
-    assert_eq!(report["config_change"]["checks"]["turned_off"], serde_json::json!(["bounds"]), "{report:#}");
+    assert_eq!(
+        report["config_change"]["checks"]["turned_off"],
+        serde_json::json!(["bounds"]),
+        "{report:#}"
+    );
     // An allowlist entry naming the check allows it; one without (escapes) does not.
     let allow = "version: 1\nchecks: [escapes, bounds]\nallow:\n  - path: a.go\n    check: bounds\n    reason: checked by the caller\n";
     let report = compare(
@@ -281,8 +334,12 @@ func Third(xs []int) int {
         &[],
         0,
     );
-    assert_eq!(report["allowed"][0]["allowed_by"]["check"], "bounds", "{report:#}");
-    let escapes_only = "version: 1\nchecks: [escapes, bounds]\nallow:\n  - path: a.go\n    reason: escapes only\n";
+    assert_eq!(
+        report["allowed"][0]["allowed_by"]["check"], "bounds",
+        "{report:#}"
+    );
+    let escapes_only =
+        "version: 1\nchecks: [escapes, bounds]\nallow:\n  - path: a.go\n    reason: escapes only\n";
     compare(
         &[("a.go", BOUNDED), (".escape-gate.yml", escapes_only)],
         &[("a.go", head_code)],
@@ -304,12 +361,23 @@ func Sum(n int) int {
     let version = go_minor();
     let report = compare(&[("a.go", base)], &[("a.go", &head)], &[], 1);
     if version >= 25 {
-        assert_eq!(new(&report), vec!["variable_make Sum make([]byte, n)"], "{report:#}");
+        assert_eq!(
+            new(&report),
+            vec!["variable_make Sum make([]byte, n)"],
+            "{report:#}"
+        );
         let message = report["new"][0]["message"].as_str().unwrap_or("");
-        assert!(message.contains("may allocate on the heap") && message.contains("32 bytes"), "{message}");
+        assert!(
+            message.contains("may allocate on the heap") && message.contains("32 bytes"),
+            "{message}"
+        );
     } else {
         // Before Go 1.25 a variable-size make is always on the heap, and says so.
-        assert_eq!(new(&report), vec!["escapes_to_heap Sum make([]byte, n)"], "{report:#}");
+        assert_eq!(
+            new(&report),
+            vec!["escapes_to_heap Sum make([]byte, n)"],
+            "{report:#}"
+        );
     }
     // Switched off in the config: not compared (and from Go 1.25 nothing else sees it).
     let config = "version: 1\nchecks: [escapes]\n";
@@ -371,7 +439,11 @@ fn gcassert_directives_satisfied_and_violated() {
         // bce: the length check is gone.
         ("\tif len(xs) < 4 {\n\t\treturn 0\n\t}\n", "", "bce"),
         // noescape: y escapes now.
-        ("\ty := sum //gcassert:noescape\n\treturn y", "\ty := sum //gcassert:noescape\n\tsink = &y\n\treturn y", "noescape"),
+        (
+            "\ty := sum //gcassert:noescape\n\treturn y",
+            "\ty := sum //gcassert:noescape\n\tsink = &y\n\treturn y",
+            "noescape",
+        ),
     ];
     for (from, to, directive) in cases {
         let mut head = GCASSERT_OK.replace(from, to);
@@ -403,7 +475,9 @@ fn gcassert_directives_satisfied_and_violated() {
 
 #[test]
 fn gcassert_inline_on_a_call_line() {
-    let head = GCASSERT_OK.replace("func Double", "//go:noinline\nfunc Double").replace("//gcassert:inline\n//go:noinline", "//go:noinline");
+    let head = GCASSERT_OK
+        .replace("func Double", "//go:noinline\nfunc Double")
+        .replace("//gcassert:inline\n//go:noinline", "//go:noinline");
     let report = compare(&[("a.go", GCASSERT_OK)], &[("a.go", &head)], &[], 1);
     let got: Vec<String> = report["new"]
         .as_array()
@@ -412,7 +486,11 @@ fn gcassert_inline_on_a_call_line() {
         .filter(|f| f["kind"] == "gcassert")
         .map(|f| format!("{} {}", f["line"], f["message"].as_str().unwrap_or("")))
         .collect();
-    assert_eq!(got, vec!["10 //gcassert:inline violated: no call on this line is inlined"], "{report:#}");
+    assert_eq!(
+        got,
+        vec!["10 //gcassert:inline violated: no call on this line is inlined"],
+        "{report:#}"
+    );
 }
 
 /// Go 1.25 changed the `-m=2` header gcassert matched for `noescape`; escape-gate
@@ -431,12 +509,24 @@ func F() {
 \tsink = &f
 }
 ";
-    let report = compare(&[("a.go", "package m\n")], &[("a.go", head)], &["--checks", "inlining"], 1);
+    let report = compare(
+        &[("a.go", "package m\n")],
+        &[("a.go", head)],
+        &["--checks", "inlining"],
+        1,
+    );
     let got: Vec<String> = report["new"]
         .as_array()
         .expect("new")
         .iter()
-        .map(|f| format!("{} {} {}", f["kind"].as_str().unwrap_or(""), f["line"], f["message"].as_str().unwrap_or("")))
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                f["kind"].as_str().unwrap_or(""),
+                f["line"],
+                f["message"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert_eq!(
         got,

@@ -119,9 +119,7 @@ pub(super) fn analyse(
     let mut output = go::build_selected(go, tree, listing, &|p| scope.includes(p), settings, name)?;
     let mut parsed = std::mem::take(&mut output.parsed);
     // The inlining lines are many; kept only when a check or a directive reads them.
-    parsed
-        .checked
-        .retain(|f| settings.compiler.keeps(f.kind));
+    parsed.checked.retain(|f| settings.compiler.keeps(f.kind));
     let mut raw = parsed.findings;
     raw.append(&mut parsed.checked);
     let Attributed {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::allowlist::{self, AllowEntry, AllowOutcome, Date};
 use crate::cache::Cache;
-use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::checks::{self, Checks};
+use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::finding::Finding;
 use crate::gcassert::Directives;
 use crate::git::{Repo, Revision};
@@ -213,10 +213,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &head_rev,
         &mut warnings,
     )?;
-    let checks = req
-        .checks
-        .clone()
-        .unwrap_or_else(|| config.config.checks());
+    let checks = req.checks.clone().unwrap_or_else(|| config.config.checks());
     let mut settings = build_settings(&config, &req.tags)?;
     settings.compiler = checks.needs();
     // When the head's build section rules and differs from the base's: the base's
