@@ -20,6 +20,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use crate::checks::{Check, Checks};
 use crate::finding::Finding;
 
 /// The whole configuration file.
@@ -29,6 +30,9 @@ pub struct Config {
     pub allow: Vec<AllowEntry>,
     /// `hot:`: functions where an escape that moves in is new, not moved.
     pub hot: Vec<HotPath>,
+    /// `checks:`, when the file names them; the default set
+    /// ([`crate::checks::Checks::default`]) otherwise.
+    pub checks: Option<Checks>,
 }
 
 /// One `hot:` entry: the functions it names are hot paths, where the gate stays strict
@@ -86,6 +90,11 @@ impl Config {
     pub fn is_hot(&self, finding: &Finding) -> bool {
         self.hot.iter().any(|h| h.matches(finding))
     }
+
+    /// The checks the file asks for, or the default ones.
+    pub fn checks(&self) -> Checks {
+        self.checks.clone().unwrap_or_default()
+    }
 }
 
 /// The optional `build:` section: what to compile and how.
@@ -113,6 +122,9 @@ pub struct AllowEntry {
     pub expires: Option<Date>,
     /// 1-based line of the entry in the file, when known
     pub line: Option<usize>,
+    /// The check whose findings the entry allows (`check:`); `escapes` when left out,
+    /// which keeps allowlists written before there were checks meaning what they did.
+    pub check: Check,
     path_matcher: GlobMatcher,
     function_matcher: Option<Wildcard>,
     message_matcher: Option<Wildcard>,
@@ -129,6 +141,7 @@ impl PartialEq for AllowEntry {
             && self.reason == other.reason
             && self.expires == other.expires
             && self.line == other.line
+            && self.check == other.check
     }
 }
 
@@ -144,6 +157,7 @@ impl fmt::Debug for AllowEntry {
             .field("reason", &self.reason)
             .field("expires", &self.expires)
             .field("line", &self.line)
+            .field("check", &self.check)
             .finish_non_exhaustive()
     }
 }
@@ -158,11 +172,13 @@ impl AllowEntry {
             && self.count == other.count
             && self.reason == other.reason
             && self.expires == other.expires
+            && self.check == other.check
     }
 
     /// Whether the finding is in this entry's scope (ignoring `count` and `expires`).
     fn matches(&self, finding: &Finding) -> bool {
-        self.path_matcher.is_match(&finding.file)
+        finding.kind.check() == Some(self.check)
+            && self.path_matcher.is_match(&finding.file)
             && self
                 .function_matcher
                 .as_ref()
@@ -345,6 +361,7 @@ impl Config {
                 reason: e.reason.0,
                 expires: e.expires.map(|d| d.0),
                 line,
+                check: e.check.unwrap_or(Check::Escapes),
                 path_matcher: e.path.matcher,
                 function_matcher: e.function,
                 message_matcher: e.message,
@@ -368,6 +385,7 @@ impl Config {
                     function_matcher: h.function,
                 })
                 .collect(),
+            checks: raw.checks.map(|list| Checks::of(&list)),
         })
     }
 }
@@ -491,6 +509,8 @@ struct RawConfig {
     build: RawBuild,
     #[serde(default, deserialize_with = "null_as_default")]
     allow: Vec<RawEntry>,
+    #[serde(default)]
+    checks: Option<Vec<Check>>,
     #[serde(default, deserialize_with = "null_as_default")]
     hot: Vec<RawHot>,
 }
@@ -529,6 +549,8 @@ struct RawEntry {
     reason: Reason,
     #[serde(default)]
     expires: Option<DateValue>,
+    #[serde(default)]
+    check: Option<Check>,
 }
 
 /// `allow:` or `build:` with nothing after it is YAML null; read it as "none".
@@ -884,7 +906,7 @@ allow:
             (
                 "unknown top-level key",
                 "version: 1\nallw: []\n",
-                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `hot`",
+                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`",
             ),
             (
                 "unknown key in build",
@@ -894,12 +916,12 @@ allow:
             (
                 "unknown key inside an entry",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n    owner: me\n",
-                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`",
+                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`",
             ),
             (
                 "misspelt reason",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n\n  - path: b\n    reson: r\n",
-                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`",
+                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`",
             ),
             (
                 "missing reason: located at the entry",

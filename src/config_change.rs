@@ -10,6 +10,7 @@
 //! package lists come from the caller.
 
 use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath};
+use crate::checks::{Check, Checks};
 use crate::finding::Finding;
 
 /// Which revision's allowlist rules the comparison (`--config-from`).
@@ -48,6 +49,30 @@ pub struct ConfigChange {
     /// `hot:` entries of the base that the head no longer has: functions where an
     /// escape moving in stops counting as new.
     pub hot_removed: Vec<HotPath>,
+    /// The `checks` the file asks for, when they differ (a head that turns a check
+    /// off stops the gate from looking at what that check sees).
+    pub checks: Option<ChecksChange>,
+}
+
+/// The checks each side's file asks for (the default set when it names none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksChange {
+    pub base: Checks,
+    pub head: Checks,
+    /// 1-based line of `checks:` in the head's file, when it has one.
+    pub line: Option<usize>,
+}
+
+impl ChecksChange {
+    /// Checks the base's file has on and the head's turns off.
+    pub fn turned_off(&self) -> Vec<Check> {
+        self.base.missing_from(&self.head)
+    }
+
+    /// Checks the head's file turns on.
+    pub fn turned_on(&self) -> Vec<Check> {
+        self.head.missing_from(&self.base)
+    }
 }
 
 /// An allowlist entry the head adds, and what it lets through.
@@ -141,7 +166,17 @@ impl ConfigChange {
             .filter(|h| !head.hot.contains(h))
             .cloned()
             .collect();
-        if added.is_empty() && removed.is_empty() && build.is_none() && hot_removed.is_empty() {
+        let checks = (base_config.checks() != head.checks()).then(|| ChecksChange {
+            base: base_config.checks(),
+            head: head.checks(),
+            line: key_line(head_text, "checks"),
+        });
+        if added.is_empty()
+            && removed.is_empty()
+            && build.is_none()
+            && hot_removed.is_empty()
+            && checks.is_none()
+        {
             return None;
         }
         Some(ConfigChange {
@@ -151,6 +186,7 @@ impl ConfigChange {
             removed,
             build,
             hot_removed,
+            checks,
         })
     }
 

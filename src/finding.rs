@@ -4,8 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What kind of heap allocation a finding is. (The parser's finer classification of
-/// every message the compiler prints is [`crate::parse::Message`].)
+/// What kind of finding this is: a heap allocation (the two original kinds), or what
+/// another check (`checks:` in the allowlist, `--checks`) looks at. (The parser's finer
+/// classification of every message the compiler prints is [`crate::parse::Message`].)
+///
+/// The JSON names (`serde(rename)`) are part of the report's schema
+/// (`schema/report.schema.json`): they never change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Kind {
     /// `moved to heap: NAME`: a named variable or parameter lives on the heap.
@@ -14,15 +18,97 @@ pub enum Kind {
     /// `EXPR escapes to heap`: an allocating expression is heap-allocated.
     #[serde(rename = "escapes_to_heap")]
     Escapes,
+    /// `cannot inline F: REASON` (`-m=2`): a function the compiler will not inline. Only
+    /// compared for functions inlinable on the other side (see [`crate::checks`]).
+    #[serde(rename = "not_inlinable")]
+    NotInlinable,
+    /// A call the base inlined (`inlining call to F`) that the head does not.
+    #[serde(rename = "not_inlined")]
+    NotInlined,
+    /// `Found IsInBounds` / `Found IsSliceInBounds` (`-d=ssa/check_bce/debug=1`): a bounds
+    /// check the compiler kept.
+    #[serde(rename = "bounds_check")]
+    BoundsCheck,
+    /// `make([]T, n) does not escape` with a size that is not a constant (Go 1.25+): the
+    /// backing store is on the stack only up to 32 bytes, on the heap above.
+    #[serde(rename = "variable_make")]
+    VariableMake,
+    /// A `//gcassert:` directive of the head that the compiler's decisions violate.
+    #[serde(rename = "gcassert")]
+    Gcassert,
+    /// `can inline F`: what the inlining check compares against; never reported.
+    #[serde(rename = "inlinable")]
+    Inlinable,
+    /// `inlining call to F`: what the call-site check compares; never reported.
+    #[serde(rename = "inlined_call")]
+    InlinedCall,
 }
 
 impl Kind {
-    /// The name in SARIF fingerprints (`moved`, `escapes`): part of the fingerprint's
+    /// The name in SARIF fingerprints (`moved`, `escapes`, …): part of the fingerprint's
     /// recipe, so it never changes with the JSON names.
     pub fn fingerprint_name(self) -> &'static str {
         match self {
             Kind::Moved => "moved",
             Kind::Escapes => "escapes",
+            Kind::NotInlinable => "not-inlinable",
+            Kind::NotInlined => "not-inlined",
+            Kind::BoundsCheck => "bounds",
+            Kind::VariableMake => "variable-make",
+            Kind::Gcassert => "gcassert",
+            Kind::Inlinable => "inlinable",
+            Kind::InlinedCall => "inlined-call",
+        }
+    }
+
+    /// The check that reports this kind; `None` for the kinds that are only compared
+    /// against ([`Kind::Inlinable`], [`Kind::InlinedCall`]).
+    pub fn check(self) -> Option<crate::checks::Check> {
+        use crate::checks::Check;
+        match self {
+            Kind::Moved | Kind::Escapes => Some(Check::Escapes),
+            Kind::NotInlinable | Kind::NotInlined => Some(Check::Inlining),
+            Kind::BoundsCheck => Some(Check::Bounds),
+            Kind::VariableMake => Some(Check::VariableMake),
+            Kind::Gcassert => Some(Check::Gcassert),
+            Kind::Inlinable | Kind::InlinedCall => None,
+        }
+    }
+
+    /// Whether the finding is a heap allocation the compiler is sure of (the original
+    /// two kinds).
+    pub fn is_heap(self) -> bool {
+        matches!(self, Kind::Moved | Kind::Escapes)
+    }
+
+    /// What a new finding of this kind is, in a few words for reports:
+    /// `new heap escape`, `no longer inlinable`, …
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Moved | Kind::Escapes => "new heap escape",
+            Kind::NotInlinable => "no longer inlinable",
+            Kind::NotInlined => "call no longer inlined",
+            Kind::BoundsCheck => "new bounds check",
+            Kind::VariableMake => "new variable-size make, heap-allocated above 32 bytes",
+            Kind::Gcassert => "gcassert directive violated",
+            Kind::Inlinable => "inlinable",
+            Kind::InlinedCall => "inlined call",
+        }
+    }
+
+    /// The finding as one line of the per-function listing, from its (normalised)
+    /// subject: the compiler's words for the heap kinds, a fixed phrase for the others.
+    pub fn describe(self, expr: &str) -> String {
+        match self {
+            Kind::Moved => format!("moved to heap: {expr}"),
+            Kind::Escapes => format!("{expr} escapes to heap"),
+            Kind::NotInlinable => format!("cannot inline {expr}"),
+            Kind::NotInlined => format!("call to {expr} not inlined"),
+            Kind::BoundsCheck => format!("bounds check: Found {expr}"),
+            Kind::VariableMake => format!("{expr} may allocate on the heap"),
+            Kind::Gcassert => format!("gcassert: {expr}"),
+            Kind::Inlinable => format!("can inline {expr}"),
+            Kind::InlinedCall => format!("inlining call to {expr}"),
         }
     }
 }

@@ -23,6 +23,7 @@
 
 pub(crate) mod allowlist;
 pub(crate) mod cache;
+pub(crate) mod checks;
 pub mod commands;
 pub(crate) mod config_change;
 pub mod exit;
@@ -30,6 +31,7 @@ pub(crate) mod explain;
 pub(crate) mod finding;
 pub(crate) mod function;
 pub(crate) mod gate;
+pub(crate) mod gcassert;
 pub(crate) mod git;
 pub(crate) mod go;
 pub(crate) mod hook;

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::finding::{normalise_expr, Finding, Key, Kind};
+use crate::finding::{normalise_expr, Finding, Key};
 
 /// How the lines of each base file map to lines of its head counterpart (the same
 /// path, or the file it was renamed to).
@@ -374,10 +374,7 @@ pub fn listing(findings: &[Finding]) -> String {
             } else {
                 f.function_display()
             };
-            let message = match f.kind {
-                Kind::Moved => format!("moved to heap: {}", f.expr),
-                Kind::Escapes => format!("{} escapes to heap", normalise_expr(&f.expr)),
-            };
+            let message = f.kind.describe(&normalise_expr(&f.expr));
             match &f.compiled_in {
                 Some(p) => format!("{} {function}: {message} (compiled in {p})\n", f.package),
                 None => format!("{} {function}: {message}\n", f.package),
@@ -407,7 +404,7 @@ mod tests {
             line,
             column: 2,
             function: function.to_string(),
-            kind: Kind::Escapes,
+            kind: crate::finding::Kind::Escapes,
             message: format!("{expr} escapes to heap"),
             expr: expr.to_string(),
             source: String::new(),

@@ -14,10 +14,15 @@ use crate::finding::{Kind, RawFinding};
 pub struct ParsedOutput {
     /// Heap findings only (Kind::Moved, Kind::Escapes), in output order, with `-m=2` flow attached.
     pub findings: Vec<RawFinding>,
+    /// What the other checks read, in output order: inlining decisions, bounds
+    /// checks, variable-size `make` (see [`crate::checks`]). Their lines are also
+    /// counted in `informational`.
+    pub checked: Vec<RawFinding>,
     /// Lines that are neither a block header, nor a recognised diagnostic, nor part of an -m=2 explanation,
     /// e.g. compiler errors or a message a new Go release added. Never silently dropped.
     pub unrecognised: Vec<String>,
-    /// Number of informational diagnostics recognised and not kept (can inline, does not escape, leaking param, ...).
+    /// Number of informational diagnostics recognised (can inline, does not escape,
+    /// leaking param, ...), whether or not they were also kept as a finding of a check.
     /// Lines of `-m=2` explanations (headers, `flow:`, `from`, `warning:`) are not counted here:
     /// they belong to a heap finding or to a parameter leak.
     pub informational: usize,
@@ -46,7 +51,7 @@ pub struct InlineCall {
 /// that is reported separately, and counting it would count the allocation twice.
 pub fn classify(message: &str) -> Option<(Message, &str)> {
     Some(match classify_message(message)? {
-        Class::Heap(kind, subject) => (Message::from(kind), subject),
+        Class::Heap(kind, subject) | Class::Found(kind, subject) => (Message::from(kind), subject),
         Class::Plain(message, subject) => (message, subject),
         Class::EscapeHeader(expr) => (Message::Info, expr),
         Class::LeakHeader(param) => (Message::Info, param),
@@ -124,6 +129,11 @@ impl From<Kind> for Message {
         match kind {
             Kind::Moved => Message::Moved,
             Kind::Escapes => Message::Escapes,
+            Kind::Inlinable | Kind::InlinedCall | Kind::NotInlinable | Kind::NotInlined => {
+                Message::Inlining
+            }
+            Kind::VariableMake => Message::DoesNotEscape,
+            Kind::BoundsCheck | Kind::Gcassert => Message::Info,
         }
     }
 }
@@ -133,6 +143,9 @@ impl From<Kind> for Message {
 enum Class<'a> {
     /// `moved to heap: x`, `EXPR escapes to heap`.
     Heap(Kind, &'a str),
+    /// An informational diagnostic that a check reads (`can inline F`, `Found
+    /// IsInBounds`, a variable-size `make` that "does not escape"), as a finding.
+    Found(Kind, &'a str),
     /// Any other `-m` diagnostic.
     Plain(Message, &'a str),
     /// `EXPR escapes to heap in FUNC:` (Go 1.25+) or `EXPR escapes to heap:`.
@@ -176,7 +189,75 @@ fn classify_message(msg: &str) -> Option<Class<'_>> {
     if let Some(name) = msg.strip_prefix("moved to heap: ") {
         return non_empty(name).map(|n| Class::Heap(Kind::Moved, n));
     }
-    classify_plain(msg).map(|(kind, subject)| Class::Plain(kind, subject))
+    if let Some(what) = msg.strip_prefix("Found ") {
+        // `-d=ssa/check_bce/debug=1`.
+        if what == "IsInBounds" || what == "IsSliceInBounds" {
+            return Some(Class::Found(Kind::BoundsCheck, what));
+        }
+    }
+    let (message, subject) = classify_plain(msg)?;
+    Some(match message {
+        Message::Inlining if msg.starts_with("can inline ") => {
+            Class::Found(Kind::Inlinable, subject)
+        }
+        Message::Inlining if msg.starts_with("inlining call to ") => {
+            Class::Found(Kind::InlinedCall, subject)
+        }
+        Message::Inlining
+            if msg.starts_with("cannot inline ") && !before(msg, ": ").contains(" into ") =>
+        {
+            Class::Found(Kind::NotInlinable, subject)
+        }
+        Message::DoesNotEscape
+            if msg.ends_with(" does not escape") && is_variable_make(subject) =>
+        {
+            Class::Found(Kind::VariableMake, subject)
+        }
+        _ => Class::Plain(message, subject),
+    })
+}
+
+/// The message a finding of a check carries: the compiler's words, and for the two
+/// that need it, what they mean.
+fn found_message(kind: Kind, message: &str, subject: &str) -> String {
+    match kind {
+        Kind::VariableMake => format!(
+            "{subject} may allocate on the heap: its size is not a constant, so it is on the \
+             stack only up to 32 bytes (Go 1.25+), on the heap above (the compiler: \"{message}\")"
+        ),
+        Kind::BoundsCheck => format!("bounds check kept (the compiler: \"{message}\")"),
+        _ => message.to_string(),
+    }
+}
+
+/// Whether `expr` is a slice `make` whose capacity (its last argument) is not a
+/// constant: `make([]byte, n)`, `make([]int, 0, n)`, but not `make([]byte, 16)` or
+/// `make([]byte, n, 16)`. The compiler prints constant sizes folded to a decimal
+/// number (`make([]byte, N*2)` is printed `make([]byte, 16)`, Go 1.22 to 1.27), so a
+/// last argument that is not one is a size known only when the code runs.
+pub fn is_variable_make(expr: &str) -> bool {
+    let Some(inner) = expr
+        .strip_prefix("make([]")
+        .and_then(|rest| rest.strip_suffix(')'))
+    else {
+        return false;
+    };
+    // The last argument at depth 0 (the element type may hold commas: `[]func(a, b int)`).
+    let mut depth = 0i32;
+    let mut last = None;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => last = Some(i),
+            _ => {}
+        }
+    }
+    let Some(at) = last else {
+        return false;
+    };
+    let size = inner[at + 1..].trim();
+    !size.is_empty() && !size.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The informational messages, most frequent first.
@@ -423,10 +504,10 @@ impl Parser {
                     flow,
                 });
             }
-            Some(Class::Plain(message, subject)) => {
+            Some(Class::Found(kind, subject)) => {
                 self.close();
                 self.out.informational += 1;
-                if message == Message::Inlining && diag.message.starts_with("inlining call to ") {
+                if kind == Kind::InlinedCall {
                     self.out.inline_calls.push(InlineCall {
                         block: self.block.clone(),
                         file: diag.file.to_string(),
@@ -434,6 +515,20 @@ impl Parser {
                         callee: subject.to_string(),
                     });
                 }
+                self.out.checked.push(RawFinding {
+                    block: self.block.clone(),
+                    file: diag.file.to_string(),
+                    line: diag.line,
+                    column: diag.column,
+                    kind,
+                    expr: subject.to_string(),
+                    message: found_message(kind, diag.message, subject),
+                    flow: Vec::new(),
+                });
+            }
+            Some(Class::Plain(..)) => {
+                self.close();
+                self.out.informational += 1;
             }
             None => self.unrecognised(line),
         }
@@ -1620,5 +1715,81 @@ mod fuzz {
             let expected_suffix = format!("… (a line of {len} bytes, too long to read; cut here)");
             prop_assert!(last.ends_with(&expected_suffix));
         }
+    }
+}
+
+#[cfg(test)]
+mod checks_tests {
+    use super::*;
+
+    /// `go build -gcflags='-m=2 -d=ssa/check_bce/debug=1'` of
+    /// tests/fixtures/go-output/checks-source.go.txt with Go 1.24 and 1.26.
+    fn checked(name: &str, text: &str) -> Vec<(u32, Kind, String)> {
+        let out = parse(text);
+        assert!(
+            out.unrecognised.is_empty(),
+            "{name}: {:?}",
+            out.unrecognised
+        );
+        out.checked
+            .iter()
+            .map(|f| (f.line, f.kind, f.expr.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn inlining_bounds_and_variable_make_from_two_go_versions() {
+        let go124 = include_str!("../tests/fixtures/go-output/checks-m2-bce-go1.24.txt");
+        let go126 = include_str!("../tests/fixtures/go-output/checks-m2-bce-go1.26.txt");
+        for (name, text) in [("go1.24", go124), ("go1.26", go126)] {
+            let got = checked(name, text);
+            let has = |line: u32, kind: Kind, expr: &str| {
+                got.iter()
+                    .any(|(l, k, e)| *l == line && *k == kind && e == expr)
+            };
+            assert!(has(7, Kind::Inlinable, "Sum"), "{name}: {got:?}");
+            assert!(has(20, Kind::Inlinable, "Idx"), "{name}");
+            assert!(has(21, Kind::BoundsCheck, "IsInBounds"), "{name}");
+            assert!(has(25, Kind::BoundsCheck, "IsSliceInBounds"), "{name}");
+            let makes: Vec<&str> = got
+                .iter()
+                .filter(|(_, k, _)| *k == Kind::VariableMake)
+                .map(|(_, _, e)| e.as_str())
+                .collect();
+            if name == "go1.24" {
+                // Before 1.25 a variable-size make is on the heap and says so.
+                assert!(makes.is_empty(), "{makes:?}");
+                let heap = parse(text).findings;
+                assert!(heap.iter().any(|f| f.expr == "make([]byte, n)"));
+            } else {
+                assert_eq!(
+                    makes,
+                    vec!["make([]byte, n)", "make([]int, 0, n)", "make([]big, n)"],
+                    "constant sizes, folded (N*2) or capped (n, 16), are not variable"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn variable_make_shapes() {
+        for (expr, want) in [
+            ("make([]byte, n)", true),
+            ("make([]int, 0, n)", true),
+            ("make([]byte, len(s) + 1)", true),
+            ("make([]func(a, b int), n)", true),
+            ("make([]byte, 16)", false),
+            ("make([]byte, n, 16)", false),
+            ("make([]func(a, b int), 4)", false),
+            ("make(map[string]int, n)", false),
+            ("make(chan int, n)", false),
+            ("new(T)", false),
+        ] {
+            assert_eq!(is_variable_make(expr), want, "{expr}");
+        }
+        assert_eq!(
+            classify("Found IsInBounds"),
+            Some((Message::Info, "IsInBounds"))
+        );
     }
 }

@@ -6,6 +6,7 @@ mod support;
 mod action;
 mod allow;
 mod allow_command;
+mod checks;
 mod completions;
 mod diff;
 mod errors;

@@ -102,6 +102,7 @@ pub fn run(args: Args) -> Result<Exit> {
         today: Some(today),
         explain: false,
         all_packages: false,
+        checks: None,
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

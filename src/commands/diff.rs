@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
+use crate::checks::Checks;
 use crate::commands::shared::Repository;
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
@@ -48,6 +49,15 @@ pub struct Args {
     /// packages and every package that imports them)
     #[arg(long)]
     pub all_packages: bool,
+    /// The checks to compare, comma-separated, instead of the allowlist's `checks:`:
+    /// escapes, variable-make, inlining, bounds [default: escapes,variable-make].
+    /// `//gcassert:` directives are enforced whatever the list
+    #[arg(long, value_name = "LIST", value_parser = parse_checks)]
+    pub checks: Option<Checks>,
+}
+
+fn parse_checks(text: &str) -> Result<Checks, String> {
+    Checks::parse_list(text)
 }
 
 impl From<Args> for DiffRequest {
@@ -62,6 +72,7 @@ impl From<Args> for DiffRequest {
             today: None,
             explain: args.explain || args.format.always_explains(),
             all_packages: args.all_packages,
+            checks: args.checks,
         }
     }
 }

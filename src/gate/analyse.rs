@@ -118,13 +118,17 @@ pub(super) fn analyse(
     name: &str,
 ) -> Result<Side> {
     let mut output = go::build_selected(go, tree, listing, &|p| scope.includes(p), settings, name)?;
-    let parsed = std::mem::take(&mut output.parsed);
+    let mut parsed = std::mem::take(&mut output.parsed);
+    // The inlining lines are many; kept only when a check or a directive reads them.
+    parsed.checked.retain(|f| settings.compiler.keeps(f.kind));
+    let mut raw = parsed.findings;
+    raw.append(&mut parsed.checked);
     let directed = line_directed(tree, listing, &|p| scope.includes(p));
     let Attributed {
         findings,
         outside,
         unplaced,
-    } = attribute(parsed.findings, &output, tree, &directed);
+    } = attribute(raw, &output, tree, &directed);
     let inline_calls = parsed
         .inline_calls
         .into_iter()
@@ -218,14 +222,15 @@ pub fn attribute(
         let generated = file.starts_with('<') || base_name.starts_with("_cgo_");
         let elsewhere = file.starts_with('/') || file.starts_with("../") || file.contains(":\\");
         if generated {
-            out.outside += raws.len();
+            // Only heap findings are counted outside: the other kinds are not escapes.
+            out.outside += raws.iter().filter(|r| r.kind.is_heap()).count();
             continue;
         }
         if elsewhere {
             for r in raws {
                 if directed.contains(compiling(&r)) {
                     out.add_unplaced(r);
-                } else {
+                } else if r.kind.is_heap() {
                     out.outside += 1;
                 }
             }

@@ -371,6 +371,7 @@ pub(super) fn build_settings(config: &LoadedConfig, tags: &[String]) -> Result<B
         exclude: config.build.exclude.clone(),
         tags: config.build.tags.clone(),
         flags: config.build.flags.clone(),
+        compiler: crate::checks::Needs::default(),
     };
     for tag in tags {
         if !settings.tags.contains(tag) {

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::allowlist::{self, AllowEntry, AllowOutcome, Date};
 use crate::cache::Cache;
+use crate::checks::{self, Checks};
 use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::finding::Finding;
+use crate::gcassert::Directives;
 use crate::git::{Repo, Revision};
 use crate::go::{self, GoEnv};
 use crate::matching::{self, ChangedLines, Comparison};
@@ -141,6 +143,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// Head lines the change touched, for the files that have new escapes.
     pub changed: ChangedLines,
+    /// The checks compared (`--checks`, else the ruling allowlist's `checks:`).
+    pub checks: Checks,
 }
 
 impl Outcome {
@@ -211,6 +215,8 @@ pub struct DiffRequest {
     pub explain: bool,
     /// Analyse every package, not only those the change can affect.
     pub all_packages: bool,
+    /// `--checks`: the checks to compare, instead of the allowlist's `checks:`.
+    pub checks: Option<Checks>,
 }
 
 /// Runs the whole comparison.
@@ -243,7 +249,9 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &head_rev,
         &mut warnings,
     )?;
-    let settings = build_settings(&config, &req.tags)?;
+    let checks = req.checks.clone().unwrap_or_else(|| config.config.checks());
+    let mut settings = build_settings(&config, &req.tags)?;
+    settings.compiler = checks.needs();
     // When the head's build section rules and differs from the base's: the base's
     // view of the head's packages, to say which ones the head stops analysing.
     let base_view = match (&change, req.config_from) {
@@ -318,7 +326,14 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                 "building {name}: {} of {} packages with {}",
                 scope.analysed, scope.total, go.version
             ));
-            let head = analyse(go, head_rev, &tree, &listing, &scope, &settings, &name)?;
+            // `//gcassert:` directives are enforced whatever the checks: the build
+            // prints what they need, and the base is built the same way so that it
+            // shares the build cache.
+            let directives = Directives::scan(&tree, &listing, &|p| scope.includes(p));
+            settings.compiler = settings.compiler.union(directives.needs());
+            let mut head = analyse(go, head_rev, &tree, &listing, &scope, &settings, &name)?;
+            let violations = directives.violations(&head.findings);
+            head.findings.extend(violations);
             if let (Some(cache), Some(key)) = (&cache, &head_key) {
                 cache.put(key, &(&scope, head.analysis(), &dropped));
             }
@@ -369,7 +384,13 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         f.hot = f.hot || config.config.is_hot(f);
     }
     let lines = line_map(repo, &base, &head, &changes.renames);
-    let mut comparison = matching::compare(&base.findings, &head.findings, &lines);
+    let (base_compared, head_compared) =
+        checks::prepare(&base.findings, &head.findings, &lines, &checks);
+    let mut comparison = matching::compare(&base_compared, &head_compared, &lines);
+    // From here on each side is what the checks compared (the listings show that).
+    let (mut base, mut head) = (base, head);
+    base.findings = base_compared;
+    head.findings = head_compared;
     inline_sites(repo, &base, &head, &changes.renames, &mut comparison.new);
     if req.explain && !comparison.new.is_empty() {
         progress.say(&format!(
@@ -414,6 +435,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         scope,
         warnings,
         changed,
+        checks,
     })
 }
 

@@ -195,6 +195,7 @@ pub(super) fn base_view_settings(
         exclude: base.exclude.clone(),
         tags: base.tags.clone(),
         flags: ruling.flags.clone(),
+        compiler: ruling.compiler,
     };
     for tag in tags {
         if !settings.tags.contains(tag) {

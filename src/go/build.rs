@@ -154,7 +154,9 @@ pub(super) fn run_build(
     // No -trimpath: the tree's path is the same for both sides (and every run), so the
     // build cache, which then keys packages by directory, is shared between them, and
     // standard library packages come from the entries ordinary builds left there.
-    cmd.args(["list", "-export", "-buildvcs=false", detail.gcflags()]);
+    // One -gcflags with everything the checks need: one build gives every check its lines.
+    let gcflags = settings.compiler.gcflags(detail == Detail::Flow);
+    cmd.args(["list", "-export", "-buildvcs=false", gcflags.as_str()]);
     cmd.args(flags);
     // `--`: whatever follows is a package, never a flag.
     cmd.arg("--");
@@ -191,7 +193,7 @@ pub(super) fn run_build(
     units.extend(out.modules.iter().map(|m| m.dir.as_str()));
     units.push("");
     let mut files: Option<Vec<String>> = None;
-    for finding in &mut parsed.findings {
+    for finding in parsed.findings.iter_mut().chain(parsed.checked.iter_mut()) {
         let mut name = relocate_existing(tree, &units, &finding.file);
         if is_unplaced(tree, &name) {
             // Stored by a run in a directory that no module here has (the package was
@@ -216,6 +218,7 @@ pub(super) fn run_build(
     }
     out.parsed.findings.extend(parsed.findings);
     out.parsed.inline_calls.extend(parsed.inline_calls);
+    out.parsed.checked.extend(parsed.checked);
     out.parsed.unrecognised.extend(parsed.unrecognised);
     out.parsed.informational += parsed.informational;
     out.packages

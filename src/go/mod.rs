@@ -172,6 +172,8 @@ pub struct BuildSettings {
     pub tags: Vec<String>,
     /// Extra `go build` flags, the same for both sides.
     pub flags: Vec<String>,
+    /// What the compiler must print beyond `-m` for the checks (see [`crate::checks`]).
+    pub compiler: crate::checks::Needs,
 }
 
 impl BuildSettings {
@@ -187,11 +189,12 @@ impl BuildSettings {
                 .join(",")
         };
         format!(
-            "packages=[{}] exclude=[{}] tags=[{}] flags=[{}]",
+            "packages=[{}] exclude=[{}] tags=[{}] flags=[{}] compiler=[{}]",
             list(&self.packages),
             list(&self.exclude),
             list(&self.tags),
-            list(&self.flags)
+            list(&self.flags),
+            self.compiler.cache_key()
         )
     }
 }
@@ -249,14 +252,8 @@ pub enum Detail {
     Flow,
 }
 
-impl Detail {
-    fn gcflags(self) -> &'static str {
-        match self {
-            Detail::Summary => "-gcflags=-m",
-            Detail::Flow => "-gcflags=-m=2",
-        }
-    }
-}
+// The -gcflags value, with the checks' flags, is composed by
+// `crate::checks::Needs::gcflags`.
 
 fn unit_dir(tree: &Path, unit: &str) -> PathBuf {
     if unit.is_empty() {

@@ -253,6 +253,6 @@ fn cache_keys_tell_settings_apart() {
     assert_ne!(a.cache_key(), c.cache_key());
     assert_eq!(
         a.cache_key(),
-        "packages=[3:a,b] exclude=[] tags=[] flags=[]"
+        "packages=[3:a,b] exclude=[] tags=[] flags=[] compiler=[inlining=false bounds=false]"
     );
 }

@@ -29,6 +29,9 @@ pub struct Report<'a> {
     /// nothing (or when the allowlist is a file outside the repository).
     pub config_change: Option<ConfigChangeJson<'a>>,
     pub summary: Summary<'a>,
+    /// The checks compared (`escapes`, `variable-make`, `inlining`, `bounds`,
+    /// `gcassert`); `kind` of each finding says which one reported it.
+    pub checks: Vec<crate::checks::Check>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,12 +49,23 @@ pub struct ConfigChangeJson<'a> {
     pub build: Option<BuildChangeJson<'a>>,
     /// `hot:` entries of the base the head no longer has.
     pub hot_removed: Vec<HotJson<'a>>,
+    /// The checks of each side's file, when they differ.
+    pub checks: Option<ChecksChangeJson>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct HotJson<'a> {
     pub path: &'a str,
     pub function: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChecksChangeJson {
+    pub base: Vec<crate::checks::Check>,
+    pub head: Vec<crate::checks::Check>,
+    pub line: Option<usize>,
+    /// Checks the base has on that the head turns off.
+    pub turned_off: Vec<crate::checks::Check>,
 }
 
 #[derive(Debug, Serialize)]
@@ -124,6 +138,12 @@ fn config_change(outcome: &Outcome) -> Option<ConfigChangeJson<'_>> {
                 function: h.function.as_deref(),
             })
             .collect(),
+        checks: change.checks.as_ref().map(|c| ChecksChangeJson {
+            base: c.base.iter().collect(),
+            head: c.head.iter().collect(),
+            line: c.line,
+            turned_off: c.turned_off(),
+        }),
     })
 }
 
@@ -164,6 +184,8 @@ pub struct EntryJson<'a> {
     pub count: Option<u32>,
     pub reason: &'a str,
     pub expires: Option<String>,
+    /// The check whose findings the entry allows (`escapes` unless it names one).
+    pub check: crate::checks::Check,
 }
 
 #[derive(Debug, Serialize)]
@@ -218,6 +240,7 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
         count: e.count,
         reason: &e.reason,
         expires: e.expires.map(|d| d.to_string()),
+        check: e.check,
     }
 }
 
@@ -274,6 +297,7 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             config_from: outcome.config_from.name(),
             all_packages_because: outcome.scope.all_because.as_deref(),
         },
+        checks: outcome.checks.iter().collect(),
     }
 }
 

@@ -275,6 +275,7 @@ pub(crate) mod fixture {
             config: LoadedConfig::default(),
             config_from: crate::config_change::ConfigFrom::Head,
             config_change: None,
+            checks: crate::checks::Checks::default(),
             scope: Scope {
                 analysed: 1,
                 total: 1,

@@ -194,10 +194,19 @@ fn rule_of(kind: Kind) -> (&'static str, usize) {
     match kind {
         Kind::Moved => ("go-escape/moved-to-heap", 0),
         Kind::Escapes => ("go-escape/escapes-to-heap", 1),
+        Kind::NotInlinable | Kind::NotInlined | Kind::Inlinable | Kind::InlinedCall => {
+            ("go-escape/inlining", 2)
+        }
+        Kind::BoundsCheck => ("go-escape/bounds-check", 3),
+        Kind::VariableMake => ("go-escape/variable-make", 4),
+        Kind::Gcassert => ("go-escape/gcassert", 5),
     }
 }
 
 fn rules() -> Vec<Rule> {
+    const KEEP: &str = "Keep the value on the stack (do not let its address outlive the \
+                        function, or store it in something that does), or accept the escape with an \
+                        entry in .escape-gate.yml (path, function, message, reason).";
     let rule = |id, name, short: &str, full: &str| Rule {
         id,
         name,
@@ -226,6 +235,14 @@ fn rules() -> Vec<Rule> {
             precision: "very-high",
         },
     };
+    let other = |id, name, short: &str, full: &str, fix: &str| Rule {
+        help: Help {
+            text: format!("{full} {fix}"),
+            markdown: format!("{full}\n\n{fix}"),
+        },
+        ..rule(id, name, short, full)
+    };
+    let _ = KEEP;
     vec![
         rule(
             "go-escape/moved-to-heap",
@@ -238,6 +255,34 @@ fn rules() -> Vec<Rule> {
             "EscapesToHeap",
             "A new value escapes to the heap",
             "The Go compiler's escape analysis reports a value that escapes to the heap (`EXPR escapes to heap`) and that the base revision did not allocate.",
+        ),
+        other(
+            "go-escape/inlining",
+            "Inlining",
+            "A function or call is no longer inlined",
+            "The Go compiler inlined this function (`can inline F`) or this call (`inlining call to F`) in the base revision and no longer does (`cannot inline F: REASON`).",
+            "Bring the function back under the inlining budget (80 nodes), or accept it with an entry with `check: inlining` in .escape-gate.yml.",
+        ),
+        other(
+            "go-escape/bounds-check",
+            "BoundsCheck",
+            "A new bounds check",
+            "The Go compiler keeps a bounds check here (`Found IsInBounds` / `Found IsSliceInBounds` under -d=ssa/check_bce/debug=1) that the base revision did not need.",
+            "Prove the index in range before the loop (for example `_ = s[n-1]`, or a length check), or accept it with an entry with `check: bounds` in .escape-gate.yml.",
+        ),
+        other(
+            "go-escape/variable-make",
+            "VariableMake",
+            "A make whose size is not a constant",
+            "Since Go 1.25 the compiler reports `make([]T, n)` with a non-constant size as `does not escape`, but keeps only 32 bytes for it on the stack: a larger slice is allocated on the heap.",
+            "Use a constant size (and reslice), or accept it with an entry with `check: variable-make` in .escape-gate.yml.",
+        ),
+        other(
+            "go-escape/gcassert",
+            "Gcassert",
+            "A //gcassert: directive is violated",
+            "A `//gcassert:inline`, `//gcassert:bce` or `//gcassert:noescape` directive of the head states a compiler decision that the compiler did not make.",
+            "Restore the decision the directive asserts, or remove the directive.",
         ),
     ]
 }
@@ -273,8 +318,9 @@ pub fn fingerprint(f: &Finding, occurrence: usize) -> String {
 fn message_text(f: &Finding) -> String {
     const FLOW_LINES: usize = 8;
     let mut text = format!(
-        "{} (new heap escape in {})",
+        "{} ({} in {})",
         f.message,
+        f.kind.noun(),
         f.function_display()
     );
     if let Some(from) = crate::report::words::provenance(f) {

@@ -142,6 +142,37 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
             details,
         });
     }
+    if let Some(checks) = &change.checks {
+        let place = match checks.line {
+            Some(line) => format!("{file}:{line}"),
+            None => file.clone(),
+        };
+        let names = |list: Vec<crate::checks::Check>| {
+            list.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+        };
+        let mut details = Vec::new();
+        let off = checks.turned_off();
+        if !off.is_empty() {
+            details.push(format!(
+                "turned off: {} (what they see is no longer compared)",
+                names(off)
+            ));
+        }
+        let on = checks.turned_on();
+        if !on.is_empty() {
+            details.push(format!("turned on: {}", names(on)));
+        }
+        items.push(Item {
+            sign: '~',
+            line: checks.line,
+            title: format!(
+                "checks changed at {place}: [{}] → [{}]",
+                checks.base.display(),
+                checks.head.display()
+            ),
+            details,
+        });
+    }
     Notes { heading, items }
 }
 
