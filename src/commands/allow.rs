@@ -91,11 +91,11 @@ pub fn run(args: Args) -> Result<Exit> {
         repo: args.repository.repo.clone(),
         base: args.base.clone(),
         head: args.head.clone(),
-        config: ConfigChoice::Given(LoadedConfig {
+        config: ConfigChoice::Given(Box::new(LoadedConfig {
             origin: Origin::file(origin.clone()),
             path: None,
             config: config.clone(),
-        }),
+        })),
         // The file being edited is the one the comparison must use.
         config_from: ConfigFrom::Head,
         tags: args.repository.tags.clone(),

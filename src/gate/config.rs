@@ -75,7 +75,7 @@ pub enum ConfigChoice {
     File(PathBuf),
     /// An allowlist already read (by `allow`, which edits exactly that text): used as
     /// it is, and compared with nothing.
-    Given(LoadedConfig),
+    Given(Box<LoadedConfig>),
 }
 
 impl ConfigChoice {
@@ -283,7 +283,7 @@ pub(super) fn load_configs(
     let explicit = match choice {
         ConfigChoice::Revision => None,
         ConfigChoice::File(path) => Some(path.as_path()),
-        ConfigChoice::Given(loaded) => return Ok((loaded.clone(), None)),
+        ConfigChoice::Given(loaded) => return Ok(((**loaded).clone(), None)),
     };
     let (rel, disk) = match ConfigPlace::of(repo, explicit) {
         ConfigPlace::Outside(path) => {
