@@ -393,9 +393,14 @@ def pair_refactors(news, fixeds, n):
 
 
 # --- compare ----------------------------------------------------------------------------
+HEAP_KINDS = ("moved_to_heap", "escapes_to_heap")
+
+
 def eg_findings(doc, field="new"):
     out = []
     for f in doc.get(field) or []:
+        if f.get("kind", "escapes_to_heap") not in HEAP_KINDS:
+            continue
         hm = heap_message(f.get("message", ""))
         msg = hm[1] if hm else f.get("message", "")
         out.append(dict(f, nmsg=msg))
@@ -691,6 +696,8 @@ def check_list(tsv, list_prefix, v):
     rs = set((x["spkg"], x["file"], x["line"], x["col"], x["msg"]) for x in ref)
     ls = collections.Counter()
     for f in eg["json"].get("findings") or []:
+        if f.get("kind", "escapes_to_heap") not in HEAP_KINDS:
+            continue
         hm = heap_message(f.get("message", ""))
         ls[(f["package"], f["file"], f["line"], f["column"], hm[1] if hm else f.get("message", ""))] += 1
     out.update(ref_lines=len(ref), ref_positions=len(rs), list_findings=sum(ls.values()),
