@@ -22,5 +22,6 @@ mod readme;
 mod report_formats;
 mod schemas;
 mod scope;
+mod shards;
 mod verdicts;
 mod work_directory;

@@ -217,6 +217,17 @@ fn real_reports_of_every_shape_follow_the_report_schema() {
     assert!(clean["config_change"].is_null(), "{clean:#}");
     assert!(clean["summary"]["head"]["commit"].is_null(), "{clean:#}");
     assert_valid("clean working tree", &clean);
+
+    // A shard's report, with what its sides found for `merge`.
+    let shard = json(
+        &repo.run(&["diff", "--format", "json", "--shard", "1/1", &base, &head]),
+        0,
+    );
+    assert!(
+        shard["shard"]["head_analysis"]["findings"].is_array(),
+        "{shard:#}"
+    );
+    assert_valid("shard", &shard);
 }
 
 /// The ```yaml blocks of the README that are allowlists (they start with

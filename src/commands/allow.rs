@@ -103,6 +103,8 @@ pub fn run(args: Args) -> Result<Exit> {
         explain: false,
         all_packages: false,
         checks: None,
+        shard: None,
+        from_shards: None,
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -8,7 +8,7 @@ use crate::checks::Checks;
 use crate::commands::shared::Repository;
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
-use crate::gate::{self, ConfigChoice, DiffRequest};
+use crate::gate::{self, ConfigChoice, DiffRequest, Shard};
 use crate::git::Repo;
 use crate::report::{self, Ci, Format, Style};
 
@@ -54,9 +54,15 @@ pub struct Args {
     /// `//gcassert:` directives are enforced whatever the list
     #[arg(long, value_name = "LIST", value_parser = parse_checks)]
     pub checks: Option<Checks>,
+    /// Analyse only part I of N of the packages (split by import path, the same on
+    /// every machine), for a CI matrix; needs `--format json`. The report carries
+    /// what both sides found, for `escape-gate merge`, which gives the verdict: a
+    /// shard exits 0 whenever it ran
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
 }
 
-fn parse_checks(text: &str) -> Result<Checks, String> {
+pub(crate) fn parse_checks(text: &str) -> Result<Checks, String> {
     Checks::parse_list(text)
 }
 
@@ -73,27 +79,47 @@ impl From<Args> for DiffRequest {
             explain: args.explain || args.format.always_explains(),
             all_packages: args.all_packages,
             checks: args.checks,
+            shard: args.shard,
+            from_shards: None,
         }
     }
 }
 
 pub fn run(args: Args) -> Result<Exit> {
     let format = args.format;
+    let sharded = args.shard.is_some();
+    if sharded && format != Format::Json {
+        anyhow::bail!(
+            "--shard writes what its packages' sides found for `escape-gate merge`, which only \
+             the JSON report carries\nhint: add --format json and keep the output as a file"
+        );
+    }
     let style = Style {
         color: format == Format::Text && report::stdout_wants_color(),
         show_fixed: args.show_fixed,
     };
     let repo_dir = args.repository.repo.clone();
     let outcome = gate::diff(&DiffRequest::from(args))?;
+    let exit = render(&outcome, format, style, &repo_dir)?;
+    Ok(if sharded { Exit::Clean } else { exit })
+}
+
+/// Writes the outcome's report to stdout; the exit code of its verdict.
+pub(crate) fn render(
+    outcome: &gate::Outcome,
+    format: Format,
+    style: Style,
+    repo_dir: &std::path::Path,
+) -> Result<Exit> {
     let ci = match format {
         // Annotation paths are resolved against the workspace, so the GitHub format
         // needs to know where the repository's root is in it.
-        Format::Github => Ci::from_env(Some(Repo::open(&repo_dir)?.root())),
+        Format::Github => Ci::from_env(Some(Repo::open(repo_dir)?.root())),
         _ => Ci::from_env(None),
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    report::write_with(format, &outcome, style, &ci, &mut out)?;
+    report::write_with(format, outcome, style, &ci, &mut out)?;
     out.flush()?;
     Ok(if outcome.failing().is_empty() {
         Exit::Clean

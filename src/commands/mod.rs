@@ -14,6 +14,7 @@ pub mod init;
 pub mod install_hook;
 pub mod list;
 pub mod man;
+pub mod merge;
 pub mod shared;
 
 /// Keeps Go code from quietly gaining heap allocations.
@@ -45,6 +46,7 @@ pub enum Command {
     Init(init::Args),
     Completions(completions::Args),
     Man(man::Args),
+    Merge(merge::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -59,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

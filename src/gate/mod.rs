@@ -22,12 +22,14 @@ use crate::parse::InlineCall;
 mod analyse;
 mod config;
 mod scope;
+mod shard;
 mod single;
 
 pub(crate) use crate::progress::Progress;
 pub(crate) use analyse::*;
 pub(crate) use config::*;
 pub(crate) use scope::*;
+pub(crate) use shard::*;
 pub(crate) use single::*;
 
 /// The allowlist file, at the root of the head revision unless `--config` names one.
@@ -59,16 +61,16 @@ pub struct Side {
 
 /// What one side's analysis produced, as the findings cache stores it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Analysis {
-    findings: Vec<Finding>,
-    packages: Vec<String>,
-    outside: usize,
-    unrecognised: Vec<String>,
+pub(crate) struct Analysis {
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) packages: Vec<String>,
+    pub(crate) outside: usize,
+    pub(crate) unrecognised: Vec<String>,
     #[serde(default)]
-    unplaced: Vec<String>,
+    pub(crate) unplaced: Vec<String>,
     /// The `inlining call to F` lines in files of the tree: where copies come from.
     #[serde(default)]
-    inline_calls: Vec<InlineCall>,
+    pub(crate) inline_calls: Vec<InlineCall>,
 }
 
 impl Side {
@@ -143,6 +145,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// Head lines the change touched, for the files that have new escapes.
     pub changed: ChangedLines,
+    /// With `--shard`: what this shard found, for `merge`.
+    pub shard: Option<ShardData>,
     /// The checks compared (`--checks`, else the ruling allowlist's `checks:`).
     pub checks: Checks,
 }
@@ -217,6 +221,11 @@ pub struct DiffRequest {
     pub all_packages: bool,
     /// `--checks`: the checks to compare, instead of the allowlist's `checks:`.
     pub checks: Option<Checks>,
+    /// `--shard I/N`: analyse only this part of the packages, and keep what both
+    /// sides found ([`Outcome::shard`]) for `merge`.
+    pub shard: Option<Shard>,
+    /// `merge`: the sides come from these shards instead of being built.
+    pub from_shards: Option<Vec<ShardData>>,
 }
 
 /// Runs the whole comparison.
@@ -252,6 +261,14 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let checks = req.checks.clone().unwrap_or_else(|| config.config.checks());
     let mut settings = build_settings(&config, &req.tags)?;
     settings.compiler = checks.needs();
+    // What shards must agree on to be merged (before `//gcassert:` directives, which
+    // each shard finds in its own packages, add to the compiler's flags).
+    let shard_settings = format!(
+        "escape-gate {} {} {}",
+        env!("CARGO_PKG_VERSION"),
+        go.version,
+        settings.cache_key()
+    );
     // When the head's build section rules and differs from the base's: the base's
     // view of the head's packages, to say which ones the head stops analysing.
     let base_view = match (&change, req.config_from) {
@@ -286,12 +303,15 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         everything_changed(repo, &changes, base_commit, &head_rev)?
     };
 
-    let cache =
-        Cache::from_env().filter(|_| !flags_read_files && cacheable(repo, &base_rev, &head_rev));
+    let cache = Cache::from_env().filter(|_| {
+        !flags_read_files && req.from_shards.is_none() && cacheable(repo, &base_rev, &head_rev)
+    });
     let fingerprint = format!("{}|{}|{}", build_id(), go.fingerprint, settings.cache_key());
-    let all_key = match &all_because {
-        Some(reason) => format!("all:{reason}"),
-        None => "selected".to_string(),
+    let all_key = match (&all_because, req.shard) {
+        (Some(reason), None) => format!("all:{reason}"),
+        (None, None) => "selected".to_string(),
+        (Some(reason), Some(s)) => format!("all:{reason}|shard {}/{}", s.index, s.count),
+        (None, Some(s)) => format!("selected|shard {}/{}", s.index, s.count),
     };
     let view_key = base_view
         .as_ref()
@@ -305,76 +325,120 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         None => None,
     };
 
-    // The head first: its package graph decides what both sides analyse.
-    type HeadEntry = (Scope, Analysis, Option<Vec<String>>);
-    let cached_head: Option<HeadEntry> = match (&cache, &head_key) {
-        (Some(cache), Some(key)) => cache.get(key),
-        _ => None,
-    };
-    let (scope, head, dropped) = match cached_head {
-        Some((scope, analysis, dropped)) => (scope, Side::new(head_rev, analysis, true), dropped),
+    let (scope, head, dropped, base) = match &req.from_shards {
+        Some(shards) => {
+            let merged = merge(shards, base_rev, head_rev, &shard_settings)?;
+            (
+                merged.scope,
+                merged.head,
+                merged.no_longer_analysed,
+                merged.base,
+            )
+        }
         None => {
-            progress.say(&format!("checking out head {}", head_rev.label()));
-            let tree = work.checkout(repo, &head_rev)?;
-            let name = format!("head {}", head_rev.label());
-            let listing = go::list(go, &tree, &settings, &name)?;
-            let dropped = base_view
-                .as_ref()
-                .and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
-            let scope = scope_of(&listing, &changes.paths, all_because);
-            progress.say(&format!(
-                "building {name}: {} of {} packages with {}",
-                scope.analysed, scope.total, go.version
-            ));
-            // `//gcassert:` directives are enforced whatever the checks: the build
-            // prints what they need, and the base is built the same way so that it
-            // shares the build cache.
-            let directives = Directives::scan(&tree, &listing, &|p| scope.includes(p));
-            settings.compiler = settings.compiler.union(directives.needs());
-            let mut head = analyse(go, head_rev, &tree, &listing, &scope, &settings, &name)?;
-            let violations = directives.violations(&head.findings);
-            head.findings.extend(violations);
-            if let (Some(cache), Some(key)) = (&cache, &head_key) {
-                cache.put(key, &(&scope, head.analysis(), &dropped));
-            }
-            (scope, head, dropped)
+            // The head first: its package graph decides what both sides analyse.
+            type HeadEntry = (Scope, Analysis, Option<Vec<String>>);
+            let cached_head: Option<HeadEntry> = match (&cache, &head_key) {
+                (Some(cache), Some(key)) => cache.get(key),
+                _ => None,
+            };
+            let (scope, head, dropped) = match cached_head {
+                Some((scope, analysis, dropped)) => {
+                    (scope, Side::new(head_rev, analysis, true), dropped)
+                }
+                None => {
+                    progress.say(&format!("checking out head {}", head_rev.label()));
+                    let tree = work.checkout(repo, &head_rev)?;
+                    let name = format!("head {}", head_rev.label());
+                    let listing = go::list(go, &tree, &settings, &name)?;
+                    let dropped = base_view
+                        .as_ref()
+                        .and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
+                    let scope = scope_of(&listing, &changes.paths, all_because);
+                    let scope = match req.shard {
+                        Some(shard) => {
+                            let all: Vec<String> = listing
+                                .packages
+                                .iter()
+                                .filter(|p| !p.excluded)
+                                .map(|p| p.import_path.clone())
+                                .collect();
+                            shard.restrict(scope, &all)
+                        }
+                        None => scope,
+                    };
+                    progress.say(&format!(
+                        "building {name}: {} of {} packages with {}",
+                        scope.analysed, scope.total, go.version
+                    ));
+                    // `//gcassert:` directives are enforced whatever the checks: the build
+                    // prints what they need, and the base is built the same way so that it
+                    // shares the build cache.
+                    let directives = Directives::scan(&tree, &listing, &|p| scope.includes(p));
+                    settings.compiler = settings.compiler.union(directives.needs());
+                    let mut head =
+                        analyse(go, head_rev, &tree, &listing, &scope, &settings, &name)?;
+                    let violations = directives.violations(&head.findings);
+                    head.findings.extend(violations);
+                    if let (Some(cache), Some(key)) = (&cache, &head_key) {
+                        cache.put(key, &(&scope, head.analysis(), &dropped));
+                    }
+                    (scope, head, dropped)
+                }
+            };
+
+            let base_key = format!("base|{base_tree_id}|{fingerprint}|{}", scope.key());
+            let base = match cache.as_ref().and_then(|c| c.get::<Analysis>(&base_key)) {
+                Some(analysis) => Side::new(base_rev, analysis, true),
+                None => {
+                    let name = format!("base {}", base_rev.label());
+                    let base = if scope.selected.as_ref().is_some_and(BTreeSet::is_empty) {
+                        Side::new(base_rev, Analysis::default(), false)
+                    } else {
+                        progress.say(&format!("checking out base {}", base_rev.label()));
+                        // The same path as the head's: the build cache then serves the base
+                        // every package the change did not touch.
+                        let tree = work.checkout(repo, &base_rev)?;
+                        let listing = go::list(go, &tree, &settings, &name)?;
+                        let count = listing
+                            .packages
+                            .iter()
+                            .filter(|p| !p.excluded && scope.includes(&p.import_path))
+                            .count();
+                        progress.say(&format!(
+                            "building {name}: {count} of {} packages with {}",
+                            listing.packages.len(),
+                            go.version
+                        ));
+                        analyse(go, base_rev, &tree, &listing, &scope, &settings, &name)?
+                    };
+                    if let Some(cache) = &cache {
+                        cache.put(&base_key, &base.analysis());
+                    }
+                    base
+                }
+            };
+            (scope, head, dropped, base)
         }
     };
     if let Some(build) = change.as_mut().and_then(|(c, _)| c.build.as_mut()) {
-        build.no_longer_analysed = dropped;
+        build.no_longer_analysed = dropped.clone();
     }
-
-    let base_key = format!("base|{base_tree_id}|{fingerprint}|{}", scope.key());
-    let base = match cache.as_ref().and_then(|c| c.get::<Analysis>(&base_key)) {
-        Some(analysis) => Side::new(base_rev, analysis, true),
-        None => {
-            let name = format!("base {}", base_rev.label());
-            let base = if scope.selected.as_ref().is_some_and(BTreeSet::is_empty) {
-                Side::new(base_rev, Analysis::default(), false)
-            } else {
-                progress.say(&format!("checking out base {}", base_rev.label()));
-                // The same path as the head's: the build cache then serves the base
-                // every package the change did not touch.
-                let tree = work.checkout(repo, &base_rev)?;
-                let listing = go::list(go, &tree, &settings, &name)?;
-                let count = listing
-                    .packages
-                    .iter()
-                    .filter(|p| !p.excluded && scope.includes(&p.import_path))
-                    .count();
-                progress.say(&format!(
-                    "building {name}: {count} of {} packages with {}",
-                    listing.packages.len(),
-                    go.version
-                ));
-                analyse(go, base_rev, &tree, &listing, &scope, &settings, &name)?
-            };
-            if let Some(cache) = &cache {
-                cache.put(&base_key, &base.analysis());
-            }
-            base
-        }
-    };
+    let shard = req.shard.map(|s| ShardData {
+        index: s.index,
+        count: s.count,
+        base: base_commit.to_string(),
+        head: head
+            .revision
+            .commit
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        settings: shard_settings.clone(),
+        scope: scope.clone(),
+        no_longer_analysed: dropped.clone(),
+        base_analysis: base.analysis(),
+        head_analysis: head.analysis(),
+    });
     progress.clear();
 
     // Hot paths named by the allowlist that rules (the `//escape-gate:hot` directive was
@@ -436,6 +500,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         warnings,
         changed,
         checks,
+        shard,
     })
 }
 

@@ -32,6 +32,10 @@ pub struct Report<'a> {
     /// The checks compared (`escapes`, `variable-make`, `inlining`, `bounds`,
     /// `gcassert`); `kind` of each finding says which one reported it.
     pub checks: Vec<crate::checks::Check>,
+    /// With `diff --shard I/N`: what this shard's packages gave on both sides, for
+    /// `escape-gate merge`. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<&'a crate::gate::ShardData>,
 }
 
 #[derive(Debug, Serialize)]
@@ -298,6 +302,7 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             all_packages_because: outcome.scope.all_because.as_deref(),
         },
         checks: outcome.checks.iter().collect(),
+        shard: outcome.shard.as_ref(),
     }
 }
 

@@ -1,0 +1,231 @@
+//! Shards: one comparison split over several machines. `diff --shard I/N` analyses a
+//! fixed part of the selected packages and writes, with its JSON report, what both of
+//! its sides found ([`ShardData`]); `merge` puts the parts back together and runs the
+//! rest of the pipeline (match, allow, report) once, over everything, so that the
+//! cross-package "moved" pass and the allowlist's stale entries see the whole
+//! comparison, exactly as one unsharded run would.
+//!
+//! Why findings and not verdicts: a finding is compiled in exactly one package (its
+//! `compiled_in`), so the packages partition the findings, and the union of the
+//! shards' findings is the unsharded run's. Verdicts do not add up: an escape that
+//! moved from a package of one shard to a package of another is new in one shard and
+//! fixed in the other.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{Analysis, Scope, Side};
+use crate::git::Revision;
+
+/// `--shard I/N`: the I-th of N parts (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// The most shards a comparison can be split into.
+pub const MAX_SHARDS: u32 = 1000;
+
+impl Shard {
+    /// Parses `I/N`.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not I/N (for example 2/4)"))?;
+        let number = |s: &str| {
+            s.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{text:?} is not I/N: {s:?} is not a whole number"))
+        };
+        let (index, count) = (number(i)?, number(n)?);
+        if count == 0 || count > MAX_SHARDS {
+            return Err(format!("{text:?}: N must be 1 to {MAX_SHARDS}"));
+        }
+        if index == 0 || index > count {
+            return Err(format!("{text:?}: I must be 1 to N ({count})"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether the package belongs to this shard: a fixed hash of its import path
+    /// (FNV-1a, 64 bits), so that every machine and both sides split alike.
+    pub fn owns(&self, import_path: &str) -> bool {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in import_path.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash % u64::from(self.count) == u64::from(self.index - 1)
+    }
+
+    /// The part of `scope` this shard analyses: of the packages it would analyse
+    /// (`all` when it selects every one), those this shard owns.
+    pub fn restrict(&self, scope: Scope, all: &[String]) -> Scope {
+        let selected: BTreeSet<String> = match &scope.selected {
+            Some(set) => set.iter().filter(|p| self.owns(p)).cloned().collect(),
+            None => all.iter().filter(|p| self.owns(p)).cloned().collect(),
+        };
+        Scope {
+            analysed: selected.len(),
+            selected: Some(selected),
+            ..scope
+        }
+    }
+}
+
+/// What one shard found, as `diff --shard` writes it into its JSON report (the
+/// `shard` field) for `merge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardData {
+    pub index: u32,
+    pub count: u32,
+    /// The commits compared, full ids.
+    pub base: String,
+    pub head: String,
+    /// escape-gate's version, the Go version and the build settings: shards made
+    /// otherwise cannot be merged.
+    pub settings: String,
+    /// The packages this shard analysed, and why all of them were when they were.
+    pub scope: Scope,
+    /// Head packages the base's build section analyses and the head's does not.
+    pub no_longer_analysed: Option<Vec<String>>,
+    pub base_analysis: Analysis,
+    pub head_analysis: Analysis,
+}
+
+/// The shards put together: what one unsharded run would have analysed.
+#[derive(Debug)]
+pub(crate) struct Merged {
+    pub scope: Scope,
+    pub base: Side,
+    pub head: Side,
+    pub no_longer_analysed: Option<Vec<String>>,
+}
+
+/// Checks that `shards` are the whole of one comparison of `base` and `head` with
+/// these `settings`, and merges them.
+pub(crate) fn merge(
+    shards: &[ShardData],
+    base: Revision,
+    head: Revision,
+    settings: &str,
+) -> Result<Merged> {
+    let Some(first) = shards.first() else {
+        bail!("no shard to merge\nhint: name the JSON reports of every `diff --shard I/N` run");
+    };
+    let count = first.count;
+    let hex = |rev: &Revision| rev.commit.map(|c| c.to_string()).unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    for s in shards {
+        if s.count != count {
+            bail!(
+                "shard {}/{} does not belong with shard {}/{}: they split the packages differently\n\
+                 hint: merge the reports of one `diff --shard I/N` matrix, every I from 1 to N",
+                s.index,
+                s.count,
+                first.index,
+                count
+            );
+        }
+        if s.base != hex(&base) || s.head != hex(&head) {
+            bail!(
+                "shard {}/{count} compares {} with {}, not {} with {}\n\
+                 hint: merge the reports of one comparison",
+                s.index,
+                short(&s.head),
+                short(&s.base),
+                short(&hex(&head)),
+                short(&hex(&base))
+            );
+        }
+        if s.settings != settings {
+            bail!(
+                "shard {}/{count} was made with other settings ({}) than this merge ({settings})\n\
+                 hint: run every shard and the merge with the same escape-gate, Go version, \
+                 allowlist and build flags",
+                s.index,
+                s.settings
+            );
+        }
+        if !seen.insert(s.index) {
+            bail!("shard {}/{count} is given twice", s.index);
+        }
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|i| !seen.contains(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "shard(s) {} missing: a merge needs every part to give the verdict\n\
+             hint: wait for every shard job (or re-run the failed ones) and pass all N reports",
+            missing.join(", ")
+        );
+    }
+
+    let mut scope = Scope {
+        analysed: 0,
+        selected: Some(BTreeSet::new()),
+        ..first.scope.clone()
+    };
+    let (mut base_all, mut head_all) = (Analysis::default(), Analysis::default());
+    for s in shards {
+        scope.analysed += s.scope.analysed;
+        if let (Some(all), Some(part)) = (scope.selected.as_mut(), s.scope.selected.as_ref()) {
+            all.extend(part.iter().cloned());
+        }
+        for (all, part) in [
+            (&mut base_all, &s.base_analysis),
+            (&mut head_all, &s.head_analysis),
+        ] {
+            all.findings.extend(part.findings.iter().cloned());
+            all.packages.extend(part.packages.iter().cloned());
+            all.outside += part.outside;
+            all.unrecognised.extend(part.unrecognised.iter().cloned());
+            all.unplaced.extend(part.unplaced.iter().cloned());
+            all.inline_calls.extend(part.inline_calls.iter().cloned());
+        }
+    }
+    for all in [&mut base_all, &mut head_all] {
+        all.findings = crate::matching::sort(std::mem::take(&mut all.findings));
+        all.packages.sort();
+        all.unplaced.sort();
+    }
+    Ok(Merged {
+        scope,
+        base: Side::new(base, base_all, false),
+        head: Side::new(head, head_all, false),
+        no_longer_analysed: first.no_longer_analysed.clone(),
+    })
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_split_every_package_once() {
+        assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["0/4", "5/4", "1/0", "x/2", "3", "1/1001"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        let packages: Vec<String> = (0..200).map(|i| format!("example.com/m/p{i}")).collect();
+        let shards: Vec<Shard> = (1..=3).map(|index| Shard { index, count: 3 }).collect();
+        for p in &packages {
+            let owners = shards.iter().filter(|s| s.owns(p)).count();
+            assert_eq!(owners, 1, "{p}");
+        }
+        // Each shard gets a fair part (the hash spreads them).
+        for s in &shards {
+            let n = packages.iter().filter(|p| s.owns(p)).count();
+            assert!((40..=100).contains(&n), "shard {} has {n}", s.index);
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `diff --shard I/N` and `merge`: the merged verdict and report equal one unsharded
+//! run, on a real module with real changes, including an escape that moved between
+//! packages of different shards and the allowlist's stale entries.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::support::{Run, TestRepo};
+
+/// The shard that owns `import_path` among `count`, as escape-gate splits them
+/// (FNV-1a 64 of the import path, modulo the count), 1-based.
+fn owner(import_path: &str, count: u64) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in import_path.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash % count + 1
+}
+
+const PARSE: &str = "package a\n\nvar sink *int\n\n// Parse keeps its result.\nfunc Parse(n int) {\n\tx := n\n\tsink = &x\n}\n";
+
+fn module() -> (TestRepo, String, String) {
+    let mut files: Vec<(String, String)> = vec![("a/a.go".to_string(), PARSE.to_string())];
+    for p in ["b", "c", "d", "e", "f"] {
+        files.push((
+            format!("{p}/{p}.go"),
+            format!("package {p}\n\nvar sink *int\n\nfunc Keep{p}(n int) {{\n\ty := n\n\tsink = &y\n}}\n"),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let repo = TestRepo::go_module(&refs);
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nallow:\n  - path: \"e/*.go\"\n    reason: e may allocate\n  - path: \"nowhere/*.go\"\n    reason: stale\n",
+    );
+    let base = repo.commit("base");
+    // Parse moves from a to d (moved by name, across packages); b and e gain an
+    // escape each (e's is allowed); c's escape is fixed.
+    repo.write("a/a.go", "package a\n\nvar sink *int\n");
+    repo.write(
+        "d/parse.go",
+        "package d\n\n// Parse keeps its result.\nfunc Parse(n int) {\n\tx := n\n\tsink = &x\n}\n",
+    );
+    repo.write(
+        "b/more.go",
+        "package b\n\nfunc More(n int) {\n\tz := n\n\tsink = &z\n}\n",
+    );
+    repo.write(
+        "e/more.go",
+        "package e\n\nfunc More(n int) {\n\tz := n\n\tsink = &z\n}\n",
+    );
+    repo.write(
+        "c/c.go",
+        "package c\n\nfunc Keepc(n int) int { return n }\n",
+    );
+    let head = repo.commit("changes across packages");
+    (repo, base, head)
+}
+
+/// The parts of a report that must not depend on sharding.
+fn verdict(json: &Value) -> Value {
+    let mut summary = json["summary"].clone();
+    for side in ["base", "head"] {
+        summary[side]["cached"] = Value::Null;
+    }
+    serde_json::json!({
+        "new": json["new"], "fixed": json["fixed"], "moved": json["moved"],
+        "allowed": json["allowed"], "stale_allow": json["stale_allow"],
+        "expired_allow": json["expired_allow"], "config_change": json["config_change"],
+        "summary": summary,
+    })
+}
+
+#[test]
+fn merged_shards_give_the_unsharded_verdict_and_report() {
+    let (repo, base, head) = module();
+    let count = (2..=6)
+        .find(|&n| owner("example.com/m/a", n) != owner("example.com/m/d", n))
+        .expect("some split puts a and d apart");
+
+    let whole = repo.run_untouched(&["diff", "--format", "json", "--all-packages", &base, &head]);
+    whole.assert_code(1);
+    let whole = whole.json();
+    assert_eq!(whole["moved"][0]["by"], "name", "{whole:#}");
+    assert_eq!(
+        whole["stale_allow"].as_array().map(Vec::len),
+        Some(1),
+        "{whole:#}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut analysed = 0;
+    for i in 1..=count {
+        let shard = format!("{i}/{count}");
+        let run = repo.run_untouched(&[
+            "diff",
+            "--format",
+            "json",
+            "--all-packages",
+            "--shard",
+            &shard,
+            &base,
+            &head,
+        ]);
+        // A shard's exit code says it ran; the merge gives the verdict.
+        run.assert_code(0);
+        let json = run.json();
+        analysed += json["summary"]["packages"].as_u64().expect("packages");
+        let file = dir.path().join(format!("shard-{i}.json"));
+        std::fs::write(&file, &run.stdout).expect("write");
+        files.push(file);
+    }
+    assert_eq!(Some(analysed), whole["summary"]["packages"].as_u64());
+
+    let mut args = vec![
+        "merge".to_string(),
+        "--format".to_string(),
+        "json".to_string(),
+    ];
+    args.extend(files.iter().map(|f| f.to_string_lossy().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let merged = repo.run_untouched(&args);
+    merged.assert_code(1);
+    assert_eq!(verdict(&merged.json()), verdict(&whole));
+
+    // The text report too, but for the line that says where each side came from.
+    let text = |run: &Run| run.stdout.clone();
+    let whole_text = repo.run_untouched(&["diff", "--all-packages", &base, &head]);
+    let mut text_args = vec!["merge"];
+    text_args.extend(args[3..].iter().copied());
+    let merged_text = repo.run_untouched(&text_args);
+    merged_text.assert_code(1);
+    assert_eq!(text(&merged_text), text(&whole_text));
+}
+
+#[test]
+fn merge_refuses_an_incomplete_or_mixed_set_of_shards() {
+    let (repo, base, head) = module();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, run: &Run| {
+        run.assert_code(0);
+        let file = dir.path().join(name);
+        std::fs::write(&file, &run.stdout).expect("write");
+        file.to_string_lossy().to_string()
+    };
+    let one = write(
+        "1.json",
+        &repo.run_untouched(&["diff", "--format", "json", "--shard", "1/2", &base, &head]),
+    );
+    let missing = repo.run_untouched(&["merge", &one]);
+    missing.assert_code(2);
+    assert!(
+        missing.stderr.contains("shard(s) 2/2 missing"),
+        "{}",
+        missing.stderr
+    );
+
+    let other = write(
+        "other.json",
+        &repo.run_untouched(&["diff", "--format", "json", "--shard", "2/3", &base, &head]),
+    );
+    let mixed = repo.run_untouched(&["merge", &one, &other]);
+    mixed.assert_code(2);
+    assert!(
+        mixed.stderr.contains("split the packages differently"),
+        "{}",
+        mixed.stderr
+    );
+
+    let twice = repo.run_untouched(&["merge", &one, &one]);
+    twice.assert_code(2);
+    assert!(twice.stderr.contains("given twice"), "{}", twice.stderr);
+
+    let plain = write(
+        "plain.json",
+        &repo.run_untouched(&["diff", "--format", "json", &base, &base]),
+    );
+    let not_shard = repo.run_untouched(&["merge", &plain]);
+    not_shard.assert_code(2);
+    assert!(
+        not_shard.stderr.contains("no `shard` field"),
+        "{}",
+        not_shard.stderr
+    );
+
+    let text = repo.run_untouched(&["diff", "--shard", "1/2", &base, &head]);
+    text.assert_code(2);
+    assert!(text.stderr.contains("--format json"), "{}", text.stderr);
+}
