@@ -276,6 +276,7 @@ pub(crate) mod fixture {
             config_from: crate::config_change::ConfigFrom::Head,
             config_change: None,
             checks: crate::checks::Checks::default(),
+            shard: None,
             scope: Scope {
                 analysed: 1,
                 total: 1,
