@@ -94,7 +94,11 @@ pub fn changed_packages(
         let in_dir = by_dir.get(dir).into_iter().flatten();
         if name.ends_with(".go") {
             for p in in_dir {
-                direct.entry(p.to_string()).or_default().go_files.push(path.clone());
+                direct
+                    .entry(p.to_string())
+                    .or_default()
+                    .go_files
+                    .push(path.clone());
             }
             continue;
         }

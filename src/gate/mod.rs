@@ -272,7 +272,11 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             let dropped = base_view
                 .as_ref()
                 .and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
-            let sources = Sources { repo, base: base_commit, tree: &tree };
+            let sources = Sources {
+                repo,
+                base: base_commit,
+                tree: &tree,
+            };
             let scope = scope_of(&listing, &changes.paths, all_because, sources);
             progress.say(&format!(
                 "building {name}: {} of {} packages with {}",

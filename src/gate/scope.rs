@@ -280,9 +280,7 @@ fn by_symbols(
     let states = symbols::propagate(&packages);
     package_level
         .iter()
-        .filter(|p| {
-            deleted.contains(*p) || states.get(*p).is_none_or(|s| s.affected)
-        })
+        .filter(|p| deleted.contains(*p) || states.get(*p).is_none_or(|s| s.affected))
         .cloned()
         .collect()
 }
@@ -295,7 +293,9 @@ fn head_files(tree: &Path, dir: &str) -> Vec<FileSymbols> {
         tree.join(dir)
     };
     let Ok(entries) = std::fs::read_dir(&path) else {
-        return vec![FileSymbols::unknown("is in a directory that could not be read")];
+        return vec![FileSymbols::unknown(
+            "is in a directory that could not be read",
+        )];
     };
     let mut files = Vec::new();
     for entry in entries.flatten() {
@@ -336,7 +336,10 @@ fn base_file(sources: Sources, rel: &str) -> (FileSymbols, bool) {
     }
     match sources.repo.read_file(sources.base, rel) {
         Some(bytes) => (symbols::parse_file(&bytes), true),
-        None => (FileSymbols::unknown("could not be read from the base"), true),
+        None => (
+            FileSymbols::unknown("could not be read from the base"),
+            true,
+        ),
     }
 }
 

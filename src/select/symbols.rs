@@ -130,10 +130,12 @@ pub fn parse_file(source: &[u8]) -> FileSymbols {
     }
     let text = String::from_utf8_lossy(source);
     if text.contains("//go:linkname") {
-        file.unsure.get_or_insert_with(|| "uses //go:linkname".into());
+        file.unsure
+            .get_or_insert_with(|| "uses //go:linkname".into());
     }
     if is_generated(&text) {
-        file.unsure.get_or_insert_with(|| "is generated code".into());
+        file.unsure
+            .get_or_insert_with(|| "is generated code".into());
     }
 
     let mut cursor = root.walk();
@@ -155,7 +157,11 @@ pub fn parse_file(source: &[u8]) -> FileSymbols {
             "import_declaration" => collect_imports(node, source, &mut file.imports),
             "function_declaration" => {
                 let name = field_text(node, "name", source).unwrap_or_default();
-                let kind = if name == "init" { Kind::Init } else { Kind::Func };
+                let kind = if name == "init" {
+                    Kind::Init
+                } else {
+                    Kind::Func
+                };
                 file.decls.push(decl(
                     node,
                     start,
@@ -383,7 +389,8 @@ fn receiver_type(params: Node, source: &[u8]) -> Option<(String, bool)> {
 }
 
 fn field_text(node: Node, field: &str, source: &[u8]) -> Option<String> {
-    node.child_by_field_name(field).map(|n| node_text(n, source))
+    node.child_by_field_name(field)
+        .map(|n| node_text(n, source))
 }
 
 fn node_text(node: Node, source: &[u8]) -> String {
@@ -472,11 +479,7 @@ pub fn changed_decls(files: &[(&str, Option<&FileSymbols>, Option<&FileSymbols>)
         }
     }
     fn texts<'a>(v: Option<&Vec<&'a Decl>>) -> Vec<&'a str> {
-        let mut t: Vec<&str> = v
-            .into_iter()
-            .flatten()
-            .map(|d| d.text.as_str())
-            .collect();
+        let mut t: Vec<&str> = v.into_iter().flatten().map(|d| d.text.as_str()).collect();
         t.sort_unstable();
         t
     }
@@ -487,7 +490,10 @@ pub fn changed_decls(files: &[(&str, Option<&FileSymbols>, Option<&FileSymbols>)
         if texts(b) == texts(h) {
             continue;
         }
-        let d = b.or(h).and_then(|v| v.first()).expect("a key comes from a decl");
+        let d = b
+            .or(h)
+            .and_then(|v| v.first())
+            .expect("a key comes from a decl");
         match d.kind {
             Kind::Init => return Change::Package(format!("an init function changed ({key})")),
             // Edited or removed: its size, value or initialiser can change code that
@@ -648,7 +654,9 @@ pub fn propagate(packages: &BTreeMap<String, PackageSymbols>) -> BTreeMap<String
 }
 
 /// Each package's dependencies within the repository, direct or not.
-fn transitive_deps(packages: &BTreeMap<String, PackageSymbols>) -> BTreeMap<String, BTreeSet<String>> {
+fn transitive_deps(
+    packages: &BTreeMap<String, PackageSymbols>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
     for path in packages.keys() {
         let mut seen = BTreeSet::new();
@@ -703,7 +711,13 @@ mod tests {
     fn run(pkgs: &[Pkg]) -> (BTreeSet<String>, BTreeMap<String, String>) {
         let mut packages = BTreeMap::new();
         let mut fallbacks = BTreeMap::new();
-        for Pkg { path, imports, base, head } in pkgs {
+        for Pkg {
+            path,
+            imports,
+            base,
+            head,
+        } in pkgs
+        {
             let mut p = PackageSymbols {
                 imports: imports.clone(),
                 ..PackageSymbols::default()
@@ -779,7 +793,7 @@ func G(p *int) int { return helper(p) }
         A.replace(old, new)
     }
 
-        const C_CALLS_B: &str = "package c
+    const C_CALLS_B: &str = "package c
 
 import \"m/b\"
 
@@ -814,23 +828,62 @@ func Unrelated() int { return 2 }
     fn what_a_change_reaches() {
         let new_func = format!("{A}\nfunc New() int {{ return 3 }}\n");
         let cases: &[(&str, String, &[&str])] = &[
-            ("a doc comment", a_with("func F(", "// F reads p.\nfunc F("), &["m/a"]),
-            ("a type's doc comment", a_with("type T", "// T.\ntype T"), &["m/a"]),
+            (
+                "a doc comment",
+                a_with("func F(", "// F reads p.\nfunc F("),
+                &["m/a"],
+            ),
+            (
+                "a type's doc comment",
+                a_with("type T", "// T.\ntype T"),
+                &["m/a"],
+            ),
             ("a new function nobody calls", new_func, &["m/a"]),
-            ("a called function changed", a_with("return *p }", "q := *p; return q }"), &["m/a", "m/b", "m/c"]),
-            ("a function nobody calls changed", a_with("return helper(p)", "return helper(p) * 2"), &["m/a"]),
-            ("its callee changed: closure inside the package", a_with("return *p + 1", "return *p + 2"), &["m/a"]),
-            ("a directive before a called function", a_with("func F(", "//go:noinline\nfunc F("), &["m/a", "m/b", "m/c"]),
-            ("a method nobody calls by name", a_with("return t.n", "return t.n + 1"), &["m/a"]),
-            ("a changed type falls back", a_with("n int", "n, k int"), &["m/a", "m/b", "m/c", "m/d"]),
-            ("an init function falls back", format!("{A}\nfunc init() {{}}\n"), &["m/a", "m/b", "m/c", "m/d"]),
+            (
+                "a called function changed",
+                a_with("return *p }", "q := *p; return q }"),
+                &["m/a", "m/b", "m/c"],
+            ),
+            (
+                "a function nobody calls changed",
+                a_with("return helper(p)", "return helper(p) * 2"),
+                &["m/a"],
+            ),
+            (
+                "its callee changed: closure inside the package",
+                a_with("return *p + 1", "return *p + 2"),
+                &["m/a"],
+            ),
+            (
+                "a directive before a called function",
+                a_with("func F(", "//go:noinline\nfunc F("),
+                &["m/a", "m/b", "m/c"],
+            ),
+            (
+                "a method nobody calls by name",
+                a_with("return t.n", "return t.n + 1"),
+                &["m/a"],
+            ),
+            (
+                "a changed type falls back",
+                a_with("n int", "n, k int"),
+                &["m/a", "m/b", "m/c", "m/d"],
+            ),
+            (
+                "an init function falls back",
+                format!("{A}\nfunc init() {{}}\n"),
+                &["m/a", "m/b", "m/c", "m/d"],
+            ),
         ];
         for (what, head, want) in cases {
             let (affected, _) = chain(head);
             assert_eq!(affected, set(want), "{what}");
         }
         let (_, why) = chain(&a_with("type T", "const N = 1\n\ntype T"));
-        assert!(why.is_empty(), "an added constant is bounded by its name: {why:?}");
+        assert!(
+            why.is_empty(),
+            "an added constant is bounded by its name: {why:?}"
+        );
         let (_, why) = chain(&a_with("n int", "n, k int"));
         assert_eq!(why["m/a"], "`type T` changed");
     }
@@ -840,7 +893,12 @@ func Unrelated() int { return 2 }
         // b calls a.G, G calls helper: helper's change reaches b through G.
         let b = "package b\n\nimport \"m/a\"\n\nfunc UseG() int { x := 1; return a.G(&x) }\n";
         let (affected, _) = run(&[
-            pkg("m/a", &[], &[("a.go", A)], &[("a.go", &a_with("return *p + 1", "return *p + 2"))]),
+            pkg(
+                "m/a",
+                &[],
+                &[("a.go", A)],
+                &[("a.go", &a_with("return *p + 1", "return *p + 2"))],
+            ),
             same("m/b", &["m/a"], b),
         ]);
         assert_eq!(affected, set(&["m/a", "m/b"]));
@@ -852,14 +910,23 @@ func Unrelated() int { return 2 }
         let by_name = "package b\n\nimport \"m/a\"\n\nfunc Call(t *a.T) int { return t.M() }\n";
         let other_name = "package b\n\nimport \"m/a\"\n\nfunc Call(t *a.T) int { return 0 }\n";
         let embeds = "package b\n\nimport \"m/a\"\n\ntype S struct{ *a.T }\n";
-        let calls_promoted = "package c\n\nimport \"m/b\"\n\nfunc Call(s b.S) int { return s.M() }\n";
+        let calls_promoted =
+            "package c\n\nimport \"m/b\"\n\nfunc Call(s b.S) int { return s.M() }\n";
         // q knows nothing of a, but its inlinable Do calls M through an interface; r
         // passes Do an *a.T, and once Do is inlined the call can be devirtualised.
         let q = "package q\n\ntype I interface{ M() int }\n\nfunc Do(i I) int { return i.M() }\n";
         let r = "package r\n\nimport (\n\t\"m/a\"\n\t\"m/q\"\n)\n\nfunc Run() int { return q.Do(&a.T{}) }\n";
         let cases: Vec<(&str, Vec<Pkg>, &[&str])> = vec![
-            ("called by name", vec![same("m/b", &["m/a"], by_name)], &["m/a", "m/b"]),
-            ("not called", vec![same("m/b", &["m/a"], other_name)], &["m/a"]),
+            (
+                "called by name",
+                vec![same("m/b", &["m/a"], by_name)],
+                &["m/a", "m/b"],
+            ),
+            (
+                "not called",
+                vec![same("m/b", &["m/a"], other_name)],
+                &["m/a"],
+            ),
             (
                 "promoted through an embedded type",
                 vec![
@@ -870,10 +937,7 @@ func Unrelated() int { return 2 }
             ),
             (
                 "devirtualised after inlining another package's function",
-                vec![
-                    same("m/q", &[], q),
-                    same("m/r", &["m/a", "m/q"], r),
-                ],
+                vec![same("m/q", &[], q), same("m/r", &["m/a", "m/q"], r)],
                 &["m/a", "m/r"],
             ),
         ];
@@ -955,7 +1019,12 @@ func Unrelated() int { return 2 }
     fn an_unreadable_importer_takes_everything() {
         let broken = "package b\n\nimport \"m/a\"\n\nfunc Nothing( {\n";
         let (affected, _) = run(&[
-            pkg("m/a", &[], &[("a.go", A)], &[("a.go", &format!("{A}\nfunc New() {{}}\n"))]),
+            pkg(
+                "m/a",
+                &[],
+                &[("a.go", A)],
+                &[("a.go", &format!("{A}\nfunc New() {{}}\n"))],
+            ),
             same("m/b", &["m/a"], broken),
         ]);
         assert_eq!(affected, set(&["m/a", "m/b"]));
@@ -996,9 +1065,21 @@ var v, w = 1, 2
         let keys: Vec<&str> = f.decls.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["func F", "method Box.M", "method T.N", "type T", "type A", "const c0,c1", "var v,w"]
+            [
+                "func F",
+                "method Box.M",
+                "method T.N",
+                "type T",
+                "type A",
+                "const c0,c1",
+                "var v,w"
+            ]
         );
-        assert!(f.decls[0].text.starts_with("//go:noinline\nfunc F"), "{}", f.decls[0].text);
+        assert!(
+            f.decls[0].text.starts_with("//go:noinline\nfunc F"),
+            "{}",
+            f.decls[0].text
+        );
         assert_eq!(f.decls[0].fields, set(&["Println", "Z"]));
         assert_eq!(f.decls[1].receiver, Some(("Box".to_string(), true)));
         assert_eq!(f.decls[2].receiver, Some(("T".to_string(), false)));
@@ -1006,8 +1087,14 @@ var v, w = 1, 2
         assert_eq!(
             f.imports,
             [
-                Import { name: None, path: "fmt".into() },
-                Import { name: Some("y".into()), path: "m/y".into() }
+                Import {
+                    name: None,
+                    path: "fmt".into()
+                },
+                Import {
+                    name: Some("y".into()),
+                    path: "m/y".into()
+                }
             ]
         );
     }
