@@ -10,6 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+pub mod symbols;
+
 /// One package of a side, as `go list` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageInfo {
@@ -52,9 +54,79 @@ pub fn affects_everything(path: &str) -> Option<String> {
     None
 }
 
+/// How the change touches one package directly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Direct {
+    /// Its changed `.go` files (not `_test.go`), repository-relative.
+    pub go_files: Vec<String>,
+    /// Why it is changed as a whole, when it is: another file of its directory (assembly,
+    /// cgo sources, `.syso`) or a file it embeds changed, or it was deleted.
+    pub whole: Option<String>,
+}
+
+/// The packages a change touches directly, by import path, with `seeds` (packages the
+/// change deleted) among them.
+pub fn changed_packages(
+    changed: &[String],
+    packages: &[PackageInfo],
+    seeds: &BTreeSet<String>,
+) -> BTreeMap<String, Direct> {
+    let mut by_dir: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for p in packages {
+        by_dir
+            .entry(p.dir.as_str())
+            .or_default()
+            .insert(p.import_path.as_str());
+    }
+    let mut direct: BTreeMap<String, Direct> = BTreeMap::new();
+    for seed in seeds {
+        direct.entry(seed.clone()).or_default().whole = Some(format!("{seed} was deleted"));
+    }
+    for path in changed {
+        let (dir, name) = match path.rfind('/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => ("", path.as_str()),
+        };
+        if name.ends_with("_test.go") {
+            // Tests are not part of `go build`.
+            continue;
+        }
+        let in_dir = by_dir.get(dir).into_iter().flatten();
+        if name.ends_with(".go") {
+            for p in in_dir {
+                direct
+                    .entry(p.to_string())
+                    .or_default()
+                    .go_files
+                    .push(path.clone());
+            }
+            continue;
+        }
+        // Any other file in a package's directory may be compiled with it (assembly,
+        // cgo sources, .syso); anywhere, it may be embedded.
+        for p in in_dir {
+            direct
+                .entry(p.to_string())
+                .or_default()
+                .whole
+                .get_or_insert_with(|| format!("{path} changed"));
+        }
+        for p in packages {
+            if p.embeds.iter().any(|e| e == path) {
+                direct
+                    .entry(p.import_path.clone())
+                    .or_default()
+                    .whole
+                    .get_or_insert_with(|| format!("{path}, which it embeds, changed"));
+            }
+        }
+    }
+    direct
+}
+
 /// The packages to analyse for a change to `changed` paths, over one package graph,
 /// with `seeds` (import paths) affected from the start, such as packages the change
-/// deleted.
+/// deleted: the changed packages and every package that imports one, directly or not.
 pub fn select_from(
     changed: &[String],
     packages: &[PackageInfo],
@@ -65,45 +137,10 @@ pub fn select_from(
             return Selection::All(reason);
         }
     }
-    let packages: Vec<&PackageInfo> = packages.iter().collect();
-    let mut by_dir: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for p in &packages {
-        by_dir
-            .entry(p.dir.as_str())
-            .or_default()
-            .insert(p.import_path.as_str());
-    }
-
-    let mut affected: BTreeSet<&str> = seeds.iter().map(String::as_str).collect();
-    for path in changed {
-        let (dir, name) = match path.rfind('/') {
-            Some(i) => (&path[..i], &path[i + 1..]),
-            None => ("", path.as_str()),
-        };
-        if name.ends_with("_test.go") {
-            // Tests are not part of `go build`.
-            continue;
-        }
-        if name.ends_with(".go") {
-            if let Some(set) = by_dir.get(dir) {
-                affected.extend(set.iter().copied());
-            }
-            continue;
-        }
-        // Any other file in a package's directory may be compiled with it (assembly,
-        // cgo sources, .syso); anywhere, it may be embedded.
-        if let Some(set) = by_dir.get(dir) {
-            affected.extend(set.iter().copied());
-        }
-        for p in &packages {
-            if p.embeds.iter().any(|e| e == path) {
-                affected.insert(p.import_path.as_str());
-            }
-        }
-    }
-
+    let direct = changed_packages(changed, packages, seeds);
+    let mut affected: BTreeSet<&str> = direct.keys().map(String::as_str).collect();
     let mut importers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for p in &packages {
+    for p in packages {
         for import in &p.imports {
             importers
                 .entry(import.as_str())

@@ -429,3 +429,173 @@ fn a_constraint_change_in_a_workspace_module_counts() {
         "{json:#}"
     );
 }
+
+// Symbol-level selection: of the importers of a changed package, only those that use
+// what changed are analysed.
+
+const A_GO: &str = r#"package a
+
+const N = 4
+
+// Keep reads p.
+func Keep(p *int) int {
+	return *p
+}
+
+// Other is something else.
+func Other() int { return N }
+
+type T struct{ n int }
+
+// Hold reads p.
+func (t *T) Hold(p *int) int {
+	return *p + t.n
+}
+"#;
+
+const B_GO: &str = r#"package b
+
+import "example.com/m/a"
+
+func UseKeep() int {
+	x := 1
+	return a.Keep(&x)
+}
+"#;
+
+const C_GO: &str = r#"package c
+
+import "example.com/m/a"
+
+func UseOther() int { return a.Other() }
+
+func Size() int { var t a.T; _ = t; return 0 }
+"#;
+
+const D_GO: &str = r#"package d
+
+import "example.com/m/a"
+
+func UseHold(t *a.T) int {
+	y := 2
+	return t.Hold(&y)
+}
+"#;
+
+fn symbols_module() -> TestRepo {
+    TestRepo::go_module(&[
+        ("a/a.go", A_GO),
+        ("b/b.go", B_GO),
+        ("c/c.go", C_GO),
+        ("d/d.go", D_GO),
+    ])
+}
+
+/// The symbol-selected run and the `--all-packages` run of the same change give the
+/// same verdict; returns the selected run's report.
+fn same_verdict_as_all(repo: &TestRepo, base: &str, head: &str) -> Value {
+    let off = [("ESCAPE_GATE_CACHE", "off")];
+    let (run, json) = diff_json(repo, &[base, head], &off);
+    let (all_run, all) = diff_json(repo, &["--all-packages", base, head], &off);
+    assert_eq!(run.code, all_run.code, "{json:#}\n{all:#}");
+    assert_eq!(verdict(&json), verdict(&all), "{json:#}\n{all:#}");
+    assert_eq!(all["summary"]["packages"], 4, "{all:#}");
+    json
+}
+
+#[test]
+fn a_new_function_nobody_calls_analyses_only_its_package() {
+    let repo = symbols_module();
+    let base = repo.commit("base");
+    repo.write(
+        "a/a.go",
+        &format!("{A_GO}\n// Fresh is new.\nfunc Fresh() *int {{ v := 3; return &v }}\n"),
+    );
+    let head = repo.commit("a new function");
+    let json = same_verdict_as_all(&repo, &base, &head);
+    assert_eq!(json["summary"]["packages"], 1, "{json:#}");
+    assert_eq!(json["summary"]["packages_unaffected"], 3, "{json:#}");
+    // The new function's own escape is found in its package.
+    assert_eq!(json["summary"]["new"], 1, "{json:#}");
+    assert_eq!(json["new"][0]["function"], "Fresh", "{json:#}");
+}
+
+#[test]
+fn a_caller_of_a_changed_inlinable_function_is_analysed_and_its_new_escape_caught() {
+    let repo = symbols_module();
+    let base = repo.commit("base");
+    repo.write(
+        "a/a.go",
+        &A_GO.replace(
+            "func Keep(p *int) int {\n\treturn *p\n}",
+            "func Keep(p *int) int {\n\tlast = p\n\treturn *p\n}\n\nvar last *int",
+        ),
+    );
+    let head = repo.commit("Keep keeps p");
+    let json = same_verdict_as_all(&repo, &base, &head);
+    assert_eq!(json["summary"]["packages"], 2, "a and b: {json:#}");
+    assert_eq!(
+        json["summary"]["packages_unaffected"], 2,
+        "c and d: {json:#}"
+    );
+    assert!(
+        json["new"]
+            .as_array()
+            .expect("new")
+            .iter()
+            .any(|f| f["package"] == "example.com/m/b" && f["message"] == "moved to heap: x"),
+        "b's x escapes once Keep (inlined into UseKeep) keeps it: {json:#}"
+    );
+}
+
+#[test]
+fn a_changed_method_counts_for_every_call_by_its_name() {
+    let repo = symbols_module();
+    let base = repo.commit("base");
+    repo.write(
+        "a/a.go",
+        &A_GO.replace(
+            "\treturn *p + t.n\n}",
+            "\theld = p\n\treturn *p + t.n\n}\n\nvar held *int",
+        ),
+    );
+    let head = repo.commit("Hold keeps p");
+    let json = same_verdict_as_all(&repo, &base, &head);
+    // a and d (calls .Hold); c names a.T but calls nothing that changed.
+    assert_eq!(json["summary"]["packages"], 2, "{json:#}");
+    assert!(
+        json["new"]
+            .as_array()
+            .expect("new")
+            .iter()
+            .any(|f| f["package"] == "example.com/m/d" && f["message"] == "moved to heap: y"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn a_changed_constant_or_type_or_build_constraint_falls_back() {
+    let repo = symbols_module();
+    let base = repo.commit("base");
+    repo.write("a/a.go", &A_GO.replace("const N = 4", "const N = 5"));
+    let constant = repo.commit("N is 5");
+    let json = same_verdict_as_all(&repo, &base, &constant);
+    assert_eq!(json["summary"]["packages"], 4, "{json:#}");
+    assert_eq!(json["summary"]["packages_unaffected"], 0, "{json:#}");
+
+    repo.write(
+        "a/a.go",
+        &A_GO.replace("struct{ n int }", "struct{ n, m int }"),
+    );
+    let typ = repo.commit("T grows");
+    let json = same_verdict_as_all(&repo, &base, &typ);
+    assert_eq!(json["summary"]["packages"], 4, "{json:#}");
+
+    repo.write("a/a.go", &format!("//go:build !windows\n\n{A_GO}"));
+    let constraint = repo.commit("not on windows");
+    let json = same_verdict_as_all(&repo, &base, &constraint);
+    assert_eq!(
+        json["summary"]["all_packages_because"], "the build constraints of a/a.go changed",
+        "{json:#}"
+    );
+}

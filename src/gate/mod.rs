@@ -354,7 +354,12 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                     let dropped = base_view
                         .as_ref()
                         .and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
-                    let scope = scope_of(&listing, &changes.paths, all_because);
+                    let sources = Sources {
+                        repo,
+                        base: base_commit,
+                        tree: &tree,
+                    };
+                    let scope = scope_of(&listing, &changes.paths, all_because, sources);
                     let scope = match req.shard {
                         Some(shard) => {
                             let all: Vec<String> = listing

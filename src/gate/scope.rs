@@ -1,7 +1,7 @@
 //! Which packages a comparison analyses ([`crate::select`] on the head's package
 //! graph), why every package is analysed when it is, and what keys the findings cache.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Result;
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::allowlist;
 use crate::git::{Changes, Repo, Revision};
 use crate::go::{self, BuildSettings, GoEnv};
+use crate::select::symbols::{self, Change, FileSymbols, PackageSymbols};
 use crate::select::{self, PackageInfo, Selection};
 
 use super::*;
@@ -28,6 +29,11 @@ pub struct Scope {
     pub all_because: Option<String>,
     /// The selected import paths; `None` means every package.
     pub selected: Option<BTreeSet<String>>,
+    /// Packages of the head that import a changed package, directly or not, but refer
+    /// to none of the declarations the change can reach, so were not analysed (the
+    /// package-level rule would have analysed them).
+    #[serde(default)]
+    pub unaffected: usize,
 }
 
 impl Scope {
@@ -123,11 +129,23 @@ pub(super) fn everything_changed(
     Ok(None)
 }
 
-/// The packages of the head to analyse for `changed` paths.
+/// Where the sources of the two sides are, for symbol-level selection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sources<'a> {
+    pub repo: &'a Repo,
+    pub base: git2::Oid,
+    /// The head's checkout.
+    pub tree: &'a Path,
+}
+
+/// The packages of the head to analyse for `changed` paths: those the change touches
+/// and, of the packages that import them, those that refer to what changed
+/// ([`crate::select::symbols`]).
 pub(super) fn scope_of(
     listing: &go::Listing,
     changed: &[String],
     all_because: Option<String>,
+    sources: Sources,
 ) -> Scope {
     let analysable = || listing.packages.iter().filter(|p| !p.excluded);
     let total = listing.packages.len();
@@ -168,16 +186,164 @@ pub(super) fn scope_of(
             excluded,
             all_because: Some(reason),
             selected: None,
+            unaffected: 0,
         },
-        Selection::Some(set) => Scope {
-            analysed: analysable()
-                .filter(|p| set.contains(&p.import_path))
-                .count(),
-            total,
-            excluded,
-            all_because: None,
-            selected: Some(set),
+        Selection::Some(package_level) => {
+            let set = by_symbols(&infos, changed, &deleted, &package_level, sources);
+            let count = |set: &BTreeSet<String>| {
+                analysable()
+                    .filter(|p| set.contains(&p.import_path))
+                    .count()
+            };
+            Scope {
+                analysed: count(&set),
+                total,
+                excluded,
+                all_because: None,
+                unaffected: count(&package_level) - count(&set),
+                selected: Some(set),
+            }
+        }
+    }
+}
+
+/// Narrows the package-level selection to the packages whose escape analysis the
+/// changed declarations can reach ([`crate::select::symbols`]).
+fn by_symbols(
+    infos: &[PackageInfo],
+    changed: &[String],
+    deleted: &BTreeSet<String>,
+    package_level: &BTreeSet<String>,
+    sources: Sources,
+) -> BTreeSet<String> {
+    let direct = select::changed_packages(changed, infos, deleted);
+    let by_path: BTreeMap<&str, &PackageInfo> =
+        infos.iter().map(|p| (p.import_path.as_str(), p)).collect();
+    // Only the selected packages and what they depend on matter.
+    let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    let mut stack: Vec<&str> = package_level.iter().map(String::as_str).collect();
+    while let Some(p) = stack.pop() {
+        if !wanted.insert(p) {
+            continue;
+        }
+        if let Some(info) = by_path.get(p) {
+            stack.extend(info.imports.iter().map(String::as_str));
+        }
+    }
+    let mut packages: BTreeMap<String, PackageSymbols> = BTreeMap::new();
+    for path in wanted {
+        let Some(info) = by_path.get(path) else {
+            continue;
+        };
+        let mut p = PackageSymbols {
+            imports: info
+                .imports
+                .iter()
+                .filter(|i| by_path.contains_key(i.as_str()))
+                .cloned()
+                .collect(),
+            ..PackageSymbols::default()
+        };
+        for file in head_files(sources.tree, &info.dir) {
+            p.dot_import |= file.dot_imports();
+            if p.unreadable.is_none() {
+                p.unreadable = file.unreadable.clone();
+            }
+            p.decls.extend(file.decls);
+        }
+        if let Some(d) = direct.get(path) {
+            p.change = Some(match &d.whole {
+                Some(why) => Change::Package(why.clone()),
+                None => {
+                    let files: Vec<(String, FileSymbols, FileSymbols, bool, bool)> = d
+                        .go_files
+                        .iter()
+                        .map(|f| {
+                            let (base, in_base) = base_file(sources, f);
+                            let (head, in_head) = head_file(sources.tree, f);
+                            (f.clone(), base, head, in_base, in_head)
+                        })
+                        .collect();
+                    for (_, base, _, in_base, _) in &files {
+                        if *in_base {
+                            p.decls.extend(base.decls.iter().cloned());
+                        }
+                    }
+                    let pairs: Vec<_> = files
+                        .iter()
+                        .map(|(f, b, h, in_b, in_h)| {
+                            (f.as_str(), in_b.then_some(b), in_h.then_some(h))
+                        })
+                        .collect();
+                    symbols::changed_decls(&pairs)
+                }
+            });
+        }
+        packages.insert(path.to_string(), p);
+    }
+    let states = symbols::propagate(&packages);
+    package_level
+        .iter()
+        .filter(|p| deleted.contains(*p) || states.get(*p).is_none_or(|s| s.affected))
+        .cloned()
+        .collect()
+}
+
+/// The symbols of the Go files (not `_test.go`) of a directory of the head's checkout.
+fn head_files(tree: &Path, dir: &str) -> Vec<FileSymbols> {
+    let path = if dir.is_empty() {
+        tree.to_path_buf()
+    } else {
+        tree.join(dir)
+    };
+    let Ok(entries) = std::fs::read_dir(&path) else {
+        return vec![FileSymbols::unknown(
+            "is in a directory that could not be read",
+        )];
+    };
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".go") || name.ends_with("_test.go") {
+            continue;
+        }
+        let rel = if dir.is_empty() {
+            name
+        } else {
+            format!("{dir}/{name}")
+        };
+        files.push(head_file(tree, &rel).0);
+    }
+    files
+}
+
+/// One file of the head's checkout, and whether it exists.
+fn head_file(tree: &Path, rel: &str) -> (FileSymbols, bool) {
+    let path = tree.join(rel);
+    match std::fs::symlink_metadata(&path) {
+        Err(_) => (FileSymbols::default(), false),
+        Ok(m) if !m.is_file() => (FileSymbols::unknown("is not a regular file"), true),
+        Ok(m) if m.len() > crate::function::MAX_SOURCE as u64 => {
+            (FileSymbols::unknown("is over 16 MiB"), true)
+        }
+        Ok(_) => match std::fs::read(&path) {
+            Ok(bytes) => (symbols::parse_file(&bytes), true),
+            Err(_) => (FileSymbols::unknown("could not be read"), true),
         },
+    }
+}
+
+/// One file of the base, and whether it exists.
+fn base_file(sources: Sources, rel: &str) -> (FileSymbols, bool) {
+    if !sources.repo.has_path(sources.base, rel) {
+        return (FileSymbols::default(), false);
+    }
+    match sources.repo.read_file(sources.base, rel) {
+        Some(bytes) => (symbols::parse_file(&bytes), true),
+        None => (
+            FileSymbols::unknown("could not be read from the base"),
+            true,
+        ),
     }
 }
 

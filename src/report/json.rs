@@ -210,6 +210,9 @@ pub struct Summary<'a> {
     pub packages_total: usize,
     /// Packages of the head that the build section leaves out.
     pub packages_excluded: usize,
+    /// Importers of changed packages not analysed: they refer to none of the changed
+    /// declarations (symbol-level selection).
+    pub packages_unaffected: usize,
     /// Which side's allowlist ruled: `head` or `base` (`--config-from`).
     pub config_from: &'static str,
     /// Why every package was analysed, when it was (null: only those the change can affect).
@@ -298,6 +301,7 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             packages: outcome.scope.analysed,
             packages_total: outcome.scope.total,
             packages_excluded: outcome.scope.excluded,
+            packages_unaffected: outcome.scope.unaffected,
             config_from: outcome.config_from.name(),
             all_packages_because: outcome.scope.all_because.as_deref(),
         },

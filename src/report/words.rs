@@ -172,6 +172,7 @@ mod tests {
             excluded,
             all_because: all.map(str::to_string),
             selected: None,
+            unaffected: 0,
         };
         assert_eq!(
             scope(&scope_of(3, 31, 0, None)),
