@@ -805,19 +805,8 @@ mod tests {
     fn finding(file: &str, function: &str, message: &str) -> Finding {
         Finding {
             package: "example.com/m/internal/codec".to_string(),
-            file: file.to_string(),
-            line: 10,
-            column: 2,
-            function: function.to_string(),
-            kind: Kind::Escapes,
             message: message.to_string(),
-            expr: String::new(),
-            flow: Vec::new(),
-            compiled_in: None,
-            inlined_into: None,
-            unplaced: false,
-            hot: false,
-            source: String::new(),
+            ..Finding::example(file, 10, function, Kind::Escapes, "")
         }
     }
 

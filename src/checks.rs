@@ -309,22 +309,7 @@ mod tests {
     use super::*;
 
     fn f(file: &str, line: u32, function: &str, kind: Kind, expr: &str) -> Finding {
-        Finding {
-            package: "example.com/m".to_string(),
-            file: file.to_string(),
-            line,
-            column: 2,
-            function: function.to_string(),
-            kind,
-            message: kind.describe(expr),
-            expr: expr.to_string(),
-            source: String::new(),
-            flow: Vec::new(),
-            compiled_in: None,
-            inlined_into: None,
-            unplaced: false,
-            hot: false,
-        }
+        Finding::example(file, line, function, kind, expr)
     }
 
     #[test]

@@ -242,20 +242,9 @@ mod tests {
         let text = fixture!("m2-trimpath-go1.26.txt").replace("example.com/m/", "");
         let raw = parse::parse(&text).findings;
         let finding = |line: u32, column: u32, message: &str| Finding {
-            package: "example.com/m".into(),
-            file: "a.go".into(),
-            line,
             column,
-            function: "closure".into(),
-            kind: crate::finding::Kind::Moved,
             message: message.into(),
-            expr: String::new(),
-            source: String::new(),
-            flow: Vec::new(),
-            compiled_in: None,
-            inlined_into: None,
-            unplaced: false,
-            hot: false,
+            ..Finding::example("a.go", line, "closure", crate::finding::Kind::Moved, "")
         };
         let mut findings = vec![
             finding(49, 2, "moved to heap: x"),

@@ -268,6 +268,36 @@ impl Finding {
     }
 }
 
+#[cfg(test)]
+impl Finding {
+    /// A finding of `example.com/m` for unit tests: column 2, the message the kind
+    /// prints for `expr`, no source line, flow or provenance.
+    pub(crate) fn example(
+        file: &str,
+        line: u32,
+        function: &str,
+        kind: Kind,
+        expr: &str,
+    ) -> Finding {
+        Finding {
+            package: "example.com/m".to_string(),
+            file: file.to_string(),
+            line,
+            column: 2,
+            function: function.to_string(),
+            kind,
+            message: kind.describe(expr),
+            expr: expr.to_string(),
+            source: String::new(),
+            flow: Vec::new(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: false,
+            hot: false,
+        }
+    }
+}
+
 /// Identity of a finding across revisions; see [`Finding::key`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {

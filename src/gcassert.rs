@@ -289,19 +289,9 @@ mod tests {
     fn finding(line: u32, column: u32, kind: Kind, expr: &str, message: &str) -> Finding {
         Finding {
             package: "m".to_string(),
-            file: "a.go".to_string(),
-            line,
             column,
-            function: "F".to_string(),
-            kind,
             message: message.to_string(),
-            expr: expr.to_string(),
-            source: String::new(),
-            flow: Vec::new(),
-            compiled_in: None,
-            inlined_into: None,
-            unplaced: false,
-            hot: false,
+            ..Finding::example("a.go", line, "F", kind, expr)
         }
     }
 

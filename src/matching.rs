@@ -400,19 +400,7 @@ mod tests {
         };
         Finding {
             package,
-            file: file.to_string(),
-            line,
-            column: 2,
-            function: function.to_string(),
-            kind: crate::finding::Kind::Escapes,
-            message: format!("{expr} escapes to heap"),
-            expr: expr.to_string(),
-            source: String::new(),
-            flow: Vec::new(),
-            compiled_in: None,
-            inlined_into: None,
-            unplaced: false,
-            hot: false,
+            ..Finding::example(file, line, function, crate::finding::Kind::Escapes, expr)
         }
     }
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Run, TestRepo};
+use crate::support::{items as list, json_diff, TestRepo};
 
 const A_GO: &str = r#"package m
 
@@ -35,20 +35,6 @@ func Address(a int) *int {
 	return &x
 }
 "#;
-
-fn json_diff(repo: &TestRepo, args: &[&str]) -> (Run, Value) {
-    let mut all = vec!["diff", "--format", "json"];
-    all.extend_from_slice(args);
-    let run = repo.run_untouched(&all);
-    let json = run.json();
-    (run, json)
-}
-
-fn list<'a>(json: &'a Value, field: &str) -> &'a Vec<Value> {
-    json[field]
-        .as_array()
-        .unwrap_or_else(|| panic!("`{field}` is not an array in {json:#}"))
-}
 
 fn summary(json: &Value) -> (u64, u64, u64, u64) {
     let s = &json["summary"];

@@ -5,21 +5,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Run, TestRepo};
-
-fn json_diff(repo: &TestRepo, args: &[&str]) -> (Run, Value) {
-    let mut all = vec!["diff", "--format", "json"];
-    all.extend_from_slice(args);
-    let run = repo.run_untouched(&all);
-    let json = run.json();
-    (run, json)
-}
-
-fn items<'a>(json: &'a Value, field: &str) -> &'a Vec<Value> {
-    json[field]
-        .as_array()
-        .unwrap_or_else(|| panic!("`{field}` is not an array in {json:#}"))
-}
+use crate::support::{items, json_diff, Run, TestRepo};
 
 /// `file:line function: message` of each finding of `field`, sorted.
 fn described(json: &Value, field: &str) -> Vec<String> {

@@ -368,20 +368,8 @@ mod tests {
 
     fn finding(file: &str, function: &str, message: &str) -> Finding {
         Finding {
-            package: "example.com/m".into(),
-            file: file.into(),
-            line: 3,
-            column: 2,
-            function: function.into(),
-            kind: Kind::Escapes,
             message: message.into(),
-            expr: String::new(),
-            source: String::new(),
-            flow: Vec::new(),
-            compiled_in: None,
-            inlined_into: None,
-            unplaced: false,
-            hot: false,
+            ..Finding::example(file, 3, function, Kind::Escapes, "")
         }
     }
 

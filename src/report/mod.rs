@@ -210,25 +210,9 @@ pub(crate) mod fixture {
     pub const HEAD: &str = "2222222222222222222222222222222222222222";
 
     pub fn finding(file: &str, line: u32, function: &str, kind: Kind, expr: &str) -> Finding {
-        let message = match kind {
-            Kind::Moved => format!("moved to heap: {expr}"),
-            _ => format!("{expr} escapes to heap"),
-        };
         Finding {
-            package: "example.com/m".to_string(),
-            file: file.to_string(),
-            line,
-            column: 2,
-            function: function.to_string(),
-            kind,
-            message,
-            expr: expr.to_string(),
             source: format!("src {line}"),
-            flow: Vec::new(),
-            compiled_in: None,
-            inlined_into: None,
-            unplaced: false,
-            hot: false,
+            ..Finding::example(file, line, function, kind, expr)
         }
     }
 

@@ -453,3 +453,20 @@ fn walk_all(root: &Path, dir: &Path, entries: &mut BTreeMap<PathBuf, (u64, u32)>
         entries.insert(rel, (hasher.finish(), meta.permissions().mode()));
     }
 }
+
+/// `escape-gate diff --format json ARGS` in `repo`, which must stay as it was: the run
+/// and its report.
+pub fn json_diff(repo: &TestRepo, args: &[&str]) -> (Run, serde_json::Value) {
+    let mut all = vec!["diff", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = repo.run_untouched(&all);
+    let json = run.json();
+    (run, json)
+}
+
+/// The array `field` of a JSON report; panics (showing the report) when it is not one.
+pub fn items<'a>(json: &'a serde_json::Value, field: &str) -> &'a Vec<serde_json::Value> {
+    json[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{field}` is not an array in {json:#}"))
+}
