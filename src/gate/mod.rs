@@ -39,7 +39,7 @@ pub const CONFIG_FILE: &str = ".escape-gate.yml";
 #[derive(Debug)]
 pub struct Side {
     pub revision: Revision,
-    /// Heap findings inside the repository, deduplicated per allocation site.
+    /// Heap findings inside the repository, every copy the compiler printed.
     pub findings: Vec<Finding>,
     /// Packages built with `-m`.
     pub packages: Vec<String>,
