@@ -16,14 +16,21 @@ pub struct BuildOutput {
     pub modules: Vec<Module>,
     /// Import paths of the packages analysed.
     pub packages: Vec<String>,
+    /// Built `-trimpath`: the file names are the compiler's, import-path based
+    /// (`example.com/m/sub/f.go`, `mod@v1.2.3/f.go`, `slices/sort.go`), and
+    /// [`BuildOutput::locate`] maps them to the tree.
+    pub trimmed: bool,
 }
 
 impl BuildOutput {
     /// Maps a file name from the compiler (already made tree-relative by the build, see
-    /// [`relocate`]) to the tree-relative path and the import path of its package, when
-    /// the file belongs to one of the tree's modules. Standard library, module cache and
-    /// generated files give `None`.
+    /// [`relocate`], or as printed by a `-trimpath` build) to the tree-relative path and
+    /// the import path of its package, when the file belongs to one of the tree's
+    /// modules. Standard library, module cache and generated files give `None`.
     pub fn locate(&self, file: &str) -> Option<(String, String)> {
+        if self.trimmed {
+            return locate_trimmed(&self.modules, file);
+        }
         // Only Go files count: a `//line` directive can name a grammar file.
         if file.starts_with('/')
             || file.starts_with('<')
@@ -39,6 +46,50 @@ impl BuildOutput {
     }
 }
 
+/// [`BuildOutput::locate`] for a `-trimpath` build. cmd/go rewrites each package's
+/// directory to its import path (cmd/go/internal/work/gc.go, `trimpath`), or to
+/// `module@version/…` for a package of a module with a version (the module cache, and
+/// modules replaced by a directory), so a name is the tree's exactly when its directory
+/// is the import path of a package of one of the tree's modules, which have no version:
+/// the module whose path is the longest prefix of it (Go allows no two modules of a
+/// build to provide one import path, and no module path to be a standard library one).
+/// The file is then at the module's directory joined with the rest. No name is ever
+/// guessed from the tree's files: what cmd/go printed decides.
+fn locate_trimmed(modules: &[Module], file: &str) -> Option<(String, String)> {
+    if file.starts_with('/')
+        || file.starts_with('<')
+        || file.starts_with('.')
+        || file.contains('\\')
+        || is_windows_absolute(file)
+        || !file.ends_with(".go")
+    {
+        return None;
+    }
+    let (dir, base) = file.rsplit_once('/')?;
+    if dir
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == ".." || part.contains('@'))
+    {
+        return None;
+    }
+    let module = modules
+        .iter()
+        .filter(|m| {
+            dir == m.path
+                || (dir.starts_with(m.path.as_str())
+                    && dir.as_bytes().get(m.path.len()) == Some(&b'/'))
+        })
+        .max_by_key(|m| m.path.len())?;
+    let rest = dir[module.path.len()..].trim_start_matches('/');
+    let rel = [module.dir.as_str(), rest, base]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/");
+    Some((rel, dir.to_string()))
+}
+
 /// Builds the listed packages that `selected` accepts with `-m`, returning the
 /// compiler's output. Nothing is built when it accepts none.
 pub fn build_selected(
@@ -52,6 +103,7 @@ pub fn build_selected(
     let tree = canonical(tree)?;
     let mut out = BuildOutput {
         modules: listing.modules.clone(),
+        trimmed: env.trimpath,
         ..BuildOutput::default()
     };
     let mut by_unit: BTreeMap<&str, Vec<Package>> = BTreeMap::new();
@@ -108,6 +160,7 @@ pub fn build_packages(
     }
     let mut out = BuildOutput {
         modules: modules.clone(),
+        trimmed: env.trimpath,
         ..BuildOutput::default()
     };
     for (rel, patterns) in by_module {
@@ -151,9 +204,10 @@ pub(super) fn run_build(
     // printing the compiler's diagnostics as `go build` does, but links nothing: no
     // linker runs, so no linker flag can run a program or write a file, and no main
     // package costs a link. It exits 1 when a package does not compile.
-    // No -trimpath: the tree's path is the same for both sides (and every run), so the
-    // build cache, which then keys packages by directory, is shared between them, and
-    // standard library packages come from the entries ordinary builds left there.
+    // -trimpath (in GOFLAGS, see `go_command`) only with a shared cache: otherwise the
+    // tree's path is the same for both sides (and every run), so the build cache, which
+    // then keys packages by directory, is shared between them, and standard library
+    // packages come from the entries ordinary builds left there.
     cmd.args(["list", "-export", "-buildvcs=false", detail.gcflags()]);
     cmd.args(flags);
     // `--`: whatever follows is a package, never a flag.
@@ -179,6 +233,27 @@ pub(super) fn run_build(
         );
     }
     let mut parsed = parser.finish();
+    // With -trimpath the names are import-path based, the same whichever directory go
+    // ran in or stored the cache entry from: `locate` reads them as printed.
+    if !env.trimpath {
+        relocate_all(tree, dir, packages, &out.modules, &mut parsed);
+    }
+    out.parsed.findings.extend(parsed.findings);
+    out.parsed.unrecognised.extend(parsed.unrecognised);
+    out.parsed.informational += parsed.informational;
+    out.packages
+        .extend(packages.iter().map(|p| p.import_path.clone()));
+    Ok(())
+}
+
+/// Makes the file names of a build without `-trimpath`, run in `dir`, tree-relative.
+fn relocate_all(
+    tree: &Path,
+    dir: &Path,
+    packages: &[Package],
+    modules: &[Module],
+    parsed: &mut ParsedOutput,
+) {
     let unit = dir
         .strip_prefix(tree)
         .map(|p| p.to_string_lossy().replace('\\', "/"))
@@ -188,7 +263,7 @@ pub(super) fn run_build(
     // package before a go.mod was added or removed): a name that does not resolve from
     // this unit is tried from the other module directories and the root.
     let mut units: Vec<&str> = vec![unit.as_str()];
-    units.extend(out.modules.iter().map(|m| m.dir.as_str()));
+    units.extend(modules.iter().map(|m| m.dir.as_str()));
     units.push("");
     let mut files: Option<Vec<String>> = None;
     for finding in &mut parsed.findings {
@@ -211,12 +286,6 @@ pub(super) fn run_build(
             *step = relocate_flow(tree, &unit, step);
         }
     }
-    out.parsed.findings.extend(parsed.findings);
-    out.parsed.unrecognised.extend(parsed.unrecognised);
-    out.parsed.informational += parsed.informational;
-    out.packages
-        .extend(packages.iter().map(|p| p.import_path.clone()));
-    Ok(())
 }
 
 /// How a process ended, for messages: `exited with code 1`, `was killed by signal 9`.
