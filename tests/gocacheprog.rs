@@ -323,3 +323,59 @@ fn a_second_machine_compiles_nothing_the_first_compiled() {
          {m2:?}): its cache keys differ from the first machine's\n{log}"
     );
 }
+
+/// The `-trimpath` scheme finds what the default one finds, also where cmd/go names a
+/// tree's module by a version: module `a` uses module `b` of the same repository
+/// through `replace example.com/b => ../b`, and instantiates b's generic function, whose
+/// escape the compiler reports in b's file while compiling a, as
+/// `example.com/b@v1.0.0/b.go` (the module cache's copy would have that name too).
+#[test]
+fn trimpath_names_of_a_replaced_module_of_the_tree_are_placed() {
+    let repo = TestRepo::new();
+    repo.write("b/go.mod", "module example.com/b\n\ngo 1.22\n");
+    repo.write(
+        "b/b.go",
+        "package b\n\nvar Sink any\n\n// Keep keeps its argument.\nfunc Keep[T any](v T) {\n\tSink = &v\n}\n",
+    );
+    repo.write(
+        "a/go.mod",
+        "module example.com/a\n\ngo 1.22\n\nrequire example.com/b v1.0.0\n\nreplace example.com/b => ../b\n",
+    );
+    repo.write(
+        "a/a.go",
+        "package a\n\nfunc F(x int) int {\n\treturn x\n}\n",
+    );
+    let base = repo.commit("base");
+    repo.write(
+        "a/a.go",
+        "package a\n\nimport \"example.com/b\"\n\nfunc F(x int) int {\n\tb.Keep(x)\n\treturn x\n}\n",
+    );
+    let head = repo.commit("a keeps x through b");
+    let run = |goflags: &str| {
+        let run = repo.run_untouched_with(&["diff", "--format", "json", &base, &head], |cmd| {
+            cmd.env("GOFLAGS", goflags).env("ESCAPE_GATE_CACHE", "off");
+        });
+        run.assert_code(1);
+        let json = run.json();
+        let mut new: Vec<String> = json["new"]
+            .as_array()
+            .expect("new")
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}:{} {}",
+                    f["package"], f["file"], f["line"], f["message"]
+                )
+            })
+            .collect();
+        new.sort();
+        (new, json)
+    };
+    let (plain, plain_json) = run("");
+    let (trimmed, trimmed_json) = run("-trimpath");
+    assert!(
+        plain.iter().any(|f| f.contains("\"b/b.go\"")),
+        "the default scheme places b's escape in b/b.go: {plain_json:#}"
+    );
+    assert_eq!(plain, trimmed, "{plain_json:#}\n{trimmed_json:#}");
+}

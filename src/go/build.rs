@@ -234,8 +234,11 @@ pub(super) fn run_build(
     }
     let mut parsed = parser.finish();
     // With -trimpath the names are import-path based, the same whichever directory go
-    // ran in or stored the cache entry from: `locate` reads them as printed.
-    if !env.trimpath {
+    // ran in or stored the cache entry from: `locate` reads them as printed, but for
+    // the tree's modules that this unit uses under a version (see `versioned_names`).
+    if env.trimpath {
+        versioned_names(unit, packages, &out.modules, &mut parsed)?;
+    } else {
         relocate_all(tree, dir, packages, &out.modules, &mut parsed);
     }
     out.parsed.findings.extend(parsed.findings);
@@ -243,6 +246,102 @@ pub(super) fn run_build(
     out.parsed.informational += parsed.informational;
     out.packages
         .extend(packages.iter().map(|p| p.import_path.clone()));
+    Ok(())
+}
+
+/// Whether a `-trimpath` name is `module@version/…`.
+fn is_versioned(name: &str) -> bool {
+    name.rsplit_once('/')
+        .is_some_and(|(dir, _)| dir.contains('@'))
+}
+
+/// Renames `module@version/…` names of a `-trimpath` build that are files of the tree.
+///
+/// cmd/go names a package's files after its module's path and version when the module
+/// has one, and a module of the tree has one when this unit uses it through a
+/// `replace` directive pointing at its directory (`replace example.com/b => ../b`):
+/// generic code of that module instantiated here, or an `-m=2` flow through it, is then
+/// printed as `example.com/b@v1.2.3/b.go`, which the module cache's copy would be too.
+/// Only go knows which copy this build used, so it is asked (`go list -deps`, only when
+/// such a name appears), and each dependency whose directory is in the tree gets the
+/// import-path name of that directory, which [`BuildOutput::locate`] places. Names of
+/// copies outside the tree are left as printed: outside the repository.
+fn versioned_names(
+    unit: &Unit,
+    packages: &[Package],
+    modules: &[Module],
+    parsed: &mut ParsedOutput,
+) -> Result<()> {
+    let versioned = parsed.findings.iter().any(|f| {
+        is_versioned(&f.file)
+            || f.flow
+                .iter()
+                .any(|s| crate::parse::split_step(s).is_some_and(|(_, file, _)| is_versioned(file)))
+    });
+    if !versioned {
+        return Ok(());
+    }
+    let Unit {
+        env,
+        tree,
+        ref dir,
+        side,
+        ..
+    } = *unit;
+    let mut cmd = go_command(env, tree, dir);
+    cmd.args(["list", "-e", "-deps", "-buildvcs=false"]);
+    cmd.args(resolve_flags(tree, unit.settings, side)?);
+    cmd.args([
+        "-f",
+        "{{with .Module}}{{.Path}}\t{{.Version}}\t{{end}}{{.ImportPath}}\t{{.Dir}}",
+        "--",
+    ]);
+    cmd.args(packages.iter().map(|p| p.import_path.as_str()));
+    let output = interrupt::run_captured(&mut cmd)
+        .with_context(|| format!("running go list -deps for {side}"))?;
+    if !output.status.success() {
+        bail!(
+            "{side}: `go list -deps` failed in {}:\n{}\n\
+             hint: check go.mod and go.work of {side}",
+            rel_display(tree, dir),
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+    }
+    // The printed directory (`example.com/b@v1.2.3/sub`) → the import-path name of the
+    // tree directory it is.
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let [module, version, import_path, pkg_dir] = line.splitn(4, '\t').collect::<Vec<_>>()[..]
+        else {
+            continue;
+        };
+        let Ok(rel) = Path::new(pkg_dir).strip_prefix(tree) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        let (Some(rest), false) = (import_path.strip_prefix(module), version.is_empty()) else {
+            continue;
+        };
+        if let Some(name) = import_path_of(modules, &rel) {
+            names.insert(format!("{module}@{version}{rest}"), name);
+        }
+    }
+    let rename = |file: &str| -> Option<String> {
+        let (dir, base) = file.rsplit_once('/')?;
+        names.get(dir).map(|d| format!("{d}/{base}"))
+    };
+    for finding in &mut parsed.findings {
+        if let Some(name) = rename(&finding.file) {
+            finding.file = name;
+        }
+        for step in &mut finding.flow {
+            if let Some((what, file, numbers)) = crate::parse::split_step(step) {
+                if let Some(name) = rename(file) {
+                    *step = format!("{what} at {name}{numbers}");
+                }
+            }
+        }
+    }
     Ok(())
 }
 
