@@ -379,3 +379,49 @@ fn trimpath_names_of_a_replaced_module_of_the_tree_are_placed() {
     );
     assert_eq!(plain, trimmed, "{plain_json:#}\n{trimmed_json:#}");
 }
+
+/// The cache program is the user's choice, never the repository's: go reads
+/// `GOCACHEPROG` (and `GOFLAGS`) from the environment and the user's go env file only,
+/// and escape-gate points neither at the tree. A head whose files look like go
+/// configuration, naming a program for both, runs nothing.
+#[test]
+fn a_repository_cannot_name_a_cache_program() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    let marker = outside.path().join("ran");
+    let program = outside.path().join("prog.sh");
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.display()),
+    )
+    .expect("write the program");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let repo = TestRepo::go_module(&[("a.go", "package m\n\nvar sink *int\n")]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let config = format!(
+        "GOCACHEPROG={p}\nGOFLAGS=-toolexec={p}\nGOENV={p}\n",
+        p = program.display()
+    );
+    for file in [
+        "go.env",
+        ".config/go/env",
+        "Library/Application Support/go/env",
+    ] {
+        repo.write(file, &config);
+    }
+    repo.write(
+        "a.go",
+        "package m\n\nvar sink *int\n\nfunc Keep(a int) {\n\tx := a\n\tsink = &x\n}\n",
+    );
+    let head = repo.commit("an escape, and go configuration naming a program");
+    let run = repo.run_untouched_with(&["diff", "--format", "json", &base, &head], |cmd| {
+        cmd.env_remove("GOCACHEPROG")
+            .env_remove("GOENV")
+            .env("GOFLAGS", "");
+    });
+    run.assert_code(1);
+    assert_eq!(run.json()["summary"]["new"], 1, "{}", run.stdout);
+    assert!(!marker.exists(), "a program the repository named ran");
+}

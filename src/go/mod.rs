@@ -82,8 +82,7 @@ pub struct GoEnv {
 pub fn trimpath_wanted(cacheprog: &str, goflags: &str) -> bool {
     let from_flags = goflags
         .split_whitespace()
-        .filter(|f| is_trimpath_flag(f))
-        .last()
+        .rfind(|f| is_trimpath_flag(f))
         .is_some_and(|f| !f.ends_with("=false"));
     !cacheprog.trim().is_empty() || from_flags
 }
