@@ -156,6 +156,12 @@ impl GoEnv {
                 go.display()
             );
         }
+        // Before Go 1.24 GOCACHEPROG was an experiment (GOEXPERIMENT=cacheprog) that
+        // `go env` does not show; go read the variable itself.
+        let mut cacheprog = value(FINGERPRINT_VARS.len());
+        if cacheprog.is_empty() {
+            cacheprog = std::env::var("GOCACHEPROG").unwrap_or_default();
+        }
         let goflags = FINGERPRINT_VARS
             .iter()
             .position(|name| *name == "GOFLAGS")
@@ -167,7 +173,7 @@ impl GoEnv {
             goos,
             goarch,
             fingerprint,
-            trimpath: trimpath_wanted(&value(FINGERPRINT_VARS.len()), &goflags),
+            trimpath: trimpath_wanted(&cacheprog, &goflags),
             goflags,
         })
     }
