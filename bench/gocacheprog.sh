@@ -5,7 +5,8 @@
 #   bench/gocacheprog.sh [PATH/TO/escape-gate]     (default: target/release/escape-gate)
 #
 # Environment:
-#   RUNS=3              runs of the two-machine case (median and min-max are reported)
+#   RUNS=3              runs of each two-machine case (median and min-max are reported)
+#   CASES="1 2"         which changes the two-machine part runs (bench/run.sh's cases 1, 2)
 #   SCHEMES=1           also compare the cache-key schemes with plain go commands (0: off)
 #   COMPRESS_VERSION=v1.18.0
 #   OUT=FILE            also write the Markdown report to FILE
@@ -16,7 +17,9 @@
 # the repository at a path of its own; machines share only the server.
 #
 # 1. Two machines (escape-gate): github.com/klauspost/compress with bench/run.sh's case 1
-#    change (one new escape in snappy/xerial). Each run starts from a copy of a server
+#    change (one new escape in the leaf package snappy/xerial) and case 2 (a new
+#    function with one escape in internal/le, which 16 of the 31 packages import, so
+#    every one of them is compiled again on both sides). Each run starts from a copy of a server
 #    store that holds the standard library as escape-gate builds it (the steady state of
 #    a shared cache: filled by `go build -trimpath std` through go-cacher), then runs
 #    `escape-gate diff --format json base head` on machine one, then on machine two.
@@ -47,6 +50,7 @@ RUNS=${RUNS:-3}
 SCHEMES=${SCHEMES:-1}
 OUT=${OUT:-}
 VERSION=${COMPRESS_VERSION:-v1.18.0}
+CASES=${CASES:-"1 2"}
 
 [[ -x $EG ]] || { echo "no escape-gate binary at $EG_ARG (build it: cargo build --release)" >&2; exit 2; }
 for tool in git go jq curl; do
@@ -67,6 +71,10 @@ trap cleanup EXIT
 export GOTOOLCHAIN=local
 export GOFLAGS=
 unset GOCACHEPROG
+# GODEBUG=goindex=0 everywhere: go otherwise stores an index of each package directory,
+# keyed by its path, in the build cache: no compilation, but a new entry from every
+# machine (tests/gocacheprog.rs says more).
+export GODEBUG=goindex=0
 REAL_GOMODCACHE=$(go env GOMODCACHE)
 GIT=(git -c user.name=bench -c user.email=bench@example.invalid -c commit.gpgsign=false
      -c init.defaultBranch=main)
@@ -121,10 +129,13 @@ say "downloading github.com/klauspost/compress@$VERSION"
 mkdir -p "$WORK/scratch"
 (cd "$WORK/scratch" && go mod init scratch >/dev/null 2>&1)
 COMPRESS_DIR=$(cd "$WORK/scratch" && go mod download -json "github.com/klauspost/compress@$VERSION" | jq -r .Dir)
-ORIGIN=$WORK/origin
-cp -a "$COMPRESS_DIR" "$ORIGIN"; chmod -R u+w "$ORIGIN"
-"${GIT[@]}" -C "$ORIGIN" init -q; "${GIT[@]}" -C "$ORIGIN" add -A; "${GIT[@]}" -C "$ORIGIN" commit -qm base; "${GIT[@]}" -C "$ORIGIN" tag base
-"${GIT[@]}" -C "$ORIGIN" apply - <<'PATCH'
+# new_origin CASE: a git repository of compress with tags base and head.
+new_origin() {
+    local o=$WORK/origin-$1
+    cp -a "$COMPRESS_DIR" "$o"; chmod -R u+w "$o"
+    "${GIT[@]}" -C "$o" init -q; "${GIT[@]}" -C "$o" add -A; "${GIT[@]}" -C "$o" commit -qm base; "${GIT[@]}" -C "$o" tag base
+    if [[ $1 == 1 ]]; then
+        "${GIT[@]}" -C "$o" apply - <<'PATCH'
 diff --git a/snappy/xerial/xerial.go b/snappy/xerial/xerial.go
 --- a/snappy/xerial/xerial.go
 +++ b/snappy/xerial/xerial.go
@@ -147,8 +158,32 @@ diff --git a/snappy/xerial/xerial.go b/snappy/xerial/xerial.go
  		dst = append(dst, xerialHeader...)
  		dst = append(dst, xerialVersionInfo...)
 PATCH
-"${GIT[@]}" -C "$ORIGIN" commit -qam "head: snappy/xerial.Encode keeps a pointer to a local"
-"${GIT[@]}" -C "$ORIGIN" tag head
+        "${GIT[@]}" -C "$o" commit -qam "head: snappy/xerial.Encode keeps a pointer to a local"
+    else
+        "${GIT[@]}" -C "$o" apply - <<'PATCH'
+diff --git a/internal/le/le.go b/internal/le/le.go
+--- a/internal/le/le.go
++++ b/internal/le/le.go
+@@ -3,3 +3,11 @@ package le
+ type Indexer interface {
+ 	int | int8 | int16 | int32 | int64 | uint | uint8 | uint16 | uint32 | uint64
+ }
++
++// lastIndex is where Remember keeps its argument.
++var lastIndex *int
++
++// Remember keeps a pointer to its argument, which moves it to the heap.
++func Remember(i int) {
++	lastIndex = &i
++}
+PATCH
+        "${GIT[@]}" -C "$o" commit -qam "head: internal/le.Remember keeps a pointer to its argument"
+    fi
+    "${GIT[@]}" -C "$o" tag head
+}
+for c in $CASES; do new_origin "$c"; done
+[[ -d $WORK/origin-1 ]] || new_origin 1   # the schemes part uses case 1
+ORIGIN=$WORK/origin-1
 
 # --- 1. Two machines -----------------------------------------------------------------
 say "warming a server store with the standard library (go build -trimpath std through go-cacher)"
@@ -175,36 +210,37 @@ run_eg() {
     echo "$(tail -1 "$WORK/time.out") $(delta "$before" "$after")" >>"$WORK/$name.runs"
 }
 
-: >"$WORK/m1.runs"; : >"$WORK/m2.runs"
-for i in $(seq "$RUNS"); do
-    say "two machines, run $i/$RUNS (load $(cut -d' ' -f1 /proc/loadavg))"
-    rm -rf "$WORK/store-run" "$WORK/machines/one" "$WORK/machines/two"
-    cp -a "$WORK/store-std" "$WORK/store-run"
-    start_server "$WORK/store-run"
-    machine_env one >/dev/null; machine_env two >/dev/null
-    git clone -q "$ORIGIN" "$WORK/machines/one/src/compress"
-    git clone -q "$ORIGIN" "$WORK/machines/two/builds/elsewhere/klauspost-compress"
-    run_eg m1 one "$WORK/machines/one/src/compress"
-    run_eg m2 two "$WORK/machines/two/builds/elsewhere/klauspost-compress"
-    stop_server
-    m2new=$(tail -1 "$WORK/m2.runs" | cut -d' ' -f2)
-    [[ $m2new == 0 ]] || fail "run $i: machine two added $m2new entries to the server (want 0: it compiled something machine one had)"
-done
-
 median() { sort -g | awk '{v[NR] = $1} END { if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -v c="$2" '{print $c}' "$WORK/$1.runs"; }
 {
-    echo "| machine | wall median | wall min-max | new server entries | server hits / gets |"
-    echo "|---|---|---|---|---|"
-    for m in m1 m2; do
-        label=$([[ $m == m1 ]] && echo "one (/…/one/src/compress)" || echo "two (/…/two/builds/elsewhere/klauspost-compress)")
-        printf '| %s | %.2f s | %.2f-%.2f | %s | %s / %s |\n' "$label" "$(col $m 1 | median)" \
-            "$(col $m 1 | sort -g | head -1)" "$(col $m 1 | sort -g | tail -1)" \
-            "$(col $m 2 | median)" "$(col $m 3 | median)" "$(col $m 4 | median)"
-    done
-    echo
-    echo "Ratio machine two / machine one (medians): **$(awk -v a="$(col m2 1 | median)" -v b="$(col m1 1 | median)" 'BEGIN {printf "%.2f", a / b}')** (goal ≤ 0.4)."
+    echo "| case | machine | wall median | wall min-max | new server entries | server hits / gets | two / one |"
+    echo "|---|---|---|---|---|---|---|"
 } >"$WORK/table.md"
+for c in $CASES; do
+    : >"$WORK/c$c-m1.runs"; : >"$WORK/c$c-m2.runs"
+    for i in $(seq "$RUNS"); do
+        say "case $c: two machines, run $i/$RUNS (load $(cut -d' ' -f1 /proc/loadavg))"
+        rm -rf "$WORK/store-run" "$WORK/machines/one" "$WORK/machines/two"
+        cp -a "$WORK/store-std" "$WORK/store-run"
+        start_server "$WORK/store-run"
+        machine_env one >/dev/null; machine_env two >/dev/null
+        git clone -q "$WORK/origin-$c" "$WORK/machines/one/src/compress"
+        git clone -q "$WORK/origin-$c" "$WORK/machines/two/builds/elsewhere/klauspost-compress"
+        run_eg "c$c-m1" one "$WORK/machines/one/src/compress"
+        run_eg "c$c-m2" two "$WORK/machines/two/builds/elsewhere/klauspost-compress"
+        stop_server
+        m2new=$(tail -1 "$WORK/c$c-m2.runs" | cut -d' ' -f2)
+        [[ $m2new == 0 ]] || fail "case $c run $i: machine two added $m2new entries to the server (want 0: it compiled something machine one had)"
+    done
+    ratio=$(awk -v a="$(col "c$c-m2" 1 | median)" -v b="$(col "c$c-m1" 1 | median)" 'BEGIN {printf "%.2f", a / b}')
+    for m in m1 m2; do
+        label=$([[ $m == m1 ]] && echo "one (…/one/src/compress)" || echo "two (…/two/builds/elsewhere/klauspost-compress)")
+        printf '| %s | %s | %.2f s | %.2f-%.2f | %s | %s / %s | %s |\n' "$c" "$label" "$(col "c$c-$m" 1 | median)" \
+            "$(col "c$c-$m" 1 | sort -g | head -1)" "$(col "c$c-$m" 1 | sort -g | tail -1)" \
+            "$(col "c$c-$m" 2 | median)" "$(col "c$c-$m" 3 | median)" "$(col "c$c-$m" 4 | median)" \
+            "$([[ $m == m2 ]] && echo "**$ratio**" || echo "")" >>"$WORK/table.md"
+    done
+done
 
 # --- 2. Schemes ----------------------------------------------------------------------
 if [[ $SCHEMES == 1 ]]; then
@@ -246,13 +282,13 @@ EOF
         done
         before=$(counts)
         s=$(date +%s.%N)
-        (cd "$t1" && env $(machine_env s1) GOCACHEPROG="$(cacheprog s1)" GOFLAGS="-buildvcs=false $flags" \
+        (cd "$t1" && env $(machine_env s1) GOCACHEPROG="$(cacheprog s1)" GOFLAGS="-buildvcs=false $flags" GODEBUG=goindex=0 \
             GOPROXY="file://$REAL_GOMODCACHE/cache/download" GOSUMDB=off \
             go list -export -gcflags=-m ./... >/dev/null 2>"$WORK/scheme.err") || { tail "$WORK/scheme.err" >&2; exit 2; }
         e1=$(awk -v s="$s" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
         mid=$(counts)
         s=$(date +%s.%N)
-        (cd "$t2" && env $(machine_env s2) GOCACHEPROG="$(cacheprog s2)" GOFLAGS="-buildvcs=false $flags" \
+        (cd "$t2" && env $(machine_env s2) GOCACHEPROG="$(cacheprog s2)" GOFLAGS="-buildvcs=false $flags" GODEBUG=goindex=0 \
             GOPROXY="file://$REAL_GOMODCACHE/cache/download" GOSUMDB=off \
             go list -export -gcflags=-m ./... >/dev/null 2>"$WORK/scheme.err") || { tail "$WORK/scheme.err" >&2; exit 2; }
         e2=$(awk -v s="$s" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')

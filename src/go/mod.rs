@@ -69,8 +69,8 @@ pub struct GoEnv {
 /// machine; `-trimpath` does: the key then holds the import path and `module@version`,
 /// never a directory. But it also holds the word `trimpath`, for every package, the
 /// standard library included, so a local cache filled by ordinary builds serves a
-/// `-trimpath` build none of its standard library (about 40 s to compile once on 2
-/// cores). Hence both: a shared cache (`GOCACHEPROG`, whose whole point is other
+/// `-trimpath` build none of its standard library (a first run on compress took 17.7 s
+/// instead of 1.5 s, on 2 cores). Hence both: a shared cache (`GOCACHEPROG`, whose whole point is other
 /// machines) gets machine-independent keys and pays the standard library once for
 /// every machine; an ordinary local cache keeps what ordinary builds left, at the
 /// fixed work directory; and a user whose own builds are `-trimpath` gets it too,
