@@ -12,6 +12,7 @@ mod diff;
 mod errors;
 mod essentials;
 mod explain;
+mod gocacheprog;
 mod golden;
 mod hook;
 mod hostile;

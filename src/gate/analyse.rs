@@ -59,11 +59,19 @@ pub(super) fn explain_new(
 /// The directory where revisions are checked out, one after the other, to be built.
 ///
 /// Both sides use the same path, and so does every run on the same repository: builds
-/// are not `-trimpath`, so the Go build cache keys packages by their directory, and a
-/// fixed directory lets the head build reuse what the base build compiled (and a later
-/// run what an earlier one did), while the standard library comes from the entries
-/// ordinary builds left. It is removed at the end of the run, like every temporary
-/// tree.
+/// are not `-trimpath` by default, so the Go build cache keys packages by their
+/// directory, and a fixed directory lets the head build reuse what the base build
+/// compiled (and a later run what an earlier one did), while the standard library
+/// comes from the entries ordinary builds left. It is removed at the end of the run,
+/// like every temporary tree.
+///
+/// The path is this machine's (under its temporary directory, named after the
+/// checkout's path), so with it the keys are too. Making it the same on every machine
+/// would not make the keys so: a package's key also holds what its dependencies
+/// compiled to, whose file names without `-trimpath` are the module cache's, under each
+/// machine's HOME. A shared cache (`GOCACHEPROG`) therefore gets `-trimpath` builds,
+/// whose keys hold no directory and for which this path does not matter (see
+/// [`crate::go::trimpath_wanted`], measured in BENCHMARKS.md).
 #[derive(Debug)]
 pub(crate) struct Work {
     dir: TempTree,
@@ -129,10 +137,14 @@ pub(super) fn analyse(
         outside,
         unplaced,
     } = attribute(raw, &output, tree, &directed);
+    // Tree-relative, as findings are (a -trimpath build prints import-path names).
     let inline_calls = parsed
         .inline_calls
         .into_iter()
-        .filter(|c| output.locate(&c.file).is_some())
+        .filter_map(|mut c| {
+            c.file = output.locate(&c.file)?.0;
+            Some(c)
+        })
         .collect();
     let analysis = Analysis {
         findings: matching::sort(findings),

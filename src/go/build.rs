@@ -16,14 +16,21 @@ pub struct BuildOutput {
     pub modules: Vec<Module>,
     /// Import paths of the packages analysed.
     pub packages: Vec<String>,
+    /// Built `-trimpath`: the file names are the compiler's, import-path based
+    /// (`example.com/m/sub/f.go`, `mod@v1.2.3/f.go`, `slices/sort.go`), and
+    /// [`BuildOutput::locate`] maps them to the tree.
+    pub trimmed: bool,
 }
 
 impl BuildOutput {
     /// Maps a file name from the compiler (already made tree-relative by the build, see
-    /// [`relocate`]) to the tree-relative path and the import path of its package, when
-    /// the file belongs to one of the tree's modules. Standard library, module cache and
-    /// generated files give `None`.
+    /// [`relocate`], or as printed by a `-trimpath` build) to the tree-relative path and
+    /// the import path of its package, when the file belongs to one of the tree's
+    /// modules. Standard library, module cache and generated files give `None`.
     pub fn locate(&self, file: &str) -> Option<(String, String)> {
+        if self.trimmed {
+            return locate_trimmed(&self.modules, file);
+        }
         // Only Go files count: a `//line` directive can name a grammar file.
         if file.starts_with('/')
             || file.starts_with('<')
@@ -39,6 +46,50 @@ impl BuildOutput {
     }
 }
 
+/// [`BuildOutput::locate`] for a `-trimpath` build. cmd/go rewrites each package's
+/// directory to its import path (cmd/go/internal/work/gc.go, `trimpath`), or to
+/// `module@version/…` for a package of a module with a version (the module cache, and
+/// modules replaced by a directory), so a name is the tree's exactly when its directory
+/// is the import path of a package of one of the tree's modules, which have no version:
+/// the module whose path is the longest prefix of it (Go allows no two modules of a
+/// build to provide one import path, and no module path to be a standard library one).
+/// The file is then at the module's directory joined with the rest. No name is ever
+/// guessed from the tree's files: what cmd/go printed decides.
+fn locate_trimmed(modules: &[Module], file: &str) -> Option<(String, String)> {
+    if file.starts_with('/')
+        || file.starts_with('<')
+        || file.starts_with('.')
+        || file.contains('\\')
+        || is_windows_absolute(file)
+        || !file.ends_with(".go")
+    {
+        return None;
+    }
+    let (dir, base) = file.rsplit_once('/')?;
+    if dir
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == ".." || part.contains('@'))
+    {
+        return None;
+    }
+    let module = modules
+        .iter()
+        .filter(|m| {
+            dir == m.path
+                || (dir.starts_with(m.path.as_str())
+                    && dir.as_bytes().get(m.path.len()) == Some(&b'/'))
+        })
+        .max_by_key(|m| m.path.len())?;
+    let rest = dir[module.path.len()..].trim_start_matches('/');
+    let rel = [module.dir.as_str(), rest, base]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/");
+    Some((rel, dir.to_string()))
+}
+
 /// Builds the listed packages that `selected` accepts with `-m`, returning the
 /// compiler's output. Nothing is built when it accepts none.
 pub fn build_selected(
@@ -52,6 +103,7 @@ pub fn build_selected(
     let tree = canonical(tree)?;
     let mut out = BuildOutput {
         modules: listing.modules.clone(),
+        trimmed: env.trimpath,
         ..BuildOutput::default()
     };
     let mut by_unit: BTreeMap<&str, Vec<Package>> = BTreeMap::new();
@@ -108,6 +160,7 @@ pub fn build_packages(
     }
     let mut out = BuildOutput {
         modules: modules.clone(),
+        trimmed: env.trimpath,
         ..BuildOutput::default()
     };
     for (rel, patterns) in by_module {
@@ -151,9 +204,10 @@ pub(super) fn run_build(
     // printing the compiler's diagnostics as `go build` does, but links nothing: no
     // linker runs, so no linker flag can run a program or write a file, and no main
     // package costs a link. It exits 1 when a package does not compile.
-    // No -trimpath: the tree's path is the same for both sides (and every run), so the
-    // build cache, which then keys packages by directory, is shared between them, and
-    // standard library packages come from the entries ordinary builds left there.
+    // -trimpath (in GOFLAGS, see `go_command`) only with a shared cache: otherwise the
+    // tree's path is the same for both sides (and every run), so the build cache, which
+    // then keys packages by directory, is shared between them, and standard library
+    // packages come from the entries ordinary builds left there.
     // One -gcflags with everything the checks need: one build gives every check its lines.
     let gcflags = settings.compiler.gcflags(detail == Detail::Flow);
     cmd.args(["list", "-export", "-buildvcs=false", gcflags.as_str()]);
@@ -181,6 +235,128 @@ pub(super) fn run_build(
         );
     }
     let mut parsed = parser.finish();
+    // With -trimpath the names are import-path based, the same whichever directory go
+    // ran in or stored the cache entry from: `locate` reads them as printed, but for
+    // the tree's modules that this unit uses under a version (see `versioned_names`).
+    if env.trimpath {
+        versioned_names(unit, packages, &out.modules, &mut parsed)?;
+    } else {
+        relocate_all(tree, dir, packages, &out.modules, &mut parsed);
+    }
+    out.parsed.findings.extend(parsed.findings);
+    out.parsed.inline_calls.extend(parsed.inline_calls);
+    out.parsed.checked.extend(parsed.checked);
+    out.parsed.unrecognised.extend(parsed.unrecognised);
+    out.parsed.informational += parsed.informational;
+    out.packages
+        .extend(packages.iter().map(|p| p.import_path.clone()));
+    Ok(())
+}
+
+/// Whether a `-trimpath` name is `module@version/…`.
+fn is_versioned(name: &str) -> bool {
+    name.rsplit_once('/')
+        .is_some_and(|(dir, _)| dir.contains('@'))
+}
+
+/// Renames `module@version/…` names of a `-trimpath` build that are files of the tree.
+///
+/// cmd/go names a package's files after its module's path and version when the module
+/// has one, and a module of the tree has one when this unit uses it through a
+/// `replace` directive pointing at its directory (`replace example.com/b => ../b`):
+/// generic code of that module instantiated here, or an `-m=2` flow through it, is then
+/// printed as `example.com/b@v1.2.3/b.go`, which the module cache's copy would be too.
+/// Only go knows which copy this build used, so it is asked (`go list -deps`, only when
+/// such a name appears), and each dependency whose directory is in the tree gets the
+/// import-path name of that directory, which [`BuildOutput::locate`] places. Names of
+/// copies outside the tree are left as printed: outside the repository.
+fn versioned_names(
+    unit: &Unit,
+    packages: &[Package],
+    modules: &[Module],
+    parsed: &mut ParsedOutput,
+) -> Result<()> {
+    let versioned = parsed.findings.iter().any(|f| {
+        is_versioned(&f.file)
+            || f.flow
+                .iter()
+                .any(|s| crate::parse::split_step(s).is_some_and(|(_, file, _)| is_versioned(file)))
+    });
+    if !versioned {
+        return Ok(());
+    }
+    let Unit {
+        env,
+        tree,
+        ref dir,
+        side,
+        ..
+    } = *unit;
+    let mut cmd = go_command(env, tree, dir);
+    cmd.args(["list", "-e", "-deps", "-buildvcs=false"]);
+    cmd.args(resolve_flags(tree, unit.settings, side)?);
+    cmd.args([
+        "-f",
+        "{{with .Module}}{{.Path}}\t{{.Version}}\t{{end}}{{.ImportPath}}\t{{.Dir}}",
+        "--",
+    ]);
+    cmd.args(packages.iter().map(|p| p.import_path.as_str()));
+    let output = interrupt::run_captured(&mut cmd)
+        .with_context(|| format!("running go list -deps for {side}"))?;
+    if !output.status.success() {
+        bail!(
+            "{side}: `go list -deps` failed in {}:\n{}\n\
+             hint: check go.mod and go.work of {side}",
+            rel_display(tree, dir),
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+    }
+    // The printed directory (`example.com/b@v1.2.3/sub`) → the import-path name of the
+    // tree directory it is.
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let [module, version, import_path, pkg_dir] = line.splitn(4, '\t').collect::<Vec<_>>()[..]
+        else {
+            continue;
+        };
+        let Ok(rel) = Path::new(pkg_dir).strip_prefix(tree) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        let (Some(rest), false) = (import_path.strip_prefix(module), version.is_empty()) else {
+            continue;
+        };
+        if let Some(name) = import_path_of(modules, &rel) {
+            names.insert(format!("{module}@{version}{rest}"), name);
+        }
+    }
+    let rename = |file: &str| -> Option<String> {
+        let (dir, base) = file.rsplit_once('/')?;
+        names.get(dir).map(|d| format!("{d}/{base}"))
+    };
+    for finding in &mut parsed.findings {
+        if let Some(name) = rename(&finding.file) {
+            finding.file = name;
+        }
+        for step in &mut finding.flow {
+            if let Some((what, file, numbers)) = crate::parse::split_step(step) {
+                if let Some(name) = rename(file) {
+                    *step = format!("{what} at {name}{numbers}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes the file names of a build without `-trimpath`, run in `dir`, tree-relative.
+fn relocate_all(
+    tree: &Path,
+    dir: &Path,
+    packages: &[Package],
+    modules: &[Module],
+    parsed: &mut ParsedOutput,
+) {
     let unit = dir
         .strip_prefix(tree)
         .map(|p| p.to_string_lossy().replace('\\', "/"))
@@ -190,7 +366,7 @@ pub(super) fn run_build(
     // package before a go.mod was added or removed): a name that does not resolve from
     // this unit is tried from the other module directories and the root.
     let mut units: Vec<&str> = vec![unit.as_str()];
-    units.extend(out.modules.iter().map(|m| m.dir.as_str()));
+    units.extend(modules.iter().map(|m| m.dir.as_str()));
     units.push("");
     let mut files: Option<Vec<String>> = None;
     for finding in parsed.findings.iter_mut().chain(parsed.checked.iter_mut()) {
@@ -216,14 +392,6 @@ pub(super) fn run_build(
     for call in &mut parsed.inline_calls {
         call.file = relocate_existing(tree, &units, &call.file);
     }
-    out.parsed.findings.extend(parsed.findings);
-    out.parsed.inline_calls.extend(parsed.inline_calls);
-    out.parsed.checked.extend(parsed.checked);
-    out.parsed.unrecognised.extend(parsed.unrecognised);
-    out.parsed.informational += parsed.informational;
-    out.packages
-        .extend(packages.iter().map(|p| p.import_path.clone()));
-    Ok(())
 }
 
 /// How a process ended, for messages: `exited with code 1`, `was killed by signal 9`.

@@ -97,7 +97,7 @@ pub(super) fn check_flag(flag: &str) -> std::result::Result<(), String> {
 pub(super) fn refusal(name: &str) -> &'static str {
     match name {
         "gcflags" => "escape-gate passes -gcflags=-m itself, and a second -gcflags replaces it",
-        "trimpath" => "escape-gate builds without -trimpath to share the build cache with your builds, and maps file names itself",
+        "trimpath" => "escape-gate decides -trimpath itself, from your environment: with a GOCACHEPROG or -trimpath in your GOFLAGS, so that its build cache keys are your cache's",
         "o" => "it writes the build's output to a path of the file's choosing",
         "toolexec" => "it runs a program of the file's choosing instead of the compiler",
         "ldflags" => "it passes flags to the linker, which can run programs (-extld) and write files (-o); escape-gate does not link",

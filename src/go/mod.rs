@@ -6,7 +6,9 @@
 //! directory when builds are not `-trimpath`, serves the second side everything the
 //! change did not touch, and the standard library from ordinary builds), and
 //! `-gcflags=-m` on the command line's packages only, so the standard library and
-//! dependencies stay quiet. Packages are compiled with `go list -export`, which runs
+//! dependencies stay quiet. With a shared build cache (`GOCACHEPROG`) builds are
+//! `-trimpath` instead, so that their cache keys are the same on every machine (see
+//! [`GoEnv::trimpath`]). Packages are compiled with `go list -export`, which runs
 //! the compiler exactly as `go build` does but never the linker: escape analysis needs
 //! no executable, and a linker run is both time and a way for a hostile flag to run a
 //! program. File names are made tree-relative as the output is parsed. A failing build
@@ -47,8 +49,42 @@ pub struct GoEnv {
     /// Every `go env` setting that changes the compiler's decisions, for cache keys.
     pub fingerprint: String,
     /// `go env GOFLAGS`: the environment's and the go env file's (`go env -w`), which
-    /// escape-gate's `go` commands get back without `-trimpath` (see `go_command`).
+    /// escape-gate's `go` commands get back with `-trimpath` as [`GoEnv::trimpath`]
+    /// says (see `go_command`).
     pub goflags: String,
+    /// Whether builds are `-trimpath`: when the user's go has a `GOCACHEPROG` or the
+    /// user's `GOFLAGS` ask for `-trimpath`. See [`trimpath_wanted`].
+    pub trimpath: bool,
+}
+
+/// Which cache-key scheme the builds use: `-trimpath` when `cacheprog` (`go env
+/// GOCACHEPROG`) is set or `goflags` (`go env GOFLAGS`) turns `-trimpath` on; the
+/// package's directory in the key otherwise.
+///
+/// cmd/go's build action id (cmd/go/internal/work/exec.go, `buildActionID`) holds the
+/// package's absolute directory unless the build is `-trimpath` (or the package is in
+/// GOROOT), and a package's id holds the content of what its dependencies compiled to,
+/// which without `-trimpath` holds their directories too, module cache included
+/// (`$HOME/go/pkg/mod/…`). No fixed work directory can make those the same on every
+/// machine; `-trimpath` does: the key then holds the import path and `module@version`,
+/// never a directory. But it also holds the word `trimpath`, for every package, the
+/// standard library included, so a local cache filled by ordinary builds serves a
+/// `-trimpath` build none of its standard library (a first run on compress took 17.7 s
+/// instead of 1.5 s, on 2 cores). Hence both: a shared cache (`GOCACHEPROG`, whose whole point is other
+/// machines) gets machine-independent keys and pays the standard library once for
+/// every machine; an ordinary local cache keeps what ordinary builds left, at the
+/// fixed work directory; and a user whose own builds are `-trimpath` gets it too,
+/// which is what their cache holds. Measured in BENCHMARKS.md, "A shared build cache".
+///
+/// Both values come from the user's environment and go env file, never from the
+/// repository: go reads neither from a module (only `$GOROOT/go.env` and the user's
+/// `GOENV` file), and escape-gate sets neither from the tree.
+pub fn trimpath_wanted(cacheprog: &str, goflags: &str) -> bool {
+    let from_flags = goflags
+        .split_whitespace()
+        .rfind(|f| is_trimpath_flag(f))
+        .is_some_and(|f| !f.ends_with("=false"));
+    !cacheprog.trim().is_empty() || from_flags
 }
 
 /// The `go env` variables that can change escape analysis or inlining for the same
@@ -87,10 +123,13 @@ impl GoEnv {
                  hint: install Go (https://go.dev/dl/) and make sure `go version` works in this shell"
             )
         })?;
+        // GOCACHEPROG last: where the cache lives changes no result, so it stays out of
+        // the fingerprint; it only decides the cache-key scheme.
         let output = interrupt::run_captured(
             Command::new(&go)
                 .arg("env")
                 .args(FINGERPRINT_VARS)
+                .arg("GOCACHEPROG")
                 .env("GOTOOLCHAIN", "local"),
         )
         .with_context(|| format!("running {} env", go.display()))?;
@@ -117,17 +156,25 @@ impl GoEnv {
                 go.display()
             );
         }
+        // Before Go 1.24 GOCACHEPROG was an experiment (GOEXPERIMENT=cacheprog) that
+        // `go env` does not show; go read the variable itself.
+        let mut cacheprog = value(FINGERPRINT_VARS.len());
+        if cacheprog.is_empty() {
+            cacheprog = std::env::var("GOCACHEPROG").unwrap_or_default();
+        }
+        let goflags = FINGERPRINT_VARS
+            .iter()
+            .position(|name| *name == "GOFLAGS")
+            .map(value)
+            .unwrap_or_default();
         Ok(GoEnv {
             go,
             version,
             goos,
             goarch,
             fingerprint,
-            goflags: FINGERPRINT_VARS
-                .iter()
-                .position(|name| *name == "GOFLAGS")
-                .map(value)
-                .unwrap_or_default(),
+            trimpath: trimpath_wanted(&cacheprog, &goflags),
+            goflags,
         })
     }
 
@@ -284,14 +331,17 @@ fn go_command(env: &GoEnv, tree: &Path, dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env("PWD", dir)
         .env("GOTOOLCHAIN", "local");
-    // -trimpath in the user's GOFLAGS would make the compiler print import-path names,
-    // which are not paths in the tree: every finding would look like it came from
-    // outside the repository, and the gate would pass. Both sides are built without it,
-    // whether it comes from the environment or from `go env -w` (the environment
-    // variable, always set, overrides the go env file).
+    // -trimpath is escape-gate's decision, made once for both sides ([`trimpath_wanted`]):
+    // the user's own -trimpath flags are replaced by it, whether they come from the
+    // environment or from `go env -w` (the environment variable, always set, overrides
+    // the go env file), since file names are read differently with it
+    // ([`BuildOutput::locate`]).
     // An empty GOFLAGS counts as unset, and go would read the file's again: the
     // variable always holds at least a flag every escape-gate command passes anyway.
     let mut kept: Vec<&str> = vec!["-buildvcs=false"];
+    if env.trimpath {
+        kept.push("-trimpath");
+    }
     kept.extend(
         env.goflags
             .split_whitespace()

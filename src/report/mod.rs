@@ -243,6 +243,7 @@ pub(crate) mod fixture {
                 goarch: "amd64".to_string(),
                 fingerprint: String::new(),
                 goflags: String::new(),
+                trimpath: false,
             },
             base: side(BASE, Vec::new()),
             head: side(HEAD, new.clone()),

@@ -190,7 +190,7 @@ fn flags_that_run_write_read_or_hide_are_refused() {
         (format!("-pkgdir={o}/pkg"), "another directory"),
         ("-a".to_string(), "recompiles every package"),
         ("-gcflags=all=-l".to_string(), "passes -gcflags=-m itself"),
-        ("-trimpath".to_string(), "without -trimpath"),
+        ("-trimpath".to_string(), "decides -trimpath itself"),
         ("-buildvcs=true".to_string(), "version-control"),
         (format!("-pgo={o}/cpu.pgo"), "absolute"),
         ("-pgo=../cpu.pgo".to_string(), "leaves the repository"),
