@@ -429,6 +429,16 @@ impl Repo {
             .repo
             .find_blob(entry.id)
             .with_context(|| format!("reading {}", entry.path))?;
+        let name = entry.path.to_slash_lossy();
+        if is_lfs_pointer(&name, blob.content()) {
+            return Err(anyhow!(
+                "{name} in commit {commit} is a Git LFS pointer, not the file: escape-gate \
+                 reads git's objects, not the LFS store, and the Go build needs the file \
+                 itself\n\
+                 hint: keep Go source and module files out of LFS (`git lfs untrack`, then \
+                 `git add --renormalize .`); escape-gate cannot compare this commit"
+            ));
+        }
         let written = if entry.mode == 0o120000 {
             if is_module_file(&entry.path) {
                 return Err(linked_module_file(
@@ -892,6 +902,14 @@ struct TreeEntry {
     path: TreePath,
     id: Oid,
     mode: i32,
+}
+
+/// Whether a blob is a Git LFS pointer standing for a file the Go build reads (a `.go`
+/// file or a module file): a commit that holds one cannot be checked out faithfully.
+fn is_lfs_pointer(path: &str, content: &[u8]) -> bool {
+    (path.ends_with(".go") || crate::modules::is_module_file(path))
+        && content.len() < 1024
+        && content.starts_with(b"version https://git-lfs.github.com/spec/v1\n")
 }
 
 /// Makes the objects of the repository's submodules (`.git/modules/NAME`, where `git

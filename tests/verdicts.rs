@@ -370,3 +370,46 @@ fn a_submodule_is_checked_out_at_its_recorded_commit() {
     listed.assert_code(2);
     assert!(listed.stderr.contains("vendored/lib"), "{}", listed.stderr);
 }
+
+/// A newline in a file name splits the compiler's line in two: the escape after it is
+/// still counted, at the position as printed, and the rest is a warning.
+#[cfg(unix)]
+#[test]
+fn an_escape_in_a_file_with_a_newline_in_its_name_is_still_counted() {
+    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
+    let base = repo.commit("base");
+    repo.write(
+        "p/g\nh.go",
+        "package p\n\nvar sink *int\n\nfunc G(n int) {\n\tx := n\n\tsink = &x\n}\n",
+    );
+    let head = repo.commit("a file name with a newline");
+
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = items(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["message"], "moved to heap: x");
+    assert_eq!(new[0]["unplaced"], true, "{json:#}");
+    assert!(!items(&json, "warnings").is_empty(), "{json:#}");
+}
+
+/// A `.go` file stored in Git LFS is a pointer in git's objects: the commit cannot be
+/// checked out faithfully, so the run stops with exit 2, naming the file and the fix.
+#[test]
+fn a_go_file_stored_in_git_lfs_is_exit_2_naming_it() {
+    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
+    let base = repo.commit("base");
+    repo.write(
+        "p/big.go",
+        "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n",
+    );
+    let head = repo.commit("a Go file in LFS");
+    let run = repo.run_untouched(&["diff", &base, &head]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("p/big.go in commit") && run.stderr.contains("Git LFS pointer"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("git lfs untrack"), "{}", run.stderr);
+}
