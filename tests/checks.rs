@@ -534,3 +534,37 @@ func F() {
         "escapes are not compared (--checks inlining), the directive is: {report:#}"
     );
 }
+
+/// `escape-gate allow` on a finding of another check writes an entry that names it
+/// (`check: bounds`), so the entry allows what it was written for.
+#[test]
+fn allow_writes_the_check_of_what_it_accepts() {
+    let config = "version: 1\nchecks: [escapes, bounds]\n";
+    let repo = TestRepo::go_module(&[("a.go", BOUNDED), (".escape-gate.yml", config)]);
+    repo.write(
+        "a.go",
+        "package m\n\nfunc Third(xs []int) int {\n\treturn xs[2]\n}\n",
+    );
+    let before = repo.run(&["diff", "HEAD"]);
+    before.assert_code(1);
+    // With the bounds check on, the report counts findings, not heap escapes.
+    assert!(
+        before.stdout.starts_with("error: 1 new finding in ")
+            && before
+                .stdout
+                .contains("1 new, 0 fixed, 0 moved, 0 allowed findings"),
+        "{}",
+        before.stdout
+    );
+    let allowed = repo.run(&["allow", "--reason", "the caller checks the length", "HEAD"]);
+    allowed.assert_code(0);
+    let written = repo.read(".escape-gate.yml");
+    assert!(written.contains("check: bounds"), "{written}");
+    let after = repo.run(&["diff", "--format", "json", "HEAD"]);
+    after.assert_code(0);
+    let report = after.json();
+    assert_eq!(
+        report["allowed"][0]["allowed_by"]["check"], "bounds",
+        "{report:#}"
+    );
+}

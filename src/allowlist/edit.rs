@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use crate::allowlist::{AllowEntry, Config, Date};
+use crate::checks::Check;
 use crate::finding::Finding;
 
 /// An entry to add, before it is YAML.
@@ -25,6 +26,9 @@ pub struct NewEntry {
     pub count: Option<u32>,
     pub reason: String,
     pub expires: Option<Date>,
+    /// The check that reported the findings; written as `check:` unless it is
+    /// `escapes`, the default.
+    pub check: Check,
 }
 
 impl NewEntry {
@@ -36,9 +40,15 @@ impl NewEntry {
         expires: Option<Date>,
     ) -> Vec<NewEntry> {
         let mut entries: Vec<NewEntry> = Vec::new();
-        let mut index: HashMap<(&str, &str, &str), usize> = HashMap::new();
+        let mut index: HashMap<(&str, &str, &str, Check), usize> = HashMap::new();
         for f in findings {
-            let key = (f.file.as_str(), f.function.as_str(), f.message.as_str());
+            let check = f.kind.check().unwrap_or(Check::Escapes);
+            let key = (
+                f.file.as_str(),
+                f.function.as_str(),
+                f.message.as_str(),
+                check,
+            );
             match index.get(&key) {
                 Some(&i) => {
                     let e = &mut entries[i];
@@ -57,6 +67,7 @@ impl NewEntry {
                         count: None,
                         reason: reason.to_string(),
                         expires,
+                        check,
                     });
                 }
             }
@@ -79,6 +90,9 @@ impl NewEntry {
         if let Some(expires) = self.expires {
             field(&mut s, "expires", &expires.to_string());
         }
+        if self.check != Check::Escapes {
+            field(&mut s, "check", self.check.name());
+        }
         s
     }
 
@@ -89,6 +103,7 @@ impl NewEntry {
             && entry.count == self.count
             && entry.reason == self.reason
             && entry.expires == self.expires
+            && entry.check == self.check
     }
 }
 

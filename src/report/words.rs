@@ -45,13 +45,33 @@ pub fn provenance(f: &Finding) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// What a report counts: `heap escape` when every finding compared is a heap
+/// allocation (escapes, variable-size make), `finding` when the inlining or bounds
+/// checks, or `//gcassert:` directives, add findings of other kinds.
+pub fn noun(outcome: &Outcome) -> &'static str {
+    use crate::checks::Check;
+    let other_checks =
+        outcome.checks.contains(Check::Inlining) || outcome.checks.contains(Check::Bounds);
+    let gcassert = [&outcome.base.findings, &outcome.head.findings]
+        .iter()
+        .any(|side| {
+            side.iter()
+                .any(|f| f.kind == crate::finding::Kind::Gcassert)
+        });
+    if other_checks || gcassert {
+        "finding"
+    } else {
+        "heap escape"
+    }
+}
+
 /// The first line of a comparison's report, without its `ok:`/`error:` label:
 /// `no new heap escapes in H compared with B`, `2 new heap escapes in …`.
 pub fn verdict(outcome: &Outcome) -> String {
     let failing = outcome.failing().len();
     let what = match failing {
-        0 => "no new heap escapes".to_string(),
-        n => count(n, "new heap escape"),
+        0 => format!("no new {}s", noun(outcome)),
+        n => count(n, &format!("new {}", noun(outcome))),
     };
     format!(
         "{what} in {} compared with {}",
@@ -78,11 +98,12 @@ impl Summary {
         let cmp = &outcome.comparison;
         Summary {
             counts: format!(
-                "{} new, {} fixed, {} moved, {} allowed heap escapes",
+                "{} new, {} fixed, {} moved, {} allowed {}s",
                 outcome.failing().len(),
                 cmp.fixed.len(),
                 cmp.moved.len(),
-                outcome.allow.allowed.len()
+                outcome.allow.allowed.len(),
+                noun(outcome)
             ),
             scope: scope(&outcome.scope),
             go: outcome.go.describe(),
