@@ -413,3 +413,25 @@ fn a_go_file_stored_in_git_lfs_is_exit_2_naming_it() {
     );
     assert!(run.stderr.contains("git lfs untrack"), "{}", run.stderr);
 }
+
+/// A package `go list` reports as broken (two package names in one directory) is not
+/// skipped: the side does not build, exit 2, and the error names the directory.
+#[test]
+fn a_package_go_list_calls_broken_is_exit_2_not_skipped() {
+    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
+    let base = repo.commit("base");
+    repo.write(
+        "q/q.go",
+        "package q\n\nvar sink *int\n\nfunc G(n int) {\n\tx := n\n\tsink = &x\n}\n",
+    );
+    repo.write("q/r.go", "package r\n\nfunc H() {}\n");
+    let head = repo.commit("two package names in q");
+    let run = repo.run_untouched(&["diff", &base, &head]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("does not build")
+            && run.stderr.contains("found packages q (q.go) and r (r.go)"),
+        "{}",
+        run.stderr
+    );
+}
