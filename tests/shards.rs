@@ -82,61 +82,83 @@ fn merged_shards_give_the_unsharded_verdict_and_report() {
     let count = (2..=6)
         .find(|&n| owner("example.com/m/a", n) != owner("example.com/m/d", n))
         .expect("some split puts a and d apart");
+    // With every package, and with the selection of the packages the change affects.
+    for all in [true, false] {
+        let extra: Vec<&str> = if all {
+            vec!["--all-packages"]
+        } else {
+            Vec::new()
+        };
+        let with = |args: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            v.extend(extra.iter().map(|a| a.to_string()));
+            v.push(base.clone());
+            v.push(head.clone());
+            v
+        };
+        let run = |args: Vec<String>| {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            repo.run_untouched(&refs)
+        };
 
-    let whole = repo.run_untouched(&["diff", "--format", "json", "--all-packages", &base, &head]);
-    whole.assert_code(1);
-    let whole = whole.json();
-    assert_eq!(whole["moved"][0]["by"], "name", "{whole:#}");
-    assert_eq!(
-        whole["stale_allow"].as_array().map(Vec::len),
-        Some(1),
-        "{whole:#}"
-    );
+        let whole = run(with(&["diff", "--format", "json"]));
+        whole.assert_code(1);
+        let whole = whole.json();
+        assert_eq!(whole["moved"][0]["by"], "name", "{whole:#}");
+        assert_eq!(
+            whole["stale_allow"].as_array().map(Vec::len),
+            Some(1),
+            "{whole:#}"
+        );
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut analysed = 0;
-    for i in 1..=count {
-        let shard = format!("{i}/{count}");
-        let run = repo.run_untouched(&[
-            "diff",
-            "--format",
-            "json",
-            "--all-packages",
-            "--shard",
-            &shard,
-            &base,
-            &head,
-        ]);
-        // A shard's exit code says it ran; the merge gives the verdict.
-        run.assert_code(0);
-        let json = run.json();
-        analysed += json["summary"]["packages"].as_u64().expect("packages");
-        let file = dir.path().join(format!("shard-{i}.json"));
-        std::fs::write(&file, &run.stdout).expect("write");
-        files.push(file);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut files: Vec<String> = Vec::new();
+        let mut analysed = 0;
+        for i in 1..=count {
+            let shard = format!("{i}/{count}");
+            let part = run(with(&["diff", "--format", "json", "--shard", &shard]));
+            // A shard's exit code says it ran; the merge gives the verdict.
+            part.assert_code(0);
+            analysed += part.json()["summary"]["packages"]
+                .as_u64()
+                .expect("packages");
+            let file: PathBuf = dir.path().join(format!("shard-{i}.json"));
+            std::fs::write(&file, &part.stdout).expect("write");
+            files.push(file.to_string_lossy().to_string());
+        }
+        assert_eq!(
+            Some(analysed),
+            whole["summary"]["packages"].as_u64(),
+            "all: {all}"
+        );
+
+        let mut merge = vec![
+            "merge".to_string(),
+            "--format".to_string(),
+            "json".to_string(),
+        ];
+        merge.extend(files.iter().cloned());
+        let merged = run_plain(&repo, &merge);
+        merged.assert_code(1);
+        assert_eq!(verdict(&merged.json()), verdict(&whole), "all: {all}");
+
+        // The text report too.
+        let mut text_args = vec!["merge".to_string()];
+        text_args.extend(files.iter().cloned());
+        let merged_text = run_plain(&repo, &text_args);
+        merged_text.assert_code(1);
+        let mut whole_args = vec!["diff".to_string()];
+        whole_args.extend(extra.iter().map(|a| a.to_string()));
+        whole_args.push(base.clone());
+        whole_args.push(head.clone());
+        let whole_text = run_plain(&repo, &whole_args);
+        assert_eq!(merged_text.stdout, whole_text.stdout, "all: {all}");
     }
-    assert_eq!(Some(analysed), whole["summary"]["packages"].as_u64());
+}
 
-    let mut args = vec![
-        "merge".to_string(),
-        "--format".to_string(),
-        "json".to_string(),
-    ];
-    args.extend(files.iter().map(|f| f.to_string_lossy().to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let merged = repo.run_untouched(&args);
-    merged.assert_code(1);
-    assert_eq!(verdict(&merged.json()), verdict(&whole));
-
-    // The text report too, but for the line that says where each side came from.
-    let text = |run: &Run| run.stdout.clone();
-    let whole_text = repo.run_untouched(&["diff", "--all-packages", &base, &head]);
-    let mut text_args = vec!["merge"];
-    text_args.extend(args[3..].iter().copied());
-    let merged_text = repo.run_untouched(&text_args);
-    merged_text.assert_code(1);
-    assert_eq!(text(&merged_text), text(&whole_text));
+fn run_plain(repo: &TestRepo, args: &[String]) -> Run {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    repo.run_untouched(&refs)
 }
 
 #[test]
