@@ -122,7 +122,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         .into_iter()
         .filter(|r| r.line == req.line)
         .collect();
-    let findings = attribute(raw, &output, &tree, &Default::default()).findings;
+    let findings = attribute(raw, &output, &tree, false).findings;
     // One line per allocation site: the copies the compiler prints of a site (generic
     // shapes, inlined bodies) all say the same thing about this line.
     let mut findings: Vec<Finding> = matching::sort(findings)
