@@ -599,3 +599,80 @@ fn a_changed_constant_or_type_or_build_constraint_falls_back() {
         "{json:#}"
     );
 }
+
+/// Commits `files` (module `example.com/m`), then applies `head`, and checks that the
+/// selection's verdict is the `--all-packages` one and that both find a new escape.
+#[track_caller]
+fn assert_selection_sees(files: &[(&str, &str)], head: &[(&str, &str)]) {
+    let repo = TestRepo::go_module(files);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    for (path, text) in head {
+        repo.write(path, text);
+    }
+    let head = repo.commit("head");
+    let (all_run, all) = diff_json(&repo, &["--all-packages", &base, &head], &[]);
+    let (sel_run, sel) = diff_json(&repo, &[&base, &head], &[]);
+    all_run.assert_code(1);
+    sel_run.assert_code(1);
+    assert_eq!(
+        verdict(&sel),
+        verdict(&all),
+        "selection {sel:#}\nall {all:#}"
+    );
+}
+
+/// Found in review: a function moved, unchanged, to a file of its package that binds
+/// the same import name to another package; its text is the same, its meaning is not.
+#[test]
+fn a_function_moved_to_a_file_that_binds_its_import_name_otherwise_is_a_change() {
+    let x = "package a\n\nimport s \"example.com/m/a1\"\n\nfunc F(p *int) int { return s.Keep(p) }\n\nfunc X(p *int) int { return s.Keep(p) }\n";
+    assert_selection_sees(
+        &[
+            ("a1/a1.go", "package a1\n\nfunc Keep(p *int) int { return *p }\n"),
+            (
+                "a2/a2.go",
+                "package a2\n\nvar Sink *int\n\nfunc Keep(p *int) int { Sink = p; return *p }\n",
+            ),
+            ("a/x.go", x),
+            (
+                "a/y.go",
+                "package a\n\nimport s \"example.com/m/a2\"\n\nfunc Y(p *int) int { return s.Keep(p) }\n",
+            ),
+            (
+                "b/b.go",
+                "package b\n\nimport \"example.com/m/a\"\n\nfunc Use() int {\n\tx := 1\n\treturn a.F(&x)\n}\n",
+            ),
+        ],
+        &[
+            ("a/x.go", &x.replace("func F(p *int) int { return s.Keep(p) }\n\n", "")),
+            (
+                "a/y.go",
+                "package a\n\nimport s \"example.com/m/a2\"\n\nfunc Y(p *int) int { return s.Keep(p) }\n\nfunc F(p *int) int { return s.Keep(p) }\n",
+            ),
+        ],
+    );
+}
+
+/// Found in review: the bodies of two build-constrained variants of a function swapped
+/// files; each name's texts are the same set, but the one the build compiles is not.
+#[test]
+fn build_constrained_variants_that_swap_bodies_are_a_change() {
+    let (escapes, keeps) = (
+        "func F(p *int) int { Sink = p; return *p }\n",
+        "func F(p *int) int { return *p }\n",
+    );
+    let on = |body: &str| format!("//go:build !variant_off\n\npackage a\n\n{body}");
+    let off = |body: &str| format!("//go:build variant_off\n\npackage a\n\n{body}");
+    assert_selection_sees(
+        &[
+            ("a/f_on.go", &on(keeps)),
+            ("a/f_off.go", &off(escapes)),
+            ("a/v.go", "package a\n\nvar Sink *int\n"),
+            (
+                "b/b.go",
+                "package b\n\nimport \"example.com/m/a\"\n\nfunc Use() int {\n\tx := 1\n\treturn a.F(&x)\n}\n",
+            ),
+        ],
+        &[("a/f_on.go", &on(escapes)), ("a/f_off.go", &off(keeps))],
+    );
+}

@@ -450,8 +450,11 @@ impl Changed {
 /// changed files (`None`: the file does not exist on that side). `files` names each
 /// pair for the reasons.
 pub fn changed_decls(files: &[(&str, Option<&FileSymbols>, Option<&FileSymbols>)]) -> Change {
-    let mut base: BTreeMap<&str, Vec<&Decl>> = BTreeMap::new();
-    let mut head: BTreeMap<&str, Vec<&Decl>> = BTreeMap::new();
+    // Keyed by file as well as name: the same text in another file can mean something
+    // else (the file binds its import names, and build constraints choose files), so a
+    // declaration that moved between files, or whose variants swapped files, changed.
+    let mut base: BTreeMap<(&str, &str), Vec<&Decl>> = BTreeMap::new();
+    let mut head: BTreeMap<(&str, &str), Vec<&Decl>> = BTreeMap::new();
     for (path, b, h) in files {
         for side in [b, h].into_iter().flatten() {
             if let Some(why) = &side.unsure {
@@ -472,10 +475,10 @@ pub fn changed_decls(files: &[(&str, Option<&FileSymbols>, Option<&FileSymbols>)
             }
         }
         for d in b.iter().flat_map(|f| &f.decls) {
-            base.entry(d.key.as_str()).or_default().push(d);
+            base.entry((path, d.key.as_str())).or_default().push(d);
         }
         for d in h.iter().flat_map(|f| &f.decls) {
-            head.entry(d.key.as_str()).or_default().push(d);
+            head.entry((path, d.key.as_str())).or_default().push(d);
         }
     }
     fn texts<'a>(v: Option<&Vec<&'a Decl>>) -> Vec<&'a str> {
@@ -483,10 +486,11 @@ pub fn changed_decls(files: &[(&str, Option<&FileSymbols>, Option<&FileSymbols>)
         t.sort_unstable();
         t
     }
-    let keys: BTreeSet<&str> = base.keys().chain(head.keys()).copied().collect();
+    let keys: BTreeSet<(&str, &str)> = base.keys().chain(head.keys()).copied().collect();
     let mut changed = Changed::default();
-    for key in keys {
-        let (b, h) = (base.get(key), head.get(key));
+    for file_key in keys {
+        let key = file_key.1;
+        let (b, h) = (base.get(&file_key), head.get(&file_key));
         if texts(b) == texts(h) {
             continue;
         }
