@@ -676,3 +676,35 @@ fn build_constrained_variants_that_swap_bodies_are_a_change() {
         &[("a/f_on.go", &on(escapes)), ("a/f_off.go", &off(keeps))],
     );
 }
+
+/// Found in review: with -trimpath (a shared cache), two modules of the repository with
+/// the same path print the same names; a finding of one must never be placed in the
+/// other's file, where an allowlist entry for that copy would accept it.
+#[test]
+fn with_trimpath_two_modules_of_one_path_never_lend_each_other_findings() {
+    let repo = TestRepo::new();
+    let module = "module m\n\ngo 1.22\n";
+    let f = "package m\n\nfunc F() int {\n\tx := 1\n\treturn x\n}\n";
+    repo.write("go.mod", module)
+        .write("a.go", f)
+        .write("legacy/go.mod", module)
+        .write("legacy/a.go", f)
+        .write(
+            ".escape-gate.yml",
+            "version: 1\nallow:\n  - path: \"legacy/**\"\n    reason: legacy copy, not shipped\n",
+        );
+    let base = repo.commit("base");
+    repo.write(
+        "a.go",
+        "package m\n\nfunc F() *int {\n\tx := 1\n\treturn &x\n}\n",
+    );
+    let head = repo.commit("the root copy escapes");
+    for env in [&[][..], &[("GOFLAGS", "-trimpath")][..]] {
+        let (run, json) = diff_json(&repo, &["--config-from", "base", &base, &head], env);
+        run.assert_code(1);
+        assert!(
+            json["allowed"].as_array().is_some_and(Vec::is_empty),
+            "{env:?}: {json:#}"
+        );
+    }
+}

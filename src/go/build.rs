@@ -72,14 +72,23 @@ fn locate_trimmed(modules: &[Module], file: &str) -> Option<(String, String)> {
     {
         return None;
     }
-    let module = modules
+    let candidates: Vec<&Module> = modules
         .iter()
         .filter(|m| {
             dir == m.path
                 || (dir.starts_with(m.path.as_str())
                     && dir.as_bytes().get(m.path.len()) == Some(&b'/'))
         })
-        .max_by_key(|m| m.path.len())?;
+        .collect();
+    let longest = candidates.iter().map(|m| m.path.len()).max()?;
+    let mut best = candidates.into_iter().filter(|m| m.path.len() == longest);
+    let module = best.next()?;
+    // Two modules of the tree with the same path: a trimmed name cannot say which one
+    // it is in, so it is not placed (the finding is compared as printed, never given
+    // to the other module's file, where an allowlist entry could cover it).
+    if best.next().is_some() {
+        return None;
+    }
     let rest = dir[module.path.len()..].trim_start_matches('/');
     let rel = [module.dir.as_str(), rest, base]
         .iter()
