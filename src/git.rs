@@ -362,6 +362,10 @@ impl Repo {
         at: TreePath,
     ) -> Result<Vec<TreeEntry>> {
         let mut entries = Vec::new();
+        // Each submodule commit is written once: a head can record a gitlink to any
+        // commit this clone has, its own included, and a loop or many links to one
+        // large commit would otherwise write without end.
+        let mut submodules: std::collections::HashSet<Oid> = std::collections::HashSet::new();
         let mut pending = vec![(at, tree)];
         while let Some((dir, tree)) = pending.pop() {
             let mut seen: HashMap<Vec<u8>, &'static str> = HashMap::new();
@@ -405,6 +409,23 @@ impl Repo {
                     // `Repo::missing_submodules` says so.
                     Some(ObjectType::Commit) => {
                         if let Ok(sub) = self.repo.find_commit(entry.id()) {
+                            if entry.id() == commit || !submodules.insert(entry.id()) {
+                                return Err(anyhow!(
+                                    "commit {commit}: the submodule `{path}` records commit {}, \
+                                     which this checkout already holds (a submodule loop, or \
+                                     one commit recorded twice)\n\
+                                     hint: a real submodule records a commit of another \
+                                     repository; see it with `git ls-tree {commit} {path}`",
+                                    entry.id()
+                                ));
+                            }
+                            if submodules.len() > MAX_SUBMODULES {
+                                return Err(anyhow!(
+                                    "commit {commit} records more than {MAX_SUBMODULES} \
+                                     submodules; escape-gate checks out at most that many\n\
+                                     hint: compare a revision with fewer submodules"
+                                ));
+                            }
                             let tree = sub.tree().map_err(|err| {
                                 unparsable(commit, &format!("the submodule `{path}`"), err)
                             })?;
@@ -903,6 +924,9 @@ struct TreeEntry {
     id: Oid,
     mode: i32,
 }
+
+/// The most submodules one checkout writes (nested ones included).
+const MAX_SUBMODULES: usize = 256;
 
 /// Whether a blob is a Git LFS pointer standing for a file the Go build reads (a `.go`
 /// file or a module file): a commit that holds one cannot be checked out faithfully.

@@ -536,3 +536,24 @@ fn a_generic_behind_a_line_directive_instantiated_elsewhere_is_still_counted() {
         "{json:#}"
     );
 }
+
+/// Found in review: a head can record gitlinks to any commit this clone has, its base
+/// included; one commit written again and again would make a checkout without end.
+#[test]
+fn a_commit_recorded_by_two_gitlinks_stops_the_run() {
+    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
+    let base = repo.commit("base");
+    for path in ["x", "y"] {
+        repo.git(&[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{base},{path}"),
+        ]);
+    }
+    repo.git(&["commit", "-q", "-m", "two gitlinks to the base"]);
+    let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let run = repo.run_untouched(&["diff", &base, &head]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("recorded twice"), "{}", run.stderr);
+}
