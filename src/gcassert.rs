@@ -236,7 +236,7 @@ pub fn in_source(package: &str, file: &str, bytes: &[u8]) -> Vec<Directive> {
     let index = FunctionIndex::new(bytes);
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let Some(at) = line.find("//gcassert:") else {
+        let Some(at) = directive_start(line) else {
             continue;
         };
         let names = &line[at + "//gcassert:".len()..];
@@ -278,6 +278,30 @@ pub fn in_source(package: &str, file: &str, bytes: &[u8]) -> Vec<Directive> {
     out
 }
 
+/// Where a `//gcassert:` comment starts on the line: the comment itself must begin
+/// there, not sit in a string literal or inside another comment (`// see
+/// //gcassert:bce`), as gcassert reads only comments that begin with it.
+fn directive_start(line: &str) -> Option<usize> {
+    let at = line.find("//gcassert:")?;
+    let before = &line[..at];
+    if before.contains("//") || before.contains("/*") || before.contains('`') {
+        return None;
+    }
+    let mut quotes = 0;
+    let mut escaped = false;
+    for c in before.chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => quotes += 1,
+            _ => escaped = false,
+        }
+        if c != '\\' {
+            escaped = false;
+        }
+    }
+    (quotes % 2 == 0).then_some(at)
+}
+
 fn before_comment(line: &str) -> &str {
     line.find("//").map_or(line, |at| line[..at].trim_end())
 }
@@ -285,6 +309,25 @@ fn before_comment(line: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_comments_that_begin_with_the_directive_count() {
+        let table = [
+            ("//gcassert:inline", true),
+            ("\treturn xs[i] //gcassert:bce", true),
+            ("s := \"a\\\"b\" //gcassert:bce", true),
+            (
+                "const Help = \"use //gcassert:inline or //gcassert:bce\"",
+                false,
+            ),
+            ("// see //gcassert:bce for the bounds check", false),
+            ("/* //gcassert:noescape */", false),
+            ("x := `//gcassert:inline`", false),
+        ];
+        for (line, want) in table {
+            assert_eq!(directive_start(line).is_some(), want, "{line}");
+        }
+    }
 
     fn finding(line: u32, column: u32, kind: Kind, expr: &str, message: &str) -> Finding {
         Finding {
