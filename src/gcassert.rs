@@ -31,7 +31,7 @@ use crate::go::Listing;
 use crate::tree_path;
 
 /// What one directive asserts.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Assertion {
     Inline,
     Bce,
@@ -61,7 +61,7 @@ impl Assertion {
 }
 
 /// One directive, placed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Directive {
     /// Import path of the package of the file.
     pub package: String,

@@ -215,3 +215,55 @@ fn merge_refuses_an_incomplete_or_mixed_set_of_shards() {
     text.assert_code(2);
     assert!(text.stderr.contains("--format json"), "{}", text.stderr);
 }
+
+/// Found in review: a `//gcassert:noescape` in one shard's package, violated by a copy
+/// compiled in another shard's package (a generic instantiated there); the merge checks
+/// every shard's directives against every finding, as one run does.
+#[test]
+fn a_directive_violated_in_another_shard_fails_the_merge() {
+    let count = (2..=6)
+        .find(|&n| owner("example.com/m/p", n) != owner("example.com/m/q", n))
+        .expect("some split puts p and q apart");
+    let generic = "package p\n\ntype Box[U any] struct{ V U }\n\n//go:noinline\nfunc Mk[U any](u U) *Box[U] {\n\treturn &Box[U]{V: u}\n}\n";
+    let user =
+        "package q\n\nimport \"example.com/m/p\"\n\nfunc Use() *p.Box[int] { return p.Mk(3) }\n";
+    let repo = TestRepo::go_module(&[("p/p.go", generic), ("q/q.go", user)]);
+    let base = repo.commit("base");
+    repo.write(
+        "p/p.go",
+        &generic.replace(
+            "return &Box[U]{V: u}\n",
+            "return &Box[U]{V: u} //gcassert:noescape\n",
+        ),
+    );
+    repo.write("q/q.go", &format!("{user}\n// Use boxes.\n"));
+    let head = repo.commit("a noescape directive");
+
+    let whole = repo.run_untouched(&["diff", "--format", "json", &base, &head]);
+    whole.assert_code(1);
+    let whole = whole.json();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = vec![
+        "merge".to_string(),
+        "--format".to_string(),
+        "json".to_string(),
+    ];
+    for i in 1..=count {
+        let shard = format!("{i}/{count}");
+        let part =
+            repo.run_untouched(&["diff", "--format", "json", "--shard", &shard, &base, &head]);
+        part.assert_code(0);
+        let file = dir.path().join(format!("{i}.json"));
+        std::fs::write(&file, &part.stdout).expect("write");
+        args.push(file.to_string_lossy().to_string());
+    }
+    let merged = run_plain(&repo, &args);
+    merged.assert_code(1);
+    assert_eq!(verdict(&merged.json()), verdict(&whole));
+    assert!(
+        whole["new"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|f| f["kind"] == "gcassert")),
+        "{whole:#}"
+    );
+}

@@ -303,9 +303,15 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         everything_changed(repo, &changes, base_commit, &head_rev)?
     };
 
+    // Neither a shard nor a merge is cached: a shard keeps its `//gcassert:` directives
+    // for the merge, which the cache does not store.
     let cache = Cache::from_env().filter(|_| {
-        !flags_read_files && req.from_shards.is_none() && cacheable(repo, &base_rev, &head_rev)
+        !flags_read_files
+            && req.from_shards.is_none()
+            && req.shard.is_none()
+            && cacheable(repo, &base_rev, &head_rev)
     });
+    let mut head_directives: Vec<crate::gcassert::Directive> = Vec::new();
     let fingerprint = format!("{}|{}|{}", build_id(), go.fingerprint, settings.cache_key());
     let all_key = match (&all_because, req.shard) {
         (Some(reason), None) => format!("all:{reason}"),
@@ -360,6 +366,11 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                         tree: &tree,
                     };
                     let scope = scope_of(&listing, &changes.paths, all_because, sources);
+                    // The compiler output every directive of the comparison needs, in
+                    // every shard: a directive's line can be compiled again (inlined,
+                    // instantiated) in another shard's package.
+                    let whole = Directives::scan(&tree, &listing, &|p| scope.includes(p));
+                    let whole_needs = whole.needs();
                     let scope = match req.shard {
                         Some(shard) => {
                             let all: Vec<String> = listing
@@ -379,12 +390,16 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                     // `//gcassert:` directives are enforced whatever the checks: the build
                     // prints what they need, and the base is built the same way so that it
                     // shares the build cache.
-                    let directives = Directives::scan(&tree, &listing, &|p| scope.includes(p));
-                    settings.compiler = settings.compiler.union(directives.needs());
+                    let directives = match req.shard {
+                        Some(_) => Directives::scan(&tree, &listing, &|p| scope.includes(p)),
+                        None => whole,
+                    };
+                    settings.compiler = settings.compiler.union(whole_needs);
                     let mut head =
                         analyse(go, head_rev, &tree, &listing, &scope, &settings, &name)?;
                     let violations = directives.violations(&head.findings);
                     head.findings.extend(violations);
+                    head_directives = directives.list;
                     if let (Some(cache), Some(key)) = (&cache, &head_key) {
                         cache.put(key, &(&scope, head.analysis(), &dropped));
                     }
@@ -442,7 +457,14 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         scope: scope.clone(),
         no_longer_analysed: dropped.clone(),
         base_analysis: base.analysis(),
-        head_analysis: head.analysis(),
+        head_analysis: {
+            let mut analysis = head.analysis();
+            analysis
+                .findings
+                .retain(|f| f.kind != crate::finding::Kind::Gcassert);
+            analysis
+        },
+        directives: head_directives.clone(),
     });
     progress.clear();
 

@@ -17,6 +17,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{Analysis, Scope, Side};
+use crate::gcassert::{Directive, Directives};
 use crate::git::Revision;
 
 /// `--shard I/N`: the I-th of N parts (1-based).
@@ -93,7 +94,13 @@ pub struct ShardData {
     /// Head packages the base's build section analyses and the head's does not.
     pub no_longer_analysed: Option<Vec<String>>,
     pub base_analysis: Analysis,
+    /// The head's findings, without the violations of `//gcassert:` directives: a
+    /// directive and the copy that violates it can be in packages of two shards, so the
+    /// merge checks the directives of every shard against every finding.
     pub head_analysis: Analysis,
+    /// The `//gcassert:` directives in this shard's packages.
+    #[serde(default)]
+    pub directives: Vec<Directive>,
 }
 
 /// The shards put together: what one unsharded run would have analysed.
@@ -189,6 +196,14 @@ pub(crate) fn merge(
             all.inline_calls.extend(part.inline_calls.iter().cloned());
         }
     }
+    let directives = Directives {
+        list: shards
+            .iter()
+            .flat_map(|s| s.directives.iter().cloned())
+            .collect(),
+    };
+    let violations = directives.violations(&head_all.findings);
+    head_all.findings.extend(violations);
     for all in [&mut base_all, &mut head_all] {
         all.findings = crate::matching::sort(std::mem::take(&mut all.findings));
         all.packages.sort();
