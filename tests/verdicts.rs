@@ -557,3 +557,23 @@ fn a_commit_recorded_by_two_gitlinks_stops_the_run() {
     run.assert_code(2);
     assert!(run.stderr.contains("recorded twice"), "{}", run.stderr);
 }
+
+/// Found in review: a head that deletes `//escape-gate:hot` and moves an escape into
+/// the function in the same change; the base's mark keeps the function strict.
+#[test]
+fn deleting_the_hot_directive_in_the_same_change_does_not_loosen_the_gate() {
+    let base_src = "package p\n\ntype T struct{ X int }\n\nvar G *T\n\nfunc Slow() { G = &T{X: 1} }\n\n//escape-gate:hot\nfunc Hot() int { return 1 }\n";
+    let repo = TestRepo::go_module(&[("p/p.go", base_src)]);
+    let base = repo.commit("base");
+    repo.write(
+        "p/p.go",
+        "package p\n\ntype T struct{ X int }\n\nvar G *T\n\nfunc Slow() {}\n\nfunc Hot() int { G = &T{X: 1}; return 1 }\n",
+    );
+    let head = repo.commit("move the allocation into Hot and drop its mark");
+    let (run, json) = json_diff(&repo, &[&base, &head]);
+    run.assert_code(1);
+    let new = items(&json, "new");
+    assert_eq!(new.len(), 1, "{json:#}");
+    assert_eq!(new[0]["function"], "Hot");
+    assert_eq!(new[0]["hot"], true);
+}

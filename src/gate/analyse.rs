@@ -423,6 +423,39 @@ fn calls(callee: &str, function: &str) -> bool {
     })
 }
 
+/// Keeps a function hot when the base marks it so: a head that deletes
+/// `//escape-gate:hot` above a function and moves an escape into it in the same change
+/// would otherwise loosen the gate without a word. The head's findings in functions the
+/// base's version of their file marks hot are hot.
+pub(super) fn hot_in_base(
+    repo: &Repo,
+    base: &Side,
+    head: &mut Side,
+    renames: &HashMap<String, String>,
+) {
+    let mut by_file: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, f) in head.findings.iter().enumerate() {
+        if !f.hot && !f.unplaced && !f.function.is_empty() {
+            by_file.entry(f.file.clone()).or_default().push(i);
+        }
+    }
+    for (file, indices) in by_file {
+        let base_file = renames.get(&file).map_or(file.as_str(), String::as_str);
+        let Some(text) = read_side(repo, base, base_file) else {
+            continue;
+        };
+        if !text.contains(crate::function::HOT_DIRECTIVE) {
+            continue;
+        }
+        let index = FunctionIndex::new(text.as_bytes());
+        for i in indices {
+            if index.is_hot(&head.findings[i].function) {
+                head.findings[i].hot = true;
+            }
+        }
+    }
+}
+
 /// Line maps for every base file that has findings, to its head counterpart.
 pub(super) fn line_map(
     repo: &Repo,

@@ -474,6 +474,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     for f in &mut head.findings {
         f.hot = f.hot || config.config.is_hot(f);
     }
+    hot_in_base(repo, &base, &mut head, &changes.renames);
     let lines = line_map(repo, &base, &head, &changes.renames);
     let (base_compared, head_compared) =
         checks::prepare(&base.findings, &head.findings, &lines, &checks);
