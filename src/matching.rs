@@ -225,7 +225,15 @@ pub fn sort(mut findings: Vec<Finding>) -> Vec<Finding> {
 }
 
 /// Matches base findings to head findings.
-pub fn compare(base: &[Finding], head: &[Finding], lines: &LineMap) -> Comparison {
+/// Matches base findings to head findings. `hot` says whether a head finding's function
+/// is a hot path ([`Finding::hot`]); it is asked only of the findings left new after the
+/// per-key pairing, and its answer is recorded in the `hot` field of what is reported.
+pub fn compare(
+    base: &[Finding],
+    head: &[Finding],
+    lines: &LineMap,
+    hot: &dyn Fn(&Finding) -> bool,
+) -> Comparison {
     let mut groups: BTreeMap<Key, (Vec<&Finding>, Vec<&Finding>)> = BTreeMap::new();
     for f in base {
         groups.entry(f.key()).or_default().0.push(f);
@@ -251,20 +259,22 @@ pub fn compare(base: &[Finding], head: &[Finding], lines: &LineMap) -> Compariso
     fixed.sort_by(|a, b| position(a).cmp(&position(b)));
     let mut fixed_used = vec![false; fixed.len()];
     let mut new_used = vec![false; new.len()];
+    let new_hot: Vec<bool> = new.iter().map(|h| hot(h)).collect();
     let same_alloc = |b: &Finding, h: &Finding| {
         b.kind == h.kind
             && b.compiling_package() == h.compiling_package()
             && normalise_expr(&b.expr) == normalise_expr(&h.expr)
     };
-    type Rule<'r> = &'r dyn Fn(&Finding, &Finding) -> bool;
+    // A rule sees the fixed finding, the new one, and whether the new one is hot.
+    type Rule<'r> = &'r dyn Fn(&Finding, &Finding, bool) -> bool;
     let rules: [(MovedBy, Rule); 3] = [
-        (MovedBy::Line, &|b, h| {
-            !h.hot && same_alloc(b, h) && lines.maps_to(b, h)
+        (MovedBy::Line, &|b, h, hot| {
+            !hot && same_alloc(b, h) && lines.maps_to(b, h)
         }),
-        (MovedBy::Package, &|b, h| {
-            !h.hot && same_alloc(b, h) && b.package == h.package
+        (MovedBy::Package, &|b, h, hot| {
+            !hot && same_alloc(b, h) && b.package == h.package
         }),
-        (MovedBy::Name, &|b, h| {
+        (MovedBy::Name, &|b, h, _| {
             b.kind == h.kind
                 && normalise_expr(&b.expr) == normalise_expr(&h.expr)
                 && b.function == h.function
@@ -281,13 +291,16 @@ pub fn compare(base: &[Finding], head: &[Finding], lines: &LineMap) -> Compariso
             let found = fixed
                 .iter()
                 .enumerate()
-                .find(|(i, b)| !fixed_used[*i] && rule(b, h));
+                .find(|(i, b)| !fixed_used[*i] && rule(b, h, new_hot[j]));
             if let Some((i, b)) = found {
                 fixed_used[i] = true;
                 new_used[j] = true;
                 out.moved.push(Moved {
                     from: (*b).clone(),
-                    to: (*h).clone(),
+                    to: Finding {
+                        hot: new_hot[j],
+                        ..(*h).clone()
+                    },
                     by,
                 });
             }
@@ -298,8 +311,9 @@ pub fn compare(base: &[Finding], head: &[Finding], lines: &LineMap) -> Compariso
     out.new = new
         .into_iter()
         .zip(new_used)
-        .filter(|(_, used)| !used)
-        .map(|(h, _)| h.clone())
+        .zip(new_hot)
+        .filter(|((_, used), _)| !used)
+        .map(|((h, _), hot)| Finding { hot, ..h.clone() })
         .collect();
     out.fixed = fixed
         .into_iter()
@@ -436,7 +450,7 @@ mod tests {
     fn moving_within_the_package_changes_nothing() {
         let base = vec![f("a.go", 10, "F", "&T{}"), f("a.go", 20, "G", "&U{}")];
         let head = vec![f("b.go", 3, "F", "&T{}"), f("a.go", 40, "G", "&U{}")];
-        let cmp = compare(&base, &head, &LineMap::new());
+        let cmp = compare(&base, &head, &LineMap::new(), &|f| f.hot);
         assert!(
             cmp.new.is_empty() && cmp.fixed.is_empty() && cmp.moved.is_empty(),
             "{cmp:?}"
@@ -456,7 +470,7 @@ mod tests {
             f("a.go", 4, "F", "&T{}"),
             f("a.go", 5, "F", "&T{}"),
         ];
-        let cmp = compare(&base, &head, &lines);
+        let cmp = compare(&base, &head, &lines, &|f| f.hot);
         assert_eq!(positions(&cmp.new), vec!["a.go:4 F"]);
         assert!(cmp.fixed.is_empty());
     }
@@ -467,7 +481,7 @@ mod tests {
         let head = vec![f("a.go", 2, "F", "&T{}")];
         let mut lines = LineMap::new();
         lines.add_file("a.go", "a.go", "a\nb\nc\nd\n", "a\nb\nc\n");
-        let cmp = compare(&base, &head, &lines);
+        let cmp = compare(&base, &head, &lines, &|f| f.hot);
         assert!(cmp.new.is_empty());
         assert_eq!(positions(&cmp.fixed), vec!["a.go:4 F"]);
     }
@@ -483,7 +497,7 @@ mod tests {
         );
         let base = vec![f("a.go", 2, "Old", "&T{}")];
         let head = vec![f("a.go", 2, "New", "&T{}")];
-        let cmp = compare(&base, &head, &lines);
+        let cmp = compare(&base, &head, &lines, &|f| f.hot);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
         assert_eq!(cmp.moved.len(), 1);
         assert_eq!(cmp.moved[0].from.function, "Old");
@@ -494,7 +508,7 @@ mod tests {
     fn function_moved_to_another_package_is_moved() {
         let base = vec![f("a/a.go", 5, "Parse", "&T{}")];
         let head = vec![f("b/b.go", 9, "Parse", "&T{}")];
-        let cmp = compare(&base, &head, &LineMap::new());
+        let cmp = compare(&base, &head, &LineMap::new(), &|f| f.hot);
         assert_eq!(cmp.moved.len(), 1, "{cmp:?}");
         assert_eq!(cmp.moved[0].by, MovedBy::Name);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty());
@@ -509,7 +523,7 @@ mod tests {
         ];
         let mut lines = LineMap::new();
         lines.add_file("a.go", "a.go", &"x\n".repeat(40), &"y\n".repeat(40));
-        let cmp = compare(&base, &head, &lines);
+        let cmp = compare(&base, &head, &lines, &|f| f.hot);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
         assert_eq!(cmp.moved.len(), 1);
         assert_eq!(cmp.moved[0].by, MovedBy::Package);
@@ -520,12 +534,12 @@ mod tests {
     #[test]
     fn an_escape_moving_into_a_hot_function_is_new() {
         let base = vec![f("a.go", 5, "Old", "&T{}")];
-        let mut hot = f("a.go", 5, "Hot", "&T{}");
-        hot.hot = true;
+        let head = vec![f("a.go", 5, "Hot", "&T{}")];
         let mut lines = LineMap::new();
         lines.add_file("a.go", "a.go", "p\nq\nr\ns\nt\n", "p\nq\nr\ns\nt\n");
-        let cmp = compare(&base, &[hot], &lines);
+        let cmp = compare(&base, &head, &lines, &|f| f.function == "Hot");
         assert_eq!(positions(&cmp.new), vec!["a.go:5 Hot"]);
+        assert!(cmp.new[0].hot, "the report says why it is new");
         assert_eq!(positions(&cmp.fixed), vec!["a.go:5 Old"]);
         assert!(cmp.moved.is_empty());
     }
@@ -534,7 +548,7 @@ mod tests {
     fn a_different_allocation_is_not_moved() {
         let base = vec![f("a.go", 5, "Old", "&T{}")];
         let head = vec![f("a.go", 30, "Other", "&U{}")];
-        let cmp = compare(&base, &head, &LineMap::new());
+        let cmp = compare(&base, &head, &LineMap::new(), &|f| f.hot);
         assert_eq!(positions(&cmp.new), vec!["a.go:30 Other"]);
         assert_eq!(positions(&cmp.fixed), vec!["a.go:5 Old"]);
     }
@@ -543,7 +557,7 @@ mod tests {
     fn init_moved_to_another_file_of_the_package_is_moved() {
         let base = vec![f("a.go", 3, "init", "&T{}")];
         let head = vec![f("b.go", 3, "init", "&T{}")];
-        let cmp = compare(&base, &head, &LineMap::new());
+        let cmp = compare(&base, &head, &LineMap::new(), &|f| f.hot);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
         assert_eq!(cmp.moved[0].by, MovedBy::Package);
     }
@@ -559,7 +573,7 @@ mod tests {
         let head = vec![site(), site(), importer];
         let mut lines = LineMap::new();
         lines.add_file("a/a.go", "a/a.go", &"x\n".repeat(9), &"x\n".repeat(9));
-        let cmp = compare(&sort(base), &sort(head), &lines);
+        let cmp = compare(&sort(base), &sort(head), &lines, &|f| f.hot);
         assert_eq!(cmp.unchanged.len(), 1);
         assert_eq!(cmp.new.len(), 2, "{cmp:?}");
         let mut compiled: Vec<&str> = cmp.new.iter().map(|f| f.compiling_package()).collect();
@@ -574,7 +588,7 @@ mod tests {
         gone.compiled_in = Some("example.com/m/b".to_string());
         let mut came = f("a/a.go", 6, "F", "&T{}");
         came.compiled_in = Some("example.com/m/c".to_string());
-        let cmp = compare(&[gone], &[came], &LineMap::new());
+        let cmp = compare(&[gone], &[came], &LineMap::new(), &|f| f.hot);
         assert_eq!(cmp.new.len(), 1, "{cmp:?}");
         assert_eq!(cmp.fixed.len(), 1);
     }

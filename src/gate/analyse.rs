@@ -423,36 +423,55 @@ fn calls(callee: &str, function: &str) -> bool {
     })
 }
 
-/// Keeps a function hot when the base marks it so: a head that deletes
-/// `//escape-gate:hot` above a function and moves an escape into it in the same change
-/// would otherwise loosen the gate without a word. The head's findings in functions the
-/// base's version of their file marks hot are hot.
-pub(super) fn hot_in_base(
-    repo: &Repo,
-    base: &Side,
-    head: &mut Side,
-    renames: &HashMap<String, String>,
-) {
-    let mut by_file: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, f) in head.findings.iter().enumerate() {
-        if !f.hot && !f.unplaced && !f.function.is_empty() {
-            by_file.entry(f.file.clone()).or_default().push(i);
+/// Which functions are hot paths ([`crate::matching::compare`] asks only about the few
+/// findings left new): those the head marks (`//escape-gate:hot`, read with the source),
+/// those a `hot:` entry of the ruling allowlist names, and those the base's version of
+/// the file marks. The last keeps a head that deletes the directive, in the change that
+/// moves an escape in, from loosening the gate without a word.
+pub(super) struct HotPaths<'a> {
+    repo: &'a Repo,
+    base: &'a Side,
+    renames: &'a HashMap<String, String>,
+    config: &'a crate::allowlist::Config,
+    /// The base's version of each head file asked about, indexed when it has the
+    /// directive at all.
+    base_files: std::cell::RefCell<HashMap<String, Option<FunctionIndex>>>,
+}
+
+impl<'a> HotPaths<'a> {
+    pub(super) fn new(
+        repo: &'a Repo,
+        base: &'a Side,
+        renames: &'a HashMap<String, String>,
+        config: &'a crate::allowlist::Config,
+    ) -> HotPaths<'a> {
+        HotPaths {
+            repo,
+            base,
+            renames,
+            config,
+            base_files: std::cell::RefCell::new(HashMap::new()),
         }
     }
-    for (file, indices) in by_file {
-        let base_file = renames.get(&file).map_or(file.as_str(), String::as_str);
-        let Some(text) = read_side(repo, base, base_file) else {
-            continue;
-        };
-        if !text.contains(crate::function::HOT_DIRECTIVE) {
-            continue;
+
+    pub(super) fn is_hot(&self, f: &Finding) -> bool {
+        if f.hot || self.config.is_hot(f) {
+            return true;
         }
-        let index = FunctionIndex::new(text.as_bytes());
-        for i in indices {
-            if index.is_hot(&head.findings[i].function) {
-                head.findings[i].hot = true;
-            }
+        if f.unplaced || f.function.is_empty() {
+            return false;
         }
+        let mut files = self.base_files.borrow_mut();
+        let index = files.entry(f.file.clone()).or_insert_with(|| {
+            let base_file = self
+                .renames
+                .get(&f.file)
+                .map_or(f.file.as_str(), String::as_str);
+            read_side(self.repo, self.base, base_file)
+                .filter(|text| text.contains(crate::function::HOT_DIRECTIVE))
+                .map(|text| FunctionIndex::new(text.as_bytes()))
+        });
+        index.as_ref().is_some_and(|i| i.is_hot(&f.function))
     }
 }
 

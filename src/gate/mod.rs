@@ -182,9 +182,9 @@ impl Outcome {
     }
 }
 
-/// The warning for submodules of `rev` this clone does not have, if any.
-pub(crate) fn missing_submodules_warning(repo: &Repo, rev: &Revision) -> Option<String> {
-    let missing = repo.missing_submodules(rev);
+/// The warning for `missing`, the submodules of `rev` this clone does not have
+/// ([`Repo::missing_submodules`]), if any.
+pub(crate) fn missing_submodules_warning(rev: &Revision, missing: &[String]) -> Option<String> {
     if missing.is_empty() {
         return None;
     }
@@ -279,10 +279,11 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         _ => None,
     };
     let changes = repo.changes(&base_rev, &head_rev)?;
+    let mut any_missing = false;
     for rev in [&base_rev, &head_rev] {
-        if let Some(warning) = missing_submodules_warning(repo, rev) {
-            warnings.push(warning);
-        }
+        let missing = repo.missing_submodules(rev);
+        any_missing |= !missing.is_empty();
+        warnings.extend(missing_submodules_warning(rev, &missing));
     }
     // A PGO profile or an overlay named by a flag is content the tree ids do not cover.
     // The user's GOFLAGS as go sees them: the variable's, or the go env file's.
@@ -309,6 +310,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         !flags_read_files
             && req.from_shards.is_none()
             && req.shard.is_none()
+            && !any_missing
             && cacheable(repo, &base_rev, &head_rev)
     });
     let mut head_directives: Vec<crate::gcassert::Directive> = Vec::new();
@@ -468,17 +470,13 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     });
     progress.clear();
 
-    // Hot paths named by the allowlist that rules (the `//escape-gate:hot` directive was
-    // read with the source).
-    let mut head = head;
-    for f in &mut head.findings {
-        f.hot = f.hot || config.config.is_hot(f);
-    }
-    hot_in_base(repo, &base, &mut head, &changes.renames);
     let lines = line_map(repo, &base, &head, &changes.renames);
     let (base_compared, head_compared) =
         checks::prepare(&base.findings, &head.findings, &lines, &checks);
-    let mut comparison = matching::compare(&base_compared, &head_compared, &lines);
+    let mut comparison = {
+        let hot = HotPaths::new(repo, &base, &changes.renames, &config.config);
+        matching::compare(&base_compared, &head_compared, &lines, &|f| hot.is_hot(f))
+    };
     // From here on each side is what the checks compared (the listings show that).
     let (mut base, mut head) = (base, head);
     base.findings = base_compared;

@@ -402,15 +402,10 @@ pub(super) fn no_longer_analysed(
 
 /// Whether analyses of these revisions may be cached: only commits are keyed by their
 /// tree, and a `replace` or a symbolic link pointing outside the repository brings in
-/// content the tree id does not cover. A submodule's commit is in the tree id, but the
-/// checkout depends on whether this clone has it.
+/// content the tree id does not cover. (A submodule's commit is in the tree id, but the
+/// checkout depends on whether this clone has it: the caller leaves revisions with a
+/// missing submodule out.)
 pub(super) fn cacheable(repo: &Repo, base: &Revision, head: &Revision) -> bool {
-    if [base, head]
-        .iter()
-        .any(|rev| !repo.missing_submodules(rev).is_empty())
-    {
-        return false;
-    }
     [base.commit, head.commit]
         .into_iter()
         .flatten()

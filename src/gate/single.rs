@@ -30,7 +30,7 @@ pub fn single(
     let name = format!("revision {}", rev.label());
     let listing = go::list(&go, &tree, &settings, &name)?;
     progress.say(&format!("building {name} with {}", go.version));
-    let missing = missing_submodules_warning(&repo, &rev);
+    let missing = missing_submodules_warning(&rev, &repo.missing_submodules(&rev));
     let mut side = analyse(
         &go,
         rev,
