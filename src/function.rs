@@ -222,24 +222,32 @@ fn collect_spans(source: &[u8], names: &mut Vec<String>, hot: &mut Vec<String>) 
 /// Whether the comment lines right above the declaration starting at `start` hold
 /// [`HOT_DIRECTIVE`] (alone on its line, like Go's own `//go:` directives).
 fn has_hot_directive(source: &[u8], start: usize) -> bool {
+    // Only the lines of the doc comment are looked at, walking back from the
+    // declaration: each declaration costs its comment, never the whole file before it.
     let before = &source[..start.min(source.len())];
-    let text = String::from_utf8_lossy(before);
     // The declaration's own line up to `start` is indentation; the lines above it are
     // the doc comment, which ends at the first line that is not a `//` comment.
-    let mut lines = text.lines().rev();
-    if !text.ends_with('\n') {
-        lines.next();
-    }
-    for line in lines {
-        let line = line.trim();
-        if !line.starts_with("//") {
+    let mut end = match before.iter().rposition(|&b| b == b'\n') {
+        Some(newline) => newline,
+        None => return false,
+    };
+    loop {
+        let begin = before[..end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = before[begin..end].trim_ascii();
+        if !line.starts_with(b"//") {
             return false;
         }
-        if line == HOT_DIRECTIVE {
+        if line == HOT_DIRECTIVE.as_bytes() {
             return true;
         }
+        if begin == 0 {
+            return false;
+        }
+        end = begin - 1;
     }
-    false
 }
 
 /// If `node` is a function, its span start, its name and the prefix for its closures.
@@ -502,6 +510,11 @@ func Use() {
         ] {
             assert_eq!(index.is_hot(name), want, "{name}");
         }
+        // At the very top of a file (a fragment, as tree-sitter still parses it), and
+        // with CRLF line ends.
+        let top = FunctionIndex::new(b"//escape-gate:hot\r\nfunc A() {}\r\n");
+        assert!(top.is_hot("A"));
+        assert!(!FunctionIndex::new(b"func A() {}\n").is_hot("A"));
     }
 
     #[test]

@@ -234,6 +234,18 @@ pub fn in_source(package: &str, file: &str, bytes: &[u8]) -> Vec<Directive> {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().collect();
     let index = FunctionIndex::new(bytes);
+    // The first line at or after each line that is code (not blank, not a comment),
+    // found in one pass from the end: a run of comment lines costs its length once,
+    // not once per directive in it.
+    let mut next_code = vec![None; lines.len() + 1];
+    for j in (0..lines.len()).rev() {
+        let t = lines[j].trim();
+        next_code[j] = if !t.is_empty() && !t.starts_with("//") {
+            Some(j)
+        } else {
+            next_code[j + 1]
+        };
+    }
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(at) = directive_start(line) else {
@@ -242,14 +254,7 @@ pub fn in_source(package: &str, file: &str, bytes: &[u8]) -> Vec<Directive> {
         let names = &line[at + "//gcassert:".len()..];
         let names = names.split_whitespace().next().unwrap_or("");
         let trailing = !line[..at].trim().is_empty();
-        let target = if trailing {
-            Some(i)
-        } else {
-            (i + 1..lines.len()).find(|&j| {
-                let t = lines[j].trim();
-                !t.is_empty() && !t.starts_with("//")
-            })
-        };
+        let target = if trailing { Some(i) } else { next_code[i + 1] };
         let Some(target) = target else {
             continue;
         };

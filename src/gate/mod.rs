@@ -432,7 +432,11 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                             listing.packages.len(),
                             go.version
                         ));
-                        analyse(go, base_rev, &tree, &listing, &scope, &settings, &name)?
+                        let mut base =
+                            analyse(go, base_rev, &tree, &listing, &scope, &settings, &name)?;
+                        // Only the head's inlined calls are ever read (`inline_sites`).
+                        base.inline_calls.clear();
+                        base
                     };
                     if let Some(cache) = &cache {
                         cache.put(&base_key, &base.analysis());
