@@ -19,11 +19,11 @@
 //! the function kept its name. An escape that moves into a hot function
 //! ([`Finding::hot`]) is paired only when the function kept its name.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::Serialize;
 
-use crate::finding::{normalise_expr, Finding, Key};
+use crate::finding::{normalise_expr, Finding, Key, Kind};
 
 /// How the lines of each base file map to lines of its head counterpart (the same
 /// path, or the file it was renamed to).
@@ -164,7 +164,7 @@ pub struct Moved {
 }
 
 /// The evidence that a new and a fixed finding are the same allocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MovedBy {
     /// The head line is the base line, carried through the diff (a renamed function).
@@ -254,49 +254,50 @@ pub fn compare(
     }
 
     // What is left is paired as moved: on the evidence of the line, then within the
-    // package, then by name across packages. Each pass sees what the previous left.
+    // package, then by name across packages. Each pass sees what the previous left, and
+    // takes for each new finding (in position order) the first unused fixed one (in
+    // position order) its rule accepts. Fixed findings are looked up by what the rule
+    // needs equal, so a pass costs the findings it pairs, not new times fixed.
     new.sort_by(|a, b| position(a).cmp(&position(b)));
     fixed.sort_by(|a, b| position(a).cmp(&position(b)));
     let mut fixed_used = vec![false; fixed.len()];
     let mut new_used = vec![false; new.len()];
     let new_hot: Vec<bool> = new.iter().map(|h| hot(h)).collect();
-    let same_alloc = |b: &Finding, h: &Finding| {
-        b.kind == h.kind
-            && b.compiling_package() == h.compiling_package()
-            && normalise_expr(&b.expr) == normalise_expr(&h.expr)
-    };
-    // A rule sees the fixed finding, the new one, and whether the new one is hot.
-    type Rule<'r> = &'r dyn Fn(&Finding, &Finding, bool) -> bool;
-    let rules: [(MovedBy, Rule); 3] = [
-        (MovedBy::Line, &|b, h, hot| {
-            !hot && same_alloc(b, h) && lines.maps_to(b, h)
-        }),
-        (MovedBy::Package, &|b, h, hot| {
-            !hot && same_alloc(b, h) && b.package == h.package
-        }),
-        (MovedBy::Name, &|b, h, _| {
-            b.kind == h.kind
-                && normalise_expr(&b.expr) == normalise_expr(&h.expr)
-                && b.function == h.function
-                && !b.function.is_empty()
-                && b.package != h.package
-                && !is_init(&b.function)
-        }),
-    ];
-    for (by, rule) in rules {
-        for (j, h) in new.iter().enumerate() {
-            if new_used[j] {
+    let fixed_expr: Vec<String> = fixed.iter().map(|b| normalise_expr(&b.expr)).collect();
+    let new_expr: Vec<String> = new.iter().map(|h| normalise_expr(&h.expr)).collect();
+    for by in [MovedBy::Line, MovedBy::Package, MovedBy::Name] {
+        // In position order; taken from the front, almost always.
+        let mut candidates: HashMap<RuleKey, VecDeque<usize>> = HashMap::new();
+        for (i, b) in fixed.iter().enumerate() {
+            if fixed_used[i] {
                 continue;
             }
-            let found = fixed
-                .iter()
-                .enumerate()
-                .find(|(i, b)| !fixed_used[*i] && rule(b, h, new_hot[j]));
-            if let Some((i, b)) = found {
+            let mapped = lines.map(&b.file, b.line);
+            if let Some(k) = rule_key(by, b, &fixed_expr[i], mapped) {
+                candidates.entry(k).or_default().push_back(i);
+            }
+        }
+        for (j, h) in new.iter().enumerate() {
+            // A hot function keeps its escapes strict, but for its own name.
+            if new_used[j] || (new_hot[j] && by != MovedBy::Name) {
+                continue;
+            }
+            let Some(k) = rule_key(by, h, &new_expr[j], Some((&h.file, h.line))) else {
+                continue;
+            };
+            let Some(list) = candidates.get_mut(&k) else {
+                continue;
+            };
+            // Across packages only: within one, the package pass has had its say.
+            let found = list.iter().position(|&i| {
+                !fixed_used[i] && (by != MovedBy::Name || fixed[i].package != h.package)
+            });
+            if let Some(at) = found {
+                let i = list.remove(at).expect("`at` is a position in the list");
                 fixed_used[i] = true;
                 new_used[j] = true;
                 out.moved.push(Moved {
-                    from: (*b).clone(),
+                    from: fixed[i].clone(),
                     to: Finding {
                         hot: new_hot[j],
                         ..(*h).clone()
@@ -322,6 +323,36 @@ pub fn compare(
         .map(|(b, _)| b.clone())
         .collect();
     out
+}
+
+/// What a "moved" rule needs equal: kind, compiling package (but for [`MovedBy::Name`]),
+/// normalised expression, and the head position (Line), the package (Package) or the
+/// function (Name).
+type RuleKey<'k> = (Kind, &'k str, &'k str, &'k str, u32);
+
+/// The key of a finding for the rule `by`; `None` when the rule never pairs it.
+/// `head_position` is where the finding is in the head: its own position for a head
+/// finding, the line map's image for a base one.
+fn rule_key<'k>(
+    by: MovedBy,
+    f: &'k Finding,
+    expr: &'k str,
+    head_position: Option<(&'k str, u32)>,
+) -> Option<RuleKey<'k>> {
+    match by {
+        MovedBy::Line => {
+            let (file, line) = head_position?;
+            Some((f.kind, f.compiling_package(), expr, file, line))
+        }
+        MovedBy::Package => Some((f.kind, f.compiling_package(), expr, &f.package, 0)),
+        MovedBy::Name => (!f.function.is_empty() && !is_init(&f.function)).then_some((
+            f.kind,
+            "",
+            expr,
+            &f.function,
+            0,
+        )),
+    }
 }
 
 fn is_init(function: &str) -> bool {
@@ -591,6 +622,99 @@ mod tests {
         let cmp = compare(&[gone], &[came], &LineMap::new(), &|f| f.hot);
         assert_eq!(cmp.new.len(), 1, "{cmp:?}");
         assert_eq!(cmp.fixed.len(), 1);
+    }
+
+    /// The moved passes as first written: for each new finding, a scan of every fixed
+    /// one. The indexed passes of [`compare`] must pair exactly as this does.
+    fn compare_by_scanning(
+        base: &[Finding],
+        head: &[Finding],
+        lines: &LineMap,
+        hot: &dyn Fn(&Finding) -> bool,
+    ) -> Vec<(String, String, MovedBy)> {
+        let mut groups: BTreeMap<Key, (Vec<&Finding>, Vec<&Finding>)> = BTreeMap::new();
+        for f in base {
+            groups.entry(f.key()).or_default().0.push(f);
+        }
+        for f in head {
+            groups.entry(f.key()).or_default().1.push(f);
+        }
+        let (mut new, mut fixed) = (Vec::new(), Vec::new());
+        for (_, (bases, heads)) in groups {
+            let (_, left_base, left_head) = pair_occurrences(&bases, &heads, lines);
+            fixed.extend(left_base);
+            new.extend(left_head);
+        }
+        new.sort_by(|a, b| position(a).cmp(&position(b)));
+        fixed.sort_by(|a, b| position(a).cmp(&position(b)));
+        let mut fixed_used = vec![false; fixed.len()];
+        let mut new_used = vec![false; new.len()];
+        let same_alloc = |b: &Finding, h: &Finding| {
+            b.kind == h.kind
+                && b.compiling_package() == h.compiling_package()
+                && normalise_expr(&b.expr) == normalise_expr(&h.expr)
+        };
+        let mut out = Vec::new();
+        for by in [MovedBy::Line, MovedBy::Package, MovedBy::Name] {
+            for (j, h) in new.iter().enumerate() {
+                if new_used[j] {
+                    continue;
+                }
+                let accepts = |b: &Finding| match by {
+                    MovedBy::Line => !hot(h) && same_alloc(b, h) && lines.maps_to(b, h),
+                    MovedBy::Package => !hot(h) && same_alloc(b, h) && b.package == h.package,
+                    MovedBy::Name => {
+                        b.kind == h.kind
+                            && normalise_expr(&b.expr) == normalise_expr(&h.expr)
+                            && b.function == h.function
+                            && !b.function.is_empty()
+                            && b.package != h.package
+                            && !is_init(&b.function)
+                    }
+                };
+                if let Some(i) = (0..fixed.len()).find(|&i| !fixed_used[i] && accepts(fixed[i])) {
+                    fixed_used[i] = true;
+                    new_used[j] = true;
+                    out.push((fixed[i].position(), h.position(), by));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn indexed_moved_passes_pair_as_scanning_does(
+            base in proptest::collection::vec((0..3usize, 0..4usize, 0..3usize, 1..9u32, 0..2usize), 0..12),
+            head in proptest::collection::vec((0..3usize, 0..4usize, 0..3usize, 1..9u32, 0..2usize), 0..12),
+            hot_function in 0..4usize,
+        ) {
+            let files = ["a/x.go", "a/y.go", "b/z.go"];
+            let functions = ["F", "G", "init", ""];
+            let exprs = ["&T{}", "make([]int, n)", "x"];
+            let build = |(file, function, expr, line, compiled): (usize, usize, usize, u32, usize)| {
+                let mut f = f(files[file], line, functions[function], exprs[expr]);
+                if compiled == 1 {
+                    f.compiled_in = Some("example.com/m/c".to_string());
+                }
+                f
+            };
+            let base: Vec<Finding> = base.into_iter().map(build).collect();
+            let head: Vec<Finding> = head.into_iter().map(build).collect();
+            let mut lines = LineMap::new();
+            lines.add_file("a/x.go", "a/y.go", "1\n2\n3\n4\n5\n6\n7\n8\n", "0\n1\n2\n3\n5\n4\n6\n7\n8\n");
+            lines.add_file("b/z.go", "b/z.go", "1\n2\n3\n4\n5\n6\n7\n8\n", "1\n2\n3\n4\n5\n6\n7\n8\n");
+            let hot = |f: &Finding| f.function == functions[hot_function];
+            let cmp = compare(&base, &head, &lines, &hot);
+            let mut got: Vec<(String, String, MovedBy)> = cmp
+                .moved
+                .iter()
+                .map(|m| (m.from.position(), m.to.position(), m.by))
+                .collect();
+            got.sort();
+            proptest::prop_assert_eq!(got, compare_by_scanning(&base, &head, &lines, &hot));
+        }
     }
 
     #[test]
