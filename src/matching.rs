@@ -86,6 +86,7 @@ impl LineMap {
         (line != 0).then_some((file.head_path.as_str(), line))
     }
 
+    #[cfg(test)]
     fn maps_to(&self, base: &Finding, head: &Finding) -> bool {
         self.map(&base.file, base.line) == Some((head.file.as_str(), head.line))
     }
@@ -375,7 +376,7 @@ type Pairing<'a> = (
 fn pair_occurrences<'a>(
     bases: &[&'a Finding],
     heads: &[&'a Finding],
-    lines: &LineMap,
+    lines: &'a LineMap,
 ) -> Pairing<'a> {
     let mut base_left: Vec<&Finding> = bases.to_vec();
     let mut head_left: Vec<&Finding> = heads.to_vec();
@@ -383,23 +384,54 @@ fn pair_occurrences<'a>(
     head_left.sort_by(|a, b| position(a).cmp(&position(b)));
     let mut pairs = Vec::new();
 
-    type Same<'s> = &'s dyn Fn(&Finding, &Finding) -> bool;
-    let steps: [Same; 3] = [
-        &|b, h| lines.maps_to(b, h) && b.column == h.column,
-        &|b, h| lines.maps_to(b, h),
-        &|b, h| !b.source.is_empty() && b.source == h.source,
-    ];
-    for same in steps {
-        let mut i = 0;
-        while i < base_left.len() {
-            let b = base_left[i];
-            if let Some(j) = head_left.iter().position(|h| same(b, h)) {
-                pairs.push((b, head_left.remove(j)));
-                base_left.remove(i);
-            } else {
-                i += 1;
+    // Each step pairs every base occurrence, in position order, with the first head
+    // occurrence left, in position order, that it accepts: the line the diff carries
+    // the base line to and the same column, then that line, then the same source text.
+    // Head occurrences are looked up by that key, so a key with many occurrences costs
+    // their number, not its square.
+    type StepKey<'k> = (&'k str, u32, u32);
+    let head_key = |step: usize, h: &'a Finding| -> Option<StepKey<'a>> {
+        match step {
+            0 => Some((h.file.as_str(), h.line, h.column)),
+            1 => Some((h.file.as_str(), h.line, 0)),
+            _ => (!h.source.is_empty()).then_some((h.source.as_str(), 0, 0)),
+        }
+    };
+    let base_key = |step: usize, b: &'a Finding| -> Option<StepKey<'a>> {
+        match step {
+            0 => lines.map(&b.file, b.line).map(|(f, l)| (f, l, b.column)),
+            1 => lines.map(&b.file, b.line).map(|(f, l)| (f, l, 0)),
+            _ => (!b.source.is_empty()).then_some((b.source.as_str(), 0, 0)),
+        }
+    };
+    for step in 0..3 {
+        let mut by_key: HashMap<StepKey, VecDeque<usize>> = HashMap::new();
+        for (j, h) in head_left.iter().enumerate() {
+            if let Some(k) = head_key(step, h) {
+                by_key.entry(k).or_default().push_back(j);
             }
         }
+        let mut head_used = vec![false; head_left.len()];
+        let mut base_kept = Vec::with_capacity(base_left.len());
+        for b in base_left {
+            let found = base_key(step, b)
+                .and_then(|k| by_key.get_mut(&k))
+                .and_then(VecDeque::pop_front);
+            match found {
+                Some(j) => {
+                    head_used[j] = true;
+                    pairs.push((b, head_left[j]));
+                }
+                None => base_kept.push(b),
+            }
+        }
+        base_left = base_kept;
+        head_left = head_left
+            .into_iter()
+            .zip(head_used)
+            .filter(|(_, used)| !used)
+            .map(|(h, _)| h)
+            .collect();
     }
     let n = base_left.len().min(head_left.len());
     let rest_base = base_left.split_off(n);
@@ -504,6 +536,19 @@ mod tests {
         let cmp = compare(&base, &head, &lines, &|f| f.hot);
         assert_eq!(positions(&cmp.new), vec!["a.go:4 F"]);
         assert!(cmp.fixed.is_empty());
+    }
+
+    #[test]
+    fn the_same_column_on_the_carried_line_is_the_old_occurrence() {
+        let at = |line, column| Finding {
+            column,
+            ..f("a.go", line, "F", "&T{}")
+        };
+        let mut lines = LineMap::new();
+        lines.add_file("a.go", "a.go", "a\nb\nc\n", "a\nb\nc\n");
+        let cmp = compare(&[at(3, 9)], &[at(3, 4), at(3, 9)], &lines, &|f| f.hot);
+        assert_eq!(cmp.unchanged[0].1.column, 9, "{cmp:?}");
+        assert_eq!(cmp.new[0].column, 4);
     }
 
     #[test]
@@ -624,14 +669,79 @@ mod tests {
         assert_eq!(cmp.fixed.len(), 1);
     }
 
-    /// The moved passes as first written: for each new finding, a scan of every fixed
-    /// one. The indexed passes of [`compare`] must pair exactly as this does.
+    /// The per-key pairing as first written: each base occurrence scans the head ones.
+    fn pair_by_scanning<'a>(
+        bases: &[&'a Finding],
+        heads: &[&'a Finding],
+        lines: &LineMap,
+    ) -> Pairing<'a> {
+        let mut base_left: Vec<&Finding> = bases.to_vec();
+        let mut head_left: Vec<&Finding> = heads.to_vec();
+        base_left.sort_by(|a, b| position(a).cmp(&position(b)));
+        head_left.sort_by(|a, b| position(a).cmp(&position(b)));
+        let mut pairs = Vec::new();
+        type Same<'s> = &'s dyn Fn(&Finding, &Finding) -> bool;
+        let steps: [Same; 3] = [
+            &|b, h| lines.maps_to(b, h) && b.column == h.column,
+            &|b, h| lines.maps_to(b, h),
+            &|b, h| !b.source.is_empty() && b.source == h.source,
+        ];
+        for same in steps {
+            let mut i = 0;
+            while i < base_left.len() {
+                let b = base_left[i];
+                if let Some(j) = head_left.iter().position(|h| same(b, h)) {
+                    pairs.push((b, head_left.remove(j)));
+                    base_left.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        let n = base_left.len().min(head_left.len());
+        let rest_base = base_left.split_off(n);
+        let rest_head = head_left.split_off(n);
+        pairs.extend(base_left.into_iter().zip(head_left));
+        (pairs, rest_base, rest_head)
+    }
+
+    /// What a comparison decided, by position: unchanged pairs, moves, new, fixed.
+    type Decided = (
+        Vec<(String, String)>,
+        Vec<(String, String, MovedBy)>,
+        Vec<String>,
+        Vec<String>,
+    );
+
+    fn decided(cmp: &Comparison) -> Decided {
+        let mut unchanged: Vec<(String, String)> = cmp
+            .unchanged
+            .iter()
+            .map(|(b, h)| (b.position(), h.position()))
+            .collect();
+        let mut moved: Vec<(String, String, MovedBy)> = cmp
+            .moved
+            .iter()
+            .map(|m| (m.from.position(), m.to.position(), m.by))
+            .collect();
+        let mut new: Vec<String> = cmp.new.iter().map(Finding::position).collect();
+        let mut fixed: Vec<String> = cmp.fixed.iter().map(Finding::position).collect();
+        unchanged.sort();
+        moved.sort();
+        new.sort();
+        fixed.sort();
+        (unchanged, moved, new, fixed)
+    }
+
+    /// The comparison as first written: per key, each base occurrence scans the head
+    /// ones; then each new finding scans every fixed one. The indexed [`compare`] must
+    /// decide exactly as this does.
     fn compare_by_scanning(
         base: &[Finding],
         head: &[Finding],
         lines: &LineMap,
         hot: &dyn Fn(&Finding) -> bool,
-    ) -> Vec<(String, String, MovedBy)> {
+    ) -> Decided {
         let mut groups: BTreeMap<Key, (Vec<&Finding>, Vec<&Finding>)> = BTreeMap::new();
         for f in base {
             groups.entry(f.key()).or_default().0.push(f);
@@ -639,9 +749,10 @@ mod tests {
         for f in head {
             groups.entry(f.key()).or_default().1.push(f);
         }
-        let (mut new, mut fixed) = (Vec::new(), Vec::new());
+        let (mut new, mut fixed, mut unchanged) = (Vec::new(), Vec::new(), Vec::new());
         for (_, (bases, heads)) in groups {
-            let (_, left_base, left_head) = pair_occurrences(&bases, &heads, lines);
+            let (pairs, left_base, left_head) = pair_by_scanning(&bases, &heads, lines);
+            unchanged.extend(pairs.into_iter().map(|(b, h)| (b.position(), h.position())));
             fixed.extend(left_base);
             new.extend(left_head);
         }
@@ -679,25 +790,45 @@ mod tests {
                 }
             }
         }
+        let left = |fs: &[&Finding], used: &[bool]| -> Vec<String> {
+            let mut v: Vec<String> = fs
+                .iter()
+                .zip(used)
+                .filter(|(_, u)| !**u)
+                .map(|(f, _)| f.position())
+                .collect();
+            v.sort();
+            v
+        };
+        unchanged.sort();
         out.sort();
-        out
+        (
+            unchanged,
+            out,
+            left(&new, &new_used),
+            left(&fixed, &fixed_used),
+        )
     }
 
     proptest::proptest! {
         #[test]
-        fn indexed_moved_passes_pair_as_scanning_does(
-            base in proptest::collection::vec((0..3usize, 0..4usize, 0..3usize, 1..9u32, 0..2usize), 0..12),
-            head in proptest::collection::vec((0..3usize, 0..4usize, 0..3usize, 1..9u32, 0..2usize), 0..12),
+        fn indexed_matching_decides_as_scanning_does(
+            base in proptest::collection::vec(((0..3usize, 0..4usize, 0..3usize, 1..5u32, 0..2usize), (1..3u32, 0..3usize)), 0..16),
+            head in proptest::collection::vec(((0..3usize, 0..4usize, 0..3usize, 1..5u32, 0..2usize), (1..3u32, 0..3usize)), 0..16),
             hot_function in 0..4usize,
         ) {
             let files = ["a/x.go", "a/y.go", "b/z.go"];
             let functions = ["F", "G", "init", ""];
             let exprs = ["&T{}", "make([]int, n)", "x"];
-            let build = |(file, function, expr, line, compiled): (usize, usize, usize, u32, usize)| {
+            let sources = ["", "x := &T{}", "y = append(y, x)"];
+            type Shape = ((usize, usize, usize, u32, usize), (u32, usize));
+            let build = |((file, function, expr, line, compiled), (column, source)): Shape| {
                 let mut f = f(files[file], line, functions[function], exprs[expr]);
                 if compiled == 1 {
                     f.compiled_in = Some("example.com/m/c".to_string());
                 }
+                f.column = column;
+                f.source = sources[source].to_string();
                 f
             };
             let base: Vec<Finding> = base.into_iter().map(build).collect();
@@ -707,13 +838,7 @@ mod tests {
             lines.add_file("b/z.go", "b/z.go", "1\n2\n3\n4\n5\n6\n7\n8\n", "1\n2\n3\n4\n5\n6\n7\n8\n");
             let hot = |f: &Finding| f.function == functions[hot_function];
             let cmp = compare(&base, &head, &lines, &hot);
-            let mut got: Vec<(String, String, MovedBy)> = cmp
-                .moved
-                .iter()
-                .map(|m| (m.from.position(), m.to.position(), m.by))
-                .collect();
-            got.sort();
-            proptest::prop_assert_eq!(got, compare_by_scanning(&base, &head, &lines, &hot));
+            proptest::prop_assert_eq!(decided(&cmp), compare_by_scanning(&base, &head, &lines, &hot));
         }
     }
 
