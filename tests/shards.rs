@@ -195,6 +195,19 @@ fn merge_refuses_an_incomplete_or_mixed_set_of_shards() {
         mixed.stderr
     );
 
+    // The same flags as the shards: a merge under the base's allowlist is refused.
+    let two = write(
+        "2.json",
+        &repo.run_untouched(&["diff", "--format", "json", "--shard", "2/2", &base, &head]),
+    );
+    let other_rules = repo.run_untouched(&["merge", "--config-from", "base", &one, &two]);
+    other_rules.assert_code(2);
+    assert!(
+        other_rules.stderr.contains("other settings"),
+        "{}",
+        other_rules.stderr
+    );
+
     let twice = repo.run_untouched(&["merge", &one, &one]);
     twice.assert_code(2);
     assert!(twice.stderr.contains("given twice"), "{}", twice.stderr);

@@ -264,9 +264,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     // What shards must agree on to be merged (before `//gcassert:` directives, which
     // each shard finds in its own packages, add to the compiler's flags).
     let shard_settings = format!(
-        "escape-gate {} {} {}",
+        "escape-gate {} {} config from {} {}",
         env!("CARGO_PKG_VERSION"),
         go.version,
+        req.config_from.name(),
         settings.cache_key()
     );
     // When the head's build section rules and differs from the base's: the base's
