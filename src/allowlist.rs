@@ -413,24 +413,22 @@ pub struct AllowOutcome {
 /// Applies the allowlist to the new findings (in the order given). Each finding is allowed by the first entry, in file order,
 /// that is not expired on `today`, matches path/function/message, and has count left (count = at most that many new findings allowed by that entry; None = unlimited).
 pub fn apply(config: &Config, new: Vec<Finding>, today: Date) -> AllowOutcome {
-    let expired_flags: Vec<bool> = config.allow.iter().map(|e| e.is_expired(today)).collect();
-    let mut used = vec![0u32; config.allow.len()];
+    let assigned = assign(config, &new, today);
+    let mut used = vec![false; config.allow.len()];
     let mut remaining = Vec::new();
     let mut allowed = Vec::new();
-    for finding in new {
-        let hit = config.allow.iter().enumerate().position(|(i, e)| {
-            !expired_flags[i] && e.count.is_none_or(|c| used[i] < c) && e.matches(&finding)
-        });
+    for (finding, hit) in new.into_iter().zip(assigned) {
         match hit {
             Some(i) => {
-                used[i] += 1;
+                used[i] = true;
                 allowed.push(Allowed { finding, entry: i });
             }
             None => remaining.push(finding),
         }
     }
+    let expired_flags: Vec<bool> = config.allow.iter().map(|e| e.is_expired(today)).collect();
     let stale = (0..config.allow.len())
-        .filter(|&i| !expired_flags[i] && used[i] == 0)
+        .filter(|&i| !expired_flags[i] && !used[i])
         .collect();
     let expired = (0..config.allow.len())
         .filter(|&i| expired_flags[i])
@@ -441,6 +439,24 @@ pub fn apply(config: &Config, new: Vec<Finding>, today: Date) -> AllowOutcome {
         stale,
         expired,
     }
+}
+
+/// The entry that allows each finding (an index into `config.allow`), by the rules of
+/// [`apply`], or `None` where no entry does: one slot per finding, in the order given.
+pub fn assign(config: &Config, new: &[Finding], today: Date) -> Vec<Option<usize>> {
+    let expired_flags: Vec<bool> = config.allow.iter().map(|e| e.is_expired(today)).collect();
+    let mut used = vec![0u32; config.allow.len()];
+    new.iter()
+        .map(|finding| {
+            let hit = config.allow.iter().enumerate().position(|(i, e)| {
+                !expired_flags[i] && e.count.is_none_or(|c| used[i] < c) && e.matches(finding)
+            });
+            if let Some(i) = hit {
+                used[i] += 1;
+            }
+            hit
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -273,7 +273,8 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     // When the head's build section rules and differs from the base's: the base's
     // view of the head's packages, to say which ones the head stops analysing.
     let base_view = match (&change, req.config_from) {
-        (Some((change, _)), ConfigFrom::Head) => change
+        (Some(compared), ConfigFrom::Head) => compared
+            .change
             .build
             .as_ref()
             .map(|build| base_view_settings(&build.base, &settings, &req.tags)),
@@ -295,9 +296,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         Some("--all-packages".to_string())
     } else if flags_read_files {
         Some("a build flag names a file (-pgo=FILE or -overlay=FILE)".to_string())
-    } else if let Some((ConfigChange { file, .. }, _)) = change
+    } else if let Some(ConfigChange { file, .. }) = change
         .as_ref()
-        .filter(|(c, _)| c.build.is_some() && req.config_from == ConfigFrom::Head)
+        .map(|c| &c.change)
+        .filter(|c| c.build.is_some() && req.config_from == ConfigFrom::Head)
     {
         // The build section that rules changed: what each side builds may change.
         Some(format!("the build section of {file} changed"))
@@ -448,7 +450,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             (scope, head, dropped, base)
         }
     };
-    if let Some(build) = change.as_mut().and_then(|(c, _)| c.build.as_mut()) {
+    if let Some(build) = change.as_mut().and_then(|c| c.change.build.as_mut()) {
         build.no_longer_analysed = dropped.clone();
     }
     let shard = req.shard.map(|s| ShardData {
@@ -511,8 +513,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     );
     let today = req.today.unwrap_or_else(Date::today_utc);
     let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
-    if let Some((change, head_config)) = &mut change {
-        change.cover(head_config, &comparison.new, today);
+    if let Some(compared) = &mut change {
+        compared
+            .change
+            .effect(&compared.base, &compared.head, &comparison.new, today);
     }
 
     for side in [&base, &head] {
@@ -526,7 +530,9 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         allow,
         config,
         config_from: req.config_from,
-        config_change: change.map(|(change, _)| change),
+        config_change: change
+            .map(|compared| compared.change)
+            .filter(|change| !change.is_empty()),
         scope,
         warnings,
         changed,

@@ -55,6 +55,11 @@ pub struct ConfigChangeJson<'a> {
     pub hot_removed: Vec<HotJson<'a>>,
     /// The checks of each side's file, when they differ.
     pub checks: Option<ChecksChangeJson>,
+    /// Every new escape the head's allowlist allows (or would allow, when the base
+    /// rules) that the base's allowlist would not, on the same findings, with the
+    /// head's entry that allows it: the effect of the change, whatever its text (a
+    /// reordering can allow more without adding an entry).
+    pub loosened: Vec<AllowedJson<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -148,6 +153,16 @@ fn config_change(outcome: &Outcome) -> Option<ConfigChangeJson<'_>> {
             line: c.line,
             turned_off: c.turned_off(),
         }),
+        loosened: change
+            .loosened
+            .iter()
+            .flat_map(|l| {
+                l.findings.iter().map(|finding| AllowedJson {
+                    finding,
+                    allowed_by: entry(&change.file, &l.entry),
+                })
+            })
+            .collect(),
     })
 }
 
