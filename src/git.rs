@@ -571,6 +571,27 @@ impl Repo {
             .is_ok_and(|tree| tree.get_path(Path::new(path)).is_ok())
     }
 
+    /// Whether `path` lies inside a submodule of `commit` (a directory above it is a
+    /// gitlink), whose files this repository's objects do not hold.
+    pub fn under_submodule(&self, commit: Oid, path: &str) -> bool {
+        let Ok(tree) = self.repo.find_commit(commit).and_then(|c| c.tree()) else {
+            return false;
+        };
+        let mut prefix = String::new();
+        for part in path.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            match tree.get_path(Path::new(&prefix)) {
+                Ok(entry) if entry.filemode() == 0o160000 => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// The id of the tree of `commit`: the same content has the same id, whatever the
     /// commit, so it keys what was computed from the content.
     pub fn tree_id(&self, commit: Oid) -> Result<Oid> {

@@ -8,4 +8,5 @@ mod cache;
 mod config;
 mod flags;
 mod limits;
+mod shards;
 mod trees;

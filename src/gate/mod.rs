@@ -338,7 +338,13 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
 
     let (scope, head, dropped, base) = match &req.from_shards {
         Some(shards) => {
+            let head_commit = head_rev.commit;
             let merged = merge(shards, base_rev, head_rev, &shard_settings)?;
+            if let Some(head_commit) = head_commit {
+                for s in shards {
+                    check_sources(repo, s, base_commit, head_commit)?;
+                }
+            }
             (
                 merged.scope,
                 merged.head,
@@ -474,6 +480,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             analysis
         },
         directives: head_directives.clone(),
+        origin: String::new(),
     });
     progress.clear();
 
