@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::allowlist::{self, AllowEntry, AllowOutcome, Date};
+use crate::allowlist::{self, AllowEntry, AllowOutcome, Date, Staleness};
 use crate::cache::Cache;
 use crate::checks::{self, Checks};
 use crate::config_change::{ConfigChange, ConfigFrom};
@@ -24,6 +24,7 @@ mod config;
 mod scope;
 mod shard;
 mod single;
+mod stale;
 
 pub(crate) use crate::progress::Progress;
 pub(crate) use analyse::*;
@@ -134,6 +135,8 @@ pub struct Outcome {
     pub head: Side,
     pub comparison: Comparison,
     pub allow: AllowOutcome,
+    /// Why each stale entry (`allow.stale`, in that order) allowed nothing.
+    pub staleness: Vec<Staleness>,
     pub config: LoadedConfig,
     /// Which revision's allowlist ruled (`--config-from`).
     pub config_from: ConfigFrom,
@@ -165,12 +168,15 @@ impl Outcome {
             .map(|a| (&a.finding, &self.config.config.allow[a.entry]))
     }
 
-    /// Entries that allowed nothing (and have not expired).
-    pub fn stale_entries(&self) -> impl Iterator<Item = &AllowEntry> {
-        self.allow
-            .stale
-            .iter()
-            .map(|&i| &self.config.config.allow[i])
+    /// Entries that allowed nothing (and have not expired, and are not `stale:
+    /// never`), each with why.
+    pub fn stale_entries(&self) -> impl Iterator<Item = (&AllowEntry, Staleness)> {
+        self.allow.stale.iter().enumerate().map(|(k, &i)| {
+            (
+                &self.config.config.allow[i],
+                self.staleness.get(k).cloned().unwrap_or(Staleness::Unknown),
+            )
+        })
     }
 
     /// Entries past their `expires` date.
@@ -526,6 +532,19 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             .effect(&compared.base, &compared.head, &comparison.new, today);
     }
 
+    let staleness = stale::classify(
+        &session,
+        &stale::StaleInput {
+            config: &config.config,
+            stale: &allow.stale,
+            base: &base,
+            head: &head,
+            new: &comparison.new,
+            scope: &scope,
+            settings: &settings,
+            may_build: req.shard.is_none(),
+        },
+    );
     for side in [&base, &head] {
         warnings.extend(side.warnings());
     }
@@ -535,6 +554,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         head,
         comparison,
         allow,
+        staleness,
         config,
         config_from: req.config_from,
         config_change: change

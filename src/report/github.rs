@@ -159,8 +159,11 @@ fn warning_annotations(outcome: &Outcome, ci: &Ci) -> Vec<Annotation> {
         title: "escape-gate: allowlist entry".to_string(),
         message,
     };
-    for entry in outcome.stale_entries() {
-        out.push(entry_annotation(entry, words::stale_entry(origin, entry)));
+    for (entry, why) in outcome.stale_entries() {
+        out.push(entry_annotation(
+            entry,
+            words::stale_entry(origin, entry, &why),
+        ));
     }
     for entry in outcome.expired_entries() {
         out.push(entry_annotation(entry, words::expired_entry(origin, entry)));

@@ -22,7 +22,7 @@ pub struct Report<'a> {
     pub fixed: &'a [Finding],
     pub moved: Vec<MovedJson<'a>>,
     pub allowed: Vec<AllowedJson<'a>>,
-    pub stale_allow: Vec<EntryJson<'a>>,
+    pub stale_allow: Vec<StaleJson<'a>>,
     pub expired_allow: Vec<EntryJson<'a>>,
     pub warnings: &'a [String],
     /// What the head changes in the allowlist compared with the base; null when
@@ -193,6 +193,18 @@ pub struct AllowedJson<'a> {
     pub allowed_by: EntryJson<'a>,
 }
 
+/// An entry that allowed nothing, with why.
+#[derive(Debug, Serialize)]
+pub struct StaleJson<'a> {
+    #[serde(flatten)]
+    pub entry: EntryJson<'a>,
+    /// `in_base` (keep until the change that added the escape merges), `merged` or
+    /// `gone` (remove), `unknown`.
+    pub stale_because: &'static str,
+    /// The same, in words, with what to do.
+    pub advice: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct EntryJson<'a> {
     pub file: &'a str,
@@ -205,6 +217,8 @@ pub struct EntryJson<'a> {
     pub expires: Option<String>,
     /// The check whose findings the entry allows (`escapes` unless it names one).
     pub check: crate::checks::Check,
+    /// `stale: never`: a lasting rule, never reported stale.
+    pub policy: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -263,6 +277,7 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
         reason: &e.reason,
         expires: e.expires.map(|d| d.to_string()),
         check: e.check,
+        policy: e.policy,
     }
 }
 
@@ -295,7 +310,14 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
                 allowed_by: entry(origin, e),
             })
             .collect(),
-        stale_allow: outcome.stale_entries().map(|e| entry(origin, e)).collect(),
+        stale_allow: outcome
+            .stale_entries()
+            .map(|(e, why)| StaleJson {
+                entry: entry(origin, e),
+                stale_because: why.name(),
+                advice: why.advice(),
+            })
+            .collect(),
         expired_allow: outcome
             .expired_entries()
             .map(|e| entry(origin, e))

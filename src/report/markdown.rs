@@ -163,10 +163,11 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     };
     for (finding, entry) in outcome.allowed() {
         allowed.rows.push(format!(
-            "| {} | {} | {} | {}: {} |\n",
+            "| {} | {} | {} | {}{}: {} |\n",
             place(ci, head_commit.as_deref(), finding),
             cell(&code(&finding.function_display())),
             cell(&code(&finding.message)),
+            if entry.policy { "policy at " } else { "" },
             cell(&code(&words::entry_place(origin, entry))),
             cell(&text(&entry.reason))
         ));
@@ -178,10 +179,11 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         rows: Vec::new(),
         what: "allowlist entries",
     };
-    for entry in outcome.stale_entries() {
-        stale
-            .rows
-            .push(format!("- {}\n", text(&words::stale_entry(origin, entry))));
+    for (entry, why) in outcome.stale_entries() {
+        stale.rows.push(format!(
+            "- {}\n",
+            text(&words::stale_entry(origin, entry, &why))
+        ));
     }
     for entry in outcome.expired_entries() {
         stale.rows.push(format!(

@@ -93,11 +93,17 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
             0 => format!("{allows} none of this comparison's new heap escapes"),
             _ => format!("{allows} {}", count(n, "new heap escape")),
         };
+        // A lasting rule is worth a reviewer's second look: it never shows up as stale.
+        let kind = if e.policy {
+            "policy entry (stale: never)"
+        } else {
+            "allowlist entry"
+        };
         items.push(Item {
             sign: '+',
             line: e.line,
             title: format!(
-                "allowlist entry added at {place} ({what}; reason {:?}): {covers}",
+                "{kind} added at {place} ({what}; reason {:?}): {covers}",
                 e.reason
             ),
             details: added.covers.iter().map(finding_line).collect(),
