@@ -31,7 +31,8 @@ use crate::report::words::{self, entry_place};
 /// new escape (path, function, message, count when it repeats, the reason, the expiry
 /// date if given) to the allowlist, keeping the file's content, comments and order; the
 /// file is created with `version: 1` when absent. Afterwards the gate passes on these
-/// revisions. With --prune, removes the entries that matched no new escape instead.
+/// revisions. With --prune, removes instead the entries no comparison needs any more
+/// (their escape is gone, or has merged), saying why for each.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The revision to compare against [default: as for diff]

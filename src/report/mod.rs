@@ -296,6 +296,7 @@ pub(crate) mod fixture {
             entry: 0,
         });
         outcome.allow.stale.push(1);
+        outcome.staleness.push(crate::allowlist::Staleness::Gone);
         outcome
     }
 
