@@ -407,7 +407,7 @@ from &x (address-of) at a.go:4:9
 
 #### Allowlist entries that allowed nothing
 
-- allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/\\*.go\"): no revision has this escape any more: remove the entry (`escape-gate allow --prune`)
+- allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/\\*.go\"): no revision has this escape any more: remove the entry (\\`escape-gate allow --prune\\`)
 
 
 <sub>escape-gate 0.1.0 · go1.26.8 linux/amd64 · base `1111111111111111111111111111111111111111` · head `2222222222222222222222222222222222222222`</sub>
