@@ -589,15 +589,27 @@ impl Repo {
 
     /// The default branch (`origin/HEAD`, `origin/main`, `origin/master`, `main`,
     /// `master`, the first that exists) when `commit` is in its history: what has
-    /// merged.
+    /// merged. `ESCAPE_GATE_DEFAULT_BRANCH`, when set, names it first (the Action sets
+    /// the repository's), as `origin/NAME` or `NAME`.
     pub fn default_branch_containing(&self, commit: Oid) -> Option<String> {
-        let names = [
-            "refs/remotes/origin/HEAD",
-            "refs/remotes/origin/main",
-            "refs/remotes/origin/master",
-            "refs/heads/main",
-            "refs/heads/master",
-        ];
+        let mut names: Vec<String> = Vec::new();
+        if let Some(name) = std::env::var("ESCAPE_GATE_DEFAULT_BRANCH")
+            .ok()
+            .filter(|n| !n.trim().is_empty())
+        {
+            names.push(format!("refs/remotes/origin/{name}"));
+            names.push(format!("refs/heads/{name}"));
+        }
+        names.extend(
+            [
+                "refs/remotes/origin/HEAD",
+                "refs/remotes/origin/main",
+                "refs/remotes/origin/master",
+                "refs/heads/main",
+                "refs/heads/master",
+            ]
+            .map(String::from),
+        );
         let (name, tip) = names.iter().find_map(|name| {
             // `origin/HEAD` is named by the branch it points at.
             let reference = self.repo.find_reference(name).ok()?.resolve().ok()?;
