@@ -371,6 +371,53 @@ allow:
         );
     }
 
+    fn finding(file: &str, function: &str, message: &str) -> Finding {
+        Finding {
+            package: "example.com/m".to_string(),
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            function: function.to_string(),
+            kind: crate::finding::Kind::Moved,
+            message: message.to_string(),
+            expr: String::new(),
+            source: String::new(),
+            flow: Vec::new(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: false,
+            hot: false,
+        }
+    }
+
+    /// The same entries in another order allow more: first match with count left.
+    #[test]
+    fn the_effect_of_a_reordering_is_what_it_allows_more() {
+        let a = "  - path: a.go\n    count: 1\n    reason: one\n";
+        let b = "  - path: \"**\"\n    message: \"moved to heap: buf\"\n    reason: buffers\n";
+        let base_text = format!("version: 1\nallow:\n{a}{b}");
+        let head_text = format!("version: 1\nallow:\n{b}{a}");
+        let (base, head) = (parse(&base_text), parse(&head_text));
+        let mut change = ConfigChange::between(".escape-gate.yml", Some(&base), &head, &head_text)
+            .unwrap_or_else(|| ConfigChange::unchanged(".escape-gate.yml", false));
+        assert!(change.is_empty());
+        let new = [
+            finding("a.go", "F", "moved to heap: buf"),
+            finding("a.go", "G", "moved to heap: x"),
+        ];
+        let today = Date::parse("2026-01-01").expect("date");
+        change.effect(&base, &head, &new, today);
+        assert!(!change.is_empty());
+        assert_eq!(change.loosened.len(), 1);
+        let loosened = &change.loosened[0];
+        assert_eq!((loosened.index, loosened.added), (1, false));
+        assert_eq!(loosened.findings, vec![new[1].clone()]);
+        // The other way round tightens: nothing to show.
+        let mut back = ConfigChange::unchanged(".escape-gate.yml", false);
+        back.effect(&head, &base, &new, today);
+        assert!(back.is_empty());
+    }
+
     #[test]
     fn key_lines_are_top_level_only() {
         let text = "allow:\n  - path: build\n    reason: x\nbuild :\n  tags: []\n";
