@@ -17,6 +17,7 @@ mod golden;
 mod hook;
 mod hostile;
 mod init;
+mod install;
 mod list_demo;
 mod problem_matcher;
 mod readme;
