@@ -18,6 +18,7 @@ mod hook;
 mod hostile;
 mod init;
 mod install;
+mod leftovers;
 mod list_demo;
 mod problem_matcher;
 mod readme;
