@@ -223,7 +223,7 @@ impl FlowStep {
 pub const CHANGED: &str = "[changed]";
 
 impl Finding {
-    /// The matching key (README, "How it works"): package, function, kind and
+    /// The matching key (docs/architecture.md, "How it works"): package, function, kind and
     /// normalised expression.
     /// Package-level initialisers are all called `init`, so they also keep their file.
     pub fn key(&self) -> Key {

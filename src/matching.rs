@@ -2,7 +2,7 @@
 //! Pure: the only knowledge of the change it needs is a [`LineMap`] built from the two
 //! trees' files.
 //!
-//! The verdict is per package (README, "How it works"): a package has a new escape when
+//! The verdict is per package (docs/architecture.md, "How it works"): a package has a new escape when
 //! the head has more heap findings of one kind and normalised expression than the base,
 //! counting every copy the compiler prints. An inlined body or a generic instantiation
 //! compiled again, in the same package or an importer, is another allocation, so copies

@@ -314,7 +314,7 @@ func Ints() {
 }
 "#;
 
-/// Every copy the compiler prints is an allocation (README, "How it works"): a generic
+/// Every copy the compiler prints is an allocation (docs/architecture.md, "How it works"): a generic
 /// function instantiated with new shapes in a package is compiled there again, so its
 /// allocations are new copies, counted in the compiling package. Inlined calls whose
 /// allocation stays on the caller's stack, and the old caller moved to another file,

@@ -2,7 +2,7 @@
 //! shape (new with flows, fixed, moved, allowed, stale, expired, a config change with
 //! added and removed entries and a build change, the base's rules, a working-tree
 //! head), also in a strict reading that refuses any field the schema does not name;
-//! `schema/allowlist.schema.json` against the README's allowlists and the one
+//! `schema/allowlist.schema.json` against the documented allowlists and the one
 //! `escape-gate init` writes.
 
 use serde_json::Value;
@@ -230,18 +230,23 @@ fn real_reports_of_every_shape_follow_the_report_schema() {
     assert_valid("shard", &shard);
 }
 
-/// The ```yaml blocks of the README that are allowlists (they start with
+/// The ```yaml blocks of the documentation that are allowlists (they start with
 /// `version: 1`), and the allowlist `escape-gate init` writes.
 #[test]
-fn the_readme_and_init_allowlists_follow_the_allowlist_schema() {
+fn the_documented_and_init_allowlists_follow_the_allowlist_schema() {
     let validator = jsonschema::validator_for(&schema("allowlist.schema.json")).expect("compiles");
-    let readme = include_str!("../README.md");
-    let blocks = fenced_blocks(readme, "yaml");
+    let docs = [
+        include_str!("../README.md"),
+        include_str!("../docs/guide.md"),
+        include_str!("../docs/reference.md"),
+    ]
+    .concat();
+    let blocks = fenced_blocks(&docs, "yaml");
     let allowlists: Vec<&String> = blocks
         .iter()
         .filter(|b| b.starts_with("version: 1\n") || b.starts_with("# yaml-language-server"))
         .collect();
-    assert!(!allowlists.is_empty(), "the README shows an allowlist");
+    assert!(!allowlists.is_empty(), "the documentation shows an allowlist");
 
     let repo = TestRepo::go_module(&[("a.go", "package m\n")]);
     repo.run(&["init"]).assert_code(0);

@@ -1,4 +1,4 @@
-//! The verdict is per package and counts every copy (README, "How it works"): a new
+//! The verdict is per package and counts every copy (docs/architecture.md, "How it works"): a new
 //! inlined copy of an existing allocation is new, code that moved between the functions
 //! of a package is moved, hot paths stay strict, and findings the compiler places in
 //! files that are not in the checkout (`//line`) are compared, never dropped.

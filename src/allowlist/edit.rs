@@ -148,7 +148,7 @@ pub struct EditError(String);
 
 fn refuse(what: impl Into<String>) -> EditError {
     EditError(format!(
-        "{}\nhint: edit the file by hand (the README's section \"The allowlist\" shows the format)",
+        "{}\nhint: edit the file by hand (escape-gate's docs/reference.md, section \"The allowlist file\", shows the format)",
         what.into()
     ))
 }

@@ -54,7 +54,7 @@ version: 1
 #   exclude: ["internal/gen/..."] # repository-relative directories (`...`: anything below)
 #   tags: ["integration"]         # build tags, added to --tags
 #   flags: ["-pgo=off"]           # only flags known to be safe: -tags=, -mod=, -race,
-#                                 # -msan, -asan, -pgo=, -p= (see the README)
+#                                 # -msan, -asan, -pgo=, -p= (see docs/reference.md)
 
 # Each entry allows the new escapes it matches; the first entry that matches, has not
 # expired and has count left takes an escape. For example:
@@ -160,7 +160,7 @@ pub fn run(args: Args) -> Result<Exit> {
     writeln!(
         out,
         "  - try it: `escape-gate diff` compares your working tree with the merge-base of HEAD\n\
-         \x20   and your branch's upstream (the README says how to compare with main);\n\
+         \x20   and your branch's upstream (docs/guide.md says how to compare with main);\n\
          \x20 - commit {}: `git add {}`.",
         if written.len() == 1 {
             "it"

@@ -24,7 +24,7 @@ use super::*;
 ///
 /// Why a second build rather than `-m=2` for every build: measured on
 /// klauspost/compress v1.18.0 (31 packages, one leaf package changed, Go 1.26, 2 busy
-/// cores; table in the README section "Explaining and accepting escapes"). `go build`
+/// cores; table in docs/architecture.md, "Why `-m=2` only on demand"). `go build`
 /// itself is not measurably slower with `-m=2` (noise is about a second), but its
 /// output is 4x larger (4.0 MB against 0.97 MB per side; parse 5-7 ms against 1.5-2
 /// ms), paid on every run although explanations are read only when an escape is new.

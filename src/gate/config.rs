@@ -235,7 +235,7 @@ pub(super) fn read_config(
 pub(super) fn parse_config(text: &str, origin: &Origin) -> Result<Config> {
     Config::parse(text, &origin.to_string()).map_err(|err| {
         anyhow::anyhow!(
-            "{err}\nhint: see the allowlist format in escape-gate's README (section \"The allowlist\")"
+            "{err}\nhint: see the allowlist format in escape-gate's docs/reference.md (section \"The allowlist file\")"
         )
     })
 }

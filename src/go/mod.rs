@@ -290,7 +290,7 @@ impl<'a> Unit<'a> {
 /// several times as much text, and a different flag is a different build-cache key. The
 /// gate therefore builds everything with `-m` and, only when an explanation is wanted,
 /// rebuilds the few packages that hold new escapes with `-m=2` (see [`build_packages`]
-/// and the measurement in the README, "Explaining and accepting escapes").
+/// and the measurement in docs/architecture.md, "Why `-m=2` only on demand").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
     /// `-gcflags=-m`: one line per decision.

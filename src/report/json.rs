@@ -1,4 +1,4 @@
-//! The machine report: one JSON object, a public interface documented in the README.
+//! The machine report: one JSON object, a public interface documented in schema/report.schema.json.
 //! Bump [`SCHEMA_VERSION`] on any incompatible change.
 
 use std::io::{self, Write};

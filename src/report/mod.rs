@@ -27,7 +27,7 @@ pub mod words;
 pub enum Format {
     /// For people: each new escape with its source line, then a diff of the escape listings.
     Text,
-    /// For programs: one JSON object, schema in the README.
+    /// For programs: one JSON object, schema in schema/report.schema.json.
     Json,
     /// For GitHub Actions: an error annotation per new escape (changed lines first), the
     /// job summary in $GITHUB_STEP_SUMMARY and step outputs in $GITHUB_OUTPUT.
@@ -56,7 +56,7 @@ impl Format {
 pub enum ListFormat {
     /// Findings grouped by package and function.
     Text,
-    /// One JSON object, schema in the README.
+    /// One JSON object, schema in schema/report.schema.json.
     Json,
 }
 
