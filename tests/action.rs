@@ -483,8 +483,7 @@ fn parse_kv(text: &str) -> HashMap<String, String> {
 /// a `feature` branch from the base that adds one heap escape. Returns the repository,
 /// the merge-base, main's tip and the feature's tip.
 fn origin() -> (TestRepo, String, String, String) {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     // main moves on after the branch point with an escape of its own: compared with
     // main's tip instead of the merge-base, the PR would look like it fixed it.
     repo.write(
@@ -1039,8 +1038,7 @@ fn without_a_report_or_a_pull_request_nothing_is_posted() {
 fn a_long_report_is_cut_under_githubs_limit_and_points_at_the_job_summary() {
     require_go();
     // A feature that adds 1,500 heap escapes.
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.git(&["checkout", "-q", "-b", "feature"]);
     let mut many = String::from("package m\n");
     for i in 0..1500 {
@@ -1443,7 +1441,7 @@ fn assert_base_from_the_cache(report: &serde_json::Value) {
 #[test]
 fn stale_entries_are_reported_on_a_push_to_the_default_branch() {
     require_go();
-    let origin = TestRepo::go_module(&[(
+    let (origin, _) = TestRepo::go_module(&[(
         "p/p.go",
         "package p\n\n// Keep returns n.\nfunc Keep(n int) int {\n\treturn n\n}\n",
     )]);

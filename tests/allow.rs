@@ -38,8 +38,7 @@ func Reset() {
 
 /// A repository whose head commit adds two escapes; returns (repo, base, head).
 fn repo_with_new_escapes() -> (TestRepo, String, String) {
-    let repo = TestRepo::go_module(&[("internal/codec/codec.go", BASE_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("internal/codec/codec.go", BASE_GO)]);
     repo.write("internal/codec/codec.go", HEAD_GO);
     let head = repo.commit("head");
     (repo, base, head)

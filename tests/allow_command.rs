@@ -34,7 +34,7 @@ const CONFIG: &str = ".escape-gate.yml";
 
 /// A repository whose working tree adds escapes to its only commit.
 fn repo_with_uncommitted_escapes() -> TestRepo {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write("a.go", HEAD_GO);
     repo
 }
@@ -163,8 +163,7 @@ fn allow_needs_a_reason() {
 /// the command says how to make the entries count.
 #[test]
 fn allow_on_a_commit_edits_the_working_tree_file() {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write("a.go", HEAD_GO);
     let head = repo.commit("head");
     let run = run_touching_only_config(&repo, &["allow", "--reason", "ok", &base, &head]);

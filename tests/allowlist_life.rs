@@ -34,7 +34,7 @@ fn diff_json(repo: &TestRepo, args: &[&str]) -> (Run, Value) {
 /// The user's first week: `allow`, commit, keep working, merge, keep working.
 #[test]
 fn an_entry_is_kept_until_its_change_merges_then_pruned() {
-    let repo = TestRepo::go_module(&[("p/p.go", BASE_GO), ("other/other.go", OTHER_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("p/p.go", BASE_GO), ("other/other.go", OTHER_GO)]);
     repo.git(&["checkout", "-q", "-b", "feature"]);
     repo.write("p/p.go", HEAD_GO);
     let run = repo.run(&["allow", "--reason", "the caller keeps it"]);
@@ -118,7 +118,7 @@ fn an_entry_is_kept_until_its_change_merges_then_pruned() {
 /// An entry whose escape no revision has any more: remove it.
 #[test]
 fn an_entry_whose_escape_is_gone_is_to_be_removed() {
-    let repo = TestRepo::go_module(&[("p/p.go", HEAD_GO), ("other/other.go", OTHER_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("p/p.go", HEAD_GO), ("other/other.go", OTHER_GO)]);
     repo.write(
         CONFIG,
         "version: 1\nallow:\n  - path: \"p/p.go\"\n    function: \"Keep\"\n    reason: the caller keeps it\n",
@@ -159,8 +159,7 @@ const POLICY: &str = "version: 1\nallow:\n  - path: \"**\"\n    function: \"Appe
 /// config change when a head adds one.
 #[test]
 fn policy_entries_are_never_stale_and_are_shown_when_added() {
-    let repo = TestRepo::go_module(&[("p/p.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", BASE_GO)]);
     repo.write("p/fill.go", "package p\n\nvar buf []byte\n\n// Fill fills.\nfunc Fill(n int) {\n\tbuf = make([]byte, n)\n}\n");
     repo.write(CONFIG, POLICY);
     let head = repo.commit("Fill, and the policy");
@@ -200,7 +199,7 @@ fn policy_entries_are_never_stale_and_are_shown_when_added() {
 
 #[test]
 fn stale_takes_only_never() {
-    let repo = TestRepo::go_module(&[("p/p.go", BASE_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("p/p.go", BASE_GO)]);
     repo.write(
         CONFIG,
         "version: 1\nallow:\n  - path: \"**\"\n    reason: x\n    stale: always\n",

@@ -9,8 +9,7 @@ const ALL: &str = "escapes,variable-make,inlining,bounds";
 
 /// Commits `base`, then `head`, and runs `diff --format json` on the two commits.
 fn compare(base: &[(&str, &str)], head: &[(&str, &str)], args: &[&str], code: i32) -> Value {
-    let repo = TestRepo::go_module(base);
-    let base_commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base_commit) = TestRepo::go_module(base);
     for (path, text) in head {
         repo.write(path, text);
     }
@@ -272,8 +271,7 @@ func Keep(a int) {
 \tsink = &x
 }
 ";
-    let repo = TestRepo::go_module(&[("a.go", base)]);
-    let base_commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base_commit) = TestRepo::go_module(&[("a.go", base)]);
     repo.remove("a.go");
     repo.write("moved.go", moved);
     let head_commit = repo.commit("move");
@@ -540,7 +538,7 @@ func F() {
 #[test]
 fn allow_writes_the_check_of_what_it_accepts() {
     let config = "version: 1\nchecks: [escapes, bounds]\n";
-    let repo = TestRepo::go_module(&[("a.go", BOUNDED), (".escape-gate.yml", config)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", BOUNDED), (".escape-gate.yml", config)]);
     repo.write(
         "a.go",
         "package m\n\nfunc Third(xs []int) int {\n\treturn xs[2]\n}\n",

@@ -78,8 +78,7 @@ fn assert_only_moves(repo: &TestRepo, base: &str, head: &str) {
 
 #[test]
 fn comments_inserted_above_report_nothing() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.write(
         "a.go",
         &A_GO.replace(
@@ -93,8 +92,7 @@ fn comments_inserted_above_report_nothing() {
 
 #[test]
 fn function_moved_down_the_file_reports_nothing() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     let keep = "// Keep stores a new T in a package variable, so it escapes.\nfunc Keep(a int) {\n\tsink = &T{A: a}\n}\n";
     assert!(A_GO.contains(keep));
     let moved = format!("{}\n{keep}", A_GO.replace(keep, ""));
@@ -105,8 +103,7 @@ fn function_moved_down_the_file_reports_nothing() {
 
 #[test]
 fn function_moved_to_another_file_of_the_package_reports_nothing() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     let address = "// Address returns the address of a local, which moves it to the heap.\nfunc Address(a int) *int {\n\tx := a * 2\n\treturn &x\n}\n";
     assert!(A_GO.contains(address));
     repo.write("a.go", &A_GO.replace(address, ""));
@@ -117,8 +114,7 @@ fn function_moved_to_another_file_of_the_package_reports_nothing() {
 
 #[test]
 fn renamed_file_reports_nothing() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.rename("a.go", "types.go");
     let head = repo.commit("rename");
     assert_only_moves(&repo, &base, &head);
@@ -126,8 +122,7 @@ fn renamed_file_reports_nothing() {
 
 #[test]
 fn one_added_escape_is_reported_once_with_its_function() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.write(
         "a.go",
         &A_GO.replace("\treturn t.A + t.B\n", "\tsink = &t\n\treturn t.A + t.B\n"),
@@ -177,8 +172,7 @@ fn one_added_escape_is_reported_once_with_its_function() {
 
 #[test]
 fn a_third_identical_escape_is_one_new_escape_at_its_line() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.write(
         "a.go",
         &A_GO.replace(
@@ -201,8 +195,7 @@ fn a_third_identical_escape_is_one_new_escape_at_its_line() {
 
 #[test]
 fn a_traded_escape_is_one_fixed_and_one_new() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.write(
         "a.go",
         &A_GO.replace(
@@ -225,8 +218,7 @@ fn a_traded_escape_is_one_fixed_and_one_new() {
 
 #[test]
 fn a_fixed_escape_alone_exits_zero_and_shows_with_show_fixed() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.write("a.go", &A_GO.replace("\tsink = &T{A: a}\n", "\t_ = a\n"));
     let head = repo.commit("fix");
     let (run, json) = json_diff(&repo, &[&base, &head]);
@@ -253,8 +245,7 @@ fn a_fixed_escape_alone_exits_zero_and_shows_with_show_fixed() {
 
 #[test]
 fn a_renamed_function_is_moved_not_new() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.write(
         "a.go",
         &A_GO.replace("func Address(a int)", "func AddressOf(a int)"),
@@ -271,8 +262,7 @@ fn a_renamed_function_is_moved_not_new() {
 #[test]
 fn a_function_moved_to_another_package_is_moved_not_new() {
     let parse = "package a\n\ntype Doc struct{ Body string }\n\nvar last *Doc\n\nfunc Parse(s string) {\n\tlast = &Doc{Body: s}\n}\n";
-    let repo = TestRepo::go_module(&[("a/a.go", parse), ("b/b.go", "package b\n")]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a/a.go", parse), ("b/b.go", "package b\n")]);
     repo.write("a/a.go", "package a\n");
     repo.write(
         "b/b.go",
@@ -321,8 +311,7 @@ func Ints() {
 /// add nothing.
 #[test]
 fn new_generic_instantiations_are_new_copies_and_inlined_calls_that_stay_local_are_not() {
-    let repo = TestRepo::go_module(&[("gen/gen.go", GEN_GO), ("use/use.go", USE_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("gen/gen.go", GEN_GO), ("use/use.go", USE_GO)]);
     // New instantiations with new shapes, used without escaping, in a new package and
     // in the old one; new inlined calls of an allocating function; the old caller
     // moved to another file.
@@ -383,7 +372,7 @@ func Strings() int {
 
 #[test]
 fn uncommitted_and_untracked_changes_are_seen() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.commit("base");
     // The working tree is the default head; on main without upstream the base is HEAD.
     let clean = repo.run_untouched(&["diff"]);
@@ -413,7 +402,7 @@ fn uncommitted_and_untracked_changes_are_seen() {
 
 #[test]
 fn default_base_is_the_merge_base_with_main() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", A_GO)]);
     repo.commit("base");
     repo.git(&["checkout", "-q", "-b", "feature"]);
     repo.write("b.go", "package m\n\nfunc B() *T {\n\treturn &T{A: 1}\n}\n");
@@ -483,7 +472,7 @@ fn a_go_work_workspace() {
 
 #[test]
 fn test_only_and_constraint_excluded_packages_are_skipped_like_go_build_does() {
-    let repo = TestRepo::go_module(&[
+    let (repo, base) = TestRepo::go_module(&[
         ("a.go", A_GO),
         (
             "it/it_test.go",
@@ -494,7 +483,6 @@ fn test_only_and_constraint_excluded_packages_are_skipped_like_go_build_does() {
             "//go:build plan9\n\npackage plan9only\n\nvar P = new(int)\n",
         ),
     ]);
-    let base = repo.commit("base");
     repo.write(
         "a.go",
         &A_GO.replace("\treturn t.A + t.B\n", "\tsink = &t\n\treturn t.A + t.B\n"),
@@ -512,8 +500,7 @@ fn test_only_and_constraint_excluded_packages_are_skipped_like_go_build_does() {
 /// and the JSON schema describes every count of `summary`.
 #[test]
 fn every_count_is_explained_where_it_is_printed() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
     let address = "// Address returns the address of a local, which moves it to the heap.\nfunc Address(a int) *int {\n\tx := a * 2\n\treturn &x\n}\n";
     repo.write("a.go", &A_GO.replace(address, ""));
     repo.write("address.go", &format!("package m\n\n{address}"));

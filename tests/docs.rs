@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::schemas::fenced_blocks;
-use crate::support::{escape_gate, Run};
+use crate::support::{escape_gate, normalise_machine, Run};
 
 const README: &str = include_str!("../README.md");
 const REFERENCE: &str = include_str!("../docs/reference.md");
@@ -22,12 +22,6 @@ fn demo(args: &[&str]) -> Run {
     let run = Run::from_output(escape_gate().args(&all).output().expect("run demo"));
     run.assert_code(0);
     run
-}
-
-/// `go1.26.8 linux/amd64` and the like, which depend on the machine.
-fn without_go_version(text: &str) -> String {
-    let re = regex::Regex::new(r"go1\.\d+(\.\d+)?(rc\d+)? \w+/\w+").expect("regex");
-    re.replace_all(text, "GO").into_owned()
 }
 
 /// `go1.26` of the first `go1.26.8` in `text`.
@@ -66,7 +60,7 @@ fn the_sample_failing_run_is_what_the_demo_prints() {
     let end = report.find("\nhint: ").expect("a hint line");
     let hint_end = report[end + 1..].find('\n').expect("end of the hint") + end + 2;
     let report = &report[..hint_end];
-    let (sample, report) = (without_go_version(&sample), without_go_version(report));
+    let (sample, report) = (normalise_machine(&sample), normalise_machine(report));
     if go_minor(&block_after("What a failing run prints", "text")) == go_minor(&run.stdout) {
         assert_eq!(
             sample, report,

@@ -270,7 +270,7 @@ fn assert_error(run: &Run, phrases: &[&str]) {
 
 /// A module with a base commit and a head commit (the head adds `head.go`).
 fn two_commit_module() -> TestRepo {
-    let repo = TestRepo::go_module(&[("main.go", MAIN_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("main.go", MAIN_GO)]);
     repo.write(
         "head.go",
         "package main\n\nfunc helper() int { return 1 }\n",
@@ -441,8 +441,7 @@ fn unknown_revision_json_format_still_prints_no_report() {
 /// A three-commit module and a `--depth=1` clone of it. Returns (origin, clone, ids of
 /// the three commits).
 fn shallow_clone() -> (TestRepo, TestRepo, Vec<String>) {
-    let origin = TestRepo::go_module(&[("main.go", MAIN_GO)]);
-    let first = origin.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (origin, first) = TestRepo::go_module(&[("main.go", MAIN_GO)]);
     origin.write("a.go", "package main\n\nfunc a() int { return 1 }\n");
     let second = origin.commit("second");
     origin.write("b.go", "package main\n\nfunc b() int { return 2 }\n");
@@ -633,7 +632,7 @@ fn module_added_in_head_names_the_base_side() {
 
 #[test]
 fn module_removed_in_head_names_the_head_side() {
-    let repo = TestRepo::go_module(&[("main.go", MAIN_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("main.go", MAIN_GO)]);
     repo.remove("go.mod");
     repo.remove("main.go");
     repo.write("README.md", "# no longer Go\n");
@@ -690,7 +689,7 @@ fn a_non_executable_go_file_on_path_is_not_go() {
 
 #[test]
 fn base_that_does_not_build_is_an_error_naming_the_base() {
-    let repo = TestRepo::go_module(&[("main.go", UNDEFINED_X_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("main.go", UNDEFINED_X_GO)]);
     repo.write("main.go", MAIN_GO);
     repo.commit("fix the build");
     for format in ["text", "json"] {
@@ -709,7 +708,7 @@ fn base_that_does_not_build_is_an_error_naming_the_base() {
 
 #[test]
 fn head_that_does_not_build_is_an_error_naming_the_head() {
-    let repo = TestRepo::go_module(&[("main.go", MAIN_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("main.go", MAIN_GO)]);
     repo.write("main.go", UNDEFINED_X_GO);
     repo.commit("break the build");
     for format in ["text", "json"] {
@@ -728,7 +727,7 @@ fn head_that_does_not_build_is_an_error_naming_the_head() {
 
 #[test]
 fn head_with_a_syntax_error_is_an_error_naming_the_head() {
-    let repo = TestRepo::go_module(&[("main.go", MAIN_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("main.go", MAIN_GO)]);
     repo.write("main.go", SYNTAX_ERROR_GO);
     repo.commit("break the syntax");
     let run = run_untouched(&repo, &["diff", "HEAD~1", "HEAD"]);
@@ -740,7 +739,7 @@ fn head_with_a_syntax_error_is_an_error_naming_the_head() {
 
 #[test]
 fn working_tree_that_does_not_build_is_an_error_naming_it() {
-    let repo = TestRepo::go_module(&[("main.go", MAIN_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("main.go", MAIN_GO)]);
     // Uncommitted breakage: the default head is the working tree.
     repo.write("main.go", UNDEFINED_X_GO);
     let run = run_untouched(&repo, &["diff", "HEAD"]);

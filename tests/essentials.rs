@@ -52,8 +52,7 @@ fn messages(report: &Value, key: &str) -> Vec<String> {
 
 #[test]
 fn a_new_escape_fails_the_gate() {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(
         "a.go",
         &BASE_GO.replace(
@@ -74,8 +73,7 @@ fn a_new_escape_fails_the_gate() {
 
 #[test]
 fn code_that_moved_is_silent() {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     // Keep goes to a file of its own below some new code; a.go is renamed.
     repo.remove("a.go");
     repo.write(
@@ -95,8 +93,7 @@ fn code_that_moved_is_silent() {
 
 #[test]
 fn a_fixed_escape_is_reported_and_passes() {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(
         "a.go",
         &BASE_GO.replace("\tx := a\n\tsink = &x", "\tx := a\n\tsink = nil\n\t_ = x"),
@@ -119,8 +116,7 @@ fn a_fixed_escape_is_reported_and_passes() {
 
 #[test]
 fn a_build_that_fails_is_exit_2_with_the_compiler_errors() {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(
         "b.go",
         "package m\n\nfunc Broken() int { return undefinedName }\n",

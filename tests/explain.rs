@@ -96,8 +96,7 @@ fn assert_steps(flow: &[String], wanted: &[&str]) {
 
 #[test]
 fn common_causes_are_explained() {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write("a.go", CAUSES_GO);
     let head = repo.commit("head");
 
@@ -202,8 +201,7 @@ func Keep(a int) int {
 /// points at the line that did.
 #[test]
 fn a_flow_through_a_changed_line_is_marked() {
-    let repo = TestRepo::go_module(&[("a.go", KEEP_BASE)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a.go", KEEP_BASE)]);
     repo.write("a.go", &KEEP_BASE.replace("\t_ = p\n", "\tsinkp = p\n"));
     let run = repo.run_untouched(&["diff", "--explain", "--format", "json", &base]);
     run.assert_code(1);
@@ -224,7 +222,7 @@ fn a_flow_through_a_changed_line_is_marked() {
 
 #[test]
 fn explain_shows_the_escapes_at_one_line() {
-    let repo = TestRepo::go_module(&[
+    let (repo, _) = TestRepo::go_module(&[
         ("a.go", CAUSES_GO),
         (
             "sub/s.go",
@@ -286,7 +284,7 @@ fn explain_shows_the_escapes_at_one_line() {
 /// repository; a path outside it is exit 2, naming it.
 #[test]
 fn explain_takes_paths_from_the_current_directory() {
-    let repo = TestRepo::go_module(&[
+    let (repo, _) = TestRepo::go_module(&[
         ("a.go", CAUSES_GO),
         (
             "sub/s.go",

@@ -227,7 +227,7 @@ fn a_second_machine_compiles_nothing_the_first_compiled() {
     let stamp = format!("// Test run {nonce}.\n");
     let codec = |body: &str| format!("{stamp}package codec\n\n{body}");
     let sum = "func Sum(b []byte) int {\n\tn := 0\n\tfor _, c := range b {\n\t\tn += int(c)\n\t}\n\treturn n\n}\n";
-    let origin = TestRepo::go_module(&[
+    let (origin, _) = TestRepo::go_module(&[
         ("run.go", &format!("{stamp}package m\n\nconst Run = {nonce:?}\n")),
         ("codec/codec.go", &codec(sum)),
         (
@@ -398,8 +398,7 @@ fn a_repository_cannot_name_a_cache_program() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
-    let repo = TestRepo::go_module(&[("a.go", "package m\n\nvar sink *int\n")]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", "package m\n\nvar sink *int\n")]);
     let config = format!(
         "GOCACHEPROG={p}\nGOFLAGS=-toolexec={p}\nGOENV={p}\n",
         p = program.display()

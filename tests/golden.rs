@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{escape_gate, Run, TestRepo};
+use crate::support::{normalise_machine, Run, TestRepo};
 
 const BASE_GO: &str = "package shop
 
@@ -62,8 +62,7 @@ allow:
 ";
 
 fn golden_repo() -> (TestRepo, String, String) {
-    let repo = TestRepo::go_module(&[("shop/shop.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("shop/shop.go", BASE_GO)]);
     repo.write("shop/shop.go", HEAD_GO);
     repo.write(".escape-gate.yml", HEAD_CONFIG);
     let head = repo.commit("head");
@@ -71,43 +70,9 @@ fn golden_repo() -> (TestRepo, String, String) {
 }
 
 fn run(repo: &TestRepo, args: &[&str]) -> Run {
-    let output = escape_gate()
-        .args(args)
-        .env("ESCAPE_GATE_CACHE", "off")
-        .current_dir(repo.path())
-        .output()
-        .expect("run escape-gate");
-    Run::from_output(output)
-}
-
-/// The machine's Go version and target, as the reports print them.
-fn go_env() -> (String, String, String) {
-    let out = std::process::Command::new("go")
-        .args(["env", "GOVERSION", "GOOS", "GOARCH"])
-        .env("GOTOOLCHAIN", "local")
-        .output()
-        .expect("go env");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut lines = text.lines().map(str::to_string);
-    let mut next = || lines.next().expect("go env line");
-    (next(), next(), next())
-}
-
-fn normalise(text: &str) -> String {
-    let (version, goos, goarch) = go_env();
-    text.replace(
-        &format!("{version} {goos}/{goarch}"),
-        "GO_VERSION GOOS/GOARCH",
-    )
-    .replace(
-        &format!("\"go_version\": \"{version}\""),
-        "\"go_version\": \"GO_VERSION\"",
-    )
-    .replace(&format!("\"goos\": \"{goos}\""), "\"goos\": \"GOOS\"")
-    .replace(
-        &format!("\"goarch\": \"{goarch}\""),
-        "\"goarch\": \"GOARCH\"",
-    )
+    repo.run_with(args, |cmd| {
+        cmd.env("ESCAPE_GATE_CACHE", "off");
+    })
 }
 
 #[track_caller]
@@ -115,7 +80,7 @@ fn assert_golden(name: &str, actual: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
-    let actual = normalise(actual);
+    let actual = normalise_machine(actual);
     if std::env::var_os("ESCAPE_GATE_BLESS").is_some() {
         std::fs::write(&path, &actual).expect("write golden file");
         return;

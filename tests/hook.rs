@@ -27,7 +27,7 @@ func Local(a int) int {
 /// A clone with a bare `origin`, `main` pushed, the hook installed. Returns the repo
 /// and the remote's path.
 fn pushed_repo() -> (TestRepo, tempfile::TempDir) {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", A_GO)]);
     let remote = add_bare_origin(&repo);
     repo.git(&["push", "-q", "-u", "origin", "main"]);
     repo.git(&["remote", "set-head", "origin", "main"]);
@@ -298,7 +298,7 @@ fn no_verify_and_escape_gate_skip_bypass_the_hook() {
 
 #[test]
 fn a_foreign_hook_is_not_overwritten_unless_forced_and_uninstall_restores_it() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", A_GO)]);
     let hook = repo.path().join(".git/hooks/pre-push");
     let foreign = "#!/bin/sh\necho team hook\n";
     fs::write(&hook, foreign).expect("write hook");
@@ -338,7 +338,7 @@ fn a_foreign_hook_is_not_overwritten_unless_forced_and_uninstall_restores_it() {
 #[test]
 fn core_hooks_path_is_honoured() {
     let (repo, remote) = {
-        let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+        let (repo, _) = TestRepo::go_module(&[("a.go", A_GO)]);
         let remote = add_bare_origin(&repo);
         repo.git(&["push", "-q", "-u", "origin", "main"]);
         (repo, remote)
@@ -357,7 +357,7 @@ fn core_hooks_path_is_honoured() {
 
 #[test]
 fn the_hook_says_so_when_the_binary_is_gone() {
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", A_GO)]);
     let remote = add_bare_origin(&repo);
     let bin = tempfile::tempdir().expect("temp");
     let copy = bin.path().join("escape-gate");
@@ -516,7 +516,7 @@ fn the_pre_commit_framework_runs_the_hook_on_a_real_push() {
     hooks_repo.write(".pre-commit-hooks.yaml", &manifest);
     let hooks_rev = hooks_repo.commit("hooks");
 
-    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", A_GO)]);
     let remote = add_bare_origin(&repo);
     repo.write(
         ".pre-commit-config.yaml",

@@ -19,7 +19,7 @@ fn init(repo: &TestRepo, args: &[&str]) -> Run {
 
 #[test]
 fn writes_a_usable_allowlist_and_the_example_workflow() {
-    let repo = TestRepo::go_module(&[(
+    let (repo, _) = TestRepo::go_module(&[(
         "a.go",
         "package m\n\nvar sink *int\n\nfunc Keep(a int) int {\n\tx := a\n\treturn x\n}\n",
     )]);
@@ -86,7 +86,7 @@ fn writes_a_usable_allowlist_and_the_example_workflow() {
 
 #[test]
 fn writes_the_missing_file_and_leaves_the_existing_one_alone() {
-    let repo = TestRepo::go_module(&[]);
+    let (repo, _) = TestRepo::go_module(&[]);
     repo.write(ALLOWLIST, "version: 1\n# mine\n");
     let run = init(&repo, &[]);
     run.assert_code(0);
@@ -130,7 +130,7 @@ fn writes_the_missing_file_and_leaves_the_existing_one_alone() {
 
 #[test]
 fn refuses_when_both_files_exist_and_names_them() {
-    let repo = TestRepo::go_module(&[]);
+    let (repo, _) = TestRepo::go_module(&[]);
     repo.write(ALLOWLIST, "version: 1\n");
     repo.write(WORKFLOW, "name: mine\n");
     let before = repo.snapshot();
@@ -153,7 +153,7 @@ fn refuses_when_both_files_exist_and_names_them() {
 /// `init` for the workflow. init writes the workflow and keeps the entry.
 #[test]
 fn init_after_allow_writes_the_workflow() {
-    let repo = TestRepo::go_module(&[(
+    let (repo, _) = TestRepo::go_module(&[(
         "a.go",
         "package m\n\nvar sink *int\n\nfunc Keep(a int) int {\n\tx := a\n\treturn x\n}\n",
     )]);
@@ -183,7 +183,7 @@ fn init_after_allow_writes_the_workflow() {
 
 #[test]
 fn force_replaces_files_and_links_but_never_writes_through_a_link() {
-    let repo = TestRepo::go_module(&[]);
+    let (repo, _) = TestRepo::go_module(&[]);
     let outside = tempfile::tempdir().expect("tmp");
     let target = outside.path().join("theirs.yml");
     fs::write(&target, "not yours\n").expect("write");

@@ -21,7 +21,7 @@ func Pair() (*Point, *Point) {
 
 #[test]
 fn list_groups_by_package_and_function_with_counts() {
-    let repo = TestRepo::go_module(&[("shapes/shapes.go", SHAPES_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("shapes/shapes.go", SHAPES_GO)]);
     repo.commit("shapes");
     let run = repo.run_untouched(&["list"]);
     run.assert_code(0);
@@ -106,7 +106,7 @@ fn help_and_version() {
 /// compiler printed is dropped without a word.
 #[test]
 fn list_warns_about_lines_it_does_not_recognise() {
-    let repo = TestRepo::go_module(&[(
+    let (repo, _) = TestRepo::go_module(&[(
         "cg/cg.go",
         "package cg\n\n/*\n#warning \"escape-gate test warning\"\nstatic int add(int a, int b) { return a + b; }\n*/\nimport \"C\"\n\n// Add adds.\nfunc Add(a, b int) int { return int(C.add(C.int(a), C.int(b))) }\n",
     )]);

@@ -7,12 +7,10 @@
 
 use regex::Regex;
 
-use crate::support::{Run, TestRepo};
+use crate::support::{formats, Run, TestRepo};
 
 /// setup-go's matchers.json, verbatim.
 const SETUP_GO: &str = r"^\s*(\.{0,2}[\/\\].+\.go):(?:(\d+):(\d+):)? (.*)";
-
-const FORMATS: [&str; 5] = ["text", "json", "github", "sarif", "markdown"];
 
 #[track_caller]
 fn assert_no_line_matches(what: &str, run: &Run) {
@@ -29,14 +27,13 @@ fn assert_no_line_matches(what: &str, run: &Run) {
 
 #[test]
 fn reports_of_a_new_escape_never_match() {
-    let repo = TestRepo::go_module(&[
+    let (repo, base) = TestRepo::go_module(&[
         (
             "a.go",
             "package m\n\nvar sink *int\n\nfunc Old(a int) {\n\ty := a\n\tsink = &y\n}\n\nfunc Mover(a int) {\n\tz := a\n\tsink = &z\n}\n",
         ),
         ("sub/s.go", "package sub\n\nfunc S() int { return 1 }\n"),
     ]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
     repo.write(
         ".escape-gate.yml",
         "version: 1\nallow:\n  - path: \"gone/*.go\"\n    reason: \"stale\"\n",
@@ -52,7 +49,7 @@ fn reports_of_a_new_escape_never_match() {
     );
     let head = repo.commit("head");
 
-    for format in FORMATS {
+    for format in formats().iter().map(String::as_str) {
         let run = repo.run(&["diff", "--format", format, "--show-fixed", &base, &head]);
         run.assert_code(1);
         assert_no_line_matches(format, &run);
@@ -73,11 +70,10 @@ fn reports_of_a_new_escape_never_match() {
 
 #[test]
 fn relayed_compiler_errors_never_match() {
-    let repo = TestRepo::go_module(&[
+    let (repo, base) = TestRepo::go_module(&[
         ("a.go", "package m\n\nfunc A() int { return 1 }\n"),
         ("sub/s.go", "package sub\n\nfunc S() int { return 1 }\n"),
     ]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
     // The compiler names the root package's files `./b.go`, the others `sub/s.go`.
     repo.write("b.go", "package m\n\nfunc B() { y }\n");
     repo.write(
@@ -86,7 +82,7 @@ fn relayed_compiler_errors_never_match() {
     );
     let head = repo.commit("does not build");
 
-    for format in FORMATS {
+    for format in formats().iter().map(String::as_str) {
         let run = repo.run(&["diff", "--format", format, &base, &head]);
         run.assert_code(2);
         assert!(
@@ -125,8 +121,7 @@ fn relayed_compiler_errors_never_match() {
 #[test]
 fn quoted_compiler_warnings_never_match() {
     let cgo = "package m\n\n/*\n#warning \"escape-gate test warning\"\nstatic int add(int a, int b) { return a + b; }\n*/\nimport \"C\"\n\n// Add adds.\nfunc Add(a, b int) int { return int(C.add(C.int(a), C.int(b))) }\n";
-    let repo = TestRepo::go_module(&[("cg.go", cgo)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("cg.go", cgo)]);
     repo.write(
         "cg.go",
         &format!("{cgo}\nvar sink *int\n\nfunc Keep(a int) {{\n\tx := a\n\tsink = &x\n}}\n"),
@@ -141,7 +136,7 @@ fn quoted_compiler_warnings_never_match() {
         list.stderr
     );
     assert_no_line_matches("list", &list);
-    for format in FORMATS {
+    for format in formats().iter().map(String::as_str) {
         let run = repo.run(&["diff", "--format", format, &base, &head]);
         run.assert_code(1);
         if format != "sarif" {

@@ -65,8 +65,7 @@ fn run_outside_github(repo: &TestRepo, args: &[&str]) -> Run {
 }
 
 fn repo() -> (TestRepo, String, String) {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write("a.go", HEAD_GO);
     let head = repo.commit("head");
     (repo, base, head)

@@ -137,7 +137,7 @@ allow:
 
 #[test]
 fn real_reports_of_every_shape_follow_the_report_schema() {
-    let repo = TestRepo::go_module(&[
+    let (repo, base) = TestRepo::go_module(&[
         ("a.go", BASE_GO),
         (".escape-gate.yml", BASE_ALLOWLIST),
         (
@@ -145,7 +145,6 @@ fn real_reports_of_every_shape_follow_the_report_schema() {
             "package gen\n\nfunc G() *int { v := 1; return &v }\n",
         ),
     ]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
     repo.write("a.go", HEAD_GO);
     repo.write(".escape-gate.yml", HEAD_ALLOWLIST);
     let head = repo.commit("head");
@@ -248,7 +247,7 @@ fn the_documented_and_init_allowlists_follow_the_allowlist_schema() {
         .collect();
     assert!(!allowlists.is_empty(), "the documentation shows an allowlist");
 
-    let repo = TestRepo::go_module(&[("a.go", "package m\n")]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", "package m\n")]);
     repo.run(&["init"]).assert_code(0);
     let written = repo.read(".escape-gate.yml");
 

@@ -49,7 +49,7 @@ func Keep() {
 }
 "#;
 
-fn module() -> TestRepo {
+fn module() -> (TestRepo, String) {
     TestRepo::go_module(&[
         ("callee/callee.go", CALLEE_GO),
         ("caller/caller.go", CALLER_GO),
@@ -101,8 +101,7 @@ fn verdict(json: &Value) -> Vec<BTreeSet<String>> {
 
 #[test]
 fn a_callee_change_that_makes_a_caller_escape_is_caught_through_reverse_dependencies() {
-    let repo = module();
-    let base = repo.commit("base");
+    let (repo, base) = module();
     repo.write(
         "callee/callee.go",
         &CALLEE_GO.replace(
@@ -134,8 +133,7 @@ fn a_callee_change_that_makes_a_caller_escape_is_caught_through_reverse_dependen
 
 #[test]
 fn a_go_mod_change_analyses_everything() {
-    let repo = module();
-    let base = repo.commit("base");
+    let (repo, base) = module();
     repo.write("go.mod", "module example.com/m\n\ngo 1.23\n");
     let head = repo.commit("go 1.23");
     let (run, json) = diff_json(&repo, &[&base, &head], &[]);
@@ -150,8 +148,7 @@ fn a_go_mod_change_analyses_everything() {
 
 #[test]
 fn a_change_outside_the_packages_builds_nothing() {
-    let repo = module();
-    let base = repo.commit("base");
+    let (repo, base) = module();
     repo.write("docs/notes.md", "# notes\n");
     repo.write(
         "other/other_test.go",
@@ -169,7 +166,7 @@ fn a_change_outside_the_packages_builds_nothing() {
 /// cache, and from the cache.
 #[test]
 fn results_are_identical_with_and_without_the_optimisations() {
-    let repo = module();
+    let (repo, _) = module();
     repo.write(
         "gone/gone.go",
         "package gone\n\nvar p *int\n\nfunc Set() {\n\tv := 2\n\tp = &v\n}\n",
@@ -260,8 +257,7 @@ fn callee_keeps_t(repo: &TestRepo) -> String {
 
 #[test]
 fn trimpath_in_goflags_does_not_hide_escapes() {
-    let repo = module();
-    let base = repo.commit("base");
+    let (repo, base) = module();
     let head = callee_keeps_t(&repo);
     let (run, json) = diff_json(&repo, &[&base, &head], &[("GOFLAGS", "-trimpath -mod=mod")]);
     run.assert_code(1);
@@ -279,8 +275,7 @@ fn trimpath_in_goflags_does_not_hide_escapes() {
 /// above the checkout is never used: the checkout's workspace is its own or none.
 #[test]
 fn trimpath_in_the_go_env_file_and_a_planted_go_work_change_nothing() {
-    let repo = module();
-    let base = repo.commit("base");
+    let (repo, base) = module();
     let head = callee_keeps_t(&repo);
     let env_dir = tempfile::tempdir().expect("temp");
     let goenv = env_dir.path().join("go.env");
@@ -311,8 +306,7 @@ fn trimpath_in_the_go_env_file_and_a_planted_go_work_change_nothing() {
 
 #[test]
 fn build_flags_that_would_silence_the_compiler_are_refused() {
-    let repo = module();
-    let base = repo.commit("base");
+    let (repo, base) = module();
     for flag in ["-gcflags=all=-l", "-trimpath", "-toolexec=/bin/true"] {
         repo.write(
             ".escape-gate.yml",
@@ -331,7 +325,7 @@ fn build_flags_that_would_silence_the_compiler_are_refused() {
 
 #[test]
 fn an_excluded_package_still_passes_its_change_on_to_its_importers() {
-    let repo = module();
+    let (repo, _) = module();
     repo.write(
         ".escape-gate.yml",
         "version: 1\nbuild:\n  exclude: [\"callee/...\"]\n",
@@ -358,7 +352,7 @@ fn an_excluded_package_still_passes_its_change_on_to_its_importers() {
 /// build cache replays its output, printed relative to where it was first built.
 #[test]
 fn a_package_split_into_its_own_module_reports_nothing_new() {
-    let repo = TestRepo::go_module(&[(
+    let (repo, _) = TestRepo::go_module(&[(
         "svc/app/app.go",
         OTHER_GO.replace("package other", "package app").as_str(),
     )]);
@@ -384,7 +378,7 @@ fn a_package_split_into_its_own_module_reports_nothing_new() {
 /// is in no package a build compiles: it does not make every package analysed.
 #[test]
 fn a_constraint_change_in_a_skipped_directory_selects_nothing() {
-    let repo = module();
+    let (repo, _) = module();
     repo.write(
         "_gen/gen.go",
         "//go:build ignore\n\npackage main\n\nfunc main() {}\n",
@@ -409,7 +403,7 @@ fn a_constraint_change_in_a_skipped_directory_selects_nothing() {
 /// change in `_tools/` (used by the workspace) analyses every package.
 #[test]
 fn a_constraint_change_in_a_workspace_module_counts() {
-    let repo = TestRepo::go_module(&[("a/a.go", "package a\n\n// A is a.\nfunc A() {}\n")]);
+    let (repo, _) = TestRepo::go_module(&[("a/a.go", "package a\n\n// A is a.\nfunc A() {}\n")]);
     repo.write("_tools/go.mod", "module example.com/tools\n\ngo 1.22\n");
     repo.write(
         "_tools/t.go",
@@ -482,7 +476,7 @@ func UseHold(t *a.T) int {
 }
 "#;
 
-fn symbols_module() -> TestRepo {
+fn symbols_module() -> (TestRepo, String) {
     TestRepo::go_module(&[
         ("a/a.go", A_GO),
         ("b/b.go", B_GO),
@@ -505,8 +499,7 @@ fn same_verdict_as_all(repo: &TestRepo, base: &str, head: &str) -> Value {
 
 #[test]
 fn a_new_function_nobody_calls_analyses_only_its_package() {
-    let repo = symbols_module();
-    let base = repo.commit("base");
+    let (repo, base) = symbols_module();
     repo.write(
         "a/a.go",
         &format!("{A_GO}\n// Fresh is new.\nfunc Fresh() *int {{ v := 3; return &v }}\n"),
@@ -522,8 +515,7 @@ fn a_new_function_nobody_calls_analyses_only_its_package() {
 
 #[test]
 fn a_caller_of_a_changed_inlinable_function_is_analysed_and_its_new_escape_caught() {
-    let repo = symbols_module();
-    let base = repo.commit("base");
+    let (repo, base) = symbols_module();
     repo.write(
         "a/a.go",
         &A_GO.replace(
@@ -550,8 +542,7 @@ fn a_caller_of_a_changed_inlinable_function_is_analysed_and_its_new_escape_caugh
 
 #[test]
 fn a_changed_method_counts_for_every_call_by_its_name() {
-    let repo = symbols_module();
-    let base = repo.commit("base");
+    let (repo, base) = symbols_module();
     repo.write(
         "a/a.go",
         &A_GO.replace(
@@ -575,8 +566,7 @@ fn a_changed_method_counts_for_every_call_by_its_name() {
 
 #[test]
 fn a_changed_constant_or_type_or_build_constraint_falls_back() {
-    let repo = symbols_module();
-    let base = repo.commit("base");
+    let (repo, base) = symbols_module();
     repo.write("a/a.go", &A_GO.replace("const N = 4", "const N = 5"));
     let constant = repo.commit("N is 5");
     let json = same_verdict_as_all(&repo, &base, &constant);
@@ -604,8 +594,7 @@ fn a_changed_constant_or_type_or_build_constraint_falls_back() {
 /// selection's verdict is the `--all-packages` one and that both find a new escape.
 #[track_caller]
 fn assert_selection_sees(files: &[(&str, &str)], head: &[(&str, &str)]) {
-    let repo = TestRepo::go_module(files);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(files);
     for (path, text) in head {
         repo.write(path, text);
     }

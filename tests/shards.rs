@@ -33,7 +33,7 @@ fn module() -> (TestRepo, String, String) {
         .iter()
         .map(|(p, t)| (p.as_str(), t.as_str()))
         .collect();
-    let repo = TestRepo::go_module(&refs);
+    let (repo, _) = TestRepo::go_module(&refs);
     repo.write(
         ".escape-gate.yml",
         "version: 1\nallow:\n  - path: \"e/*.go\"\n    reason: e may allocate\n  - path: \"nowhere/*.go\"\n    reason: stale\n",
@@ -240,8 +240,7 @@ fn a_directive_violated_in_another_shard_fails_the_merge() {
     let generic = "package p\n\ntype Box[U any] struct{ V U }\n\n//go:noinline\nfunc Mk[U any](u U) *Box[U] {\n\treturn &Box[U]{V: u}\n}\n";
     let user =
         "package q\n\nimport \"example.com/m/p\"\n\nfunc Use() *p.Box[int] { return p.Mk(3) }\n";
-    let repo = TestRepo::go_module(&[("p/p.go", generic), ("q/q.go", user)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", generic), ("q/q.go", user)]);
     repo.write(
         "p/p.go",
         &generic.replace(

@@ -57,8 +57,7 @@ fn line_of(text: &str, needle: &str) -> u64 {
 
 #[test]
 fn a_new_inlined_copy_of_an_existing_allocation_is_new() {
-    let repo = TestRepo::go_module(&[("a/options.go", OPTIONS)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a/options.go", OPTIONS)]);
     let encode = "package a\n\n// Encode applies the option again.\nfunc Encode() error {\n\treturn WithSize(7)()\n}\n";
     repo.write("a/encode.go", encode);
     let head = repo.commit("Encode inlines WithSize's closure");
@@ -92,8 +91,7 @@ fn a_new_inlined_copy_of_an_existing_allocation_is_new() {
 
 #[test]
 fn a_copy_inlined_into_an_importer_is_new_and_counted_there() {
-    let repo = TestRepo::go_module(&[("a/options.go", OPTIONS)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("a/options.go", OPTIONS)]);
     repo.write(
         "b/b.go",
         "package b\n\nimport \"example.com/m/a\"\n\n// B applies a's option.\nfunc B() error {\n\treturn a.WithSize(9)()\n}\n",
@@ -144,8 +142,7 @@ func tables(n int) {
 
 #[test]
 fn allocations_moved_into_a_helper_are_moved_not_new() {
-    let repo = TestRepo::go_module(&[("m.go", BEFORE)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("m.go", BEFORE)]);
     repo.write("m.go", AFTER);
     let head = repo.commit("move the tables into a helper");
 
@@ -164,8 +161,7 @@ fn allocations_moved_into_a_helper_are_moved_not_new() {
 
 #[test]
 fn an_escape_moving_into_a_function_marked_hot_is_new() {
-    let repo = TestRepo::go_module(&[("m.go", BEFORE)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("m.go", BEFORE)]);
     repo.write(
         "m.go",
         &AFTER.replace("//go:noinline\n", "//go:noinline\n//escape-gate:hot\n"),
@@ -186,8 +182,7 @@ fn an_escape_moving_into_a_function_marked_hot_is_new() {
 #[test]
 fn hot_entries_of_the_allowlist_keep_a_function_strict_and_removing_one_is_reported() {
     let config = "version: 1\nhot:\n  - path: \"*.go\"\n    function: tables\n";
-    let repo = TestRepo::go_module(&[("m.go", BEFORE), (".escape-gate.yml", config)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("m.go", BEFORE), (".escape-gate.yml", config)]);
     repo.write("m.go", AFTER);
     let strict = repo.commit("move the tables into a helper named hot");
     let (run, json) = json_diff(&repo, &[&base, &strict]);
@@ -220,8 +215,7 @@ const GRAMMAR: &str =
 
 #[test]
 fn an_escape_in_a_line_directed_file_is_compared_and_reported() {
-    let repo = TestRepo::go_module(&[("p/parser.go", GRAMMAR)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/parser.go", GRAMMAR)]);
     repo.write(
         "p/parser.go",
         &GRAMMAR.replace(
@@ -254,8 +248,7 @@ fn a_line_directive_naming_a_standard_library_file_does_not_hide_an_escape() {
     )
     .expect("utf-8");
     let hidden = format!("{}/src/fmt/print.go", goroot.trim());
-    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
     repo.write(
         "p/p.go",
         &format!("package p\n\nfunc F() {{}}\n\nvar sink *int\n\n//line {hidden}:100\nfunc Keep(n int) {{\n\ty := n\n\tsink = &y\n}}\n"),
@@ -276,8 +269,7 @@ fn a_line_directive_naming_a_standard_library_file_does_not_hide_an_escape() {
 #[test]
 fn an_escape_in_a_file_whose_name_is_not_utf8_is_found_and_placed() {
     use std::os::unix::ffi::OsStrExt;
-    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
     let name = std::ffi::OsStr::from_bytes(b"g\xff.go");
     std::fs::write(
         repo.path().join("p").join(name),
@@ -310,7 +302,7 @@ fn a_submodule_is_checked_out_at_its_recorded_commit() {
     );
     lib.commit("lib escapes");
 
-    let repo = TestRepo::go_module(&[(
+    let (repo, _) = TestRepo::go_module(&[(
         "main.go",
         "package m\n\nimport \"example.com/m/vendored/lib\"\n\nfunc G() int { return lib.F(1) }\n",
     )]);
@@ -376,8 +368,7 @@ fn a_submodule_is_checked_out_at_its_recorded_commit() {
 #[cfg(unix)]
 #[test]
 fn an_escape_in_a_file_with_a_newline_in_its_name_is_still_counted() {
-    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
     repo.write(
         "p/g\nh.go",
         "package p\n\nvar sink *int\n\nfunc G(n int) {\n\tx := n\n\tsink = &x\n}\n",
@@ -397,8 +388,7 @@ fn an_escape_in_a_file_with_a_newline_in_its_name_is_still_counted() {
 /// checked out faithfully, so the run stops with exit 2, naming the file and the fix.
 #[test]
 fn a_go_file_stored_in_git_lfs_is_exit_2_naming_it() {
-    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
     repo.write(
         "p/big.go",
         "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n",
@@ -418,8 +408,7 @@ fn a_go_file_stored_in_git_lfs_is_exit_2_naming_it() {
 /// skipped: the side does not build, exit 2, and the error names the directory.
 #[test]
 fn a_package_go_list_calls_broken_is_exit_2_not_skipped() {
-    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
     repo.write(
         "q/q.go",
         "package q\n\nvar sink *int\n\nfunc G(n int) {\n\tx := n\n\tsink = &x\n}\n",
@@ -452,11 +441,10 @@ fn goroot() -> String {
 /// it must be new, whatever the line directive names.
 #[track_caller]
 fn assert_line_directive_does_not_hide(name: &std::ffi::OsStr, text: &str) {
-    let repo = TestRepo::go_module(&[(
+    let (repo, base) = TestRepo::go_module(&[(
         "p/p.go",
         "package p\n\ntype T struct{ X int }\n\nfunc Keep() int { return 1 }\n",
     )]);
-    let base = repo.commit("base");
     std::fs::write(repo.path().join("p").join(name), text).expect("write");
     let head = repo.commit("an escape behind a line directive");
     let (run, json) = json_diff(&repo, &[&base, &head]);
@@ -492,11 +480,10 @@ fn a_line_directive_in_a_file_whose_name_is_not_utf8_does_not_hide_an_escape() {
 #[cfg(unix)]
 #[test]
 fn a_line_directive_in_a_linked_file_does_not_hide_an_escape() {
-    let repo = TestRepo::go_module(&[(
+    let (repo, base) = TestRepo::go_module(&[(
         "p/p.go",
         "package p\n\ntype T struct{ X int }\n\nfunc Keep() int { return 1 }\n",
     )]);
-    let base = repo.commit("base");
     let print = format!("{}/src/fmt/print.go:100", goroot());
     repo.write(
         "data/src.txt",
@@ -517,11 +504,10 @@ fn a_generic_behind_a_line_directive_instantiated_elsewhere_is_still_counted() {
     let generic = format!(
         "package p\n\ntype Box[U any] struct{{ V U }}\n\n//line {print}\n//go:noinline\nfunc Mk[U any](u U) *Box[U] {{ return &Box[U]{{V: u}} }}\n"
     );
-    let repo = TestRepo::go_module(&[
+    let (repo, base) = TestRepo::go_module(&[
         ("p/p.go", generic.as_str()),
         ("q/q.go", "package q\n\nfunc Use() int { return 1 }\n"),
     ]);
-    let base = repo.commit("base");
     repo.write(
         "q/q.go",
         "package q\n\nimport \"example.com/m/p\"\n\nfunc Use() *p.Box[int] { return p.Mk(3) }\n",
@@ -541,8 +527,7 @@ fn a_generic_behind_a_line_directive_instantiated_elsewhere_is_still_counted() {
 /// included; one commit written again and again would make a checkout without end.
 #[test]
 fn a_commit_recorded_by_two_gitlinks_stops_the_run() {
-    let repo = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", "package p\n\nfunc F() {}\n")]);
     for path in ["x", "y"] {
         repo.git(&[
             "update-index",
@@ -563,8 +548,7 @@ fn a_commit_recorded_by_two_gitlinks_stops_the_run() {
 #[test]
 fn deleting_the_hot_directive_in_the_same_change_does_not_loosen_the_gate() {
     let base_src = "package p\n\ntype T struct{ X int }\n\nvar G *T\n\nfunc Slow() { G = &T{X: 1} }\n\n//escape-gate:hot\nfunc Hot() int { return 1 }\n";
-    let repo = TestRepo::go_module(&[("p/p.go", base_src)]);
-    let base = repo.commit("base");
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", base_src)]);
     repo.write(
         "p/p.go",
         "package p\n\ntype T struct{ X int }\n\nvar G *T\n\nfunc Slow() {}\n\nfunc Hot() int { G = &T{X: 1}; return 1 }\n",

@@ -37,7 +37,7 @@ fn work_directory_name(repo: &TestRepo, tmp: &std::path::Path) -> (String, Run) 
 
 #[test]
 fn a_second_run_says_it_builds_elsewhere() {
-    let repo = TestRepo::go_module(&[("a.go", "package m\n\nvar sink *int\n")]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", "package m\n\nvar sink *int\n")]);
     repo.write(
         "a.go",
         "package m\n\nvar sink *int\n\nfunc Keep(a int) {\n\tx := a\n\tsink = &x\n}\n",

@@ -43,8 +43,12 @@ pub struct Args {
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens: the compiler's escape flow (-m=2), steps on
-    /// changed lines marked `[changed]` (always on for github, sarif and markdown)
-    #[arg(long)]
+    /// changed lines marked `[changed]` (always on for the formats that explain)
+    #[arg(long, help = format!(
+        "Show why each new escape happens: the compiler's escape flow (-m=2), steps on \
+         changed lines marked `[changed]` (always on for {})",
+        Format::always_explaining()
+    ))]
     pub explain: bool,
     /// Analyse every package, not only those the change can affect (the changed
     /// packages and every package that imports them)

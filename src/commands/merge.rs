@@ -42,8 +42,12 @@ pub struct Args {
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens (builds the packages with new escapes again,
-    /// with -m=2; always on for github, sarif and markdown)
-    #[arg(long)]
+    /// with -m=2; always on for the formats that explain)
+    #[arg(long, help = format!(
+        "Show why each new escape happens (builds the packages with new escapes again, \
+         with -m=2; always on for {})",
+        Format::always_explaining()
+    ))]
     pub explain: bool,
 }
 

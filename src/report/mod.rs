@@ -48,6 +48,22 @@ impl Format {
             Format::Text | Format::Json => false,
         }
     }
+
+    /// The names of the formats that always explain, for the help of `--explain`:
+    /// "github, sarif and markdown".
+    pub fn always_explaining() -> String {
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter(|format| format.always_explains())
+            .filter_map(|format| format.to_possible_value())
+            .map(|value| value.get_name().to_string())
+            .collect();
+        match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
 }
 
 /// Output formats of `escape-gate list` and `escape-gate explain`, which have no

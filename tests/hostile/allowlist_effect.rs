@@ -79,8 +79,7 @@ fn run(repo: &TestRepo, args: &[&str]) -> Run {
 
 #[test]
 fn swapping_two_entries_that_allows_more_is_a_config_change_in_every_format() {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO), (".escape-gate.yml", BASE_LIST)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO), (".escape-gate.yml", BASE_LIST)]);
     repo.write("a.go", HEAD_GO);
     let with_base_list = repo.commit("two escapes, the base's allowlist");
     repo.write(".escape-gate.yml", HEAD_LIST);
@@ -184,8 +183,7 @@ fn a_reordering_that_allows_nothing_more_says_nothing() {
     let list = |first: &str, second: &str| format!("version: 1\nallow:\n{first}{second}");
     let a = "  - path: a.go\n    reason: anything in a.go\n";
     let b = "  - path: \"**\"\n    message: \"moved to heap: buf\"\n    reason: buffers\n";
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO), (".escape-gate.yml", &list(a, b))]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO), (".escape-gate.yml", &list(a, b))]);
     repo.write("a.go", HEAD_GO);
     repo.write(".escape-gate.yml", &list(b, a));
     let head = repo.commit("swap two entries that allow the same");

@@ -79,8 +79,7 @@ fn a_directory_of_the_users_json_files_stays_byte_identical_through_runs_that_tr
     let before = users_view(cache.path());
     assert_eq!(before.len(), 300);
 
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
     repo.write(
         "lib/lib.go",
         &LIB_GO.replace("\tp := n\n", "\tp := n\n\tq := n\n\tSink = &q\n"),
@@ -117,8 +116,7 @@ fn a_link_in_place_of_the_subdirectory_is_never_followed() {
     std::os::unix::fs::symlink(elsewhere.path(), cache.path().join(SUBDIR)).expect("symlink");
     let before = listing(elsewhere.path());
 
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
     repo.write(
         "lib/other.go",
         "package lib\n\n// Other is new.\nfunc Other() int { return 1 }\n",

@@ -44,8 +44,7 @@ fn repo(base_config: Option<&str>, head_config: &str) -> (TestRepo, String, Stri
     if let Some(config) = base_config {
         files.push((".escape-gate.yml", config));
     }
-    let repo = TestRepo::go_module(&files);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&files);
     repo.write("hot/hot.go", HEAD_GO);
     repo.write(".escape-gate.yml", head_config);
     let head = repo.commit("head: an escape and a looser allowlist");
@@ -266,12 +265,11 @@ fn an_unchanged_allowlist_says_nothing() {
 #[test]
 fn a_head_that_deletes_the_allowlist_shows_the_removed_entries() {
     let config = "version: 1\nbuild:\n  exclude: [\"cold\"]\nallow:\n  - path: \"cold/*.go\"\n    reason: cold\n";
-    let repo = TestRepo::go_module(&[
+    let (repo, base) = TestRepo::go_module(&[
         ("hot/hot.go", BASE_GO),
         ("cold/cold.go", COLD_GO),
         (".escape-gate.yml", config),
     ]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
     repo.remove(".escape-gate.yml");
     let head = repo.commit("drop the allowlist");
     let run = gate_run(&repo, &["diff", "--format", "json", &base, &head]);
@@ -317,8 +315,7 @@ fn an_allowlist_that_is_a_link_is_refused_and_never_read() {
     let secret = Sentinel::new();
     let secret_file = secret.dir.path().join("keep.txt");
     for target in [secret_file.to_str().expect("utf-8 path"), "/dev/zero"] {
-        let repo = TestRepo::go_module(&[("hot/hot.go", BASE_GO)]);
-        let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+        let (repo, base) = TestRepo::go_module(&[("hot/hot.go", BASE_GO)]);
         std::os::unix::fs::symlink(target, repo.path().join(".escape-gate.yml")).expect("link");
         let run = gate_run(&repo, &["diff", &base]);
         run.assert_code(2);
@@ -352,8 +349,7 @@ fn an_allowlist_that_is_a_link_is_refused_and_never_read() {
     secret.assert_intact();
 
     // A link inside the repository, while the base rules: only a warning.
-    let repo = TestRepo::go_module(&[("hot/hot.go", BASE_GO), ("notes.yml", "version: 1\n")]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("hot/hot.go", BASE_GO), ("notes.yml", "version: 1\n")]);
     std::os::unix::fs::symlink("notes.yml", repo.path().join(".escape-gate.yml")).expect("link");
     let head = repo.commit("a linked allowlist inside");
     let ruled = gate_run(
@@ -408,8 +404,7 @@ fn a_config_file_inside_the_repository_is_never_read_through_a_link() {
 /// A committed allowlist blob of 17 MiB is refused from its size, never loaded.
 #[test]
 fn a_huge_allowlist_blob_is_refused_from_its_size() {
-    let repo = TestRepo::go_module(&[("hot/hot.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("hot/hot.go", BASE_GO)]);
     let mut big = String::from("version: 1\n");
     big.push_str(&"#".repeat(17 * 1024 * 1024));
     repo.write(".escape-gate.yml", &big);

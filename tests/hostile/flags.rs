@@ -92,8 +92,7 @@ pub(super) fn sentinel_dir() -> tempfile::TempDir {
 
 /// The base commit, and a head that adds one escape and the given allowlist.
 fn repo_with_head_config(config: &str) -> (TestRepo, String, String) {
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
     repo.write("lib/lib.go", LIB_HEAD_GO);
     repo.write(".escape-gate.yml", config);
     let head = repo.commit("head with its own allowlist");
@@ -198,8 +197,7 @@ fn flags_that_run_write_read_or_hide_are_refused() {
         ("-tags".to_string(), "in the same item"),
     ];
     // One repository, one commit per flag: the refusal comes before any build.
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
     for (flag, why) in cases {
         repo.write(".escape-gate.yml", &flags_config(&[&flag]));
         let head = repo.commit(&flag);
@@ -240,7 +238,7 @@ fn the_flags_on_the_list_still_work() {
     // has no other file) and in one only the user's `--tags cli` compiles: found only if
     // the flags reach the listing and the compiler, beside -race, -mod=mod, -p and
     // -pgo=off, and if the allowlist's -tags does not drop the user's.
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
     repo.write(
         ".escape-gate.yml",
         &flags_config(&["-tags=extra", "--mod=mod", "-race", "-p=2", "-pgo=off"]),
@@ -287,7 +285,7 @@ fn the_flags_on_the_list_still_work() {
 
 /// A clone with a bare `origin`, `main` pushed, the hook installed.
 fn pushed_repo() -> (TestRepo, tempfile::TempDir) {
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("lib/lib.go", LIB_GO), ("cmd/app/main.go", APP_GO)]);
     let remote = tempfile::Builder::new()
         .prefix("eg-remote-")
         .tempdir()

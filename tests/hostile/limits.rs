@@ -21,8 +21,7 @@ func Keep(n int) {
 
 /// Runs `escape-gate diff` on a base and a head whose allowlist is `config`.
 fn diff_with_config(config: &str) -> Run {
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
     repo.write(".escape-gate.yml", config);
     let head = repo.commit("a hostile allowlist");
     repo.run_untouched(&["diff", &base, &head])
@@ -125,8 +124,7 @@ fn an_oversized_allowlist_is_refused_for_its_size() {
 /// one byte panicked. A `//line` directive makes the compiler print any file name.
 #[test]
 fn a_line_directive_naming_a_wide_character_file_does_not_crash() {
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
     repo.write(
         "lib/other.go",
         "package lib\n\n//line é.go:10:1\nfunc Other(n int) {\n\tq := n\n\tSink = &q\n}\n",
@@ -145,8 +143,7 @@ fn a_compiler_line_too_long_to_read_is_a_warning_and_the_rest_is_still_read() {
     // A function name of 70,000 characters: the compiler's `can inline NAME` line is
     // longer than escape-gate reads (64 KiB). The escape inside is a short line.
     let name = format!("F{}", "x".repeat(70_000));
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
     repo.write(
         "lib/long.go",
         &format!(
@@ -179,8 +176,7 @@ fn a_compiler_line_too_long_to_read_is_a_warning_and_the_rest_is_still_read() {
 #[test]
 fn a_source_file_too_large_to_attribute_is_compared_under_a_name_that_says_so() {
     // 17 MiB of comments around one new escape: compiled, but not given to tree-sitter.
-    let repo = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("lib/lib.go", LIB_GO)]);
     let mut big = String::from(
         "package lib\n\n// Big keeps n.\nfunc Big(n int) {\n\tq := n\n\tSink = &q\n}\n",
     );

@@ -44,8 +44,7 @@ fn owner(import_path: &str, count: u64) -> u64 {
 
 /// `p` gains an escape, `q` is touched so that both are analysed.
 fn repo() -> (TestRepo, String, String) {
-    let repo = TestRepo::go_module(&[("p/p.go", BASE_GO), ("q/q.go", Q_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", BASE_GO), ("q/q.go", Q_GO)]);
     repo.write("p/p.go", HEAD_GO);
     repo.write(
         "q/q.go",

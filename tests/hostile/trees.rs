@@ -117,7 +117,7 @@ fn assert_refused(run: &Run, phrases: &[&str]) {
 }
 
 /// A module whose base commit has `go.mod` and `pkg/leak.go`.
-fn base_repo() -> TestRepo {
+fn base_repo() -> (TestRepo, String) {
     TestRepo::go_module(&[("pkg/leak.go", LEAK_GO)])
 }
 
@@ -146,7 +146,7 @@ fn short(id: &str) -> &str {
 #[test]
 fn a_tree_entry_named_dotdot_cannot_climb_out_of_the_checkout() {
     require_go();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let area = Area::new();
     // tree/.. is the work directory, ../.. TMPDIR, ../../.. the area holding the
     // sentinel: `../../../sentinel/pwned.go`, and one more level for a fresh work
@@ -185,7 +185,7 @@ fn a_tree_entry_named_dotdot_cannot_climb_out_of_the_checkout() {
 #[test]
 fn names_git_refuses_are_refused() {
     require_go();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let area = Area::new();
     let config = repo.blob(b"[core]\n\tfsmonitor = touch /tmp/escape-gate-pwned\n");
     let dot_git = repo.raw_tree(&[("100644", b"config", &config)]);
@@ -240,7 +240,7 @@ fn names_git_refuses_are_refused() {
 #[test]
 fn a_tree_with_an_empty_name_is_refused() {
     require_go();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let area = Area::new();
     let go = repo.blob(PWNED_GO);
     let bad = repo.raw_tree(&[("100644", b"", &go)]);
@@ -277,7 +277,7 @@ fn a_tree_with_an_empty_name_is_refused() {
 #[test]
 fn a_name_twice_in_one_directory_is_refused() {
     require_go();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let area = Area::new();
     let one = repo.blob(b"package m\n\n// One is the first.\nfunc One() {}\n");
     let two = repo.blob(b"package m\n\n// Two is the second.\nfunc Two() {}\n");
@@ -316,7 +316,7 @@ fn a_name_twice_in_one_directory_is_refused() {
 #[test]
 fn a_name_both_link_and_directory_writes_nothing_outside() {
     require_go();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let area = Area::new();
     let pwned = repo.blob(PWNED_GO);
     let dir = repo.raw_tree(&[("100644", b"a.go", &pwned), ("100644", b"pwned.go", &pwned)]);
@@ -358,7 +358,7 @@ fn a_module_file_that_is_a_link_is_refused() {
     let area = Area::new();
     let victim = area.sentinel.path().join("go.mod");
     fs::write(&victim, "module example.com/m\n").expect("write");
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let base = repo.git(&["rev-parse", "HEAD"]);
     repo.write(
         ".escape-gate.yml",
@@ -401,7 +401,7 @@ enum Link {
 /// `pkg/a.go` (one escape) and `other/a.go` (another) committed on `main`; then `pkg`
 /// replaced by a link in the working tree, as `rm -rf pkg && ln -s … pkg` leaves it.
 fn linked_directory(link: Link, area: &Area) -> TestRepo {
-    let repo = TestRepo::go_module(&[("pkg/a.go", LEAK_GO), ("other/a.go", KEEP_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("pkg/a.go", LEAK_GO), ("other/a.go", KEEP_GO)]);
     fs::remove_dir_all(repo.path().join("pkg")).expect("rm -rf pkg");
     let target = match link {
         Link::Relative => PathBuf::from("other"),
@@ -461,7 +461,7 @@ fn a_directory_replaced_by_a_link_is_read_as_git_sees_it() {
 fn a_fifo_in_place_of_a_tracked_file_is_refused_without_hanging() {
     require_go();
     let area = Area::new();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     fs::remove_file(repo.path().join("pkg/leak.go")).expect("rm");
     let status = Command::new("mkfifo")
         .arg(repo.path().join("pkg/leak.go"))
@@ -483,7 +483,7 @@ fn a_fifo_in_place_of_a_tracked_file_is_refused_without_hanging() {
 fn explain_reads_nothing_outside_the_repository() {
     require_go();
     let area = Area::new();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let outside = format!("../{}/a.go", area.sentinel_name());
     let absolute = area.sentinel.path().join("a.go");
     let absolute = absolute.to_str().expect("utf-8");
@@ -582,7 +582,7 @@ fn the_next_run_removes_the_directories_of_a_dead_run_and_nothing_else() {
     std::os::unix::fs::symlink(area.sentinel.path(), &kept[4]).expect("ln -s");
     fs::write(&kept[5], "a file").expect("write");
 
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let before = area.sentinel.snapshot();
     let run = repo.run_untouched_with(&["list"], |cmd| {
         cmd.env("TMPDIR", &tmp);
@@ -736,7 +736,7 @@ fn directories_of_a_run_killed_with_sigkill_are_removed_by_the_next_run() {
         "a killed run leaves its directories: {left:?}"
     );
 
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let before = area.sentinel.snapshot();
     let run = repo.run_untouched_with(&["list"], |cmd| {
         cmd.env("TMPDIR", &tmp);
@@ -770,7 +770,7 @@ fn is_zombie(pid: u32) -> bool {
 fn a_link_to_a_secret_outside_the_repository_is_never_built() {
     require_go();
     let area = Area::new();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     let secret = area.dir.path().join("token");
     fs::write(&secret, "ghp_SECRETSECRETSECRET\n").expect("write the secret");
     std::os::unix::fs::symlink(&secret, repo.path().join("pkg/zz.go")).expect("ln -s");
@@ -804,7 +804,7 @@ fn a_link_to_a_secret_outside_the_repository_is_never_built() {
 fn a_link_through_a_link_cannot_climb_out() {
     require_go();
     let area = Area::new();
-    let repo = base_repo();
+    let (repo, _) = base_repo();
     fs::create_dir_all(repo.path().join("d")).expect("mkdir");
     std::os::unix::fs::symlink("..", repo.path().join("d/l")).expect("ln -s");
     // From pkg/: `..` is the root, each `d/l` the root again, then three steps up.

@@ -181,15 +181,15 @@ impl TestRepo {
     }
 
     /// A repository with `go.mod` for `example.com/m` and the given files, committed.
-    pub fn go_module(files: &[(&str, &str)]) -> TestRepo {
+    pub fn go_module(files: &[(&str, &str)]) -> (TestRepo, String) {
         require_go();
         let repo = TestRepo::new();
         repo.write("go.mod", GO_MOD);
         for (path, text) in files {
             repo.write(path, text);
         }
-        repo.commit("base");
-        repo
+        let base = repo.commit("base");
+        (repo, base)
     }
 
     pub fn path(&self) -> &Path {
@@ -513,4 +513,51 @@ pub fn items<'a>(json: &'a serde_json::Value, field: &str) -> &'a Vec<serde_json
     json[field]
         .as_array()
         .unwrap_or_else(|| panic!("`{field}` is not an array in {json:#}"))
+}
+
+/// The report formats, as `escape-gate diff -h` lists them: clap takes the list from the
+/// `Format` enum (`ValueEnum`), so a test that loops over these covers a new format
+/// without being edited, and never a format that is gone.
+pub fn formats() -> Vec<String> {
+    static FORMATS: OnceLock<Vec<String>> = OnceLock::new();
+    FORMATS
+        .get_or_init(|| {
+            let help = Run::from_output(escape_gate().args(["diff", "-h"]).output().expect("help"));
+            help.assert_code(0);
+            let flat = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+            let at = flat.find("--format").expect("a --format option");
+            let values = flat[at..]
+                .split_once("[possible values: ")
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .map(|(values, _)| values)
+                .unwrap_or_else(|| panic!("the possible values of --format in {}", help.stdout));
+            let formats: Vec<String> = values.split(", ").map(str::to_string).collect();
+            assert!(formats.len() >= 2, "{formats:?}");
+            formats
+        })
+        .clone()
+}
+
+/// `text` with what depends on the machine that ran it, the Go release and target,
+/// replaced by placeholders: `go1.26.8 linux/amd64` by `GO_VERSION GOOS/GOARCH`, and in
+/// JSON reports `"go_version": "GO_VERSION"`, `"goos": "GOOS"`, `"goarch": "GOARCH"`.
+/// The golden files and the documentation's samples are compared through it.
+pub fn normalise_machine(text: &str) -> String {
+    static PATTERNS: OnceLock<Vec<(regex::Regex, &str)>> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        [
+            (r"go1\.\d+(\.\d+)?(rc\d+)? \w+/\w+", "GO_VERSION GOOS/GOARCH"),
+            (r#""go_version": "[^"]*""#, r#""go_version": "GO_VERSION""#),
+            (r#""goos": "[^"]*""#, r#""goos": "GOOS""#),
+            (r#""goarch": "[^"]*""#, r#""goarch": "GOARCH""#),
+        ]
+        .into_iter()
+        .map(|(re, with)| (regex::Regex::new(re).expect("regex"), with))
+        .collect()
+    });
+    let mut text = text.to_string();
+    for (re, with) in patterns {
+        text = re.replace_all(&text, *with).into_owned();
+    }
+    text
 }
