@@ -6,7 +6,7 @@
 use std::fs;
 use std::process::Command;
 
-use crate::support::{escape_gate, formats, Run};
+use crate::support::{escape_gate, Run};
 
 fn run(args: &[&str]) -> Run {
     Run::from_output(escape_gate().args(args).output().expect("run escape-gate"))
@@ -61,7 +61,7 @@ fn bash_completes_subcommands_options_and_values() {
     );
     assert_eq!(
         bash_completes(&script, &["escape-gate", "diff", "--format", ""]),
-        formats()
+        crate::support::formats()
     );
     assert_eq!(
         bash_completes(&script, &["escape-gate", "diff", "--config-from", ""]),

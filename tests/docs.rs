@@ -80,8 +80,8 @@ fn the_sample_failing_run_is_what_the_demo_prints() {
 
 #[test]
 fn the_sample_json_report_is_the_demos_and_follows_the_schema() {
-    let sample: Value =
-        serde_json::from_str(&block_in(REFERENCE, "A whole report:", "json")).expect("the sample is JSON");
+    let sample: Value = serde_json::from_str(&block_in(REFERENCE, "A whole report:", "json"))
+        .expect("the sample is JSON");
     let run = demo(&["--format", "json"]);
     let start = run.stdout.find("{\n").expect("a JSON report");
     let end = run.stdout[start..].find("\n}\n").expect("its end") + start + 2;
@@ -94,10 +94,16 @@ fn the_sample_json_report_is_the_demos_and_follows_the_schema() {
         actual["summary"][side]["cached"] = sample["summary"][side]["cached"].clone();
     }
     if sample["summary"]["go_version"].as_str().map(go_minor) == Some(go_minor(&run.stdout)) {
-        assert_eq!(sample, actual, "update docs/reference.md's sample JSON report");
+        assert_eq!(
+            sample, actual,
+            "update docs/reference.md's sample JSON report"
+        );
     } else {
         // Another Go release: the same new escape and counts, other unchanged ones.
-        assert_eq!(sample["new"], actual["new"], "update docs/reference.md's sample");
+        assert_eq!(
+            sample["new"], actual["new"],
+            "update docs/reference.md's sample"
+        );
         for key in ["new", "fixed", "moved", "allowed", "packages"] {
             assert_eq!(sample["summary"][key], actual["summary"][key], "{key}");
         }
@@ -280,7 +286,10 @@ fn every_relative_link_resolves() {
     let mut checked = 0;
     for (path, text) in documents() {
         let dir = path.parent().expect("a directory");
-        let name = path.strip_prefix(root).expect("in the repository").display();
+        let name = path
+            .strip_prefix(root)
+            .expect("in the repository")
+            .display();
         for (n, line) in prose_lines(&text) {
             let line = code.replace_all(line, "");
             for target in link.captures_iter(&line).map(|c| c[1].to_string()) {
@@ -314,4 +323,75 @@ fn every_relative_link_resolves() {
     }
     assert!(checked >= 20, "only {checked} relative links found");
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The supported Go versions are listed once, in `.ci/go-versions.txt` (which
+/// `.ci/go-versions` runs): the reference states its range, CI tests its oldest and
+/// newest, and the parser has captured output of each of them and of no other.
+#[test]
+fn the_supported_go_versions_are_listed_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let list = std::fs::read_to_string(root.join(".ci/go-versions.txt")).expect("the list");
+    let minors: Vec<String> = list
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|version| {
+            let mut parts = version.trim().split('.');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("1"), Some(minor), Some(_)) => format!("1.{minor}"),
+                _ => panic!("{version:?} is not a Go release 1.N.P"),
+            }
+        })
+        .collect();
+    let (oldest, newest) = match minors.as_slice() {
+        [first, .., last] => (first, last),
+        _ => panic!("at least two Go versions: {minors:?}"),
+    };
+
+    assert!(
+        REFERENCE.contains(&format!("escape-gate supports Go {oldest} to {newest}")),
+        "docs/reference.md's Go versions say Go {oldest} to {newest}"
+    );
+    let range = regex::Regex::new(r"Go 1\.\d+ to 1\.\d+").expect("regex");
+    for (path, text) in documents() {
+        let ranges = range.find_iter(&text).count();
+        let allowed = usize::from(path.ends_with("docs/reference.md"));
+        assert_eq!(
+            ranges,
+            allowed,
+            "{}: link to the reference's Go versions instead of stating the range",
+            path.display()
+        );
+    }
+
+    let ci = std::fs::read_to_string(root.join(".github/workflows/ci.yml")).expect("ci.yml");
+    for minor in [oldest, newest] {
+        assert!(
+            ci.contains(&format!("go: \"{minor}\"")),
+            "ci.yml tests Go {minor}"
+        );
+    }
+
+    let fixtures = std::fs::read_dir(root.join("tests/fixtures/go-output")).expect("fixtures");
+    let mut captured: Vec<String> = fixtures
+        .filter_map(|entry| {
+            let name = entry
+                .expect("entry")
+                .file_name()
+                .into_string()
+                .expect("utf-8");
+            let minor = name.strip_prefix("m1-go")?.strip_suffix(".txt")?;
+            Some(minor.to_string())
+        })
+        .collect();
+    captured.sort_by_key(|minor| {
+        minor
+            .split('.')
+            .map(|n| n.parse::<u32>().expect("a number"))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        captured, minors,
+        "tests/fixtures/go-output/m1-go1.N.txt for each version of .ci/go-versions.txt"
+    );
 }

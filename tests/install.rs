@@ -13,6 +13,7 @@ use crate::schemas::fenced_blocks;
 use crate::support::{scratch_dir, Run};
 
 const README: &str = include_str!("../README.md");
+const GUIDE: &str = include_str!("../docs/guide.md");
 const ACTION: &str = include_str!("../action.yml");
 const EXAMPLE: &str = include_str!("../examples/escape-gate.yml");
 const CARGO_TOML: &str = include_str!("../Cargo.toml");
@@ -24,6 +25,7 @@ fn every_file_names_the_one_home() {
     let uses = regex::Regex::new(r"uses: *([A-Za-z0-9_.<>-]+)/escape-gate@").expect("re");
     for (name, text) in [
         ("README.md", README),
+        ("docs/guide.md", GUIDE),
         ("action.yml", ACTION),
         ("examples/escape-gate.yml", EXAMPLE),
         ("Cargo.toml", CARGO_TOML),
@@ -45,15 +47,19 @@ fn every_file_names_the_one_home() {
             assert!(!text.contains(placeholder), "{name} has {placeholder}");
         }
     }
-    // Every `cargo install` the README shows for escape-gate is the one the hints give,
-    // or a build of the clone it is read in.
-    for line in README.lines().filter(|l| l.contains("cargo install")) {
+    // Every `cargo install` the README and the guide show for escape-gate is the one the
+    // hints give, or a build of the clone it is read in.
+    for line in [README, GUIDE]
+        .into_iter()
+        .flat_map(str::lines)
+        .filter(|l| l.contains("cargo install"))
+    {
         for at in line.match_indices("cargo install").map(|(i, _)| i) {
             let rest = &line[at..];
             assert!(
                 rest.starts_with(home::INSTALL)
                     || rest.starts_with("cargo install --locked --path ."),
-                "another install command in the README: {line}"
+                "another install command in the documentation: {line}"
             );
         }
     }

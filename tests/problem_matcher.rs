@@ -49,7 +49,8 @@ fn reports_of_a_new_escape_never_match() {
     );
     let head = repo.commit("head");
 
-    for format in formats().iter().map(String::as_str) {
+    for format in formats() {
+        let format = format.as_str();
         let run = repo.run(&["diff", "--format", format, "--show-fixed", &base, &head]);
         run.assert_code(1);
         assert_no_line_matches(format, &run);
@@ -82,7 +83,8 @@ fn relayed_compiler_errors_never_match() {
     );
     let head = repo.commit("does not build");
 
-    for format in formats().iter().map(String::as_str) {
+    for format in formats() {
+        let format = format.as_str();
         let run = repo.run(&["diff", "--format", format, &base, &head]);
         run.assert_code(2);
         assert!(
@@ -136,7 +138,8 @@ fn quoted_compiler_warnings_never_match() {
         list.stderr
     );
     assert_no_line_matches("list", &list);
-    for format in formats().iter().map(String::as_str) {
+    for format in formats() {
+        let format = format.as_str();
         let run = repo.run(&["diff", "--format", format, &base, &head]);
         run.assert_code(1);
         if format != "sarif" {

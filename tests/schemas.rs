@@ -245,7 +245,10 @@ fn the_documented_and_init_allowlists_follow_the_allowlist_schema() {
         .iter()
         .filter(|b| b.starts_with("version: 1\n") || b.starts_with("# yaml-language-server"))
         .collect();
-    assert!(!allowlists.is_empty(), "the documentation shows an allowlist");
+    assert!(
+        !allowlists.is_empty(),
+        "the documentation shows an allowlist"
+    );
 
     let (repo, _) = TestRepo::go_module(&[("a.go", "package m\n")]);
     repo.run(&["init"]).assert_code(0);

@@ -349,7 +349,8 @@ fn an_allowlist_that_is_a_link_is_refused_and_never_read() {
     secret.assert_intact();
 
     // A link inside the repository, while the base rules: only a warning.
-    let (repo, base) = TestRepo::go_module(&[("hot/hot.go", BASE_GO), ("notes.yml", "version: 1\n")]);
+    let (repo, base) =
+        TestRepo::go_module(&[("hot/hot.go", BASE_GO), ("notes.yml", "version: 1\n")]);
     std::os::unix::fs::symlink("notes.yml", repo.path().join(".escape-gate.yml")).expect("link");
     let head = repo.commit("a linked allowlist inside");
     let ruled = gate_run(

@@ -157,6 +157,22 @@ impl Run {
     }
 }
 
+/// The names `diff --format` takes, in order, as the binary lists them: every test that
+/// goes through the formats covers a new one without being edited.
+pub fn formats() -> Vec<String> {
+    let out = escape_gate()
+        .args(["diff", "--format", "?"])
+        .output()
+        .expect("run escape-gate");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let list = text
+        .split("[possible values: ")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no list of formats in:\n{text}"));
+    list.split(", ").map(str::to_string).collect()
+}
+
 /// The binary under test.
 pub fn escape_gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_escape-gate"));
@@ -515,29 +531,6 @@ pub fn items<'a>(json: &'a serde_json::Value, field: &str) -> &'a Vec<serde_json
         .unwrap_or_else(|| panic!("`{field}` is not an array in {json:#}"))
 }
 
-/// The report formats, as `escape-gate diff -h` lists them: clap takes the list from the
-/// `Format` enum (`ValueEnum`), so a test that loops over these covers a new format
-/// without being edited, and never a format that is gone.
-pub fn formats() -> Vec<String> {
-    static FORMATS: OnceLock<Vec<String>> = OnceLock::new();
-    FORMATS
-        .get_or_init(|| {
-            let help = Run::from_output(escape_gate().args(["diff", "-h"]).output().expect("help"));
-            help.assert_code(0);
-            let flat = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
-            let at = flat.find("--format").expect("a --format option");
-            let values = flat[at..]
-                .split_once("[possible values: ")
-                .and_then(|(_, rest)| rest.split_once(']'))
-                .map(|(values, _)| values)
-                .unwrap_or_else(|| panic!("the possible values of --format in {}", help.stdout));
-            let formats: Vec<String> = values.split(", ").map(str::to_string).collect();
-            assert!(formats.len() >= 2, "{formats:?}");
-            formats
-        })
-        .clone()
-}
-
 /// `text` with what depends on the machine that ran it, the Go release and target,
 /// replaced by placeholders: `go1.26.8 linux/amd64` by `GO_VERSION GOOS/GOARCH`, and in
 /// JSON reports `"go_version": "GO_VERSION"`, `"goos": "GOOS"`, `"goarch": "GOARCH"`.
@@ -546,7 +539,10 @@ pub fn normalise_machine(text: &str) -> String {
     static PATTERNS: OnceLock<Vec<(regex::Regex, &str)>> = OnceLock::new();
     let patterns = PATTERNS.get_or_init(|| {
         [
-            (r"go1\.\d+(\.\d+)?(rc\d+)? \w+/\w+", "GO_VERSION GOOS/GOARCH"),
+            (
+                r"go1\.\d+(\.\d+)?(rc\d+)? \w+/\w+",
+                "GO_VERSION GOOS/GOARCH",
+            ),
             (r#""go_version": "[^"]*""#, r#""go_version": "GO_VERSION""#),
             (r#""goos": "[^"]*""#, r#""goos": "GOOS""#),
             (r#""goarch": "[^"]*""#, r#""goarch": "GOARCH""#),
