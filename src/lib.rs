@@ -41,6 +41,7 @@ pub(crate) mod modules;
 pub mod parse;
 pub(crate) mod progress;
 pub(crate) mod report;
+pub(crate) mod safe_write;
 #[cfg(test)]
 mod schema;
 pub(crate) mod select;

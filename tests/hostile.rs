@@ -8,3 +8,4 @@ mod config;
 mod flags;
 mod limits;
 mod trees;
+mod writes;

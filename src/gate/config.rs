@@ -87,7 +87,7 @@ impl ConfigChoice {
 
 /// The most of a working-tree allowlist read; the allowlist's own, smaller limit then
 /// names itself (see [`crate::allowlist`]).
-pub(super) const MAX_CONFIG_READ: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_CONFIG_READ: u64 = 16 * 1024 * 1024;
 
 /// Where the allowlist is.
 #[derive(Debug, Clone, PartialEq, Eq)]
