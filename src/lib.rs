@@ -49,4 +49,5 @@ pub(crate) mod tree_path;
 
 /// `main` prints errors through it, so that no line of one (a failed build's compiler
 /// errors) reads as a Go error to a CI problem matcher.
+pub use report::inert;
 pub use report::problem_matcher;
