@@ -139,7 +139,7 @@ impl ConfigPlace {
 }
 
 /// `path` with `.` and `..` components resolved as text, links not followed.
-pub(super) fn lexical(path: &Path) -> PathBuf {
+pub(crate) fn lexical(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for component in path.components() {
