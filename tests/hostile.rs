@@ -7,5 +7,6 @@ mod cache;
 mod config;
 mod flags;
 mod limits;
+mod text;
 mod trees;
 mod writes;
