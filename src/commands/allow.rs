@@ -63,6 +63,18 @@ fn parse_date(s: &str) -> Result<Date, String> {
 }
 
 pub fn run(args: Args) -> Result<Exit> {
+    // What is printed quotes the compiler and the repository: it is printed inert
+    // (see `report::inert`), also when the edit then fails.
+    let mut out = Vec::new();
+    let result = edit_allowlist(args, &mut out);
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    stdout.write_all(&crate::report::inert_text(&out))?;
+    stdout.flush()?;
+    result
+}
+
+fn edit_allowlist(args: Args, out: &mut Vec<u8>) -> Result<Exit> {
     let repo = Repo::open(&args.repository.repo)?;
     let file = AllowlistFile::of(&repo, args.repository.config.as_deref());
     let origin = file.origin.clone();
@@ -105,8 +117,6 @@ pub fn run(args: Args) -> Result<Exit> {
         shard: None,
         from_shards: None,
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let verb = |done: &str, would: &str| {
         if args.dry_run {
             would.to_string()
@@ -208,7 +218,6 @@ pub fn run(args: Args) -> Result<Exit> {
             outcome.head.revision.label()
         )?;
     }
-    out.flush()?;
     Ok(Exit::Clean)
 }
 
