@@ -244,6 +244,9 @@ pub(super) fn run_build(
         );
     }
     let mut parsed = parser.finish();
+    // A build that succeeds still relays the C compiler's warnings, which quote the
+    // file they are about (a `#line` directive can name any file of the machine).
+    parsed.unrecognised = withhold_outside(&parsed.unrecognised, tree, unit.rel);
     // With -trimpath the names are import-path based, the same whichever directory go
     // ran in or stored the cache entry from: `locate` reads them as printed, but for
     // the tree's modules that this unit uses under a version (see `versioned_names`).

@@ -289,3 +289,38 @@ fn the_markdown_report_mentions_nobody() {
         }
     }
 }
+
+#[test]
+fn gcc_warnings_in_a_build_that_succeeds_do_not_quote_a_file_outside() {
+    let sentinel = Sentinel::new();
+    let secret = sentinel.path().join("sub/runner.env");
+    std::fs::write(&secret, "RUNNER_SECRET=abc123xyz\n").expect("write secret");
+    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // `#line` makes gcc report (and quote) the warning as if it were in that file.
+    repo.write(
+        "p/p.go",
+        &format!(
+            "package p\n\n// #line 1 \"{}\"\n// #warning hello\nimport \"C\"\n\n// F is here.\nfunc F() {{}}\n",
+            secret.display()
+        ),
+    );
+    let head = repo.commit("cgo warns in a file of the runner");
+    for format in ["text", "github", "markdown", "json", "sarif"] {
+        let before = sentinel.snapshot();
+        let run = repo.run_untouched_with(&["diff", "--format", format, &base, &head], |cmd| {
+            cmd.env("CGO_ENABLED", "1");
+        });
+        sentinel.assert_unchanged(&before, &run);
+        run.assert_code(0);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(!all.contains("RUNNER_SECRET"), "{format}: {all}");
+        assert!(!all.contains("abc123xyz"), "{format}: {all}");
+        if format == "text" {
+            assert!(
+                all.contains("runner.env: outside the repository"),
+                "{format}: {all}"
+            );
+        }
+    }
+}
