@@ -267,7 +267,7 @@ pub fn write(
     for note in unannotated.notes(failing.len()) {
         writeln!(out, "note: {note}")?;
     }
-    writeln!(out, "{}", words::Summary::of(outcome).line())?;
+    writeln!(out, "{}", one_line(&words::Summary::of(outcome).line()))?;
     writeln!(out, "::{token}::")?;
     Ok(unannotated)
 }

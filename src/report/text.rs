@@ -139,7 +139,7 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
     }
 
     writeln!(out)?;
-    writeln!(out, "{}", words::Summary::of(outcome).line())?;
+    writeln!(out, "{}", line(&words::Summary::of(outcome).line()))?;
     if !failing.is_empty() {
         // Once flows are shown, pointing at --explain would only be noise.
         let explained = failing.iter().any(|f| !f.flow.is_empty());
