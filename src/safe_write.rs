@@ -1,4 +1,4 @@
-//! Every file escape-gate writes for the user goes through [`write`]: the allowlist
+//! Every file escape-gate writes for the user goes through [`write()`]: the allowlist
 //! `allow` edits, the two files `init` creates, the hook `install-hook` installs and its
 //! backup, the pages `man --dir` writes.
 //!
@@ -17,7 +17,7 @@ use std::path::Path;
 
 use crate::tree_path::{PathError, TreePath};
 
-/// Why [`write`] wrote nothing.
+/// Why [`write()`] wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteFileError {
     #[error("{0}")]
@@ -36,7 +36,7 @@ pub enum WriteFileError {
     Io { path: String, source: io::Error },
 }
 
-/// What [`write`] did.
+/// What [`write()`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
     Created,
@@ -91,8 +91,8 @@ pub fn write(
     imp::write(anchor, &path, contents, options)
 }
 
-/// What is at `rel` below `anchor`, checked as [`write`] would write it: a link on the
-/// way, a directory or a special file there is the error [`write`] would give; a
+/// What is at `rel` below `anchor`, checked as [`write()`] would write it: a link on the
+/// way, a directory or a special file there is the error [`write()`] would give; a
 /// missing directory on the way means nothing.
 pub fn probe(anchor: &Path, rel: &str) -> Result<Found, WriteFileError> {
     let path = TreePath::parse(rel)?;

@@ -8,17 +8,16 @@
 //! workflow command (`::add-mask::…`, `::error …`, `::stop-commands::…` after any
 //! leading whitespace, `##[command]` anywhere in a line). So:
 //!
-//! - every field of repository text goes through [`line`] (one line, controls escaped);
+//! - every field of repository text goes through [`line()`] (one line, controls escaped);
 //! - every multi-line text a command prints (reports, errors that quote the compiler)
 //!   goes through [`commands`], which leaves no line that the runner reads as a
 //!   command; and under GitHub Actions an error is also printed between
 //!   `::stop-commands::TOKEN` and `::TOKEN::` ([`stopped`]), with a [`token`] the pull
 //!   request cannot know.
 //!
-//! JSON and SARIF need none of this: their escaping rules cover control characters,
-//! and no line of them starts with `::` or holds `##[` outside a string... which
-//! [`commands`] is not needed for, as each of their lines starts with a bracket, a
-//! quote or spaces then a quote.
+//! JSON and SARIF escape control characters by their own rules, and every line of
+//! them starts with a bracket or a quote; only `##[` inside a string needs writing
+//! differently there ([`crate::report::inert_json`]).
 
 use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
