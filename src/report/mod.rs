@@ -289,6 +289,7 @@ pub(crate) mod fixture {
                 stale: Vec::new(),
                 expired: Vec::new(),
             },
+            staleness: Vec::new(),
             config: LoadedConfig::default(),
             config_from: crate::config_change::ConfigFrom::Head,
             config_change: None,
@@ -327,6 +328,7 @@ pub(crate) mod fixture {
             entry: 0,
         });
         outcome.allow.stale.push(1);
+        outcome.staleness.push(crate::allowlist::Staleness::Gone);
         outcome
     }
 
