@@ -102,6 +102,7 @@ pub fn run(args: Args) -> Result<Exit> {
         today: Some(today),
         explain: false,
         all_packages: false,
+        excerpts: false,
         checks: None,
         shard: None,
         from_shards: None,

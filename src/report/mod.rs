@@ -13,6 +13,7 @@ use clap::ValueEnum;
 use crate::gate::Outcome;
 
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod list;
 pub mod markdown;
@@ -36,6 +37,9 @@ pub enum Format {
     Sarif,
     /// Markdown, the job summary's content, for a pull request comment (under 64 KB).
     Markdown,
+    /// One self-contained HTML page (no network needed) showing each new escape with
+    /// its source, its escape flow and the lines the change touched.
+    Html,
 }
 
 impl Format {
@@ -44,8 +48,19 @@ impl Format {
     /// `--explain` themselves.
     pub fn always_explains(self) -> bool {
         match self {
-            Format::Github | Format::Sarif | Format::Markdown => true,
+            Format::Github | Format::Sarif | Format::Markdown | Format::Html => true,
             Format::Text | Format::Json => false,
+        }
+    }
+
+    /// Whether the format shows the head's source around each new escape and on its
+    /// flow steps ([`crate::gate::Outcome::excerpts`]).
+    pub fn shows_source(self) -> bool {
+        match self {
+            Format::Html => true,
+            Format::Text | Format::Json | Format::Github | Format::Sarif | Format::Markdown => {
+                false
+            }
         }
     }
 }
@@ -165,7 +180,8 @@ pub fn write(
 ///
 /// The line-oriented formats go through [`problem_matcher::unmatched`], so that no
 /// line of them is an error to a CI problem matcher for Go. JSON and SARIF need not:
-/// every line of them starts with a bracket or a quote.
+/// every line of them starts with a bracket or a quote; nor HTML, whose every line
+/// starts with a tag or is the page's own style or script.
 pub fn write_with(
     format: Format,
     outcome: &Outcome,
@@ -177,6 +193,7 @@ pub fn write_with(
     match format {
         Format::Json => return json::write(outcome, out),
         Format::Sarif => return sarif::write(outcome, ci, out),
+        Format::Html => return html::write(outcome, ci, out),
         Format::Text => text::write(outcome, style, &mut rendered)?,
         Format::Github => github::run(outcome, ci, &mut rendered)?,
         Format::Markdown => {
@@ -269,6 +286,7 @@ pub(crate) mod fixture {
             },
             warnings: Vec::new(),
             changed: ChangedLines::new(),
+            excerpts: crate::excerpt::Excerpts::default(),
         }
     }
 
