@@ -68,7 +68,10 @@ impl Page<'_> {
         let title = if failing == 0 {
             format!("escape-gate: no new {}s", words::noun(self.outcome))
         } else {
-            format!("escape-gate: {}", words::count(failing, &format!("new {}", words::noun(self.outcome))))
+            format!(
+                "escape-gate: {}",
+                words::count(failing, &format!("new {}", words::noun(self.outcome)))
+            )
         };
         h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -77,7 +80,12 @@ impl Page<'_> {
         // the only way out.
         h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\n");
         h.push_str("<meta name=\"referrer\" content=\"no-referrer\">\n");
-        let _ = writeln!(h, "<title>{} · {}</title>", esc(&title), esc(&self.outcome.head.revision.label()));
+        let _ = writeln!(
+            h,
+            "<title>{} · {}</title>",
+            esc(&title),
+            esc(&self.outcome.head.revision.label())
+        );
         let _ = writeln!(h, "<style>\n{STYLE}</style>\n</head>");
         let state = if failing == 0 { "ok" } else { "fail" };
         let _ = writeln!(h, "<body class=\"{state}\">\n<main>");
@@ -86,7 +94,11 @@ impl Page<'_> {
     fn top(&self, h: &mut String) {
         let o = self.outcome;
         let failing = o.failing().len();
-        let (badge, class) = if failing == 0 { ("ok", "ok") } else { ("error", "fail") };
+        let (badge, class) = if failing == 0 {
+            ("ok", "ok")
+        } else {
+            ("error", "fail")
+        };
         let _ = writeln!(
             h,
             "<header class=\"top {class}\"><h1><span class=\"badge\">{badge}</span> {}</h1>",
@@ -95,12 +107,32 @@ impl Page<'_> {
         let summary = words::Summary::of(o);
         let _ = writeln!(h, "<p class=\"summary\">{}</p>", esc(&summary.line()));
         h.push_str("<dl class=\"meta\">\n");
-        let _ = writeln!(h, "<div><dt>base</dt><dd>{}</dd></div>", self.revision(&o.base));
-        let _ = writeln!(h, "<div><dt>head</dt><dd>{}</dd></div>", self.revision(&o.head));
-        let _ = writeln!(h, "<div><dt>Go</dt><dd>{}</dd></div>", esc(&o.go.describe()));
+        let _ = writeln!(
+            h,
+            "<div><dt>base</dt><dd>{}</dd></div>",
+            self.revision(&o.base)
+        );
+        let _ = writeln!(
+            h,
+            "<div><dt>head</dt><dd>{}</dd></div>",
+            self.revision(&o.head)
+        );
+        let _ = writeln!(
+            h,
+            "<div><dt>Go</dt><dd>{}</dd></div>",
+            esc(&o.go.describe())
+        );
         let checks: Vec<&str> = o.checks.iter().map(|c| c.name()).collect();
-        let _ = writeln!(h, "<div><dt>checks</dt><dd>{}</dd></div>", esc(&checks.join(", ")));
-        let _ = writeln!(h, "<div><dt>scope</dt><dd>{}</dd></div>", esc(&summary.scope));
+        let _ = writeln!(
+            h,
+            "<div><dt>checks</dt><dd>{}</dd></div>",
+            esc(&checks.join(", "))
+        );
+        let _ = writeln!(
+            h,
+            "<div><dt>scope</dt><dd>{}</dd></div>",
+            esc(&summary.scope)
+        );
         h.push_str("</dl>\n");
         let counts = [
             ("new", failing, "#new"),
@@ -111,7 +143,10 @@ impl Page<'_> {
         h.push_str("<ul class=\"counts\">");
         for (what, n, anchor) in counts {
             let zero = if n == 0 { " zero" } else { "" };
-            let _ = write!(h, "<li class=\"n-{what}{zero}\"><a href=\"{anchor}\"><b>{n}</b> {what}</a></li>");
+            let _ = write!(
+                h,
+                "<li class=\"n-{what}{zero}\"><a href=\"{anchor}\"><b>{n}</b> {what}</a></li>"
+            );
         }
         h.push_str("</ul>\n</header>\n");
     }
@@ -121,7 +156,11 @@ impl Page<'_> {
         let Some(notes) = trust::notes(self.outcome) else {
             return;
         };
-        let _ = writeln!(h, "<section id=\"config\" class=\"box warn\"><h2>Config changes</h2><p>{}</p>", esc(&capitalise(&notes.heading)));
+        let _ = writeln!(
+            h,
+            "<section id=\"config\" class=\"box warn\"><h2>Config changes</h2><p>{}</p>",
+            esc(&capitalise(&notes.heading))
+        );
         h.push_str("<ul class=\"changes\">\n");
         for item in &notes.items {
             let class = match item.sign {
@@ -129,7 +168,12 @@ impl Page<'_> {
                 '-' => "del",
                 _ => "mod",
             };
-            let _ = write!(h, "<li class=\"{class}\"><span class=\"sign\">{}</span> {}", esc(&item.sign.to_string()), esc(&item.title));
+            let _ = write!(
+                h,
+                "<li class=\"{class}\"><span class=\"sign\">{}</span> {}",
+                esc(&item.sign.to_string()),
+                esc(&item.title)
+            );
             if !item.details.is_empty() {
                 h.push_str("<ul>");
                 for d in &item.details {
@@ -149,9 +193,18 @@ impl Page<'_> {
 
     fn new_findings(&self, h: &mut String) {
         let failing = self.outcome.failing();
-        let _ = writeln!(h, "<section id=\"new\"><h2>New {}s <span class=\"num\">{}</span></h2>", words::noun(self.outcome), failing.len());
+        let _ = writeln!(
+            h,
+            "<section id=\"new\"><h2>New {}s <span class=\"num\">{}</span></h2>",
+            words::noun(self.outcome),
+            failing.len()
+        );
         if failing.is_empty() {
-            let _ = writeln!(h, "<p class=\"none\">None: the head adds no {} the allowlist does not cover.</p>", words::noun(self.outcome));
+            let _ = writeln!(
+                h,
+                "<p class=\"none\">None: the head adds no {} the allowlist does not cover.</p>",
+                words::noun(self.outcome)
+            );
         }
         for (i, f) in failing.iter().enumerate() {
             self.card(h, f, &format!("n{}", i + 1), None);
@@ -161,7 +214,11 @@ impl Page<'_> {
 
     /// One finding of the head as a card; `allowed` is the note of an allowed one.
     fn card(&self, h: &mut String, f: &Finding, id: &str, allowed: Option<String>) {
-        let class = if allowed.is_some() { "card allowed" } else { "card" };
+        let class = if allowed.is_some() {
+            "card allowed"
+        } else {
+            "card"
+        };
         let _ = write!(h, "<article class=\"{class}\" id=\"{id}\"");
         filter_data(h, f);
         h.push_str(">\n");
@@ -224,7 +281,11 @@ impl Page<'_> {
         for step in flow {
             let text = step.text.trim();
             if let Some(rest) = text.strip_prefix("flow: ") {
-                let _ = writeln!(h, "<li class=\"fl\"><span class=\"lab\">flow</span> <code>{}</code></li>", esc(rest));
+                let _ = writeln!(
+                    h,
+                    "<li class=\"fl\"><span class=\"lab\">flow</span> <code>{}</code></li>",
+                    esc(rest)
+                );
                 continue;
             }
             let changed = if step.changed { " c" } else { "" };
@@ -257,7 +318,11 @@ impl Page<'_> {
                         h.push_str("</li>\n");
                     } else {
                         let source = self.outcome.excerpts.line(file, line).unwrap_or_default();
-                        let _ = writeln!(h, "<pre class=\"src one\"><span><i>{line}</i>{}</span></pre></li>", esc(source));
+                        let _ = writeln!(
+                            h,
+                            "<pre class=\"src one\"><span><i>{line}</i>{}</span></pre></li>",
+                            esc(source)
+                        );
                     }
                     previous = Some((file, line));
                 }
@@ -283,7 +348,11 @@ impl Page<'_> {
         if functions.is_empty() {
             return;
         }
-        let _ = writeln!(h, "<section id=\"functions\"><h2>{}s per function, base → head</h2>", capitalise(words::noun(o)));
+        let _ = writeln!(
+            h,
+            "<section id=\"functions\"><h2>{}s per function, base → head</h2>",
+            capitalise(words::noun(o))
+        );
         for (package, function) in functions.keys() {
             let of = |side: &[Finding]| -> Vec<Finding> {
                 side.iter()
@@ -293,7 +362,11 @@ impl Page<'_> {
             };
             let base = matching::listing(&of(&o.base.findings));
             let head = matching::listing(&of(&o.head.findings));
-            let display = if function.is_empty() { "(unplaced)" } else { function };
+            let display = if function.is_empty() {
+                "(unplaced)"
+            } else {
+                function
+            };
             // The filter reads the function and package from the summary.
             let _ = write!(h, "<details class=\"fd\" open><summary><code>{}</code> <span class=\"pkg\">{}</span></summary><pre class=\"diff\">", esc(display), esc(package));
             let diff = similar::TextDiff::from_lines(&base, &head);
@@ -328,7 +401,11 @@ impl Page<'_> {
                     esc(&entry.reason)
                 );
                 if let Some(expires) = entry.expires {
-                    let _ = write!(note, " <span class=\"exp\">expires {}</span>", esc(&expires.to_string()));
+                    let _ = write!(
+                        note,
+                        " <span class=\"exp\">expires {}</span>",
+                        esc(&expires.to_string())
+                    );
                 }
                 self.card(h, f, &format!("a{}", i + 1), Some(note));
             }
@@ -375,9 +452,15 @@ impl Page<'_> {
             h.push_str("</tbody></table></details>\n");
         }
 
-        let stale: Vec<String> = o.stale_entries().map(|e| words::stale_entry(origin, e)).collect();
+        let stale: Vec<String> = o
+            .stale_entries()
+            .map(|e| words::stale_entry(origin, e))
+            .collect();
         list_section(h, "stale", "Stale allowlist entries", &stale);
-        let expired: Vec<String> = o.expired_entries().map(|e| words::expired_entry(origin, e)).collect();
+        let expired: Vec<String> = o
+            .expired_entries()
+            .map(|e| words::expired_entry(origin, e))
+            .collect();
         list_section(h, "expired", "Expired allowlist entries", &expired);
         if !o.warnings.is_empty() {
             let _ = writeln!(h, "<details id=\"warnings\" class=\"sec\"><summary><h2>Warnings <span class=\"num\">{}</span></h2></summary>", o.warnings.len());
@@ -404,7 +487,11 @@ impl Page<'_> {
     /// known.
     fn place(&self, commit: Option<&str>, file: &str, line: u32, label: &str) -> String {
         match commit.and_then(|c| safe_url(self.ci.blob_url(c, file, line)?)) {
-            Some(url) => format!("<a class=\"pos\" href=\"{}\"><code>{}</code></a>", esc(&url), esc(label)),
+            Some(url) => format!(
+                "<a class=\"pos\" href=\"{}\"><code>{}</code></a>",
+                esc(&url),
+                esc(label)
+            ),
             None => format!("<code class=\"pos\">{}</code>", esc(label)),
         }
     }
@@ -464,7 +551,11 @@ fn source_line(f: &Finding) -> String {
     if f.source.is_empty() {
         String::new()
     } else {
-        format!("<pre class=\"src one\"><span><i>{}</i>{}</span></pre>", f.line, esc(&f.source))
+        format!(
+            "<pre class=\"src one\"><span><i>{}</i>{}</span></pre>",
+            f.line,
+            esc(&f.source)
+        )
     }
 }
 
@@ -556,9 +647,15 @@ mod tests {
         ];
         let source: String = (1..=30).map(|i| format!("\tline {i}\n")).collect();
         let mut outcome = fixture::with_extras(fixture::outcome(vec![f.clone()]));
-        outcome.excerpts = Excerpts::collect(&[f], &|file| (file == "report/report.go").then(|| source.clone()));
+        outcome.excerpts = Excerpts::collect(&[f], &|file| {
+            (file == "report/report.go").then(|| source.clone())
+        });
         let base: String = (1..=30).map(|i| format!("{i}\n")).collect();
-        outcome.changed.add_file("report/report.go", Some(&base), &base.replace("\n24\n", "\nchanged\n"));
+        outcome.changed.add_file(
+            "report/report.go",
+            Some(&base),
+            &base.replace("\n24\n", "\nchanged\n"),
+        );
         outcome
     }
 
@@ -581,13 +678,21 @@ mod tests {
             assert!(page.contains(&format!("<i>{n}</i>")), "line {n}");
         }
         assert!(page.contains("<span class=\"c\"><i>24</i><b>+</b>\tline 24</span>"));
-        assert!(page.contains("<li class=\"fl\"><span class=\"lab\">flow</span> <code>{heap} ← &amp;out</code></li>"));
+        assert!(page.contains(
+            "<li class=\"fl\"><span class=\"lab\">flow</span> <code>{heap} ← &amp;out</code></li>"
+        ));
         assert!(page.contains("<li class=\"st c\"><code>from &amp;out (address-of)</code> <span class=\"at\">at line 24</span> <mark>changed</mark><pre class=\"src one\"><span><i>24</i>\tline 24</span></pre></li>"), "{page}");
         assert_eq!(page.matches("<mark>changed</mark>").count(), 1);
         // The per-function listing, the other sections, collapsible.
-        assert!(page.contains("<span class=\"add\">+ moved to heap: out</span>"), "{page}");
+        assert!(
+            page.contains("<span class=\"add\">+ moved to heap: out</span>"),
+            "{page}"
+        );
         for id in ["allowed", "fixed", "stale"] {
-            assert!(page.contains(&format!("<details id=\"{id}\" class=\"sec\">")), "{id}");
+            assert!(
+                page.contains(&format!("<details id=\"{id}\" class=\"sec\">")),
+                "{id}"
+            );
         }
         assert!(page.contains("buffer handed to the caller"));
         assert!(!page.contains("<details id=\"moved\""));
@@ -612,10 +717,14 @@ mod tests {
         let mut f = finding(file, 3, evil, Kind::Escapes, evil);
         f.package = format!("example.com/{evil}");
         f.source = evil.to_string();
-        f.flow = vec![FlowStep::plain(format!("  from {evil} (assign) at {file}:3"))];
+        f.flow = vec![FlowStep::plain(format!(
+            "  from {evil} (assign) at {file}:3"
+        ))];
         let mut outcome = fixture::with_extras(fixture::outcome(vec![f.clone()]));
         outcome.excerpts = Excerpts::collect(&[f], &|_| Some(format!("a\nb\n{evil}\nd\n")));
-        outcome.warnings.push(format!("warning with {evil}\n./a.go:1:2: line"));
+        outcome
+            .warnings
+            .push(format!("warning with {evil}\n./a.go:1:2: line"));
         let page = render(&outcome, &ci());
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(!page.contains("<img"), "{page}");
@@ -624,7 +733,9 @@ mod tests {
         // The link's path is percent-encoded, its text escaped.
         assert!(page.contains("/blob/2222222222222222222222222222222222222222/dir/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.go#L3\"><code>dir/&lt;img src=x onerror=alert(1)&gt;.go:3:2</code></a>"), "{page}");
         // No attribute can be closed early: every quote in repository text is escaped.
-        assert!(page.contains("data-function=\"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;\""));
+        assert!(page.contains(
+            "data-function=\"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;\""
+        ));
         // Every line starts with a tag, or is the page's own style or script.
         let own: Vec<&str> = STYLE.lines().chain(SCRIPT.lines()).collect();
         for line in page.lines() {
@@ -648,20 +759,37 @@ mod tests {
         let many: Vec<Finding> = (1..=1000u32)
             .map(|i| {
                 let file = format!("internal/service/handler{}.go", i % 40);
-                let mut f = finding(&file, 10 + i, &format!("(*Server).Handle{}", i % 97), Kind::Escapes, "&Request{...}");
+                let mut f = finding(
+                    &file,
+                    10 + i,
+                    &format!("(*Server).Handle{}", i % 97),
+                    Kind::Escapes,
+                    "&Request{...}",
+                );
                 f.package = format!("example.com/project/internal/service{}", i % 7);
                 f.message = "&Request{...} escapes to heap".to_string();
                 f.flow = vec![
                     FlowStep::plain("flow: {heap} ← &Request{...}"),
-                    FlowStep::plain(format!("  from &Request{{...}} (spill) at {file}:{}", 10 + i)),
-                    FlowStep::plain(format!("  from req := &Request{{...}} (assign) at {file}:{}", 10 + i)),
-                    FlowStep { text: format!("  from s.queue <- req (send) at {file}:{}", 12 + i), changed: true },
+                    FlowStep::plain(format!(
+                        "  from &Request{{...}} (spill) at {file}:{}",
+                        10 + i
+                    )),
+                    FlowStep::plain(format!(
+                        "  from req := &Request{{...}} (assign) at {file}:{}",
+                        10 + i
+                    )),
+                    FlowStep {
+                        text: format!("  from s.queue <- req (send) at {file}:{}", 12 + i),
+                        changed: true,
+                    },
                 ];
                 f
             })
             .collect();
         // Lines of 60 characters, with two tabs of indentation.
-        let source: String = (1..=1100).map(|i| format!("\t\treq := &Request{{ID: id, Body: body, Line: {i:04}}} // ok\n")).collect();
+        let source: String = (1..=1100)
+            .map(|i| format!("\t\treq := &Request{{ID: id, Body: body, Line: {i:04}}} // ok\n"))
+            .collect();
         let mut outcome = fixture::outcome(many.clone());
         outcome.excerpts = Excerpts::collect(&many, &|_| Some(source.clone()));
         let page = render(&outcome, &ci());
