@@ -409,7 +409,7 @@ fn the_full_page_in_a_browser() {
                 .to_string()
         })
         .collect();
-    assert_eq!(requests, [url.clone()], "requests other than the page");
+    assert_eq!(requests, [url], "requests other than the page");
     let failed: Vec<&Value> = browser
         .events
         .iter()

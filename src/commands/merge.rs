@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens (builds the packages with new escapes again,
-    /// with -m=2; always on for github, sarif and markdown)
+    /// with -m=2; always on for github, sarif, markdown and html)
     #[arg(long)]
     pub explain: bool,
 }

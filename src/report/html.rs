@@ -222,9 +222,9 @@ impl Page<'_> {
         let _ = write!(h, "<article class=\"{class}\" id=\"{id}\"");
         filter_data(h, f);
         h.push_str(">\n");
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<h3><span class=\"kind\">{}</span> {} in <code class=\"fn\">{}</code> <span class=\"pkg\">{}</span></h3>\n",
+            "<h3><span class=\"kind\">{}</span> {} in <code class=\"fn\">{}</code> <span class=\"pkg\">{}</span></h3>",
             esc(kind_label(f.kind)),
             self.place(self.head_commit.as_deref(), &f.file, f.line, &f.position()),
             esc(&f.function_display()),
@@ -379,7 +379,7 @@ impl Page<'_> {
                 };
                 let line = change.value().trim_end_matches('\n');
                 let line = line.strip_prefix(&prefix).unwrap_or(line);
-                let _ = write!(h, "<span class=\"{class}\">{sign} {}</span>\n", esc(line));
+                let _ = writeln!(h, "<span class=\"{class}\">{sign} {}</span>", esc(line));
             }
             h.push_str("</pre></details>\n");
         }
