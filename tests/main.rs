@@ -19,6 +19,8 @@ mod hook;
 mod hostile;
 mod html_report;
 mod init;
+mod install;
+mod leftovers;
 mod list_demo;
 mod problem_matcher;
 mod readme;
