@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::html_report::{full_repo, html_in_actions, section};
-use crate::support::{escape_gate, require_go};
+use crate::support::{escape_gate, require_go, scratch_dir};
 
 /// The browser's binary: `ESCAPE_GATE_CHROMIUM`, else the first of the usual names on
 /// PATH. Panics, saying what to install, when there is none.
@@ -69,6 +69,8 @@ fn headless(profile: &Path) -> Command {
         "--force-color-profile=srgb",
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
+    // Its temporary files too go where they are removed with the profile.
+    .env("TMPDIR", profile)
     .stdin(Stdio::null());
     cmd
 }
@@ -79,7 +81,7 @@ fn file_url(path: &Path) -> String {
 
 /// The DOM after the page's script ran.
 fn dump_dom(page: &Path) -> String {
-    let profile = tempfile::tempdir().expect("profile dir");
+    let profile = scratch_dir("chromium-");
     let out = headless(profile.path())
         .arg("--dump-dom")
         .arg(file_url(page))
@@ -91,7 +93,7 @@ fn dump_dom(page: &Path) -> String {
 
 /// A screenshot of the page's first `width`×`height` pixels, as RGB(A) rows.
 fn screenshot(page: &Path, png: &Path, (width, height): (u32, u32)) -> (u32, u32, Vec<u8>, usize) {
-    let profile = tempfile::tempdir().expect("profile dir");
+    let profile = scratch_dir("chromium-");
     let out = headless(profile.path())
         .arg(format!("--window-size={width},{height}"))
         .arg(format!("--screenshot={}", png.display()))
@@ -160,7 +162,7 @@ impl Drop for DevTools {
 impl DevTools {
     /// Starts the browser and opens a page with the network and page domains on.
     fn start() -> DevTools {
-        let profile = tempfile::tempdir().expect("profile dir");
+        let profile = scratch_dir("chromium-");
         let mut child = headless(profile.path())
             .arg("--remote-debugging-port=0")
             .arg("about:blank")
@@ -306,7 +308,7 @@ fn the_full_page_in_a_browser() {
     let (repo, base, head) = full_repo();
     let run = html_in_actions(&repo, &base, &head);
     run.assert_code(1);
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = scratch_dir("page-");
     let page = write_page(dir.path(), "report.html", &run.stdout);
 
     let dom = dump_dom(&page);
@@ -432,7 +434,7 @@ fn the_demo_page_in_a_browser() {
         .expect("run the demo");
     assert!(out.status.success(), "{out:?}");
     let html = String::from_utf8(out.stdout).expect("UTF-8");
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = scratch_dir("page-");
     let page = write_page(dir.path(), "demo.html", &html);
 
     let dom = dump_dom(&page);
