@@ -96,6 +96,9 @@ fn screenshot(page: &Path, png: &Path, (width, height): (u32, u32)) -> (u32, u32
     let profile = scratch_dir("chromium-");
     let out = headless(profile.path())
         .arg(format!("--window-size={width},{height}"))
+        // Every tile painted before the picture is taken.
+        .arg("--run-all-compositor-stages-before-draw")
+        .arg("--virtual-time-budget=2000")
         .arg(format!("--screenshot={}", png.display()))
         .arg(file_url(page))
         .output()
