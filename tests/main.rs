@@ -6,6 +6,7 @@ mod support;
 mod action;
 mod allow;
 mod allow_command;
+mod allowlist_life;
 mod browser;
 mod checks;
 mod completions;

@@ -454,7 +454,7 @@ impl Page<'_> {
 
         let stale: Vec<String> = o
             .stale_entries()
-            .map(|e| words::stale_entry(origin, e))
+            .map(|(e, why)| words::stale_entry(origin, e, &why))
             .collect();
         list_section(h, "stale", "Stale allowlist entries", &stale);
         let expired: Vec<String> = o
