@@ -83,6 +83,7 @@ impl From<Args> for DiffRequest {
             today: None,
             explain: args.explain || args.format.always_explains(),
             all_packages: args.all_packages,
+            excerpts: args.format.shows_source(),
             checks: args.checks,
             shard: args.shard,
             from_shards: None,

@@ -75,6 +75,7 @@ pub fn run(args: Args) -> Result<Exit> {
         today: None,
         explain: args.explain || args.format.always_explains(),
         all_packages: false,
+        excerpts: args.format.shows_source(),
         checks: args.checks.clone(),
         shard: None,
         from_shards: Some(shards),
