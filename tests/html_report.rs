@@ -81,8 +81,7 @@ allow:
 /// changed lines), allowed (with reason and expiry), fixed, moved, stale and expired
 /// entries, and the allowlist the head adds.
 pub fn full_repo() -> (TestRepo, String, String) {
-    let repo = TestRepo::go_module(&[("shop/shop.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("shop/shop.go", BASE_GO)]);
     repo.write("shop/shop.go", HEAD_GO);
     repo.write(".escape-gate.yml", HEAD_CONFIG);
     let head = repo.commit("head");
@@ -247,8 +246,7 @@ fn no_links_without_the_repository_address() {
 #[test]
 fn repository_text_is_escaped() {
     let evil_file = "h<i>&'\".go";
-    let repo = TestRepo::go_module(&[("a.go", "package m\n\nfunc A() int { return 1 }\n")]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", "package m\n\nfunc A() int { return 1 }\n")]);
     repo.write(
         evil_file,
         "package m\n\nvar sink *string\n\n// Keep keeps \"</script><script>alert('x')</script>\".\nfunc Keep() {\n\ts := \"<script>alert('x')</script> & \\\"\"\n\tsink = &s\n}\n",

@@ -59,8 +59,7 @@ fn assert_no_command(text: &str) {
 #[test]
 fn compiler_errors_relayed_under_github_actions_cannot_be_commands() {
     let sentinel = Sentinel::new();
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(
         "e.go",
         "package m\n\nimport _ \"embed\"\n\n//go:embed \"zz\\n::add-mask::ghp_\\n::error file=README.md,line=1,title=escape-gate::forged\\n  ##[error]old form\\n::stop-commands::x\"\nvar s string\n",
@@ -82,8 +81,7 @@ fn compiler_errors_relayed_under_github_actions_cannot_be_commands() {
 #[test]
 fn an_allowlist_key_holding_commands_is_inert_in_the_error() {
     let sentinel = Sentinel::new();
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(
         ".escape-gate.yml",
         "version: 1\n\"x\\n::error file=a.go,line=1::forged\\n##[add-mask]y\": 1\n",
@@ -103,8 +101,7 @@ fn an_allowlist_key_holding_commands_is_inert_in_the_error() {
 #[test]
 fn a_source_line_holding_commands_is_inert_in_every_text_format() {
     let sentinel = Sentinel::new();
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(
         "b.go",
         "package m\n\n// F keeps its string.\nfunc F() {\n\ts := `##[add-mask]x`\n\tsink = &s\n}\n",
@@ -144,8 +141,7 @@ fn gcc_errors_about_a_file_outside_the_checkout_do_not_quote_it() {
     let sentinel = Sentinel::new();
     let secret = sentinel.path().join("sub/runner.env");
     std::fs::write(&secret, "RUNNER_SECRET=abc123xyz\n").expect("write secret");
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(
         "p/p.go",
         &format!(
@@ -178,8 +174,7 @@ fn gcc_errors_about_a_file_outside_the_checkout_do_not_quote_it() {
 /// A reason that clears the screen and forges the verdict, a source line holding ESC
 /// and a right-to-left override, and a second escape no entry allows.
 fn terminal_repo() -> (TestRepo, String, String) {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(
         "t.go",
         "package m\n\n// T keeps its string.\nfunc T() {\n\ts := `\u{1b}[2J\u{1b}[H\u{202e}gnp.exe`\n\tsink = &s\n}\n\n// U keeps its int.\nfunc U(v int) {\n\tx := v\n\tsink = &x\n}\n",
@@ -243,8 +238,7 @@ fn terminal_control_and_bidi_characters_are_escaped_in_every_text_format() {
 #[test]
 fn the_markdown_report_mentions_nobody() {
     let sentinel = Sentinel::new();
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     let leak = "package m\n\n// L keeps its int.\nfunc L(v int) {\n\tx := v\n\tsink = &x\n}\n";
     repo.write("c@octocat.go", leak);
     repo.write(
@@ -295,8 +289,7 @@ fn gcc_warnings_in_a_build_that_succeeds_do_not_quote_a_file_outside() {
     let sentinel = Sentinel::new();
     let secret = sentinel.path().join("sub/runner.env");
     std::fs::write(&secret, "RUNNER_SECRET=abc123xyz\n").expect("write secret");
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
-    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let (repo, base) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     // `#line` makes gcc report (and quote) the warning as if it were in that file.
     repo.write(
         "p/p.go",

@@ -40,7 +40,7 @@ fn assert_refused(run: &Run, phrases: &[&str]) {
 /// A branch that commits `.escape-gate.yml` as a link to `target` and a Go file with a
 /// shell command for a name and a new escape; the working tree is that commit.
 fn linked_allowlist_repo(target: &Path) -> TestRepo {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(SHELL_NAME, LEAK_GO);
     symlink(target, repo.path().join(".escape-gate.yml")).expect("link");
     repo.commit("a link for an allowlist");
@@ -79,7 +79,7 @@ fn allow_refuses_an_allowlist_that_is_a_link_to_dev_zero() {
 #[test]
 fn allow_refuses_a_config_below_a_linked_directory() {
     let sentinel = Sentinel::new();
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO)]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", BASE_GO)]);
     repo.write(SHELL_NAME, LEAK_GO);
     symlink(sentinel.path(), repo.path().join("conf")).expect("link");
     repo.commit("a linked directory");
@@ -103,7 +103,7 @@ fn allow_refuses_a_config_below_a_linked_directory() {
 
 #[test]
 fn allow_writes_a_regular_allowlist_by_renaming_a_new_file_over_it() {
-    let repo = TestRepo::go_module(&[("a.go", BASE_GO), (".escape-gate.yml", "version: 1\n")]);
+    let (repo, _) = TestRepo::go_module(&[("a.go", BASE_GO), (".escape-gate.yml", "version: 1\n")]);
     repo.write(SHELL_NAME, LEAK_GO);
     // A second name for the allowlist: a file written in place would change it too.
     fs::hard_link(
