@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod actions;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
