@@ -1,8 +1,8 @@
-//! A GitHub Actions runner for `action.yml`, run outside GitHub: the `run:` scripts of action.yml's steps,
-//! executed in order with bash the way the runner executes a composite action, in a
-//! simulated GitHub environment (event payload, summary, output, env and path files,
-//! RUNNER_* variables) on a shallow clone of a real Go repository, with the binary
-//! under test on PATH and the real `go` and `git`.
+//! A GitHub Actions runner for `action.yml`, outside GitHub: the `run:` scripts of
+//! action.yml's steps, executed in order with bash the way the runner executes a
+//! composite action, in a simulated GitHub environment (event payload, summary,
+//! output, env and path files, RUNNER_* variables), in a checkout the test makes, with
+//! the binary under test on PATH and the real `go` and `git`.
 //!
 //! The runner's expression language is reduced to what action.yml may use in a step's
 //! `env:` and `with:`: `${{ <context>.<path> }}` over `inputs`, `github` (with
