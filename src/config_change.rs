@@ -119,7 +119,7 @@ impl BuildChange {
 }
 
 /// `["a", "b"]`, or `[]`: YAML's flow style, the way the file spells it.
-fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
     format!("[{}]", quoted.join(", "))
 }

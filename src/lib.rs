@@ -39,6 +39,7 @@ pub mod interrupt;
 pub(crate) mod matching;
 pub(crate) mod modules;
 pub mod parse;
+pub(crate) mod profile;
 pub(crate) mod progress;
 pub(crate) mod report;
 #[cfg(test)]
