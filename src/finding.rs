@@ -173,6 +173,10 @@ pub struct Finding {
     /// entry of the allowlist): an escape that moves into it is new, not moved.
     #[serde(default, skip_serializing_if = "is_false")]
     pub hot: bool,
+    /// The enclosing function's share of the profile's samples, when a profile was read
+    /// (`--profile`, `profile.files`, a main package's `default.pgo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::profile::Share>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -294,6 +298,7 @@ impl Finding {
             inlined_into: None,
             unplaced: false,
             hot: false,
+            profile: None,
         }
     }
 }

@@ -19,6 +19,7 @@ mod hostile;
 mod init;
 mod list_demo;
 mod problem_matcher;
+mod profile;
 mod readme;
 mod report_formats;
 mod schemas;

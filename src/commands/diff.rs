@@ -60,6 +60,12 @@ pub struct Args {
     /// shard exits 0 whenever it ran
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
+    /// A CPU profile (pprof: a default.pgo, `go test -cpuprofile`, runtime/pprof) to
+    /// weigh the findings with, instead of the allowlist's profile.files or the main
+    /// packages' default.pgo; repeat to merge several. New findings are ordered by
+    /// their function's share of the samples
+    #[arg(long, value_name = "FILE")]
+    pub profile: Vec<std::path::PathBuf>,
 }
 
 pub(crate) fn parse_checks(text: &str) -> Result<Checks, String> {
@@ -81,6 +87,7 @@ impl From<Args> for DiffRequest {
             checks: args.checks,
             shard: args.shard,
             from_shards: None,
+            profiles: args.profile,
         }
     }
 }

@@ -19,6 +19,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub struct Report<'a> {
     pub schema_version: u32,
     pub new: &'a [Finding],
+    /// New findings in functions under `profile.cold_below_percent` that no entry
+    /// allows: listed, never failing.
+    pub cold: &'a [Finding],
     pub fixed: &'a [Finding],
     pub moved: Vec<MovedJson<'a>>,
     pub allowed: Vec<AllowedJson<'a>>,
@@ -217,6 +220,9 @@ pub struct Summary<'a> {
     pub config_from: &'static str,
     /// Why every package was analysed, when it was (null: only those the change can affect).
     pub all_packages_because: Option<&'a str>,
+    pub cold: usize,
+    /// The profiles that weighed the findings; null when none was read.
+    pub profile: Option<&'a crate::gate::ProfileSummary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -257,6 +263,7 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
     Report {
         schema_version: SCHEMA_VERSION,
         new: outcome.failing(),
+        cold: &outcome.cold,
         fixed: &cmp.fixed,
         moved: cmp
             .moved
@@ -304,6 +311,8 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             packages_unaffected: outcome.scope.unaffected,
             config_from: outcome.config_from.name(),
             all_packages_because: outcome.scope.all_because.as_deref(),
+            cold: outcome.cold.len(),
+            profile: outcome.profile.as_ref(),
         },
         checks: outcome.checks.iter().collect(),
         shard: outcome.shard.as_ref(),

@@ -269,6 +269,8 @@ pub(crate) mod fixture {
             },
             warnings: Vec::new(),
             changed: ChangedLines::new(),
+            profile: None,
+            cold: Vec::new(),
         }
     }
 

@@ -1,0 +1,345 @@
+//! Weighing findings by a CPU profile (README, "Profiles"): profiles recorded here, by
+//! running a small main package under runtime/pprof for a second, then compared with
+//! the new escapes of a change: the hot loop first with its share, start-up code at
+//! `0 samples`, a policy that fails only above a share, and a file that is not a
+//! profile refused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::support::{items, require_go, TestRepo, GO_MOD};
+
+/// The program: `setup` runs once at start-up, `step` in a loop for a second. Each
+/// records its CPU profile into the file named by its first argument.
+const BASE: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+)
+
+type point struct{ x, y int }
+
+var sink *point
+
+// setup runs once.
+//
+//go:noinline
+func setup() int {
+	q := point{1, 2}
+	return q.x + q.y
+}
+
+// step runs in the hot loop.
+//
+//go:noinline
+func step(i int) int {
+	p := point{i, i + 1}
+	for k := 0; k < 200; k++ {
+		p.x = p.x*31 + k
+	}
+	return p.x*p.y + p.x
+}
+
+func hotLoop(d time.Duration) int {
+	end := time.Now().Add(d)
+	s := 0
+	for time.Now().Before(end) {
+		for i := 0; i < 100; i++ {
+			s += step(i)
+		}
+	}
+	return s
+}
+
+func main() {
+	f, err := os.Create(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		panic(err)
+	}
+	s := setup()
+	s += hotLoop(time.Second)
+	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		panic(err)
+	}
+	fmt.Println(s)
+}
+"#;
+
+/// The change: both functions now keep a pointer to their point, so each adds a heap
+/// escape (`moved to heap: q` in `setup`, above `moved to heap: p` in `step`).
+fn head_go() -> String {
+    BASE.replace("\treturn q.x + q.y", "\tsink = &q\n\treturn q.x + q.y")
+        .replace(
+            "\treturn p.x*p.y + p.x",
+            "\tsink = &p\n\treturn p.x*p.y + p.x",
+        )
+}
+
+/// Runs `go run . OUT` in a module holding `main_go`, in a directory of its own.
+pub fn record(main_go: &str, out: &Path) {
+    require_go();
+    let dir = tempfile::Builder::new()
+        .prefix("eg-prof-")
+        .tempdir()
+        .expect("temp dir");
+    std::fs::write(dir.path().join("go.mod"), GO_MOD).expect("go.mod");
+    std::fs::write(dir.path().join("main.go"), main_go).expect("main.go");
+    let output = Command::new("go")
+        .args(["run", "."])
+        .arg(out)
+        .current_dir(dir.path())
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("run go");
+    assert!(
+        output.status.success(),
+        "recording a profile failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The base program's CPU profile, recorded once for this test run.
+fn recorded() -> &'static Path {
+    static PROFILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &PROFILE
+        .get_or_init(|| {
+            let dir = tempfile::Builder::new()
+                .prefix("eg-cpu-")
+                .tempdir()
+                .expect("temp dir");
+            let path = dir.path().join("cpu.pprof");
+            record(BASE, &path);
+            (dir, path)
+        })
+        .1
+}
+
+/// A repository with the base program committed, and the head's change committed on
+/// top; returns it with both commits.
+fn two_escapes(extra: &[(&str, &[u8])]) -> (TestRepo, String, String) {
+    let repo = TestRepo::go_module(&[("main.go", BASE)]);
+    for (path, bytes) in extra {
+        let full = repo.path().join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, bytes).expect("write");
+    }
+    let base = repo.commit("base");
+    repo.write("main.go", &head_go());
+    let head = repo.commit("head");
+    (repo, base, head)
+}
+
+/// `function cum_percent` of each finding of `field`, in report order.
+fn weighed(json: &Value, field: &str) -> Vec<(String, f64)> {
+    items(json, field)
+        .iter()
+        .map(|f| {
+            (
+                f["function"].as_str().unwrap_or("?").to_string(),
+                f["profile"]["cum_percent"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_hot_loop_comes_first_with_its_share() {
+    let (repo, base, head) = two_escapes(&[]);
+    let profile = recorded().to_str().expect("UTF-8 path");
+    let run = repo.run_untouched(&[
+        "diff",
+        "--format",
+        "json",
+        "--profile",
+        profile,
+        &base,
+        &head,
+    ]);
+    run.assert_code(1);
+    let json = run.json();
+    let new = weighed(&json, "new");
+    assert_eq!(new.len(), 2, "{json:#}");
+    assert_eq!(
+        new[0].0, "step",
+        "the hot loop's escape comes first: {new:?}"
+    );
+    assert!(new[0].1 >= 50.0, "step runs most of the second: {new:?}");
+    assert_eq!(new[1], ("setup".to_string(), 0.0), "{new:?}");
+    let flat = items(&json, "new")[0]["profile"]["flat_percent"]
+        .as_f64()
+        .expect("flat_percent");
+    assert!(flat > 0.0 && flat <= new[0].1, "{json:#}");
+    let summary = &json["summary"]["profile"];
+    assert_eq!(summary["files"][0]["file"], profile, "{summary:#}");
+    assert!(
+        summary["files"][0]["samples"].as_u64().unwrap_or(0) > 0,
+        "{summary:#}"
+    );
+    assert_eq!(summary["sample_type"], "cpu nanoseconds", "{summary:#}");
+
+    // The text report says it too, in the same order.
+    let run = repo.run(&["diff", "--profile", profile, &base, &head]);
+    run.assert_code(1);
+    let text = &run.stdout;
+    let (step, setup) = (
+        text.find("in step").expect("step reported"),
+        text.find("in setup").expect("setup reported"),
+    );
+    assert!(step < setup, "{text}");
+    let share = format!("{}% of CPU samples", one_decimal(new[0].1));
+    assert!(text.contains(&share), "{share:?} in\n{text}");
+    assert!(text.contains("    0 samples\n"), "{text}");
+    assert!(text.contains(&format!("· profile {profile}")), "{text}");
+}
+
+/// `41.2` as the text report prints a share of 1% or more.
+fn one_decimal(value: f64) -> String {
+    let text = format!("{value:.1}");
+    text.strip_suffix(".0").unwrap_or(&text).to_string()
+}
+
+#[test]
+fn a_team_fails_only_above_a_share() {
+    let bytes = std::fs::read(recorded()).expect("profile");
+    let config = "version: 1\nprofile:\n  files: [prof/cpu.pprof]\n  cold_below_percent: 1\n";
+    let (repo, base, head) = two_escapes(&[
+        ("prof/cpu.pprof", &bytes),
+        (".escape-gate.yml", config.as_bytes()),
+    ]);
+    let run = repo.run_untouched(&["diff", "--format", "json", &base, &head]);
+    run.assert_code(1);
+    let json = run.json();
+    assert_eq!(weighed(&json, "new").len(), 1, "{json:#}");
+    assert_eq!(weighed(&json, "new")[0].0, "step", "{json:#}");
+    assert_eq!(weighed(&json, "cold"), vec![("setup".to_string(), 0.0)]);
+    assert_eq!(json["summary"]["cold"], 1);
+    assert_eq!(
+        json["summary"]["profile"]["files"][0]["file"],
+        "prof/cpu.pprof"
+    );
+
+    // A change that adds only the start-up escape passes, listed as cold; without
+    // the policy it fails.
+    repo.git(&["checkout", "-q", &base]);
+    repo.write(
+        "main.go",
+        &BASE.replace("\treturn q.x + q.y", "\tsink = &q\n\treturn q.x + q.y"),
+    );
+    let startup_only = repo.commit("start-up only");
+    let run = repo.run_untouched(&["diff", &base, &startup_only]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("\ncold main.go:"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("0 new, 0 fixed, 0 moved, 0 allowed, 1 cold heap escapes"),
+        "{}",
+        run.stdout
+    );
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nprofile:\n  files: [prof/cpu.pprof]\n",
+    );
+    let no_policy = repo.commit("no cold rule");
+    let run = repo.run_untouched(&["diff", "--config-from", "base", &base, &no_policy]);
+    run.assert_code(0);
+    let run = repo.run_untouched(&["diff", &base, &no_policy]);
+    run.assert_code(1);
+}
+
+#[test]
+fn a_hot_share_keeps_an_escape_moving_into_the_loop_new() {
+    // The same allocation moves from start-up code into the loop: moved, unless the
+    // loop's share makes it hot.
+    let base_go = BASE.replace(
+        "\treturn q.x + q.y",
+        "\tsink = &point{1, 2}\n\treturn q.x + q.y",
+    );
+    let head_go = BASE.replace(
+        "\treturn p.x*p.y + p.x",
+        "\tsink = &point{1, 2}\n\treturn p.x*p.y + p.x",
+    );
+    let bytes = std::fs::read(recorded()).expect("profile");
+    let repo = TestRepo::go_module(&[("main.go", &base_go)]);
+    repo.write("prof/cpu.pprof", "");
+    std::fs::write(repo.path().join("prof/cpu.pprof"), &bytes).expect("write");
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nprofile:\n  files: [prof/cpu.pprof]\n",
+    );
+    let base = repo.commit("base");
+    repo.write("main.go", &head_go);
+    let plain = repo.commit("head");
+    let run = repo.run(&["diff", "--format", "json", &base, &plain]);
+    run.assert_code(0);
+    assert_eq!(items(&run.json(), "moved").len(), 1, "{}", run.stdout);
+
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nprofile:\n  files: [prof/cpu.pprof]\n  hot_percent: 5\n",
+    );
+    let strict = repo.commit("head, hot above 5%");
+    let run = repo.run(&["diff", "--format", "json", &base, &strict]);
+    run.assert_code(1);
+    let json = run.json();
+    let new = &items(&json, "new")[0];
+    assert_eq!(new["function"], "step", "{json:#}");
+    assert_eq!(new["hot"], true, "{json:#}");
+}
+
+#[test]
+fn a_file_that_is_not_a_profile_is_an_error() {
+    let (repo, base, head) = two_escapes(&[("notes.txt", b"not a profile\n")]);
+    let notes = repo.path().join("notes.txt");
+    let notes = notes.to_str().expect("UTF-8 path");
+    let run = repo.run_untouched(&["diff", "--profile", notes, &base, &head]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains(&format!("{notes} is not a pprof profile")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: "), "{}", run.stderr);
+
+    // The same from the allowlist, naming the file in the repository.
+    repo.write("notes.txt", "not a profile\n");
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nprofile:\n  files: [notes.txt]\n",
+    );
+    let head = repo.commit("head names a text file");
+    let run = repo.run_untouched(&["diff", &base, &head]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("notes.txt is not a pprof profile"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_default_pgo_weighs_the_findings_and_the_build() {
+    let bytes = std::fs::read(recorded()).expect("profile");
+    let (repo, base, head) = two_escapes(&[("default.pgo", &bytes)]);
+    let run = repo.run_untouched(&["diff", "--format", "json", &base, &head]);
+    run.assert_code(1);
+    let json = run.json();
+    assert_eq!(
+        json["summary"]["profile"]["files"][0]["file"],
+        "default.pgo"
+    );
+    let new = weighed(&json, "new");
+    assert_eq!(new[0].0, "step", "{new:?}");
+    assert!(new[0].1 >= 50.0, "{new:?}");
+    assert_eq!(new[1].1, 0.0, "{new:?}");
+}
