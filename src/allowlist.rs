@@ -38,7 +38,7 @@ pub struct Config {
 }
 
 /// The `profile:` section: CPU profiles in the repository and what their shares decide.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ProfileConfig {
     /// Repository-relative paths of pprof profiles (no `..`, no link), read from the
     /// revision whose allowlist rules.
@@ -53,25 +53,50 @@ pub struct ProfileConfig {
 impl Eq for ProfileConfig {}
 
 impl ProfileConfig {
-    /// Whether the head's section (`self`) lets through what the base's (`base`) would
-    /// fail: a higher or removed hot threshold, a higher or new cold one.
-    pub fn weakens(&self, base: &ProfileConfig) -> Vec<String> {
+    /// What the head's section (`self`) changes compared with the base's, each change
+    /// with whether it lets through what the base's would fail (a higher or removed
+    /// hot threshold, a higher or new cold one, other profiles).
+    pub fn changes_from(&self, base: &ProfileConfig) -> Vec<(String, bool)> {
         let mut out = Vec::new();
-        match (base.hot_percent, self.hot_percent) {
-            (Some(b), None) => out.push(format!("hot_percent {b} removed")),
-            (Some(b), Some(h)) if h > b => out.push(format!("hot_percent {b} → {h}")),
-            _ => {}
+        let number = |v: Option<f64>| v.map_or_else(|| "none".to_string(), |v| v.to_string());
+        if base.hot_percent != self.hot_percent {
+            let weakens = match (base.hot_percent, self.hot_percent) {
+                (Some(_), None) => true,
+                (Some(b), Some(h)) => h > b,
+                _ => false,
+            };
+            out.push((
+                format!(
+                    "hot_percent: {} → {}",
+                    number(base.hot_percent),
+                    number(self.hot_percent)
+                ),
+                weakens,
+            ));
         }
-        match (base.cold_below_percent, self.cold_below_percent) {
-            (None, Some(h)) => out.push(format!("cold_below_percent {h} added")),
-            (Some(b), Some(h)) if h > b => out.push(format!("cold_below_percent {b} → {h}")),
-            _ => {}
+        if base.cold_below_percent != self.cold_below_percent {
+            let weakens = match (base.cold_below_percent, self.cold_below_percent) {
+                (None, Some(_)) => true,
+                (Some(b), Some(h)) => h > b,
+                _ => false,
+            };
+            out.push((
+                format!(
+                    "cold_below_percent: {} → {}",
+                    number(base.cold_below_percent),
+                    number(self.cold_below_percent)
+                ),
+                weakens,
+            ));
         }
         if base.files != self.files {
-            out.push(format!(
-                "files {} → {}",
-                crate::config_change::list(&base.files),
-                crate::config_change::list(&self.files)
+            out.push((
+                format!(
+                    "files: {} → {}",
+                    crate::config_change::list(&base.files),
+                    crate::config_change::list(&self.files)
+                ),
+                true,
             ));
         }
         out

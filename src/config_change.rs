@@ -9,7 +9,7 @@
 //! change to the `build` section, with the packages it stops analysing. Pure: the
 //! package lists come from the caller.
 
-use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath};
+use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath, ProfileConfig};
 use crate::checks::{Check, Checks};
 use crate::finding::Finding;
 
@@ -52,6 +52,25 @@ pub struct ConfigChange {
     /// The `checks` the file asks for, when they differ (a head that turns a check
     /// off stops the gate from looking at what that check sees).
     pub checks: Option<ChecksChange>,
+    /// The `profile` section, when it differs: the profiles that weigh the findings
+    /// and the shares that make a function hot or cold.
+    pub profile: Option<ProfileChange>,
+}
+
+/// The `profile` sections of both sides, when they differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileChange {
+    pub base: ProfileConfig,
+    pub head: ProfileConfig,
+    /// 1-based line of `profile:` in the head's file, when it has one.
+    pub line: Option<usize>,
+}
+
+impl ProfileChange {
+    /// Each change, `name: base → head`, and whether it lets more through.
+    pub fn changes(&self) -> Vec<(String, bool)> {
+        self.head.changes_from(&self.base)
+    }
 }
 
 /// The checks each side's file asks for (the default set when it names none).
@@ -171,11 +190,17 @@ impl ConfigChange {
             head: head.checks(),
             line: key_line(head_text, "checks"),
         });
+        let profile = (base_config.profile != head.profile).then(|| ProfileChange {
+            base: base_config.profile.clone(),
+            head: head.profile.clone(),
+            line: key_line(head_text, "profile"),
+        });
         if added.is_empty()
             && removed.is_empty()
             && build.is_none()
             && hot_removed.is_empty()
             && checks.is_none()
+            && profile.is_none()
         {
             return None;
         }
@@ -187,6 +212,7 @@ impl ConfigChange {
             build,
             hot_removed,
             checks,
+            profile,
         })
     }
 

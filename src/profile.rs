@@ -152,11 +152,6 @@ impl Share {
             )
         }
     }
-
-    /// `41.2%`.
-    pub fn cum(&self) -> String {
-        percent(self.cum_percent)
-    }
 }
 
 /// `41.2%`, `0.05%`, `100%`: one decimal, two under 1%.

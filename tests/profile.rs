@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::schemas::assert_valid;
 use crate::support::{items, require_go, TestRepo, GO_MOD};
 
 /// The program: `setup` runs once at start-up, `step` in a loop for a second. Each
@@ -186,6 +187,7 @@ fn the_hot_loop_comes_first_with_its_share() {
         "{summary:#}"
     );
     assert_eq!(summary["sample_type"], "cpu nanoseconds", "{summary:#}");
+    assert_valid("a report weighed by --profile", &json);
 
     // The text report says it too, in the same order.
     let run = repo.run(&["diff", "--profile", profile, &base, &head]);
@@ -254,6 +256,32 @@ fn a_team_fails_only_above_a_share() {
     run.assert_code(0);
     let run = repo.run_untouched(&["diff", &base, &no_policy]);
     run.assert_code(1);
+
+    // A head that raises the threshold loosens the gate, and every report says so.
+    repo.write(
+        ".escape-gate.yml",
+        &config.replace("cold_below_percent: 1", "cold_below_percent: 50"),
+    );
+    repo.write("main.go", &head_go());
+    let looser = repo.commit("colder");
+    let run = repo.run_untouched(&["diff", "--format", "json", &base, &looser]);
+    run.assert_code(1);
+    let json = run.json();
+    assert_valid("a report weighed by a profile", &json);
+    let change = &json["config_change"]["profile"];
+    assert_eq!(
+        change["loosens"][0], "cold_below_percent: 1 → 50",
+        "{change:#}"
+    );
+    assert_eq!(change["line"], 2, "{change:#}");
+    let run = repo.run_untouched(&["diff", &base, &looser]);
+    assert!(
+        run.stdout
+            .contains("profile section changed at .escape-gate.yml:2: cold_below_percent: 1 → 50"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("loosens the gate"), "{}", run.stdout);
 }
 
 #[test]

@@ -166,6 +166,22 @@ pub(crate) fn load_profiles(
         }
     }
     let policy = req.config.hot_percent.is_some() || req.config.cold_below_percent.is_some();
+    // A head that edits the profile its own allowlist weighs it with changes what is hot
+    // and cold as surely as an edit of the thresholds: say so, as for the allowlist.
+    if policy && req.given.is_empty() && req.config_from == ConfigFrom::Head {
+        for source in &sources {
+            let base = read_revision_file(req.repo, req.base, &source.name, "base")
+                .ok()
+                .flatten();
+            if base.as_deref() != Some(source.bytes.as_slice()) {
+                warnings.push(format!(
+                    "the head {} the profile {}, whose shares decide which new escapes are hot                      or cold in this comparison (profile.hot_percent, profile.cold_below_percent);                      review it as you review the allowlist, or compare with --config-from base",
+                    if base.is_some() { "changes" } else { "adds" },
+                    source.name
+                ));
+            }
+        }
+    }
     if sources.is_empty() {
         if policy {
             warnings.push(

@@ -58,6 +58,18 @@ pub struct ConfigChangeJson<'a> {
     pub hot_removed: Vec<HotJson<'a>>,
     /// The checks of each side's file, when they differ.
     pub checks: Option<ChecksChangeJson>,
+    /// The profile section of each side's file, when they differ.
+    pub profile: Option<ProfileChangeJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileChangeJson<'a> {
+    pub base: &'a crate::allowlist::ProfileConfig,
+    pub head: &'a crate::allowlist::ProfileConfig,
+    pub line: Option<usize>,
+    /// The changes that let more through (`hot_percent: 10 → 20`,
+    /// `cold_below_percent: none → 1`, other files).
+    pub loosens: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -150,6 +162,17 @@ fn config_change(outcome: &Outcome) -> Option<ConfigChangeJson<'_>> {
             head: c.head.iter().collect(),
             line: c.line,
             turned_off: c.turned_off(),
+        }),
+        profile: change.profile.as_ref().map(|p| ProfileChangeJson {
+            base: &p.base,
+            head: &p.head,
+            line: p.line,
+            loosens: p
+                .changes()
+                .into_iter()
+                .filter(|(_, weakens)| *weakens)
+                .map(|(text, _)| text)
+                .collect(),
         }),
     })
 }
