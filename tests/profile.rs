@@ -355,10 +355,90 @@ fn a_file_that_is_not_a_profile_is_an_error() {
     );
 }
 
+/// A hot function whose call PGO inlines: with the profile, `hotLoop` (loops and calls
+/// over the budget) is inlined into `main`, so `big`'s escape gets a copy there too.
+const PGO_BASE: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+)
+
+var keep *int
+
+func big(i int) int {
+	z := i
+	for k := 0; k < 50; k++ {
+		z = z*31 + k
+		if z%7 == 0 {
+			z += 3
+		} else if z%11 == 0 {
+			z -= 5
+		}
+	}
+	return z
+}
+
+func hotLoop(d time.Duration) int {
+	end := time.Now().Add(d)
+	s := 0
+	for time.Now().Before(end) {
+		for i := 0; i < 100; i++ {
+			s += big(i)
+		}
+	}
+	return s
+}
+
+func main() {
+	f, err := os.Create(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		panic(err)
+	}
+	s := hotLoop(time.Second)
+	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		panic(err)
+	}
+	fmt.Println(s)
+}
+"#;
+
 #[test]
 fn a_default_pgo_weighs_the_findings_and_the_build() {
-    let bytes = std::fs::read(recorded()).expect("profile");
-    let (repo, base, head) = two_escapes(&[("default.pgo", &bytes)]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pgo = dir.path().join("default.pgo");
+    record(PGO_BASE, &pgo);
+    let bytes = std::fs::read(&pgo).expect("profile");
+    let repo = TestRepo::go_module(&[("main.go", PGO_BASE)]);
+    std::fs::write(repo.path().join("default.pgo"), &bytes).expect("write");
+    let base = repo.commit("base with its profile");
+    repo.write(
+        "main.go",
+        &PGO_BASE.replace("\treturn z\n", "\tkeep = &z\n\treturn z\n"),
+    );
+    let head = repo.commit("head");
+    // `go list -export`, which escape-gate compiles with, applies a default.pgo once
+    // go's cache holds the profile's preprocessed form, which a `go build` of the
+    // program leaves (README, "Profiles"): build it, as a CI job that ships it does.
+    let output = Command::new("go")
+        .args(["build", "-o"])
+        .arg(dir.path().join("program"))
+        .arg(".")
+        .current_dir(repo.path())
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("run go build");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let run = repo.run_untouched(&["diff", "--format", "json", &base, &head]);
     run.assert_code(1);
     let json = run.json();
@@ -366,8 +446,132 @@ fn a_default_pgo_weighs_the_findings_and_the_build() {
         json["summary"]["profile"]["files"][0]["file"],
         "default.pgo"
     );
+    // The copy of `big`'s escape in `main` exists only because PGO inlined the hot
+    // call of `hotLoop` into `main`: the build used the profile the weights come from.
     let new = weighed(&json, "new");
-    assert_eq!(new[0].0, "step", "{new:?}");
-    assert!(new[0].1 >= 50.0, "{new:?}");
-    assert_eq!(new[1].1, 0.0, "{new:?}");
+    let functions: Vec<&str> = new.iter().map(|(f, _)| f.as_str()).collect();
+    assert!(functions.contains(&"main"), "{new:?}");
+    assert!(new.iter().all(|(_, cum)| *cum >= 50.0), "{new:?}");
+    let mut by_share = new.clone();
+    by_share.sort_by(|a, b| b.1.total_cmp(&a.1));
+    assert_eq!(new, by_share, "ordered by share");
+
+    // The same head built without PGO has no such copy, and is weighed all the same.
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nbuild:\n  flags: [\"-pgo=off\"]\n",
+    );
+    let no_pgo = repo.commit("head without PGO");
+    let run = repo.run_untouched(&["diff", "--format", "json", &base, &no_pgo]);
+    run.assert_code(1);
+    let json = run.json();
+    let new = weighed(&json, "new");
+    assert!(!new.iter().any(|(f, _)| f == "main"), "{new:?}");
+    assert_eq!(
+        json["summary"]["profile"]["files"][0]["file"],
+        "default.pgo"
+    );
+}
+
+/// A method, a generic function and a closure, each hot: their escapes get the shares
+/// the profile's names (`main.(*ring).push`, `main.spin[go.shape.string]`,
+/// `main.run.func1` or the closure's inlined frame) give them.
+const NAMES_BASE: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+)
+
+var sink *int
+
+type ring struct{ n int }
+
+//go:noinline
+func (r *ring) push(v int) int {
+	x := v
+	for k := 0; k < 200; k++ {
+		x = x*31 + k
+	}
+	r.n += x
+	return r.n
+}
+
+//go:noinline
+func spin[T any](v T, n int) int {
+	x := n
+	for k := 0; k < 200; k++ {
+		x = x*17 + k
+	}
+	return x
+}
+
+func run(d time.Duration) int {
+	work := func(i int) int {
+		y := i
+		for k := 0; k < 200; k++ {
+			y = y*13 + k
+		}
+		return y
+	}
+	r := &ring{}
+	end := time.Now().Add(d)
+	s := 0
+	for time.Now().Before(end) {
+		for i := 0; i < 100; i++ {
+			s += r.push(i) + spin("x", i) + work(i)
+		}
+	}
+	return s
+}
+
+func main() {
+	f, err := os.Create(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		panic(err)
+	}
+	s := run(time.Second)
+	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		panic(err)
+	}
+	fmt.Println(s)
+}
+"#;
+
+#[test]
+fn methods_generics_and_closures_get_their_share() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cpu = dir.path().join("cpu.pprof");
+    record(NAMES_BASE, &cpu);
+    let repo = TestRepo::go_module(&[("main.go", NAMES_BASE)]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.write(
+        "main.go",
+        &NAMES_BASE
+            .replace("\tr.n += x\n", "\tsink = &x\n\tr.n += x\n")
+            .replace(
+                "\treturn x\n}\n\nfunc run",
+                "\tsink = &x\n\treturn x\n}\n\nfunc run",
+            )
+            .replace("\t\treturn y\n", "\t\tsink = &y\n\t\treturn y\n"),
+    );
+    let head = repo.commit("head");
+    let cpu = cpu.to_str().expect("UTF-8 path");
+    let run = repo.run_untouched(&["diff", "--format", "json", "--profile", cpu, &base, &head]);
+    run.assert_code(1);
+    let json = run.json();
+    let new = weighed(&json, "new");
+    for function in ["(*ring).push", "spin", "run.func1"] {
+        let share = new
+            .iter()
+            .find(|(f, _)| f == function)
+            .unwrap_or_else(|| panic!("{function} in {new:?}"));
+        assert!(share.1 >= 10.0, "{function}: {new:?}");
+    }
 }
