@@ -50,7 +50,8 @@ pub struct Args {
     #[arg(long)]
     pub all_packages: bool,
     /// The checks to compare, comma-separated, instead of the allowlist's `checks:`:
-    /// escapes, variable-make, inlining, bounds [default: escapes,variable-make].
+    /// escapes, variable-make, concat-convert, inlining, bounds [default:
+    /// escapes,variable-make].
     /// `//gcassert:` directives are enforced whatever the list
     #[arg(long, value_name = "LIST", value_parser = parse_checks)]
     pub checks: Option<Checks>,

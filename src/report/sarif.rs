@@ -204,6 +204,7 @@ fn rule_of(kind: Kind) -> (&'static str, usize) {
         Kind::BoundsCheck => ("go-escape/bounds-check", 3),
         Kind::VariableMake => ("go-escape/variable-make", 4),
         Kind::Gcassert => ("go-escape/gcassert", 5),
+        Kind::ConcatConvert => ("go-escape/concat-convert", 6),
     }
 }
 
@@ -287,6 +288,13 @@ fn rules() -> Vec<Rule> {
             "A //gcassert: directive is violated",
             "A `//gcassert:inline`, `//gcassert:bce` or `//gcassert:noescape` directive of the head states a compiler decision that the compiler did not make.",
             "Restore the decision the directive asserts, or remove the directive.",
+        ),
+        other(
+            "go-escape/concat-convert",
+            "ConcatConvert",
+            "A string concatenation or conversion that may allocate",
+            "The compiler reports `a + b`, `string(b)`, `([]byte)(s)` or `([]rune)(s)` as `does not escape`, but gives it only a 32-byte buffer on the stack (tmpstringbufsize in cmd/compile/internal/walk): a larger result is allocated on the heap.",
+            "Build the result in a reused buffer (a strings.Builder or an append to a kept slice), or accept it with an entry with `check: concat-convert` in .escape-gate.yml.",
         ),
     ]
 }
