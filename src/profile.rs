@@ -530,7 +530,10 @@ mod tests {
 
     /// A profile of `stacks` (leaf first, each frame a list of inlined lines, innermost
     /// first), one sample of `value` each.
-    fn profile(stacks: &[(&[&[(&str, &str)]], i64)]) -> Vec<u8> {
+    /// One sample: its frames, leaf first, each a list of (function, file) lines.
+    type Stack<'a> = (&'a [&'a [(&'a str, &'a str)]], i64);
+
+    fn profile(stacks: &[Stack<'_>]) -> Vec<u8> {
         let mut strings = vec![String::new(), "samples".into(), "count".into()];
         strings.extend(["cpu".to_string(), "nanoseconds".to_string()]);
         let intern = |s: &str, strings: &mut Vec<String>| -> i64 {
