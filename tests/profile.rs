@@ -11,18 +11,30 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::schemas::assert_valid;
-use crate::support::{items, require_go, TestRepo, GO_MOD};
+use crate::support::{items, require_go, run_dir, scratch_dir, TestRepo, GO_MOD};
 
-/// The program: `setup` runs once at start-up, `step` in a loop for a second. Each
-/// records its CPU profile into the file named by its first argument.
+/// The program: `setup` runs once at start-up, `step` in a loop for a second of CPU
+/// time. Each program records its CPU profile into the file named by its first
+/// argument.
 const BASE: &str = r#"package main
 
 import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"syscall"
 	"time"
 )
+
+// cpuTime is the process's CPU time: the programs run for a CPU budget, so that a
+// loaded machine gives their profiles as many samples as an idle one.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 type point struct{ x, y int }
 
@@ -48,9 +60,9 @@ func step(i int) int {
 }
 
 func hotLoop(d time.Duration) int {
-	end := time.Now().Add(d)
+	start := cpuTime()
 	s := 0
-	for time.Now().Before(end) {
+	for cpuTime()-start < d {
 		for i := 0; i < 100; i++ {
 			s += step(i)
 		}
@@ -89,14 +101,11 @@ fn head_go() -> String {
 /// Runs `go run . OUT` in a module holding `main_go`, in a directory of its own.
 pub fn record(main_go: &str, out: &Path) {
     require_go();
-    let dir = tempfile::Builder::new()
-        .prefix("eg-prof-")
-        .tempdir()
-        .expect("temp dir");
+    let dir = scratch_dir("eg-prof-");
     std::fs::write(dir.path().join("go.mod"), GO_MOD).expect("go.mod");
     std::fs::write(dir.path().join("main.go"), main_go).expect("main.go");
     let output = Command::new("go")
-        .args(["run", "."])
+        .args(["run", "-buildvcs=false", "."])
         .arg(out)
         .current_dir(dir.path())
         .env("GOTOOLCHAIN", "local")
@@ -109,20 +118,15 @@ pub fn record(main_go: &str, out: &Path) {
     );
 }
 
-/// The base program's CPU profile, recorded once for this test run.
+/// The base program's CPU profile, recorded once for this test run (in the run's
+/// directory, which the harness removes).
 fn recorded() -> &'static Path {
-    static PROFILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &PROFILE
-        .get_or_init(|| {
-            let dir = tempfile::Builder::new()
-                .prefix("eg-cpu-")
-                .tempdir()
-                .expect("temp dir");
-            let path = dir.path().join("cpu.pprof");
-            record(BASE, &path);
-            (dir, path)
-        })
-        .1
+    static PROFILE: OnceLock<PathBuf> = OnceLock::new();
+    PROFILE.get_or_init(|| {
+        let path = run_dir().join("profile-cpu.pprof");
+        record(BASE, &path);
+        path
+    })
 }
 
 /// A repository with the base program committed, and the head's change committed on
@@ -363,8 +367,19 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"syscall"
 	"time"
 )
+
+// cpuTime is the process's CPU time: the programs run for a CPU budget, so that a
+// loaded machine gives their profiles as many samples as an idle one.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 var keep *int
 
@@ -382,9 +397,9 @@ func big(i int) int {
 }
 
 func hotLoop(d time.Duration) int {
-	end := time.Now().Add(d)
+	start := cpuTime()
 	s := 0
-	for time.Now().Before(end) {
+	for cpuTime()-start < d {
 		for i := 0; i < 100; i++ {
 			s += big(i)
 		}
@@ -411,7 +426,7 @@ func main() {
 
 #[test]
 fn a_default_pgo_weighs_the_findings_and_the_build() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = scratch_dir("eg-pgo-");
     let pgo = dir.path().join("default.pgo");
     record(PGO_BASE, &pgo);
     let bytes = std::fs::read(&pgo).expect("profile");
@@ -482,8 +497,19 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"syscall"
 	"time"
 )
+
+// cpuTime is the process's CPU time: the programs run for a CPU budget, so that a
+// loaded machine gives their profiles as many samples as an idle one.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 var sink *int
 
@@ -517,9 +543,9 @@ func run(d time.Duration) int {
 		return y
 	}
 	r := &ring{}
-	end := time.Now().Add(d)
+	start := cpuTime()
 	s := 0
-	for time.Now().Before(end) {
+	for cpuTime()-start < d {
 		for i := 0; i < 100; i++ {
 			s += r.push(i) + spin("x", i) + work(i)
 		}
@@ -546,7 +572,7 @@ func main() {
 
 #[test]
 fn methods_generics_and_closures_get_their_share() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = scratch_dir("eg-pgo-");
     let cpu = dir.path().join("cpu.pprof");
     record(NAMES_BASE, &cpu);
     let repo = TestRepo::go_module(&[("main.go", NAMES_BASE)]);
