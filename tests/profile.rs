@@ -206,6 +206,17 @@ fn the_hot_loop_comes_first_with_its_share() {
     assert!(text.contains(&share), "{share:?} in\n{text}");
     assert!(text.contains("    0 samples\n"), "{text}");
     assert!(text.contains(&format!("· profile {profile}")), "{text}");
+
+    // `explain` says the share of the function at the line too.
+    let line = head_go()
+        .lines()
+        .position(|l| l.contains("p := point{i, i + 1}"))
+        .expect("the line of p")
+        + 1;
+    let at = format!("main.go:{line}");
+    let run = repo.run_untouched(&["explain", &at, &head, "--profile", profile]);
+    run.assert_code(0);
+    assert!(run.stdout.contains(&share), "{share:?} in\n{}", run.stdout);
 }
 
 /// `41.2` as the text report prints a share of 1% or more.
@@ -423,6 +434,34 @@ func main() {
 	fmt.Println(s)
 }
 "#;
+
+#[test]
+fn a_profile_in_the_repository_is_never_read_through_a_link() {
+    let (repo, base, _) = two_escapes(&[]);
+    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("cpu.pprof")).expect("link");
+    repo.write(
+        ".escape-gate.yml",
+        "version: 1\nprofile:\n  files: [cpu.pprof]\n",
+    );
+    repo.write("main.go", &head_go());
+    let head = repo.commit("a profile that is a link");
+    let run = repo.run_untouched(&["diff", &base, &head]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("the profile cpu.pprof in head")
+            && run.stderr.contains("is not a regular file"),
+        "{}",
+        run.stderr
+    );
+    // The working tree's is not read through it either.
+    let run = repo.run_untouched(&["diff", &base]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("cannot read the profile cpu.pprof"),
+        "{}",
+        run.stderr
+    );
+}
 
 #[test]
 fn a_default_pgo_weighs_the_findings_and_the_build() {
