@@ -438,7 +438,10 @@ func main() {
 #[test]
 fn a_profile_in_the_repository_is_never_read_through_a_link() {
     let (repo, base, _) = two_escapes(&[]);
-    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("cpu.pprof")).expect("link");
+    // A link inside the repository is reproduced in the checkout; the profile is still
+    // not read through it.
+    repo.write("notes.txt", "not a profile\n");
+    std::os::unix::fs::symlink("notes.txt", repo.path().join("cpu.pprof")).expect("link");
     repo.write(
         ".escape-gate.yml",
         "version: 1\nprofile:\n  files: [cpu.pprof]\n",

@@ -168,6 +168,16 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     if req.profiles.is_empty() && loaded.config.profile.files.is_empty() {
         let listing = go::list(&go, &tree, &settings, &name)?;
         scope.mains = MainPackage::of(&listing, &tree);
+    } else if text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("package "))
+        .is_some_and(|rest| rest.split_whitespace().next() == Some("main"))
+    {
+        // The file's package is a main package: its symbols are `main.F`.
+        scope.mains.push(MainPackage {
+            import_path: package.clone(),
+            ..MainPackage::default()
+        });
     }
     let mut ignored = Vec::new();
     let profiles = load_profiles(
