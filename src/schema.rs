@@ -84,6 +84,9 @@ mod tests {
         ("version: 1\nprofile:\n  cold_below_percent: 101\n", false),
         ("version: 1\nprofile:\n  hot_percent: \"20\"\n", false),
         ("version: 1\nprofile:\n  hot: 20\n", false),
+        ("version: 1\nallow:\n  - path: \"**\"\n    function: \"Append*\"\n    reason: appending is what they do\n    stale: never\n", true),
+        ("version: 1\nallow:\n  - path: \"**\"\n    reason: policy\n    stale: always\n", false),
+        ("version: 1\nallow:\n  - path: \"**\"\n    reason: policy\n    stale: false\n", false),
         (
             "version: 1\nbuild:\n  packages: [\"./...\"]\n  exclude: [\"internal/gen/...\"]\n  tags: [integration]\n  flags: [\"-pgo=off\", \"--tags=x\"]\n",
             true,
