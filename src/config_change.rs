@@ -413,6 +413,7 @@ allow:
             inlined_into: None,
             unplaced: false,
             hot: false,
+            profile: None,
         }
     }
 
