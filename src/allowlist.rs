@@ -1168,7 +1168,7 @@ allow:
             (
                 "unknown top-level key",
                 "version: 1\nallw: []\n",
-                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`",
+                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`, `profile`",
             ),
             (
                 "unknown key in build",
