@@ -25,6 +25,7 @@ mod install;
 mod leftovers;
 mod list_demo;
 mod problem_matcher;
+mod profile;
 mod report_formats;
 mod schemas;
 mod scope;

@@ -270,6 +270,7 @@ pub fn attribute(
                 line: r.line,
                 column,
                 hot: index.is_hot(&function),
+                profile: None,
                 function,
                 kind: r.kind,
                 message: r.message,
@@ -350,6 +351,7 @@ impl Attributed {
             inlined_into: None,
             unplaced: true,
             hot: false,
+            profile: None,
         });
     }
 }
