@@ -8,7 +8,8 @@
 //! 2. [`go`]: build each tree with `-gcflags=-m`, capturing the compiler's output.
 //! 3. [`parse`]: compiler output to raw findings.
 //! 4. [`function`]: name the function enclosing each finding, from the Go source.
-//! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged.
+//! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged;
+//!    [`rename`]: the same place in the code under new names is the same allocation.
 //! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries;
 //!    [`config_change`]: what the head changes in the allowlist, for every report.
 //! 7. [`report`]: text, JSON, GitHub annotations and job summary, SARIF, Markdown.
@@ -40,6 +41,7 @@ pub(crate) mod matching;
 pub(crate) mod modules;
 pub mod parse;
 pub(crate) mod progress;
+pub(crate) mod rename;
 pub(crate) mod report;
 #[cfg(test)]
 mod schema;

@@ -20,6 +20,7 @@ mod init;
 mod list_demo;
 mod problem_matcher;
 mod readme;
+mod renames;
 mod report_formats;
 mod schemas;
 mod scope;

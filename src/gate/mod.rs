@@ -482,6 +482,13 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         let hot = HotPaths::new(repo, &base, &changes.renames, &config.config);
         matching::compare(&base_compared, &head_compared, &lines, &|f| hot.is_hot(f))
     };
+    // Last, on the source: the same place in the code under new names.
+    crate::rename::pair_renames(
+        &mut comparison,
+        &lines,
+        &|file| read_side(repo, &base, file),
+        &|file| read_side(repo, &head, file),
+    );
     // From here on each side is what the checks compared (the listings show that).
     let (mut base, mut head) = (base, head);
     base.findings = base_compared;
