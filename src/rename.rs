@@ -821,6 +821,24 @@ mod tests {
     }
 
     #[test]
+    fn a_function_that_still_exists_is_not_renamed_into_another() {
+        // Old keeps its name (and loses its escape); Keep is new, with the same shape.
+        let base_src = "package p\n\nfunc Old(a int) {\n\ty := a\n\tsink = &y\n}\n";
+        let head_src = "package p\n\nfunc Old(a int) int {\n\ty := a\n\treturn y\n}\n\nfunc Keep(a int) {\n\tx := a\n\tsink = &x\n}\n";
+        let base = vec![finding("a.go", base_src, "y :=", "Old", Kind::Moved, "y")];
+        let head = vec![finding("a.go", head_src, "x :=", "Keep", Kind::Moved, "x")];
+        let cmp = run(base_src, head_src, base, head);
+        assert_eq!((cmp.new.len(), cmp.fixed.len()), (1, 1), "{cmp:?}");
+        // Renamed, it is the same function.
+        let renamed = head_src.replace("func Old(a int) int {\n\ty := a\n\treturn y\n}\n\n", "");
+        let base = vec![finding("a.go", base_src, "y :=", "Old", Kind::Moved, "y")];
+        let head = vec![finding("a.go", &renamed, "x :=", "Keep", Kind::Moved, "x")];
+        let cmp = run(base_src, &renamed, base, head);
+        assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
+        assert_eq!(cmp.moved[0].by, MovedBy::Rename);
+    }
+
+    #[test]
     fn same_modulo_compares_tokens() {
         let yes = |a: &str, b: &str| (a, b) == ("Config", "Options") || (a, b) == ("n", "val");
         type Case<'c> = (&'c str, &'c str, Option<&'c [(&'c str, &'c str)]>);
