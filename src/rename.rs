@@ -137,6 +137,8 @@ pub fn pair_renames(
             return false;
         };
         match (&bs.decls[bg.2].name, &hs.decls[hg.2].name) {
+            // A file's `func init()`s: told apart by their lines.
+            (Some(old), Some(new)) if old == "init" && new == "init" => true,
             (Some(old), Some(new)) => {
                 old != new
                     && !declares(&head_files, &hg.1, old)
@@ -836,6 +838,16 @@ mod tests {
         let cmp = run(base_src, &renamed, base, head);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
         assert_eq!(cmp.moved[0].by, MovedBy::Rename);
+    }
+
+    #[test]
+    fn a_local_renamed_in_an_init_function_is_moved() {
+        let base_src = "package p\n\nfunc init() {\n\tn := 1\n\tsink = &n\n}\n";
+        let head_src = "package p\n\nfunc init() {\n\tval := 1\n\tsink = &val\n}\n";
+        let base = vec![finding("a.go", base_src, "n :=", "init", Kind::Moved, "n")];
+        let head = vec![finding("a.go", head_src, "val :=", "init", Kind::Moved, "val")];
+        let cmp = run(base_src, head_src, base, head);
+        assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
     }
 
     #[test]
