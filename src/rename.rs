@@ -387,10 +387,25 @@ enum Role {
     Type,
     Package,
     Label,
+    /// The key of a keyed element, `T{name: name}`: a field's name, or a map key's
+    /// expression; not the variable of the same name beside it.
+    Key,
 }
 
-fn role(kind: &str) -> Option<Role> {
-    Some(match kind {
+fn is_key(node: tree_sitter::Node) -> bool {
+    let Some(element) = node.parent().filter(|p| p.kind() == "literal_element") else {
+        return false;
+    };
+    element
+        .parent()
+        .filter(|k| k.kind() == "keyed_element")
+        .and_then(|k| k.child_by_field_name("key"))
+        .is_some_and(|key| key.id() == element.id())
+}
+
+fn role(node: tree_sitter::Node) -> Option<Role> {
+    Some(match node.kind() {
+        "identifier" if is_key(node) => Role::Key,
         "identifier" => Role::Value,
         "field_identifier" => Role::Field,
         "type_identifier" => Role::Type,
@@ -476,7 +491,7 @@ impl Source {
                     src.tokens.push(Token {
                         start: node.start_byte(),
                         end: node.end_byte(),
-                        role: role(node.kind()),
+                        role: role(node),
                     });
                 }
                 if !comment && node.child_count() > 0 && cursor.goto_first_child() {
@@ -845,7 +860,40 @@ mod tests {
         let base_src = "package p\n\nfunc init() {\n\tn := 1\n\tsink = &n\n}\n";
         let head_src = "package p\n\nfunc init() {\n\tval := 1\n\tsink = &val\n}\n";
         let base = vec![finding("a.go", base_src, "n :=", "init", Kind::Moved, "n")];
-        let head = vec![finding("a.go", head_src, "val :=", "init", Kind::Moved, "val")];
+        let head = vec![finding(
+            "a.go",
+            head_src,
+            "val :=",
+            "init",
+            Kind::Moved,
+            "val",
+        )];
+        let cmp = run(base_src, head_src, base, head);
+        assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
+    }
+
+    #[test]
+    fn a_parameter_named_like_the_field_it_fills_is_renamed() {
+        let base_src =
+            "package p\n\nfunc New(level int) *W {\n\tsink = level\n\treturn &W{level: level}\n}\n";
+        let head_src =
+            "package p\n\nfunc New(lvl int) *W {\n\tsink = lvl\n\treturn &W{level: lvl}\n}\n";
+        let base = vec![finding(
+            "a.go",
+            base_src,
+            "level\n",
+            "New",
+            Kind::Escapes,
+            "level",
+        )];
+        let head = vec![finding(
+            "a.go",
+            head_src,
+            "lvl\n",
+            "New",
+            Kind::Escapes,
+            "lvl",
+        )];
         let cmp = run(base_src, head_src, base, head);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
     }

@@ -399,7 +399,7 @@ NOT_NAMES = {
     "interface", "string", "go", "shape", "autotmp", "len", "cap", "copy", "nil",
     "true", "false", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16",
     "uint32", "uint64", "uintptr", "byte", "rune", "float32", "float64", "complex64",
-    "complex128", "bool", "error", "any", "closure", "method", "value",
+    "complex128", "bool", "error", "any",
 }
 TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|' + r"'(?:\\.|[^'\\])*'" + r"|[^\W\d]\w*|\d[\w.]*|\S")
 
