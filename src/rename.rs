@@ -137,8 +137,9 @@ pub fn pair_renames(
             return false;
         };
         match (&bs.decls[bg.2].name, &hs.decls[hg.2].name) {
-            // A file's `func init()`s: told apart by their lines.
+            // A file's `func init()`s: told apart by their lines; a variable by its name.
             (Some(old), Some(new)) if old == "init" && new == "init" => true,
+            (Some(old), Some(new)) if old == new && old.starts_with("var ") => true,
             (Some(old), Some(new)) => {
                 old != new
                     && !declares(&head_files, &hg.1, old)
@@ -390,6 +391,16 @@ enum Role {
     /// The key of a keyed element, `T{name: name}`: a field's name, or a map key's
     /// expression; not the variable of the same name beside it.
     Key,
+    /// A name of another package, `io.ReadSeeker`: not the package's own `ReadSeeker`.
+    Qualified,
+}
+
+fn is_qualified(node: tree_sitter::Node) -> bool {
+    node.parent().is_some_and(|p| {
+        p.kind() == "qualified_type"
+            && p.child_by_field_name("name")
+                .is_some_and(|n| n.id() == node.id())
+    })
 }
 
 fn is_key(node: tree_sitter::Node) -> bool {
@@ -405,6 +416,7 @@ fn is_key(node: tree_sitter::Node) -> bool {
 
 fn role(node: tree_sitter::Node) -> Option<Role> {
     Some(match node.kind() {
+        "type_identifier" if is_qualified(node) => Role::Qualified,
         "identifier" if is_key(node) => Role::Key,
         "identifier" => Role::Value,
         "field_identifier" => Role::Field,
@@ -425,7 +437,7 @@ struct Token {
 #[derive(Debug, Clone)]
 struct Decl {
     /// `F` for a function, `T.M` for a method (whatever the receiver's pointer or type
-    /// parameters); `None` for other declarations.
+    /// parameters), `var a,b` for variables; `None` for other declarations.
     name: Option<String>,
     /// Its tokens: `tokens[first..last]` of the file.
     first: usize,
@@ -656,6 +668,22 @@ fn align(base: &Source, bd: usize, head: &Source, hd: usize) -> Option<Alignment
 /// The name of a function or method declaration (see [`Decl::name`]).
 fn decl_name(decl: tree_sitter::Node, source: &[u8]) -> Option<String> {
     let text = |n: tree_sitter::Node| String::from_utf8_lossy(&source[n.byte_range()]).into_owned();
+    if decl.kind() == "var_declaration" {
+        // `var a, b = …`: by the names it declares.
+        let mut names = Vec::new();
+        let mut stack = vec![decl];
+        while let Some(n) = stack.pop() {
+            if n.kind() == "var_spec" {
+                let mut c = n.walk();
+                names.extend(n.children_by_field_name("name", &mut c).map(text));
+            } else {
+                let mut c = n.walk();
+                stack.extend(n.named_children(&mut c));
+            }
+        }
+        names.sort();
+        return Some(format!("var {}", names.join(",")));
+    }
     let name = text(decl.child_by_field_name("name")?);
     match decl.kind() {
         "function_declaration" => Some(name),
@@ -895,6 +923,54 @@ mod tests {
             "lvl",
         )];
         let cmp = run(base_src, head_src, base, head);
+        assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
+    }
+
+    #[test]
+    fn a_type_named_like_another_packages_is_renamed() {
+        let base_src = "package p\n\nfunc (r *R) S() any {\n\t_, ok := r.r.(io.ReadSeeker)\n\t_ = ok\n\treturn &ReadSeeker{}\n}\n";
+        let head_src = base_src.replace("&ReadSeeker{", "&Seeker{");
+        let base = vec![finding(
+            "a.go",
+            base_src,
+            "&Read",
+            "(*R).S",
+            Kind::Escapes,
+            "&ReadSeeker{}",
+        )];
+        let head = vec![finding(
+            "a.go",
+            &head_src,
+            "&Seeker",
+            "(*R).S",
+            Kind::Escapes,
+            "&Seeker{}",
+        )];
+        let cmp = run(base_src, &head_src, base, head);
+        assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
+    }
+
+    #[test]
+    fn a_type_renamed_in_a_package_variable_is_moved() {
+        let base_src = "package p\n\nvar pool = sync.Pool{New: func() any { return &Writer{} }}\n";
+        let head_src = base_src.replace("&Writer{", "&W{");
+        let base = vec![finding(
+            "a.go",
+            base_src,
+            "&Writer",
+            "init.func1",
+            Kind::Escapes,
+            "&Writer{}",
+        )];
+        let head = vec![finding(
+            "a.go",
+            &head_src,
+            "&W{",
+            "init.func1",
+            Kind::Escapes,
+            "&W{}",
+        )];
+        let cmp = run(base_src, &head_src, base, head);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
     }
 
