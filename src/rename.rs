@@ -55,6 +55,7 @@ fn renamable(kind: Kind) -> bool {
 pub fn pair_renames(
     cmp: &mut Comparison,
     lines: &LineMap,
+    changed: &[String],
     read_base: &dyn Fn(&str) -> Option<String>,
     read_head: &dyn Fn(&str) -> Option<String>,
 ) {
@@ -203,10 +204,48 @@ pub fn pair_renames(
             pairs.push((bg.clone(), hg.clone(), alignment));
         }
     }
-    let everywhere: BTreeSet<(String, String)> = pairs
+    let mut everywhere: BTreeSet<(String, String)> = pairs
         .iter()
         .flat_map(|(_, _, a)| a.renames.iter().cloned())
         .collect();
+    // A constant or a variable is printed by its value where it is used
+    // (`Error("…") escapes to heap` at `return ErrShort`): the renames of the
+    // package-level type, constant and variable declarations of the changed files of
+    // these packages count too, declaration by declaration when a file keeps their
+    // number and order.
+    let dirs: BTreeSet<&str> = head_groups
+        .keys()
+        .chain(base_groups.keys())
+        .map(|(_, file, _)| file.rsplit_once('/').map_or("", |(d, _)| d))
+        .collect();
+    for path in changed {
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        if !path.ends_with(".go") || path.ends_with("_test.go") || !dirs.contains(dir) {
+            continue;
+        }
+        let base_src = base_files
+            .entry(path.clone())
+            .or_insert_with(|| read_base(path).map(Source::new));
+        let Some(base_src) = base_src.as_ref() else {
+            continue;
+        };
+        let head_src = head_files
+            .entry(path.clone())
+            .or_insert_with(|| read_head(path).map(Source::new));
+        let Some(head_src) = head_src.as_ref() else {
+            continue;
+        };
+        if base_src.decls.len() != head_src.decls.len() {
+            continue;
+        }
+        for d in 0..base_src.decls.len() {
+            if base_src.decls[d].package_level && head_src.decls[d].package_level {
+                if let Some(a) = align(base_src, d, head_src, d) {
+                    everywhere.extend(a.renames);
+                }
+            }
+        }
+    }
 
     let mut new_used = vec![false; cmp.new.len()];
     let mut fixed_used = vec![false; cmp.fixed.len()];
@@ -439,6 +478,8 @@ struct Decl {
     /// `F` for a function, `T.M` for a method (whatever the receiver's pointer or type
     /// parameters), `var a,b` for variables; `None` for other declarations.
     name: Option<String>,
+    /// A type, constant or variable declaration.
+    package_level: bool,
     /// Its tokens: `tokens[first..last]` of the file.
     first: usize,
     last: usize,
@@ -527,6 +568,10 @@ impl Source {
             let line = |p: tree_sitter::Point| u32::try_from(p.row + 1).unwrap_or(u32::MAX);
             src.decls.push(Decl {
                 name: decl_name(decl, src.text.as_bytes()),
+                package_level: matches!(
+                    decl.kind(),
+                    "type_declaration" | "const_declaration" | "var_declaration"
+                ),
                 first,
                 last: src.tokens.len(),
                 first_line: line(decl.start_position()),
@@ -780,7 +825,9 @@ mod tests {
         lines.add_file("a.go", "a.go", base_src, head_src);
         let mut cmp = crate::matching::compare(&base, &head, &lines, &|f| f.hot);
         let (b, h) = (base_src.to_string(), head_src.to_string());
-        pair_renames(&mut cmp, &lines, &|_| Some(b.clone()), &|_| Some(h.clone()));
+        pair_renames(&mut cmp, &lines, &[], &|_| Some(b.clone()), &|_| {
+            Some(h.clone())
+        });
         cmp
     }
 
@@ -972,6 +1019,61 @@ mod tests {
         )];
         let cmp = run(base_src, &head_src, base, head);
         assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
+    }
+
+    #[test]
+    fn a_constant_of_a_renamed_type_printed_where_it_is_used_is_moved() {
+        let files = |error: &str| -> Vec<(&'static str, String)> {
+            vec![
+                (
+                    "p/errors.go",
+                    format!(
+                        "package p\n\ntype {error} string\n\nconst ErrShort {error} = \"short\"\n"
+                    ),
+                ),
+                (
+                    "p/block.go",
+                    "package p\n\nfunc F() error {\n\treturn ErrShort\n}\n".to_string(),
+                ),
+            ]
+        };
+        let (base_files, head_files) = (files("Error"), files("Failure"));
+        let block = &base_files[1].1;
+        let at = |expr: &str| {
+            let mut f = finding("p/block.go", block, "ErrShort", "F", Kind::Escapes, expr);
+            f.package = "example.com/m/p".into();
+            f
+        };
+        let mut lines = LineMap::new();
+        lines.add_file("p/block.go", "p/block.go", block, block);
+        let base = vec![at("Error(\"short\")")];
+        let head = vec![at("Failure(\"short\")")];
+        let mut cmp = crate::matching::compare(&base, &head, &lines, &|f| f.hot);
+        let read = |files: &Vec<(&'static str, String)>, path: &str| {
+            files
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, t)| t.clone())
+        };
+        let changed = vec!["p/errors.go".to_string()];
+        pair_renames(&mut cmp, &lines, &[], &|p| read(&base_files, p), &|p| {
+            read(&head_files, p)
+        });
+        assert_eq!(
+            cmp.new.len(),
+            1,
+            "without the declaration, no rename: {cmp:?}"
+        );
+        let mut cmp = crate::matching::compare(&base, &head, &lines, &|f| f.hot);
+        pair_renames(
+            &mut cmp,
+            &lines,
+            &changed,
+            &|p| read(&base_files, p),
+            &|p| read(&head_files, p),
+        );
+        assert!(cmp.new.is_empty() && cmp.fixed.is_empty(), "{cmp:?}");
+        assert_eq!(cmp.moved[0].by, MovedBy::Rename);
     }
 
     #[test]

@@ -486,6 +486,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     crate::rename::pair_renames(
         &mut comparison,
         &lines,
+        &changes.paths,
         &|file| read_side(repo, &base, file),
         &|file| read_side(repo, &head, file),
     );
