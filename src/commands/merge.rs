@@ -22,6 +22,7 @@ use crate::report::{self, Format, Style};
 /// allows nothing in any shard. Run it in a clone of the repository (line maps and the
 /// allowlist come from the two commits). Exits as `diff` does.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = crate::report::words::COUNTS_LEGEND)]
 pub struct Args {
     /// The JSON reports of `diff --shard I/N --format json`, one per shard
     #[arg(required = true, value_name = "FILE")]
@@ -108,10 +109,12 @@ fn read_shard(file: &PathBuf) -> Result<ShardData> {
                  hint: run each part with `escape-gate diff --shard I/N --format json`"
             )
         })?;
-    serde_json::from_value(shard).map_err(|err| {
+    let mut shard: ShardData = serde_json::from_value(shard).map_err(|err| {
         anyhow!(
             "{shown}: its `shard` field is not one this escape-gate reads: {err}\n\
              hint: run the shards and the merge with the same escape-gate"
         )
-    })
+    })?;
+    shard.origin = shown.to_string();
+    Ok(shard)
 }

@@ -59,7 +59,8 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
     for (finding, entry) in outcome.allowed() {
         writeln!(out)?;
         let note = format!(
-            "allowed by {}: {}",
+            "allowed by {}{}: {}",
+            if entry.policy { "policy at " } else { "" },
             words::entry_place(&outcome.config.origin, entry),
             entry.reason
         );
@@ -150,7 +151,7 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
     warnings.extend(
         outcome
             .stale_entries()
-            .map(|e| words::stale_entry(origin, e)),
+            .map(|(e, why)| words::stale_entry(origin, e, &why)),
     );
     if !warnings.is_empty() {
         writeln!(out)?;
@@ -161,6 +162,9 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
 
     writeln!(out)?;
     writeln!(out, "{}", words::Summary::of(outcome).line())?;
+    if let Some(note) = words::moved_note(outcome) {
+        writeln!(out, "{}", paint.dim(&format!("note: {note}")))?;
+    }
     if !failing.is_empty() {
         // Once flows are shown, pointing at --explain would only be noise.
         let explained = failing.iter().any(|f| !f.flow.is_empty());
