@@ -44,6 +44,7 @@ pub mod parse;
 pub(crate) mod progress;
 pub(crate) mod rename;
 pub(crate) mod report;
+pub(crate) mod safe_write;
 #[cfg(test)]
 mod schema;
 pub(crate) mod select;
@@ -51,4 +52,5 @@ pub(crate) mod tree_path;
 
 /// `main` prints errors through it, so that no line of one (a failed build's compiler
 /// errors) reads as a Go error to a CI problem matcher.
+pub use report::inert;
 pub use report::problem_matcher;

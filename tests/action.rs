@@ -641,7 +641,7 @@ fn pull_request_with_a_new_escape_fails_with_annotation_summary_and_outputs() {
     );
     assert!(
         run.summary.contains(&format!(
-            "| [a.go:14:2](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
+            "| [`a.go:14:2`](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
         )),
         "{}",
         run.summary
@@ -841,7 +841,7 @@ fn the_comment_is_made_once_edited_in_place_and_left_alone_when_unchanged() {
     );
     assert!(
         body.contains(&format!(
-            "| [a.go:14:2](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
+            "| [`a.go:14:2`](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
         )),
         "{body}"
     );

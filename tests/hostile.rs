@@ -9,4 +9,6 @@ mod config;
 mod flags;
 mod limits;
 mod shards;
+mod text;
 mod trees;
+mod writes;
