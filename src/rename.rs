@@ -12,11 +12,13 @@
 //!   (identifiers abstracted to their syntactic role, so a renamed name still aligns),
 //!   is the head position;
 //! - their expressions are equal but for identifiers the alignments found renamed: a
-//!   rename is a name that, within a declaration pair and one syntactic role, maps one
-//!   to one and wholly (the old name is gone from the head declaration, the new one was
-//!   not in the base one). The renames of the declaration come first, then those of
-//!   any declaration pair of the change (a callee's allocation reported at an unchanged
-//!   call site prints the callee's renamed names).
+//!   rename is a name whose aligned occurrences, within a declaration pair and one
+//!   syntactic role, became mostly one new name that mostly came from it, the old name
+//!   gone from the head declaration and the new one absent from the base one. The
+//!   renames of the declaration come first, then those of any declaration pair of the
+//!   change and of the type, constant and variable declarations of its changed files
+//!   in the same directories (a callee's allocation reported at an unchanged call site
+//!   prints the callee's names; a constant is printed by its value where it is used).
 //!
 //! So an allocation at a node without a counterpart, a changed kind at the same node,
 //! and an extra copy stay new. An escape of a hot function ([`Finding::hot`]) pairs
