@@ -26,6 +26,7 @@ mod list_demo;
 mod problem_matcher;
 mod profile;
 mod readme;
+mod renames;
 mod report_formats;
 mod schemas;
 mod scope;

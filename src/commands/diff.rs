@@ -39,7 +39,7 @@ pub struct Args {
     /// prints what it prints at the desk.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Also list the escapes the head no longer has
+    /// Also list the escapes the head no longer has, and those it has under new names
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens: the compiler's escape flow (-m=2), steps on

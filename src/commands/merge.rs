@@ -38,7 +38,7 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Also list the escapes the head no longer has
+    /// Also list the escapes the head no longer has, and those it has under new names
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens (builds the packages with new escapes again,

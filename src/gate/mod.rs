@@ -529,6 +529,14 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             hot.is_hot(f) || profiles.as_ref().is_some_and(|p| p.is_hot(f))
         })
     };
+    // Last, on the source: the same place in the code under new names.
+    crate::rename::pair_renames(
+        &mut comparison,
+        &lines,
+        &changes.paths,
+        &|file| read_side(repo, &base, file),
+        &|file| read_side(repo, &head, file),
+    );
     // From here on each side is what the checks compared (the listings show that).
     let (mut base, mut head) = (base, head);
     base.findings = base_compared;

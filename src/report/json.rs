@@ -199,8 +199,11 @@ pub struct MovedJson<'a> {
     pub from: Location<'a>,
     /// What pairs them: `line` (the same line, in a renamed function), `package` (the
     /// package has as many of this escape as before), `name` (the same function, moved
-    /// to another package).
+    /// to another package), `rename` (the same place in the code, its names renamed).
     pub by: MovedBy,
+    /// With `by: rename`: each identifier of the message renamed, old and new.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub renames: &'a [crate::rename::Rename],
 }
 
 #[derive(Debug, Serialize)]
@@ -210,6 +213,9 @@ pub struct Location<'a> {
     pub line: u32,
     pub column: u32,
     pub function: &'a str,
+    /// The base's message, when it differs from the head's (`by: rename`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -329,8 +335,10 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
                     line: m.from.line,
                     column: m.from.column,
                     function: &m.from.function,
+                    message: (m.from.message != m.to.message).then_some(m.from.message.as_str()),
                 },
                 by: m.by,
+                renames: &m.renames,
             })
             .collect(),
         allowed: outcome
