@@ -104,6 +104,10 @@ pub struct BuildConfig {
     pub exclude: Vec<String>,
     pub tags: Vec<String>,
     pub flags: Vec<String>,
+    /// The top-level `platforms:` (`GOOS/GOARCH`): what each side is built for; the
+    /// default platform when empty. Kept with the build section because it decides
+    /// what is built, so that a head that narrows it is reported as a build change.
+    pub platforms: Vec<crate::go::Platform>,
 }
 
 /// Field-for-field the YAML entry, validated, plus its compiled matchers.
@@ -125,6 +129,9 @@ pub struct AllowEntry {
     /// The check whose findings the entry allows (`check:`); `escapes` when left out,
     /// which keeps allowlists written before there were checks meaning what they did.
     pub check: Check,
+    /// `platforms:`: the entry allows only findings of these platforms (every one of
+    /// the finding's); every platform when empty.
+    pub platforms: Vec<crate::go::Platform>,
     path_matcher: GlobMatcher,
     function_matcher: Option<Wildcard>,
     message_matcher: Option<Wildcard>,
@@ -142,6 +149,7 @@ impl PartialEq for AllowEntry {
             && self.expires == other.expires
             && self.line == other.line
             && self.check == other.check
+            && self.platforms == other.platforms
     }
 }
 
@@ -158,6 +166,7 @@ impl fmt::Debug for AllowEntry {
             .field("expires", &self.expires)
             .field("line", &self.line)
             .field("check", &self.check)
+            .field("platforms", &self.platforms)
             .finish_non_exhaustive()
     }
 }
@@ -173,6 +182,7 @@ impl AllowEntry {
             && self.reason == other.reason
             && self.expires == other.expires
             && self.check == other.check
+            && self.platforms == other.platforms
     }
 
     /// Whether the finding is in this entry's scope (ignoring `count` and `expires`).
@@ -187,6 +197,32 @@ impl AllowEntry {
                 .message_matcher
                 .as_ref()
                 .is_none_or(|w| w.is_match(&finding.message))
+    }
+
+    /// Splits a finding this entry matches by its platforms: the part the entry's
+    /// `platforms:` covers, if any, and the part it does not. An entry without
+    /// `platforms:` covers the whole finding; a finding that names no platform (a run
+    /// of the default platform alone) is covered only by such an entry.
+    fn split_platforms(&self, finding: Finding) -> (Option<Finding>, Option<Finding>) {
+        if self.platforms.is_empty() {
+            return (Some(finding), None);
+        }
+        let (inside, outside): (Vec<_>, Vec<_>) = finding
+            .platforms
+            .iter()
+            .cloned()
+            .partition(|p| self.platforms.contains(p));
+        match (inside.is_empty(), outside.is_empty()) {
+            (true, _) => (None, Some(finding)),
+            (false, true) => (Some(finding), None),
+            (false, false) => {
+                let mut rest = finding.clone();
+                rest.platforms = outside;
+                let mut covered = finding;
+                covered.platforms = inside;
+                (Some(covered), Some(rest))
+            }
+        }
     }
 
     fn is_expired(&self, today: Date) -> bool {
@@ -362,6 +398,7 @@ impl Config {
                 expires: e.expires.map(|d| d.0),
                 line,
                 check: e.check.unwrap_or(Check::Escapes),
+                platforms: e.platforms,
                 path_matcher: e.path.matcher,
                 function_matcher: e.function,
                 message_matcher: e.message,
@@ -373,6 +410,7 @@ impl Config {
                 exclude: raw.build.exclude,
                 tags: raw.build.tags,
                 flags: raw.build.flags,
+                platforms: raw.platforms,
             },
             allow,
             hot: raw
@@ -417,14 +455,29 @@ pub fn apply(config: &Config, new: Vec<Finding>, today: Date) -> AllowOutcome {
     let mut used = vec![0u32; config.allow.len()];
     let mut remaining = Vec::new();
     let mut allowed = Vec::new();
-    for finding in new {
-        let hit = config.allow.iter().enumerate().position(|(i, e)| {
-            !expired_flags[i] && e.count.is_none_or(|c| used[i] < c) && e.matches(&finding)
+    // A finding of several platforms that an entry allows on some of them only is
+    // split: the rest goes on to the next entries.
+    let mut queue: std::collections::VecDeque<Finding> = new.into();
+    while let Some(finding) = queue.pop_front() {
+        let hit = config.allow.iter().enumerate().find_map(|(i, e)| {
+            if expired_flags[i] || !e.count.is_none_or(|c| used[i] < c) || !e.matches(&finding) {
+                return None;
+            }
+            match e.split_platforms(finding.clone()) {
+                (Some(covered), rest) => Some((i, covered, rest)),
+                (None, _) => None,
+            }
         });
         match hit {
-            Some(i) => {
+            Some((i, covered, rest)) => {
                 used[i] += 1;
-                allowed.push(Allowed { finding, entry: i });
+                allowed.push(Allowed {
+                    finding: covered,
+                    entry: i,
+                });
+                if let Some(rest) = rest {
+                    queue.push_front(rest);
+                }
             }
             None => remaining.push(finding),
         }
@@ -513,6 +566,8 @@ struct RawConfig {
     checks: Option<Vec<Check>>,
     #[serde(default, deserialize_with = "null_as_default")]
     hot: Vec<RawHot>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    platforms: Vec<crate::go::Platform>,
 }
 
 #[derive(Deserialize)]
@@ -551,6 +606,8 @@ struct RawEntry {
     expires: Option<DateValue>,
     #[serde(default)]
     check: Option<Check>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    platforms: Vec<crate::go::Platform>,
 }
 
 /// `allow:` or `build:` with nothing after it is YAML null; read it as "none".

@@ -173,6 +173,11 @@ pub struct Finding {
     /// entry of the allowlist): an escape that moves into it is new, not moved.
     #[serde(default, skip_serializing_if = "is_false")]
     pub hot: bool,
+    /// The platforms (`GOOS/GOARCH`) whose builds have this finding, when the run
+    /// analysed named platforms (`--platforms`, `platforms:`); empty for a run of the
+    /// default platform alone. The same finding on several platforms is one finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<crate::go::Platform>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -257,6 +262,16 @@ impl Finding {
         self.compiled_in.as_deref().unwrap_or(&self.package)
     }
 
+    /// ` [linux/arm64, darwin/arm64]`: the platforms for plain-text formats, with a
+    /// leading space; empty when the finding names none.
+    pub fn platforms_suffix(&self) -> String {
+        if self.platforms.is_empty() {
+            return String::new();
+        }
+        let names: Vec<String> = self.platforms.iter().map(ToString::to_string).collect();
+        format!(" [{}]", names.join(", "))
+    }
+
     /// The function for display: its name, or where it is when the position could not
     /// be placed in a Go file.
     pub fn function_display(&self) -> String {
@@ -294,6 +309,7 @@ impl Finding {
             inlined_into: None,
             unplaced: false,
             hot: false,
+            platforms: Vec::new(),
         }
     }
 }

@@ -178,6 +178,7 @@ impl Directives {
                     inlined_into: None,
                     unplaced: false,
                     hot: false,
+                    platforms: Vec::new(),
                 })
             };
             match &d.assertion {

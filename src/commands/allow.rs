@@ -105,6 +105,7 @@ pub fn run(args: Args) -> Result<Exit> {
         checks: None,
         shard: None,
         from_shards: None,
+        platforms: None,
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

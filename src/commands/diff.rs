@@ -60,6 +60,20 @@ pub struct Args {
     /// shard exits 0 whenever it ran
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
+    /// Build each side for these platforms (GOOS/GOARCH, comma-separated, e.g.
+    /// linux/amd64,linux/arm64) by cross-compiling with the same go, instead of the
+    /// allowlist's `platforms:` [default: the platform go builds for]. A finding of
+    /// several platforms is reported once, naming them
+    #[arg(long, value_name = "LIST", value_parser = parse_platforms)]
+    pub platforms: Option<Platforms>,
+}
+
+/// A `--platforms` list (a newtype: clap would read a `Vec` as one value per use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platforms(pub Vec<crate::go::Platform>);
+
+pub(crate) fn parse_platforms(text: &str) -> Result<Platforms, String> {
+    crate::go::Platform::parse_list(text).map(Platforms)
 }
 
 pub(crate) fn parse_checks(text: &str) -> Result<Checks, String> {
@@ -81,6 +95,7 @@ impl From<Args> for DiffRequest {
             checks: args.checks,
             shard: args.shard,
             from_shards: None,
+            platforms: args.platforms.map(|p| p.0),
         }
     }
 }

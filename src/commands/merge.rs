@@ -44,6 +44,9 @@ pub struct Args {
     /// with -m=2; always on for github, sarif and markdown)
     #[arg(long)]
     pub explain: bool,
+    /// The platforms, as the shards were run with
+    #[arg(long, value_name = "LIST", value_parser = crate::commands::diff::parse_platforms)]
+    pub platforms: Option<crate::commands::diff::Platforms>,
 }
 
 /// The largest shard report read: the findings of both sides of a shard's packages.
@@ -73,6 +76,7 @@ pub fn run(args: Args) -> Result<Exit> {
         checks: args.checks.clone(),
         shard: None,
         from_shards: Some(shards),
+        platforms: args.platforms.map(|p| p.0),
     };
     let outcome = gate::diff(&request)?;
     render(&outcome, args.format, style, &args.repository.repo)

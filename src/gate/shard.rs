@@ -62,6 +62,29 @@ impl Shard {
         hash % u64::from(self.count) == u64::from(self.index - 1)
     }
 
+    /// [`Shard::restrict`] for one platform of several: the units split are
+    /// platform × package, so that each platform's packages spread over the shards.
+    pub fn restrict_on(
+        &self,
+        scope: Scope,
+        all: &[String],
+        platform: Option<&crate::go::Platform>,
+    ) -> Scope {
+        let Some(platform) = platform else {
+            return self.restrict(scope, all);
+        };
+        let owns = |p: &String| self.owns(&format!("{platform} {p}"));
+        let selected: BTreeSet<String> = match &scope.selected {
+            Some(set) => set.iter().filter(|p| owns(p)).cloned().collect(),
+            None => all.iter().filter(|p| owns(p)).cloned().collect(),
+        };
+        Scope {
+            analysed: selected.len(),
+            selected: Some(selected),
+            ..scope
+        }
+    }
+
     /// The part of `scope` this shard analyses: of the packages it would analyse
     /// (`all` when it selects every one), those this shard owns.
     pub fn restrict(&self, scope: Scope, all: &[String]) -> Scope {
@@ -101,6 +124,12 @@ pub struct ShardData {
     /// The `//gcassert:` directives in this shard's packages.
     #[serde(default)]
     pub directives: Vec<Directive>,
+    /// The platform this part was built for, when the comparison names platforms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<crate::go::Platform>,
+    /// The same shard's parts for the other platforms of the comparison.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_platforms: Vec<ShardData>,
 }
 
 /// The shards put together: what one unsharded run would have analysed.
@@ -194,6 +223,7 @@ pub(crate) fn merge(
             all.unrecognised.extend(part.unrecognised.iter().cloned());
             all.unplaced.extend(part.unplaced.iter().cloned());
             all.inline_calls.extend(part.inline_calls.iter().cloned());
+            all.uncompiled.extend(part.uncompiled.iter().cloned());
         }
     }
     let directives = Directives {

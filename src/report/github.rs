@@ -115,7 +115,11 @@ pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
         file: Some(format!("{}{}", ci.workspace_prefix, f.file)),
         line: Some(f.line),
         col: (f.column > 0).then_some(f.column),
-        title: format!("escape-gate: new heap escape in {}", f.function_display()),
+        title: format!(
+            "escape-gate: new heap escape in {}{}",
+            f.function_display(),
+            f.platforms_suffix()
+        ),
         message,
     }
 }
@@ -239,9 +243,10 @@ pub fn write(
         };
         writeln!(
             out,
-            "\nnew {} in {}{touched}",
+            "\nnew {} in {}{}{touched}",
             one_line(&f.position()),
-            one_line(&f.function_display())
+            one_line(&f.function_display()),
+            f.platforms_suffix()
         )?;
         writeln!(out, "    {}", one_line(&f.message))?;
         if !f.source.is_empty() {

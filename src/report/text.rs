@@ -166,9 +166,10 @@ fn finding_block(
     };
     writeln!(
         out,
-        "{label}{} in {}",
+        "{label}{} in {}{}",
         paint.bold(&f.position()),
-        paint.bold(&f.function_display())
+        paint.bold(&f.function_display()),
+        f.platforms_suffix()
     )?;
     writeln!(out, "    {}", f.message)?;
     if !f.source.is_empty() {
