@@ -18,6 +18,7 @@ mod hook;
 mod hostile;
 mod init;
 mod list_demo;
+mod platforms;
 mod problem_matcher;
 mod readme;
 mod report_formats;

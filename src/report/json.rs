@@ -95,6 +95,8 @@ pub struct BuildJson<'a> {
     pub exclude: &'a [String],
     pub tags: &'a [String],
     pub flags: &'a [String],
+    /// The allowlist's `platforms:` (empty: the default platform).
+    pub platforms: &'a [crate::go::Platform],
 }
 
 fn build_json(b: &BuildConfig) -> BuildJson<'_> {
@@ -103,6 +105,7 @@ fn build_json(b: &BuildConfig) -> BuildJson<'_> {
         exclude: &b.exclude,
         tags: &b.tags,
         flags: &b.flags,
+        platforms: &b.platforms,
     }
 }
 
@@ -190,6 +193,9 @@ pub struct EntryJson<'a> {
     pub expires: Option<String>,
     /// The check whose findings the entry allows (`escapes` unless it names one).
     pub check: crate::checks::Check,
+    /// The platforms the entry is limited to (`platforms:`); absent for every one.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub platforms: &'a [crate::go::Platform],
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +254,7 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
         reason: &e.reason,
         expires: e.expires.map(|d| d.to_string()),
         check: e.check,
+        platforms: &e.platforms,
     }
 }
 
