@@ -460,7 +460,7 @@ pub fn apply(config: &Config, new: Vec<Finding>, today: Date) -> AllowOutcome {
     let mut queue: std::collections::VecDeque<Finding> = new.into();
     while let Some(finding) = queue.pop_front() {
         let hit = config.allow.iter().enumerate().find_map(|(i, e)| {
-            if expired_flags[i] || !e.count.is_none_or(|c| used[i] < c) || !e.matches(&finding) {
+            if expired_flags[i] || e.count.is_some_and(|c| used[i] >= c) || !e.matches(&finding) {
                 return None;
             }
             match e.split_platforms(finding.clone()) {
@@ -891,6 +891,7 @@ allow:
                 exclude: vec!["internal/gen/...".into()],
                 tags: vec!["integration".into()],
                 flags: vec!["-pgo=off".into()],
+                platforms: Vec::new(),
             }
         );
         assert_eq!(c.allow.len(), 1);
@@ -952,7 +953,7 @@ allow:
             (
                 "unknown top-level key",
                 "version: 1\nallw: []\n",
-                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`",
+                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`, `platforms`",
             ),
             (
                 "unknown key in build",
@@ -962,12 +963,12 @@ allow:
             (
                 "unknown key inside an entry",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n    owner: me\n",
-                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`",
+                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `platforms`",
             ),
             (
                 "misspelt reason",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n\n  - path: b\n    reson: r\n",
-                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`",
+                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `platforms`",
             ),
             (
                 "missing reason: located at the entry",

@@ -436,10 +436,11 @@ fn merge_moved(lists: Vec<(&Option<Platform>, Vec<Moved>)>) -> Vec<Moved> {
     out
 }
 
+/// A base finding and the head finding that is the same escape.
+type Pair = (Finding, Finding);
+
 /// The same for unchanged pairs.
-fn merge_pairs(
-    lists: Vec<(&Option<Platform>, Vec<(Finding, Finding)>)>,
-) -> Vec<(Finding, Finding)> {
+fn merge_pairs(lists: Vec<(&Option<Platform>, Vec<Pair>)>) -> Vec<Pair> {
     let mut out: Vec<(Finding, Finding)> = Vec::new();
     let mut index: HashMap<(Identity, Identity), Vec<usize>> = HashMap::new();
     for (target, list) in lists {

@@ -230,6 +230,7 @@ pub(crate) mod fixture {
             inline_calls: Vec::new(),
             notes: Vec::new(),
             cached: false,
+            uncompiled: Vec::new(),
         }
     }
 
@@ -244,6 +245,10 @@ pub(crate) mod fixture {
                 fingerprint: String::new(),
                 goflags: String::new(),
                 trimpath: false,
+                target: None,
+                cgo: None,
+                foreign: false,
+                cgo_enabled: true,
             },
             base: side(BASE, Vec::new()),
             head: side(HEAD, new.clone()),
