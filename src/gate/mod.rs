@@ -542,8 +542,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     for side in [&base, &head] {
         warnings.extend(side.warnings());
     }
+    let mut go = go.clone();
+    go.analysed = targets.iter().flatten().cloned().collect();
     Ok(Outcome {
-        go: go.clone(),
+        go,
         base,
         head,
         comparison,

@@ -67,6 +67,9 @@ pub struct GoEnv {
     pub foreign: bool,
     /// `go env CGO_ENABLED` of the user's environment.
     pub cgo_enabled: bool,
+    /// The platforms a comparison analysed, when it named them: what reports show
+    /// instead of the default platform.
+    pub analysed: Vec<Platform>,
 }
 
 /// Which cache-key scheme the builds use: `-trimpath` when `cacheprog` (`go env
@@ -191,12 +194,17 @@ impl GoEnv {
             cgo: None,
             foreign: false,
             cgo_enabled: value(13) == "1",
+            analysed: Vec::new(),
         })
     }
 
     /// `go1.26.8 linux/amd64`
     pub fn describe(&self) -> String {
-        format!("{} {}/{}", self.version, self.goos, self.goarch)
+        if self.analysed.is_empty() {
+            return format!("{} {}/{}", self.version, self.goos, self.goarch);
+        }
+        let names: Vec<String> = self.analysed.iter().map(ToString::to_string).collect();
+        format!("{} {}", self.version, names.join(", "))
     }
 }
 

@@ -249,6 +249,7 @@ pub(crate) mod fixture {
                 cgo: None,
                 foreign: false,
                 cgo_enabled: true,
+                analysed: Vec::new(),
             },
             base: side(BASE, Vec::new()),
             head: side(HEAD, new.clone()),
