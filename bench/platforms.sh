@@ -7,6 +7,7 @@
 # Environment:
 #   RUNS=3                 warm runs per platform count (median and min-max reported)
 #   COMPRESS_VERSION=v1.18.0
+#   SCOPES="all selected"  which package sets to run (see below)
 #   OUT=FILE               also write the Markdown table to FILE
 #
 # The change is bench/run.sh's case 1 (snappy/xerial.Encode keeps a pointer to a
@@ -30,6 +31,7 @@ EG=$(realpath "$EG_ARG" 2>/dev/null || true)
 RUNS=${RUNS:-3}
 OUT=${OUT:-}
 VERSION=${COMPRESS_VERSION:-v1.18.0}
+SCOPES=${SCOPES:-"all selected"}
 
 [[ -x $EG ]] || { echo "no escape-gate binary at $EG_ARG (build it: cargo build --release)" >&2; exit 2; }
 for tool in git go jq; do
@@ -113,7 +115,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
     echo "| packages | platforms | cold (empty GOCACHE) | warm median | warm min-max | warm / one platform's warm |"
     echo "|---|---|---|---|---|---|"
 } >"$WORK/table.md"
-for scope in all selected; do
+for scope in $SCOPES; do
     one_warm=
     for n in 1 2 4; do
         cache=$WORK/gocache-$scope-$n

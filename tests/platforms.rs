@@ -372,3 +372,34 @@ fn a_platform_go_does_not_know_is_refused() {
     run.assert_code(2);
     assert!(run.stderr.contains("is not GOOS/GOARCH"), "{}", run.stderr);
 }
+
+#[test]
+fn allow_limits_an_entry_for_a_platform_specific_escape_to_its_platform() {
+    let repo = TestRepo::go_module(&[
+        ("a.go", "package m\n\nfunc Keep(n int) int { return n }\n"),
+        ("arm.go", ARM_BASE),
+        (".escape-gate.yml", CONFIG_BOTH),
+    ]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.write("arm.go", ARM_HEAD);
+    repo.write(
+        "a.go",
+        "package m\n\nvar sink2 *int\n\nfunc Keep(n int) int {\n\ty := n\n\tsink2 = &y\n\treturn y\n}\n",
+    );
+    let head = repo.commit("two escapes");
+    let run = repo.run(&["allow", "--reason", "accepted", &base, &head]);
+    run.assert_code(0);
+    let config = repo.read(".escape-gate.yml");
+    assert!(
+        config.contains("platforms: [linux/arm64]"),
+        "the arm64-only escape's entry names its platform:\n{config}"
+    );
+    assert_eq!(
+        config.matches("platforms:").count(),
+        2,
+        "the escape of both platforms gets an entry for every platform:\n{config}"
+    );
+    repo.commit("accept");
+    let run = repo.run_untouched(&["diff", &base, "HEAD"]);
+    run.assert_code(0);
+}

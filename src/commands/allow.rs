@@ -181,7 +181,13 @@ pub fn run(args: Args) -> Result<Exit> {
         .reason
         .as_deref()
         .expect("clap requires --reason unless --prune");
-    let entries = NewEntry::for_findings(failing, reason, args.expires);
+    let mut entries = NewEntry::for_findings(failing, reason, args.expires);
+    // An escape of every analysed platform is allowed on every platform.
+    for e in &mut entries {
+        if e.platforms == outcome.go.analysed {
+            e.platforms.clear();
+        }
+    }
     let edited =
         edit::append(&text, &entries).with_context(|| format!("adding entries to {origin}"))?;
     writeln!(
