@@ -562,9 +562,6 @@ pub(crate) fn merge_scopes(scopes: Vec<&Scope>) -> Scope {
             _ => None,
         };
     }
-    if let Some(selected) = &out.selected {
-        out.analysed = out.analysed.max(selected.len());
-    }
     out
 }
 

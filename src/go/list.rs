@@ -117,7 +117,8 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
         "-f",
         "{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}{{len .CgoFiles}}{{len .InvalidGoFiles}}\t\
          {{join .Imports \" \"}}\t{{join .EmbedFiles \"\\x1f\"}}\t\
-         {{join .GoFiles \"\\x1f\"}}\x1f{{join .CgoFiles \"\\x1f\"}}\t{{.Dir}}",
+         {{range .GoFiles}}{{printf \"%x \" .}}{{end}}{{range .CgoFiles}}{{printf \"%x \" .}}{{end}}\t\
+         {{.Dir}}",
     ]);
     // `--`: a pattern from the allowlist is a package, never a flag.
     cmd.arg("--");
@@ -161,7 +162,18 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
                 .collect()
         };
         let embeds = in_dir(embeds);
-        let go_files = in_dir(go_files);
+        // Hexadecimal, so that no byte of a name (a newline) can break the line.
+        let go_files: Vec<String> = go_files
+            .split_whitespace()
+            .filter_map(unhex)
+            .map(|name| {
+                if rel_dir.is_empty() {
+                    name
+                } else {
+                    format!("{rel_dir}/{name}")
+                }
+            })
+            .collect();
         packages.push(Package {
             import_path: import_path.to_string(),
             name: name.to_string(),
@@ -174,6 +186,15 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
         });
     }
     Ok(packages)
+}
+
+/// Decodes what Go's `%x` made of a file name (its bytes, as text read elsewhere).
+fn unhex(hex: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    Some(String::from_utf8_lossy(&bytes?).into_owned())
 }
 
 /// Matches a repository-relative directory against a Go-style pattern where `...`
