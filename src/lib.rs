@@ -42,6 +42,7 @@ pub(crate) mod modules;
 pub mod parse;
 pub(crate) mod progress;
 pub(crate) mod report;
+pub(crate) mod safe_write;
 #[cfg(test)]
 mod schema;
 pub(crate) mod select;
@@ -49,4 +50,5 @@ pub(crate) mod tree_path;
 
 /// `main` prints errors through it, so that no line of one (a failed build's compiler
 /// errors) reads as a Go error to a CI problem matcher.
+pub use report::inert;
 pub use report::problem_matcher;

@@ -3,8 +3,12 @@
 //! every case checks the exit code, the message, and that the user's repository and a
 //! sentinel directory outside it are byte-identical afterwards.
 
+mod allowlist_effect;
 mod cache;
 mod config;
 mod flags;
 mod limits;
+mod shards;
+mod text;
 mod trees;
+mod writes;

@@ -1,6 +1,7 @@
 //! `escape-gate allow --reason "…" [BASE] [HEAD]`: accept the current new heap escapes
 //! by appending one allowlist entry per escape to the allowlist file; `--prune` removes
-//! the entries that matched nothing instead. The file is edited as text
+//! instead the entries no comparison needs any more (their escape is gone, or merged),
+//! saying why for each. The file is edited as text
 //! ([`crate::allowlist::edit`]), so its comments and order stay as they were.
 //!
 //! Which file: `--config FILE`, else `.escape-gate.yml` in the repository's working
@@ -10,19 +11,24 @@
 //! the head revision: with a committed HEAD, the new entries count once the file is
 //! committed (or when `diff` is given `--config .escape-gate.yml`); the command says so.
 
-use std::fs;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use crate::allowlist::edit::{self, NewEntry};
-use crate::allowlist::{Config, Date};
+use crate::allowlist::{Config, Date, Staleness};
 use crate::commands::shared::Repository;
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
-use crate::gate::{self, ConfigChoice, DiffRequest, LoadedConfig, Origin, CONFIG_FILE};
+use crate::gate::{
+    self, ConfigChoice, ConfigPlace, DiffRequest, LoadedConfig, Origin, CONFIG_FILE,
+    MAX_CONFIG_READ,
+};
 use crate::git::Repo;
 use crate::report::words::{self, entry_place};
+use crate::safe_write::{self, Options};
+use crate::tree_path::{self, ReadError};
 
 /// Accept the new heap escapes: append an allowlist entry for each, with a reason.
 ///
@@ -30,7 +36,8 @@ use crate::report::words::{self, entry_place};
 /// new escape (path, function, message, count when it repeats, the reason, the expiry
 /// date if given) to the allowlist, keeping the file's content, comments and order; the
 /// file is created with `version: 1` when absent. Afterwards the gate passes on these
-/// revisions. With --prune, removes the entries that matched no new escape instead.
+/// revisions. With --prune, removes instead the entries no comparison needs any more
+/// (their escape is gone, or has merged), saying why for each.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The revision to compare against [default: as for diff]
@@ -46,7 +53,9 @@ pub struct Args {
     /// Print what would change; write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Remove the entries that matched no new escape in this comparison (after showing them)
+    /// Remove the entries no comparison needs any more: those that matched no new escape
+    /// because their escape is gone, or is in a base on the default branch (merged);
+    /// says why for each, and keeps those whose escape has not merged yet
     #[arg(long, conflicts_with = "reason")]
     pub prune: bool,
     #[command(flatten)]
@@ -58,16 +67,22 @@ fn parse_date(s: &str) -> Result<Date, String> {
 }
 
 pub fn run(args: Args) -> Result<Exit> {
+    // What is printed quotes the compiler and the repository: it is printed inert
+    // (see `report::inert`), also when the edit then fails.
+    let mut out = Vec::new();
+    let result = edit_allowlist(args, &mut out);
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    stdout.write_all(&crate::report::inert_text(&out))?;
+    stdout.flush()?;
+    result
+}
+
+fn edit_allowlist(args: Args, out: &mut Vec<u8>) -> Result<Exit> {
     let repo = Repo::open(&args.repository.repo)?;
-    let (target, origin) = match &args.repository.config {
-        Some(path) => (path.clone(), path.display().to_string()),
-        None => (repo.root().join(CONFIG_FILE), CONFIG_FILE.to_string()),
-    };
-    let existing = match fs::read_to_string(&target) {
-        Ok(text) => Some(text),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return Err(err).with_context(|| format!("reading {origin}")),
-    };
+    let file = AllowlistFile::of(&repo, args.repository.config.as_deref());
+    let origin = file.origin.clone();
+    let existing = file.read()?;
     let text = existing.clone().unwrap_or_default();
     let config = Config::parse(&text, &origin)?;
     if let Some(reason) = &args.reason {
@@ -107,8 +122,6 @@ pub fn run(args: Args) -> Result<Exit> {
         from_shards: None,
         platforms: None,
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let verb = |done: &str, would: &str| {
         if args.dry_run {
             would.to_string()
@@ -133,22 +146,22 @@ pub fn run(args: Args) -> Result<Exit> {
     );
 
     if args.prune {
-        let stale = &outcome.allow.stale;
+        let stale: Vec<(usize, Staleness)> = outcome
+            .allow
+            .stale
+            .iter()
+            .copied()
+            .zip(outcome.stale_entries().map(|(_, why)| why))
+            .collect();
         if stale.is_empty() {
             writeln!(out, "no stale entries in {origin} ({comparing})")?;
             return Ok(Exit::Clean);
         }
-        writeln!(
-            out,
-            "{} {} from {origin}, which matched no new escape in {comparing}:",
-            verb("removed", "would remove"),
-            words::count(stale.len(), "stale entry"),
-        )?;
-        for &i in stale {
+        let (removed, kept): (Vec<_>, Vec<_>) = stale.iter().partition(|(_, why)| why.removable());
+        let describe = |i: usize| {
             let entry = &config.allow[i];
-            writeln!(
-                out,
-                "  {}: path {:?}{}{} (reason: {})",
+            format!(
+                "{}: path {:?}{}{} (reason: {})",
                 entry_place(&Origin::file(origin.clone()), entry),
                 entry.path,
                 entry
@@ -162,12 +175,36 @@ pub fn run(args: Args) -> Result<Exit> {
                     .map(|m| format!(", message {m:?}"))
                     .unwrap_or_default(),
                 entry.reason
+            )
+        };
+        if removed.is_empty() {
+            writeln!(
+                out,
+                "removed nothing from {origin}: no entry that matched no new escape in \
+                 {comparing} can go yet"
             )?;
+        } else {
+            writeln!(
+                out,
+                "{} {} from {origin}, which matched no new escape in {comparing}:",
+                verb("removed", "would remove"),
+                words::count(removed.len(), "stale entry"),
+            )?;
+            for (i, why) in &removed {
+                writeln!(out, "  {}\n      why: {}", describe(*i), why.why())?;
+            }
         }
-        if !args.dry_run {
-            let edited = edit::remove(&text, &config, stale)
+        if !kept.is_empty() {
+            writeln!(out, "kept {}:", words::count(kept.len(), "stale entry"))?;
+        }
+        for (i, why) in &kept {
+            writeln!(out, "  {}\n      why: {}", describe(*i), why.why())?;
+        }
+        if !args.dry_run && !removed.is_empty() {
+            let indices: Vec<usize> = removed.iter().map(|(i, _)| *i).collect();
+            let edited = edit::remove(&text, &config, &indices)
                 .with_context(|| format!("removing stale entries from {origin}"))?;
-            fs::write(&target, edited).with_context(|| format!("writing {origin}"))?;
+            file.write(&edited)?;
         }
         return Ok(Exit::Clean);
     }
@@ -206,7 +243,7 @@ pub fn run(args: Args) -> Result<Exit> {
         write!(out, "{}", e.to_yaml("  ", "\n"))?;
     }
     if !args.dry_run {
-        fs::write(&target, edited).with_context(|| format!("writing {origin}"))?;
+        file.write(&edited)?;
     }
     if args.repository.config.is_none() && !outcome.head.revision.is_working_tree() {
         writeln!(
@@ -216,6 +253,78 @@ pub fn run(args: Args) -> Result<Exit> {
             outcome.head.revision.label()
         )?;
     }
-    out.flush()?;
     Ok(Exit::Clean)
+}
+
+/// The allowlist file `allow` edits: a directory reached as the user named it (the
+/// repository's root, or the directory of a `--config` file outside the repository)
+/// and a path below it that is read and written without following any link, so a
+/// link committed as `.escape-gate.yml` (or as a directory on the way) is refused.
+struct AllowlistFile {
+    anchor: PathBuf,
+    rel: String,
+    origin: String,
+}
+
+impl AllowlistFile {
+    fn of(repo: &Repo, config: Option<&Path>) -> AllowlistFile {
+        let origin = config.map_or_else(|| CONFIG_FILE.to_string(), |p| p.display().to_string());
+        match ConfigPlace::of(repo, config) {
+            ConfigPlace::Repo { rel, .. } => AllowlistFile {
+                anchor: repo.root().to_path_buf(),
+                rel,
+                origin,
+            },
+            ConfigPlace::Outside(path) => {
+                let anchor = match path.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let rel = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                AllowlistFile {
+                    anchor,
+                    rel,
+                    origin,
+                }
+            }
+        }
+    }
+
+    /// The file's text, `None` when there is none; at most [`MAX_CONFIG_READ`] bytes.
+    fn read(&self) -> Result<Option<String>> {
+        match tree_path::read_bytes_in_tree(&self.anchor, &self.rel, MAX_CONFIG_READ) {
+            Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+                anyhow::anyhow!(
+                    "the allowlist {} is not UTF-8 text
+hint: save it as UTF-8 (YAML files are)",
+                    self.origin
+                )
+            }),
+            Err(ReadError::Missing) => Ok(None),
+            Err(err) => bail!(
+                "cannot read the allowlist {}: {err}\n\
+                 hint: escape-gate reads and writes the allowlist without following links; \
+                 make {} a regular file, or pass --config FILE",
+                self.origin,
+                self.origin
+            ),
+        }
+    }
+
+    fn write(&self, text: &str) -> Result<()> {
+        safe_write::write(&self.anchor, &self.rel, text.as_bytes(), Options::FILE).map_err(
+            |err| {
+                anyhow::anyhow!(
+                    "cannot write the allowlist {}: {err}; nothing was written\n\
+                     hint: make {} a regular file (not a link), or pass --config FILE",
+                    self.origin,
+                    self.origin
+                )
+            },
+        )?;
+        Ok(())
+    }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::allowlist::{self, AllowEntry, AllowOutcome, Date};
+use crate::allowlist::{self, AllowEntry, AllowOutcome, Date, Staleness};
 use crate::cache::Cache;
 use crate::checks::{self, Checks};
 use crate::config_change::{ConfigChange, ConfigFrom};
@@ -24,6 +24,7 @@ mod platforms;
 mod scope;
 mod shard;
 mod single;
+mod stale;
 
 pub(crate) use crate::progress::Progress;
 pub(crate) use analyse::*;
@@ -143,6 +144,8 @@ pub struct Outcome {
     pub head: Side,
     pub comparison: Comparison,
     pub allow: AllowOutcome,
+    /// Why each stale entry (`allow.stale`, in that order) allowed nothing.
+    pub staleness: Vec<Staleness>,
     pub config: LoadedConfig,
     /// Which revision's allowlist ruled (`--config-from`).
     pub config_from: ConfigFrom,
@@ -174,12 +177,15 @@ impl Outcome {
             .map(|a| (&a.finding, &self.config.config.allow[a.entry]))
     }
 
-    /// Entries that allowed nothing (and have not expired).
-    pub fn stale_entries(&self) -> impl Iterator<Item = &AllowEntry> {
-        self.allow
-            .stale
-            .iter()
-            .map(|&i| &self.config.config.allow[i])
+    /// Entries that allowed nothing (and have not expired, and are not `stale:
+    /// never`), each with why.
+    pub fn stale_entries(&self) -> impl Iterator<Item = (&AllowEntry, Staleness)> {
+        self.allow.stale.iter().enumerate().map(|(k, &i)| {
+            (
+                &self.config.config.allow[i],
+                self.staleness.get(k).cloned().unwrap_or(Staleness::Unknown),
+            )
+        })
     }
 
     /// Entries past their `expires` date.
@@ -300,7 +306,8 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     // When the head's build section rules and differs from the base's: the base's
     // view of the head's packages, to say which ones the head stops analysing.
     let base_view = match (&change, req.config_from) {
-        (Some((change, _)), ConfigFrom::Head) => change
+        (Some(compared), ConfigFrom::Head) => compared
+            .change
             .build
             .as_ref()
             .map(|build| base_view_settings(&build.base, &settings, &req.tags)),
@@ -322,9 +329,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         Some("--all-packages".to_string())
     } else if flags_read_files {
         Some("a build flag names a file (-pgo=FILE or -overlay=FILE)".to_string())
-    } else if let Some((ConfigChange { file, .. }, _)) = change
+    } else if let Some(ConfigChange { file, .. }) = change
         .as_ref()
-        .filter(|(c, _)| c.build.is_some() && req.config_from == ConfigFrom::Head)
+        .map(|c| &c.change)
+        .filter(|c| c.build.is_some() && req.config_from == ConfigFrom::Head)
     {
         // The build section that rules changed: what each side builds may change.
         Some(format!("the build section of {file} changed"))
@@ -359,6 +367,14 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let mut parts: Vec<PlatformSides> = Vec::new();
     match &req.from_shards {
         Some(shards) => {
+            if let Some(head_commit) = head_rev.commit {
+                for s in shards {
+                    check_sources(repo, s, base_commit, head_commit)?;
+                    for part in &s.other_platforms {
+                        check_sources(repo, part, base_commit, head_commit)?;
+                    }
+                }
+            }
             for (target, group) in shard_parts(shards, &targets)? {
                 let merged = merge(&group, base_rev.clone(), head_rev.clone(), &shard_settings)?;
                 let env = target
@@ -404,7 +420,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     }
     let first = parts.first().expect("at least one platform is analysed");
     let dropped = first.dropped.clone();
-    if let Some(build) = change.as_mut().and_then(|(c, _)| c.build.as_mut()) {
+    if let Some(build) = change.as_mut().and_then(|c| c.change.build.as_mut()) {
         build.no_longer_analysed = dropped.clone();
     }
     let shard = req.shard.map(|s| {
@@ -432,6 +448,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                     analysis
                 },
                 directives: part.directives.clone(),
+                origin: String::new(),
                 platform: part.target.clone(),
                 other_platforms: Vec::new(),
             })
@@ -535,10 +552,25 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     );
     let today = req.today.unwrap_or_else(Date::today_utc);
     let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
-    if let Some((change, head_config)) = &mut change {
-        change.cover(head_config, &comparison.new, today);
+    if let Some(compared) = &mut change {
+        compared
+            .change
+            .effect(&compared.base, &compared.head, &comparison.new, today);
     }
 
+    let staleness = stale::classify(
+        &session,
+        &stale::StaleInput {
+            config: &config.config,
+            stale: &allow.stale,
+            base: &base,
+            head: &head,
+            new: &comparison.new,
+            scope: &scope,
+            settings: &settings,
+            may_build: req.shard.is_none(),
+        },
+    );
     for side in [&base, &head] {
         warnings.extend(side.warnings());
     }
@@ -550,9 +582,12 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         head,
         comparison,
         allow,
+        staleness,
         config,
         config_from: req.config_from,
-        config_change: change.map(|(change, _)| change),
+        config_change: change
+            .map(|compared| compared.change)
+            .filter(|change| !change.is_empty()),
         scope,
         warnings,
         changed,

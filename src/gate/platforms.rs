@@ -578,6 +578,7 @@ pub(crate) fn shard_parts(
         parts.extend(shard.other_platforms.iter().cloned());
         for mut part in parts {
             part.other_platforms.clear();
+            part.origin.clone_from(&shard.origin);
             let Some(slot) = out.iter_mut().find(|(t, _)| *t == part.platform) else {
                 bail!(
                     "shard {}/{} analysed {}, which this merge does not\n\

@@ -10,16 +10,14 @@
 //! and the plain listing is printed with workflow commands stopped, under a token the
 //! pull request cannot know, so no line of it can be read as a command.
 
-use std::collections::hash_map::RandomState;
 use std::fs::OpenOptions;
-use std::hash::BuildHasher;
 use std::io::{self, Write};
 
 use crate::allowlist::AllowEntry;
 use crate::finding::Finding;
 use crate::gate::Outcome;
 use crate::report::markdown;
-use crate::report::{trust, words, Ci};
+use crate::report::{inert, trust, words, Ci};
 
 /// Annotations GitHub shows per step for one level (error, warning, notice).
 pub const PER_STEP: usize = 10;
@@ -70,7 +68,7 @@ impl Annotation {
             "::{} {}::{}",
             self.level,
             props.join(","),
-            escape_data(&self.message)
+            escape_data(&inert::block(&self.message))
         )
     }
 }
@@ -93,15 +91,15 @@ pub fn ordered(outcome: &Outcome) -> Vec<&Finding> {
 /// The annotation for one new escape: the message, the source line and, when the
 /// compiler explained it (`-m=2`), the escape flow.
 pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
-    let mut message = f.message.clone();
+    let mut message = inert::line(&f.message).into_owned();
     if !f.source.is_empty() {
-        message.push_str(&format!("\n    {} | {}", f.line, f.source));
+        message.push_str(&format!("\n    {} | {}", f.line, inert::line(&f.source)));
     }
     if !f.flow.is_empty() {
         message.push_str("\nwhy:");
         for line in f.flow.iter().take(FLOW_LINES) {
             message.push_str("\n  ");
-            message.push_str(line.display().trim());
+            message.push_str(&inert::line(line.display().trim()));
         }
         if f.flow.len() > FLOW_LINES {
             message.push_str(&format!(
@@ -117,7 +115,7 @@ pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
         col: (f.column > 0).then_some(f.column),
         title: format!(
             "escape-gate: new heap escape in {}{}",
-            f.function_display(),
+            inert::line(&f.function_display()),
             f.platforms_suffix()
         ),
         message,
@@ -163,8 +161,11 @@ fn warning_annotations(outcome: &Outcome, ci: &Ci) -> Vec<Annotation> {
         title: "escape-gate: allowlist entry".to_string(),
         message,
     };
-    for entry in outcome.stale_entries() {
-        out.push(entry_annotation(entry, words::stale_entry(origin, entry)));
+    for (entry, why) in outcome.stale_entries() {
+        out.push(entry_annotation(
+            entry,
+            words::stale_entry(origin, entry, &why),
+        ));
     }
     for entry in outcome.expired_entries() {
         out.push(entry_annotation(entry, words::expired_entry(origin, entry)));
@@ -264,21 +265,21 @@ pub fn write(
         writeln!(
             out,
             "\nwarning: {}",
-            w.message.replace(['\r', '\n'], "\n    ")
+            inert::block(&w.message.replace('\r', "\n")).replace('\n', "\n    ")
         )?;
     }
     writeln!(out)?;
     for note in unannotated.notes(failing.len()) {
         writeln!(out, "note: {note}")?;
     }
-    writeln!(out, "{}", words::Summary::of(outcome).line())?;
+    writeln!(out, "{}", one_line(&words::Summary::of(outcome).line()))?;
     writeln!(out, "::{token}::")?;
     Ok(unannotated)
 }
 
 /// Untrusted text on one log line, even with workflow commands stopped.
 fn one_line(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
+    inert::line(s).into_owned()
 }
 
 /// `name=value` lines for `$GITHUB_OUTPUT`.
@@ -291,15 +292,8 @@ pub fn outputs(outcome: &Outcome) -> String {
     )
 }
 
-/// A token for `::stop-commands::` that the pull request cannot guess: the standard
-/// library's per-process random hash keys.
 fn stop_token() -> String {
-    let state = RandomState::new();
-    format!(
-        "escape-gate-{:016x}{:016x}",
-        state.hash_one(std::process::id()),
-        state.hash_one("escape-gate")
-    )
+    inert::token()
 }
 
 /// The whole `--format github` run: annotations and log on `out`, then the job summary
@@ -380,7 +374,7 @@ mod tests {
         assert_eq!(un, Unannotated::default());
         let want = "\
 ::error file=sub/a.go,line=3,col=2,title=escape-gate%3A new heap escape in (*T).Keep::moved to heap: x%0A    3 | src 3%0Awhy:%0A  flow: {heap} = &x:%0A  from &x (address-of) at ./a.go:4:9
-::warning file=sub/.escape-gate.yml,line=6,title=escape-gate%3A allowlist entry::allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gone/*.go\"); remove it if the escape is gone
+::warning file=sub/.escape-gate.yml,line=6,title=escape-gate%3A allowlist entry::allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/*.go\"): no revision has this escape any more: remove the entry (`escape-gate allow --prune`)
 ::stop-commands::TOKEN
 error: 1 new heap escape in 2222222222 compared with 1111111111
 
@@ -390,7 +384,7 @@ new a.go:3:2 in (*T).Keep (on a line the change did not touch)
       flow: {heap} = &x:
       from &x (address-of) at ./a.go:4:9
 
-warning: allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gone/*.go\"); remove it if the escape is gone
+warning: allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/*.go\"): no revision has this escape any more: remove the entry (`escape-gate allow --prune`)
 
 1 new, 1 fixed, 0 moved, 1 allowed heap escapes · 1 of 1 package analysed · go1.26.8 linux/amd64 · base 1111111111 · head 2222222222
 ::TOKEN::
@@ -410,7 +404,7 @@ warning: allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gon
         let (text, _) = render(&outcome, &Ci::default());
         let lines: Vec<&str> = text.lines().collect();
         // The annotation is one line, and the only lines that start a command are ours.
-        assert_eq!(lines[0], "::error file=evil%2Cfile%3A1.go,line=9,col=2,title=escape-gate%3A new heap escape in F::a + \"%250A::warning::pwned\\n::error::x\" escapes to heap%0A::warning::real newline%0A    9 | s := a + \"%250A::warning::pwned\"%0D::notice::cr");
+        assert_eq!(lines[0], "::error file=evil%2Cfile%3A1.go,line=9,col=2,title=escape-gate%3A new heap escape in F::a + \"%250A::warning::pwned\\n::error::x\" escapes to heap\\n::warning::real newline%0A    9 | s := a + \"%250A::warning::pwned\"\\r::notice::cr");
         let stop = lines
             .iter()
             .position(|l| *l == "::stop-commands::TOKEN")
@@ -425,15 +419,15 @@ warning: allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gon
             let ours = i == 0 || i == stop || i == resume;
             assert!(!is_command || ours, "line {i} starts a command: {line:?}");
         }
-        // The runner's parser: decoding the data gives back the original text, so
-        // nothing was lost, and it contains no unescaped line break.
+        // The runner's parser: decoding the data gives back the text with the line
+        // breaks the message itself held written as escapes, and no unescaped one.
         let data = lines[0].splitn(3, "::").nth(2).expect("data");
         assert!(!data.contains('\n') && !data.contains('\r'));
         let decoded = data
             .replace("%0D", "\r")
             .replace("%0A", "\n")
             .replace("%25", "%");
-        assert!(decoded.starts_with("a + \"%0A::warning::pwned\\n::error::x\" escapes to heap\n::warning::real newline\n"), "{decoded}");
+        assert!(decoded.starts_with("a + \"%0A::warning::pwned\\n::error::x\" escapes to heap\\n::warning::real newline\n"), "{decoded}");
         // The stop token is random per run.
         assert_ne!(stop_token(), stop_token());
     }

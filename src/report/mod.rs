@@ -13,6 +13,7 @@ use clap::ValueEnum;
 use crate::gate::Outcome;
 
 pub mod github;
+pub mod inert;
 pub mod json;
 pub mod list;
 pub mod markdown;
@@ -164,8 +165,11 @@ pub fn write(
 /// step outputs to the files the [`Ci`] names.
 ///
 /// The line-oriented formats go through [`problem_matcher::unmatched`], so that no
-/// line of them is an error to a CI problem matcher for Go. JSON and SARIF need not:
-/// every line of them starts with a bracket or a quote.
+/// line of them is an error to a CI problem matcher for Go, and through
+/// [`inert::commands`], so that none is a workflow command (the GitHub format stops
+/// commands around its listing itself, and its own annotations must stay commands).
+/// JSON and SARIF need neither: every line of them starts with a bracket or a quote;
+/// [`inert_json`] keeps `##[` out of their strings.
 pub fn write_with(
     format: Format,
     outcome: &Outcome,
@@ -175,17 +179,45 @@ pub fn write_with(
 ) -> io::Result<()> {
     let mut rendered = Vec::new();
     match format {
-        Format::Json => return json::write(outcome, out),
-        Format::Sarif => return sarif::write(outcome, ci, out),
+        Format::Json => {
+            json::write(outcome, &mut rendered)?;
+            return out.write_all(&inert_json(rendered));
+        }
+        Format::Sarif => {
+            sarif::write(outcome, ci, &mut rendered)?;
+            return out.write_all(&inert_json(rendered));
+        }
         Format::Text => text::write(outcome, style, &mut rendered)?,
-        Format::Github => github::run(outcome, ci, &mut rendered)?,
+        Format::Github => {
+            github::run(outcome, ci, &mut rendered)?;
+            let text = String::from_utf8_lossy(&rendered);
+            return out.write_all(problem_matcher::unmatched(&text).as_bytes());
+        }
         Format::Markdown => {
             let doc = markdown::render(outcome, ci, markdown::COMMENT_LIMIT, &[]);
             rendered = doc.into_bytes();
         }
     }
+    out.write_all(&inert_text(&rendered))
+}
+
+/// A line-oriented text output as it is printed: no line of it a Go error to a CI
+/// problem matcher, nor a workflow command.
+pub fn inert_text(rendered: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(rendered);
+    inert::commands(&problem_matcher::unmatched(&text))
+        .into_owned()
+        .into_bytes()
+}
+
+/// JSON as it is printed: `##[`, which the GitHub Actions runner reads as a command
+/// anywhere in a log line, written `##\u005b` (the same string to a JSON reader).
+pub fn inert_json(rendered: Vec<u8>) -> Vec<u8> {
     let text = String::from_utf8_lossy(&rendered);
-    out.write_all(problem_matcher::unmatched(&text).as_bytes())
+    if !text.contains("##[") {
+        return rendered;
+    }
+    text.replace("##[", "##\\u005b").into_bytes()
 }
 
 /// Whether to colour what goes to stdout: a terminal, and NO_COLOR unset or empty.
@@ -263,6 +295,7 @@ pub(crate) mod fixture {
                 stale: Vec::new(),
                 expired: Vec::new(),
             },
+            staleness: Vec::new(),
             config: LoadedConfig::default(),
             config_from: crate::config_change::ConfigFrom::Head,
             config_change: None,
@@ -301,6 +334,7 @@ pub(crate) mod fixture {
             entry: 0,
         });
         outcome.allow.stale.push(1);
+        outcome.staleness.push(crate::allowlist::Staleness::Gone);
         outcome
     }
 
