@@ -70,6 +70,15 @@ impl Shard {
         hash % u64::from(self.count) == u64::from(self.index - 1)
     }
 
+    /// Whether the unit (platform, package) belongs to this shard: with a platform,
+    /// the units are platform × package; without, packages.
+    pub fn owns_on(&self, import_path: &str, platform: Option<&crate::go::Platform>) -> bool {
+        match platform {
+            Some(platform) => self.owns(&format!("{platform} {import_path}")),
+            None => self.owns(import_path),
+        }
+    }
+
     /// [`Shard::restrict`] for one platform of several: the units split are
     /// platform × package, so that each platform's packages spread over the shards.
     pub fn restrict_on(
@@ -81,7 +90,7 @@ impl Shard {
         let Some(platform) = platform else {
             return self.restrict(scope, all);
         };
-        let owns = |p: &String| self.owns(&format!("{platform} {p}"));
+        let owns = |p: &String| self.owns_on(p, Some(platform));
         let selected: BTreeSet<String> = match &scope.selected {
             Some(set) => set.iter().filter(|p| owns(p)).cloned().collect(),
             None => all.iter().filter(|p| owns(p)).cloned().collect(),
@@ -206,7 +215,10 @@ fn content_problem(s: &ShardData, first: &ShardData) -> Option<String> {
             selected.len()
         ));
     }
-    if let Some(p) = selected.iter().find(|p| !shard.owns(p)) {
+    if let Some(p) = selected
+        .iter()
+        .find(|p| !shard.owns_on(p, s.platform.as_ref()))
+    {
         return Some(format!(
             "it analysed package {p}, which shard {}/{} does not own",
             s.index, s.count
