@@ -1095,12 +1095,12 @@ allow:
             (
                 "unknown key inside an entry",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n    owner: me\n",
-                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `stale`, `platforms`",
+                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `platforms`, `stale`",
             ),
             (
                 "misspelt reason",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n\n  - path: b\n    reson: r\n",
-                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `stale`, `platforms`",
+                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `platforms`, `stale`",
             ),
             (
                 "missing reason: located at the entry",
