@@ -117,6 +117,7 @@ fn edit_allowlist(args: Args, out: &mut Vec<u8>) -> Result<Exit> {
         today: Some(today),
         explain: false,
         all_packages: false,
+        excerpts: false,
         checks: None,
         shard: None,
         from_shards: None,

@@ -13,6 +13,7 @@ use clap::ValueEnum;
 use crate::gate::Outcome;
 
 pub mod github;
+pub mod html;
 pub mod inert;
 pub mod json;
 pub mod list;
@@ -37,6 +38,9 @@ pub enum Format {
     Sarif,
     /// Markdown, the job summary's content, for a pull request comment (under 64 KB).
     Markdown,
+    /// One self-contained HTML page (no network needed) showing each new escape with
+    /// its source, its escape flow and the lines the change touched.
+    Html,
 }
 
 impl Format {
@@ -45,8 +49,19 @@ impl Format {
     /// `--explain` themselves.
     pub fn always_explains(self) -> bool {
         match self {
-            Format::Github | Format::Sarif | Format::Markdown => true,
+            Format::Github | Format::Sarif | Format::Markdown | Format::Html => true,
             Format::Text | Format::Json => false,
+        }
+    }
+
+    /// Whether the format shows the head's source around each new escape and on its
+    /// flow steps ([`crate::gate::Outcome::excerpts`]).
+    pub fn shows_source(self) -> bool {
+        match self {
+            Format::Html => true,
+            Format::Text | Format::Json | Format::Github | Format::Sarif | Format::Markdown => {
+                false
+            }
         }
     }
 }
@@ -169,7 +184,9 @@ pub fn write(
 /// [`inert::commands`], so that none is a workflow command (the GitHub format stops
 /// commands around its listing itself, and its own annotations must stay commands).
 /// JSON and SARIF need neither: every line of them starts with a bracket or a quote;
-/// [`inert_json`] keeps `##[` out of their strings.
+/// [`inert_json`] keeps `##[` out of their strings. Nor does HTML, whose every line
+/// starts with a tag or is the page's own style or script; [`inert_html`] keeps `##[`
+/// out of its text.
 pub fn write_with(
     format: Format,
     outcome: &Outcome,
@@ -186,6 +203,10 @@ pub fn write_with(
         Format::Sarif => {
             sarif::write(outcome, ci, &mut rendered)?;
             return out.write_all(&inert_json(rendered));
+        }
+        Format::Html => {
+            html::write(outcome, ci, &mut rendered)?;
+            return out.write_all(&inert_html(rendered));
         }
         Format::Text => text::write(outcome, style, &mut rendered)?,
         Format::Github => {
@@ -218,6 +239,16 @@ pub fn inert_json(rendered: Vec<u8>) -> Vec<u8> {
         return rendered;
     }
     text.replace("##[", "##\\u005b").into_bytes()
+}
+
+/// `##[`, the old form of a workflow command that the runner takes anywhere in a line,
+/// written as `##&#91;` in a page: the same text to a browser, none to the runner.
+pub fn inert_html(rendered: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&rendered);
+    if !text.contains("##[") {
+        return rendered;
+    }
+    text.replace("##[", "##&#91;").into_bytes()
 }
 
 /// Whether to colour what goes to stdout: a terminal, and NO_COLOR unset or empty.
@@ -308,6 +339,7 @@ pub(crate) mod fixture {
             },
             warnings: Vec::new(),
             changed: ChangedLines::new(),
+            excerpts: crate::excerpt::Excerpts::default(),
         }
     }
 
