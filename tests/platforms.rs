@@ -88,6 +88,12 @@ fn an_escape_only_in_an_arm64_file_names_arm64_in_every_format() {
         "{}",
         markdown.stdout
     );
+    let html = repo.run_untouched(&["diff", "--format", "html", &base, &head]);
+    assert!(
+        html.stdout.contains("[linux/arm64]</h3>"),
+        "{}",
+        html.stdout
+    );
     let github = repo.run_untouched_with(&["diff", "--format", "github", &base, &head], |c| {
         c.env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("GITHUB_OUTPUT");
