@@ -23,6 +23,7 @@ mod init;
 mod install;
 mod leftovers;
 mod list_demo;
+mod platforms;
 mod problem_matcher;
 mod profile;
 mod readme;

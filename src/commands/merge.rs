@@ -50,6 +50,9 @@ pub struct Args {
     /// default.pgo; repeat to merge several
     #[arg(long, value_name = "FILE")]
     pub profile: Vec<PathBuf>,
+    /// The platforms, as the shards were run with
+    #[arg(long, value_name = "LIST", value_parser = crate::commands::diff::parse_platforms)]
+    pub platforms: Option<crate::commands::diff::Platforms>,
 }
 
 /// The largest shard report read: the findings of both sides of a shard's packages.
@@ -81,6 +84,7 @@ pub fn run(args: Args) -> Result<Exit> {
         shard: None,
         from_shards: Some(shards),
         profiles: args.profile.clone(),
+        platforms: args.platforms.map(|p| p.0),
     };
     let outcome = gate::diff(&request)?;
     render(&outcome, args.format, style, &args.repository.repo)

@@ -115,6 +115,8 @@ pub struct BuildJson<'a> {
     pub exclude: &'a [String],
     pub tags: &'a [String],
     pub flags: &'a [String],
+    /// The allowlist's `platforms:` (empty: the default platform).
+    pub platforms: &'a [crate::go::Platform],
 }
 
 fn build_json(b: &BuildConfig) -> BuildJson<'_> {
@@ -123,6 +125,7 @@ fn build_json(b: &BuildConfig) -> BuildJson<'_> {
         exclude: &b.exclude,
         tags: &b.tags,
         flags: &b.flags,
+        platforms: &b.platforms,
     }
 }
 
@@ -251,6 +254,9 @@ pub struct EntryJson<'a> {
     pub check: crate::checks::Check,
     /// `stale: never`: a lasting rule, never reported stale.
     pub policy: bool,
+    /// The platforms the entry is limited to (`platforms:`); absent for every one.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub platforms: &'a [crate::go::Platform],
 }
 
 #[derive(Debug, Serialize)]
@@ -313,6 +319,7 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
         expires: e.expires.map(|d| d.to_string()),
         check: e.check,
         policy: e.policy,
+        platforms: &e.platforms,
     }
 }
 

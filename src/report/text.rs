@@ -226,9 +226,10 @@ fn finding_block(
     };
     writeln!(
         out,
-        "{label}{} in {}",
+        "{label}{} in {}{}",
         paint.bold(&line(&f.position())),
-        paint.bold(&line(&f.function_display()))
+        paint.bold(&line(&f.function_display())),
+        f.platforms_suffix()
     )?;
     writeln!(out, "    {}", line(&f.message))?;
     if let Some(share) = share {
