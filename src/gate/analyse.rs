@@ -32,6 +32,7 @@ use super::*;
 /// package recompiled with `-m=2`) when there is.
 pub(super) fn explain_new(
     session: &Session,
+    go: &GoEnv,
     base: &Side,
     head: &Side,
     settings: &BuildSettings,
@@ -41,7 +42,7 @@ pub(super) fn explain_new(
     let mut packages: Vec<String> = new.iter().map(|f| f.package.clone()).collect();
     packages.sort();
     packages.dedup();
-    let (repo, go) = (&session.repo, &session.go);
+    let repo = &session.repo;
     // The work tree holds the base now (or nothing, after a cache hit).
     let tree = session.work.checkout(repo, &head.revision)?;
     let name = format!(
@@ -153,6 +154,7 @@ pub(super) fn analyse(
         unrecognised: parsed.unrecognised,
         unplaced,
         inline_calls,
+        uncompiled: Vec::new(),
     };
     Ok(Side::new(revision, analysis, false))
 }
@@ -283,6 +285,7 @@ pub fn attribute(
                 flow: r.flow.into_iter().map(FlowStep::plain).collect(),
                 inlined_into: None,
                 unplaced: false,
+                platforms: Vec::new(),
             });
         }
     }
@@ -352,6 +355,7 @@ impl Attributed {
             unplaced: true,
             hot: false,
             profile: None,
+            platforms: Vec::new(),
         });
     }
 }
