@@ -475,7 +475,8 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     });
     progress.clear();
 
-    let lines = line_map(repo, &base, &head, &changes.renames);
+    let diffs = Diffs::default();
+    let lines = line_map(repo, &base, &head, &changes.renames, &diffs);
     let (base_compared, head_compared) =
         checks::prepare(&base.findings, &head.findings, &lines, &checks);
     let mut comparison = {
@@ -486,7 +487,14 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let (mut base, mut head) = (base, head);
     base.findings = base_compared;
     head.findings = head_compared;
-    inline_sites(repo, &base, &head, &changes.renames, &mut comparison.new);
+    inline_sites(
+        repo,
+        &base,
+        &head,
+        &changes.renames,
+        &diffs,
+        &mut comparison.new,
+    );
     if req.explain && !comparison.new.is_empty() {
         progress.say(&format!(
             "explaining the new escapes of head {}",
@@ -498,6 +506,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             &head,
             &settings,
             &changes.renames,
+            &diffs,
             &mut comparison.new,
         )?;
         progress.clear();
@@ -507,6 +516,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &base,
         &head,
         &changes.renames,
+        &diffs,
         comparison.new.iter().map(|f| f.file.as_str()),
     );
     let today = req.today.unwrap_or_else(Date::today_utc);
