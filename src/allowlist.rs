@@ -104,6 +104,17 @@ pub struct BuildConfig {
     pub exclude: Vec<String>,
     pub tags: Vec<String>,
     pub flags: Vec<String>,
+    /// `timeout: 10m`: how long a run may take (see `--timeout`).
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl BuildConfig {
+    /// Whether the two sections compile the same packages the same way (they may differ
+    /// in `timeout`, which changes no result).
+    pub fn compiles_like(&self, other: &BuildConfig) -> bool {
+        (&self.packages, &self.exclude, &self.tags, &self.flags)
+            == (&other.packages, &other.exclude, &other.tags, &other.flags)
+    }
 }
 
 /// Field-for-field the YAML entry, validated, plus its compiled matchers.
@@ -373,6 +384,7 @@ impl Config {
                 exclude: raw.build.exclude,
                 tags: raw.build.tags,
                 flags: raw.build.flags,
+                timeout: raw.build.timeout.map(|t| t.0),
             },
             allow,
             hot: raw
@@ -534,6 +546,37 @@ struct RawBuild {
     tags: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     flags: Vec<String>,
+    #[serde(default)]
+    timeout: Option<Timeout>,
+}
+
+/// `timeout: 10m`: a duration as `--timeout` takes it.
+struct Timeout(std::time::Duration);
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Timeout;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration with its unit: 90s, 10m, 1h")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
+                crate::interrupt::parse_duration(v)
+                    .map(Timeout)
+                    .map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timeout, E> {
+                Err(E::custom(format!(
+                    "{v} has no unit; write it with one: {v}s, {v}m or {v}h"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timeout, E> {
+                Err(E::custom(format!("{v} is not a duration (90s, 10m, 1h)")))
+            }
+        }
+        de.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -834,6 +877,7 @@ allow:
                 exclude: vec!["internal/gen/...".into()],
                 tags: vec!["integration".into()],
                 flags: vec!["-pgo=off".into()],
+                timeout: None,
             }
         );
         assert_eq!(c.allow.len(), 1);

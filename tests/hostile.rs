@@ -7,4 +7,5 @@ mod cache;
 mod config;
 mod flags;
 mod limits;
+mod time_limits;
 mod trees;

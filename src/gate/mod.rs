@@ -235,6 +235,7 @@ pub struct DiffRequest {
 /// the base build compiled. The analysis of a commit is kept in the findings cache
 /// ([`crate::cache`]), so a repeated comparison builds nothing it built before.
 pub fn diff(req: &DiffRequest) -> Result<Outcome> {
+    crate::interrupt::set_stage("reading the revisions and the allowlist");
     let session = Session::open(&req.repo)?;
     let (repo, go, work, progress) = (&session.repo, &session.go, &session.work, &session.progress);
     let head_rev = session.revision(req.head.as_deref())?;
@@ -258,6 +259,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &head_rev,
         &mut warnings,
     )?;
+    limit_time(&config, change.as_ref().map(|(c, _)| c), req.config_from)?;
     let checks = req.checks.clone().unwrap_or_else(|| config.config.checks());
     let mut settings = build_settings(&config, &req.tags)?;
     settings.compiler = checks.needs();
@@ -295,10 +297,12 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         Some("--all-packages".to_string())
     } else if flags_read_files {
         Some("a build flag names a file (-pgo=FILE or -overlay=FILE)".to_string())
-    } else if let Some((ConfigChange { file, .. }, _)) = change
-        .as_ref()
-        .filter(|(c, _)| c.build.is_some() && req.config_from == ConfigFrom::Head)
-    {
+    } else if let Some((ConfigChange { file, .. }, _)) = change.as_ref().filter(|(c, _)| {
+        c.build
+            .as_ref()
+            .is_some_and(|b| !b.base.compiles_like(&b.head))
+            && req.config_from == ConfigFrom::Head
+    }) {
         // The build section that rules changed: what each side builds may change.
         Some(format!("the build section of {file} changed"))
     } else {
@@ -474,6 +478,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         directives: head_directives.clone(),
     });
     progress.clear();
+    crate::interrupt::set_stage("comparing the findings of base and head");
 
     let diffs = Diffs::default();
     let lines = line_map(repo, &base, &head, &changes.renames, &diffs);
@@ -543,6 +548,35 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         checks,
         shard,
     })
+}
+
+/// Applies the build section's `timeout:` (see [`crate::interrupt::limit_time`]): the
+/// ruling allowlist's, and when the head's rules, the base's too, so that a head can
+/// shorten the limit but never lengthen it (a change to it is in `change` either way).
+pub(crate) fn limit_time(
+    config: &LoadedConfig,
+    change: Option<&ConfigChange>,
+    from: ConfigFrom,
+) -> Result<()> {
+    let file = if config.origin.file.is_empty() {
+        CONFIG_FILE.to_string()
+    } else {
+        config.origin.to_string()
+    };
+    if let Some(limit) = config.config.build.timeout {
+        crate::interrupt::limit_time(limit, &format!("timeout: in the build section of {file}"))?;
+    }
+    let base = change
+        .and_then(|c| c.build.as_ref())
+        .and_then(|b| b.base.timeout)
+        .filter(|_| from == ConfigFrom::Head);
+    if let Some(limit) = base {
+        crate::interrupt::limit_time(
+            limit,
+            &format!("timeout: in the build section of the base's {CONFIG_FILE}, which the head may not lengthen"),
+        )?;
+    }
+    Ok(())
 }
 
 /// What every pipeline (`diff`, `list`, `explain`) opens first, in one place: the
