@@ -4,6 +4,7 @@
 //! sentinel directory outside it are byte-identical afterwards.
 
 mod cache;
+mod cgo_inputs;
 mod config;
 mod flags;
 mod limits;

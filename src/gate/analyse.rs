@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::explain;
 use crate::finding::{Finding, FlowStep, InlineSite, RawFinding};
@@ -95,10 +95,14 @@ impl Work {
         })
     }
 
-    /// Replaces the tree with the files of `rev`; returns its path.
+    /// Replaces the tree with the files of `rev`; returns its path. Directories of cgo
+    /// packages get the digest of what cgo may read that the build cache does not hash
+    /// ([`go::mark_cgo_inputs`]).
     pub(crate) fn checkout(&self, repo: &Repo, rev: &Revision) -> Result<PathBuf> {
         let tree = self.dir.path().join("tree");
         repo.materialise(rev, &tree)?;
+        go::mark_cgo_inputs(&tree)
+            .with_context(|| format!("hashing the files of {} that cgo may read", rev.label()))?;
         Ok(tree)
     }
 }
