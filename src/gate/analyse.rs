@@ -537,8 +537,11 @@ impl<'a> HotPaths<'a> {
 /// of explained flows all come from the same diff of a file.
 #[derive(Debug, Default)]
 pub(crate) struct Diffs {
-    memo: std::cell::RefCell<HashMap<(String, String), Option<std::rc::Rc<Alignment>>>>,
+    memo: std::cell::RefCell<HashMap<FilePair, Option<std::rc::Rc<Alignment>>>>,
 }
+
+/// `(base file, head file)`.
+type FilePair = (String, String);
 
 impl Diffs {
     /// The alignment of `base_file` of `base` with `head_file` of `head`; `None` when
