@@ -944,7 +944,7 @@ allow:
             (
                 "unknown key in build",
                 "version: 1\nbuild:\n  tag: [x]\n",
-                ".escape-gate.yml:3:3: build: unknown field `tag`, expected one of `packages`, `exclude`, `tags`, `flags`",
+                ".escape-gate.yml:3:3: build: unknown field `tag`, expected one of `packages`, `exclude`, `tags`, `flags`, `timeout`",
             ),
             (
                 "unknown key inside an entry",

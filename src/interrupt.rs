@@ -751,6 +751,32 @@ impl Drop for Group {
 }
 
 #[cfg(test)]
+mod duration_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_and_print_as_written() {
+        let ok = [
+            ("90s", 90_000, "1m30s"),
+            ("10m", 600_000, "10m"),
+            ("1h30m", 5_400_000, "1h30m"),
+            ("250ms", 250, "250ms"),
+            ("1ms", 1, "1ms"),
+            ("2h", 7_200_000, "2h"),
+        ];
+        for (text, ms, shown) in ok {
+            let d = parse_duration(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(d, Duration::from_millis(ms), "{text}");
+            assert_eq!(describe_duration(d), shown, "{text}");
+        }
+        for bad in ["", "90", "s", "1d", "-1s", "1.5s", "0s", "9999999999999s", "1 m"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+}
+
+#[cfg(test)]
 mod line_tests {
     use super::*;
 
