@@ -770,7 +770,17 @@ mod duration_tests {
             assert_eq!(d, Duration::from_millis(ms), "{text}");
             assert_eq!(describe_duration(d), shown, "{text}");
         }
-        for bad in ["", "90", "s", "1d", "-1s", "1.5s", "0s", "9999999999999s", "1 m"] {
+        for bad in [
+            "",
+            "90",
+            "s",
+            "1d",
+            "-1s",
+            "1.5s",
+            "0s",
+            "9999999999999s",
+            "1 m",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
         }
     }

@@ -36,7 +36,8 @@ const MAX_GO_SCAN: u64 = 64 * 1024 * 1024;
 /// Writes the digest header into every directory of `tree` (a fresh checkout) that
 /// holds a Go file that may use cgo. Returns the directories, tree-relative.
 pub fn mark_cgo_inputs(tree: &Path) -> Result<Vec<PathBuf>> {
-    let mut inputs: Vec<(Vec<u8>, String)> = Vec::new();
+    // Every file that is not Go source, and whether it is a link.
+    let mut files: Vec<(PathBuf, bool)> = Vec::new();
     let mut cgo_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
@@ -59,23 +60,27 @@ pub fn mark_cgo_inputs(tree: &Path) -> Result<Vec<PathBuf>> {
                 }
                 continue;
             }
-            let id = if kind.is_symlink() {
-                let target = fs::read_link(entry.path())
-                    .with_context(|| format!("reading {}", entry.path().display()))?;
-                let bytes = target.as_os_str().as_encoded_bytes();
-                format!("link {}", hash(bytes)?)
-            } else if kind.is_file() {
-                let bytes = fs::read(entry.path())
-                    .with_context(|| format!("reading {}", entry.path().display()))?;
-                format!("file {}", hash(&bytes)?)
-            } else {
-                continue;
-            };
-            inputs.push((rel_path.as_os_str().as_encoded_bytes().to_vec(), id));
+            if kind.is_symlink() || kind.is_file() {
+                files.push((rel_path, kind.is_symlink()));
+            }
         }
     }
+    // Nothing is read when no package uses cgo.
     if cgo_dirs.is_empty() {
         return Ok(Vec::new());
+    }
+    let mut inputs: Vec<(Vec<u8>, String)> = Vec::with_capacity(files.len());
+    for (rel_path, link) in files {
+        let path = tree.join(&rel_path);
+        let id = if link {
+            let target =
+                fs::read_link(&path).with_context(|| format!("reading {}", path.display()))?;
+            format!("link {}", hash(target.as_os_str().as_encoded_bytes())?)
+        } else {
+            let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            format!("file {}", hash(&bytes)?)
+        };
+        inputs.push((rel_path.as_os_str().as_encoded_bytes().to_vec(), id));
     }
     inputs.sort();
     let mut listing = Vec::new();
