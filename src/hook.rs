@@ -104,6 +104,8 @@ pub const MARKER: &str = "# escape-gate-managed pre-push hook";
 
 pub fn hook_script(installed_from: &str) -> String {
     let quoted = shell_quote(installed_from);
+    let install = crate::home::INSTALL;
+    let releases = crate::home::releases();
     format!(
         r#"#!/bin/sh
 {MARKER}: written by `escape-gate install-hook`; remove with `escape-gate install-hook --uninstall`.
@@ -114,7 +116,8 @@ elif command -v escape-gate >/dev/null 2>&1; then
 	exec escape-gate hook pre-push "$@"
 fi
 echo "escape-gate pre-push hook: escape-gate is neither on PATH nor at "{quoted} >&2
-echo "hint: install it (cargo install --locked escape-gate), or push once with git push --no-verify," >&2
+echo "hint: install it ({install}, or a release archive from {releases})," >&2
+echo "      or push once with git push --no-verify," >&2
 echo "      or remove this hook with: escape-gate install-hook --uninstall" >&2
 exit 1
 "#

@@ -34,6 +34,7 @@ pub(crate) mod gate;
 pub(crate) mod gcassert;
 pub(crate) mod git;
 pub(crate) mod go;
+pub mod home;
 pub(crate) mod hook;
 pub mod interrupt;
 pub(crate) mod matching;

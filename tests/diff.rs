@@ -505,3 +505,99 @@ fn test_only_and_constraint_excluded_packages_are_skipped_like_go_build_does() {
     assert_eq!(summary(&json).0, 1, "{json:#}");
     assert_eq!(json["summary"]["packages"], 1, "{json:#}");
 }
+
+/// "0 moved" on a change that moved code is explained where it is printed: the text
+/// report and the Markdown summary note the escapes that changed place within their
+/// function; `diff --help` and `merge --help` define every count of the closing line,
+/// and the JSON schema describes every count of `summary`.
+#[test]
+fn every_count_is_explained_where_it_is_printed() {
+    let repo = TestRepo::go_module(&[("a.go", A_GO)]);
+    let base = repo.commit("base");
+    let address = "// Address returns the address of a local, which moves it to the heap.\nfunc Address(a int) *int {\n\tx := a * 2\n\treturn &x\n}\n";
+    repo.write("a.go", &A_GO.replace(address, ""));
+    repo.write("address.go", &format!("package m\n\n{address}"));
+    let head = repo.commit("move Address to its own file");
+
+    let note = "note: 1 heap escape changed line or file, not function: unchanged, not moved (see `escape-gate diff --help`)\n";
+    let text = repo.run_untouched(&["diff", &base, &head]);
+    text.assert_code(0);
+    let counts = text
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("0 new, "))
+        .unwrap_or_else(|| panic!("{}", text.stdout));
+    assert!(
+        counts.starts_with("0 new, 0 fixed, 0 moved, 0 allowed heap escapes · "),
+        "{counts}"
+    );
+    assert!(
+        text.stdout.contains(&format!("{counts}\n{note}")),
+        "the note follows the counts:\n{}",
+        text.stdout
+    );
+    let markdown = repo.run_untouched(&["diff", "--format", "markdown", &base, &head]);
+    markdown.assert_code(0);
+    assert!(
+        markdown
+            .stdout
+            .contains("> 1 heap escape changed line or file, not function"),
+        "{}",
+        markdown.stdout
+    );
+    // Nothing changed place: no note.
+    repo.write(
+        "a.go",
+        &A_GO
+            .replace(address, "")
+            .replace("\tsink = &T{}\n\tsink = &T{}\n", "\tsink = &T{}\n"),
+    );
+    let fewer = repo.commit("one T fewer");
+    let text = repo.run_untouched(&["diff", &head, &fewer]);
+    text.assert_code(0);
+    assert!(
+        text.stdout.contains("0 new, 1 fixed, 0 moved"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("note: "), "{}", text.stdout);
+
+    // The legend: each count of the closing line, defined in --help.
+    let words: Vec<&str> = counts
+        .split(" heap escapes")
+        .next()
+        .expect("counts")
+        .split(", ")
+        .map(|c| c.split_once(' ').expect("N word").1)
+        .collect();
+    assert_eq!(words, ["new", "fixed", "moved", "allowed"]);
+    for command in ["diff", "merge"] {
+        let help = repo.run(&[command, "--help"]);
+        help.assert_code(0);
+        for word in &words {
+            assert!(
+                help.stdout.contains(&format!("\n  {word:<10} ")),
+                "`{command} --help` does not define {word}:\n{}",
+                help.stdout
+            );
+        }
+        assert!(help.stdout.contains("unchanged"), "{}", help.stdout);
+    }
+    // The schema: every count, and everything else of the summary, described.
+    let schema: Value =
+        serde_json::from_str(include_str!("../schema/report.schema.json")).expect("JSON");
+    let summary = &schema["$defs"]["Summary"]["properties"];
+    for (key, property) in summary.as_object().expect("properties") {
+        let description = property["description"].as_str().unwrap_or_default();
+        assert!(!description.is_empty(), "summary.{key} has no description");
+    }
+    for word in words.iter().chain(&["unchanged"]) {
+        assert!(summary.get(*word).is_some(), "summary.{word}");
+    }
+    assert!(
+        summary["moved"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("0 moved")),
+        "the schema says when moved is 0"
+    );
+}

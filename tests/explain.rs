@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::TestRepo;
+use crate::support::{escape_gate, Run, TestRepo};
 
 const BASE_GO: &str = "package m\n\ntype T struct{ A, B int }\n";
 
@@ -279,4 +279,95 @@ fn explain_shows_the_escapes_at_one_line() {
     );
     let run = repo.run_untouched(&["explain", "a.go"]);
     run.assert_code(2);
+}
+
+/// `explain` takes paths as `diff` is run: from a subdirectory, a path relative to it
+/// (or the repository-relative one a report printed), an absolute path inside the
+/// repository; a path outside it is exit 2, naming it.
+#[test]
+fn explain_takes_paths_from_the_current_directory() {
+    let repo = TestRepo::go_module(&[
+        ("a.go", CAUSES_GO),
+        (
+            "sub/s.go",
+            "package sub\n\nvar P *int\n\nfunc S() {\n\tv := 1\n\tP = &v\n}\n",
+        ),
+    ]);
+    let in_dir = |dir: &std::path::Path, args: &[&str]| {
+        let before = repo.snapshot();
+        let mut all = vec!["explain"];
+        all.extend_from_slice(args);
+        let run = Run::from_output(
+            escape_gate()
+                .args(&all)
+                .current_dir(dir)
+                .output()
+                .expect("run escape-gate"),
+        );
+        before.assert_same(&repo.snapshot(), &run);
+        run
+    };
+    let sub = repo.path().join("sub");
+    let want =
+        "1 heap escape at sub/s.go:6 in working tree\n\nsub/s.go:6:2 in S\n    moved to heap: v\n";
+    let absolute = sub.join("s.go");
+    let absolute = format!("{}:6", absolute.to_str().expect("utf-8"));
+    for (dir, location) in [
+        (&sub, "s.go:6"),
+        (&sub, "./s.go:6:2"),
+        (&sub, "sub/s.go:6"),
+        (&sub, absolute.as_str()),
+        (&repo.path().to_path_buf(), absolute.as_str()),
+    ] {
+        let run = in_dir(dir, &[location]);
+        run.assert_code(0);
+        assert!(
+            run.stdout.starts_with(want),
+            "{location} in {}: {}",
+            dir.display(),
+            run.stdout
+        );
+    }
+    // `..` from the subdirectory, to a file at the root.
+    let run = in_dir(&sub, &["../a.go:13"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .starts_with("1 heap escape at a.go:13 in working tree\n"),
+        "{}",
+        run.stdout
+    );
+
+    // Outside the repository: exit 2, the path and the repository named, nothing read.
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("x.go"), "package x\n").expect("write");
+    let path = outside.path().join("x.go");
+    let path = path.to_str().expect("utf-8");
+    let root = repo.path().canonicalize().expect("canonical");
+    for location in [format!("{path}:1"), "../../x.go:1".to_string()] {
+        let run = in_dir(&sub, &[&location]);
+        run.assert_code(2);
+        let file = location.trim_end_matches(":1");
+        assert!(
+            run.stderr
+                .starts_with(&format!("error: {file} is outside the repository ")),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&root.display().to_string()),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("\nhint: "), "{}", run.stderr);
+    }
+    // A file of the subdirectory that does not exist: named as it was looked for.
+    let run = in_dir(&sub, &["nope.go:1"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .starts_with("error: sub/nope.go is not a readable file in working tree"),
+        "{}",
+        run.stderr
+    );
 }

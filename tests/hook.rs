@@ -398,6 +398,16 @@ fn the_hook_says_so_when_the_binary_is_gone() {
         "{}",
         run.stderr
     );
+    // How to install, from escape-gate's one home.
+    assert!(
+        run.stderr.contains(&format!(
+            "hint: install it ({}, or a release archive from {}/releases)",
+            escape_gate::home::INSTALL,
+            escape_gate::home::HOME
+        )),
+        "{}",
+        run.stderr
+    );
     assert_eq!(remote_ref(remote.path(), "main"), None);
 }
 

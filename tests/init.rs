@@ -1,7 +1,7 @@
 //! `escape-gate init`: both files written at the repository's root, the allowlist
 //! usable as it is (and by `escape-gate allow`), the workflow the example; an existing
-//! file is never replaced without `--force` (exit 2, naming it, nothing written), and a
-//! link is replaced, never written through.
+//! file is never replaced without `--force` (it is named and left alone, the other one
+//! written; exit 2 when both exist), and a link is replaced, never written through.
 
 use std::fs;
 
@@ -31,19 +31,25 @@ fn writes_a_usable_allowlist_and_the_example_workflow() {
         "{}",
         run.stdout
     );
-    // Until escape-gate has a published repository, the placeholder stays and the
-    // user is told to replace it.
+    // The workflow and the schema address name escape-gate's home, nothing to replace.
+    assert!(!run.stdout.contains("OWNER"), "{}", run.stdout);
     assert!(
-        run.stdout
-            .contains("replace OWNER/escape-gate in both files"),
+        run.stdout.contains(
+            "commit both files: `git add .escape-gate.yml .github/workflows/escape-gate.yml`"
+        ),
         "{}",
         run.stdout
     );
     assert_eq!(repo.read(WORKFLOW), EXAMPLE);
+    assert!(
+        EXAMPLE.contains(&format!("      - {}\n", escape_gate::home::action_uses())),
+        "{EXAMPLE}"
+    );
     let allowlist = repo.read(ALLOWLIST);
     assert!(
         allowlist.starts_with(&format!(
-            "# yaml-language-server: $schema=https://raw.githubusercontent.com/OWNER/escape-gate/v{}/schema/allowlist.schema.json\n",
+            "# yaml-language-server: $schema=https://raw.githubusercontent.com/{}/v{}/schema/allowlist.schema.json\n",
+            escape_gate::home::github_repository(),
             env!("CARGO_PKG_VERSION")
         )),
         "{allowlist}"
@@ -79,15 +85,60 @@ fn writes_a_usable_allowlist_and_the_example_workflow() {
 }
 
 #[test]
-fn refuses_to_replace_either_file_and_names_it() {
+fn writes_the_missing_file_and_leaves_the_existing_one_alone() {
     let repo = TestRepo::go_module(&[]);
     repo.write(ALLOWLIST, "version: 1\n# mine\n");
+    let run = init(&repo, &[]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "left {ALLOWLIST} alone: it exists (`escape-gate init --force` replaces it)\n\
+             wrote {WORKFLOW}\n"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("commit it: `git add {WORKFLOW}`")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(repo.read(ALLOWLIST), "version: 1\n# mine\n");
+    assert_eq!(repo.read(WORKFLOW), EXAMPLE);
+
+    // The workflow alone exists: the allowlist is written, the workflow kept.
+    fs::remove_file(repo.path().join(ALLOWLIST)).expect("rm");
+    repo.write(WORKFLOW, "name: mine\n");
+    let run = init(&repo, &[]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "wrote {ALLOWLIST}\nleft {WORKFLOW} alone: it exists"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("The workflow runs"),
+        "the workflow was not written: {}",
+        run.stdout
+    );
+    assert_eq!(repo.read(WORKFLOW), "name: mine\n");
+    assert!(repo.read(ALLOWLIST).contains("\nversion: 1\n"));
+}
+
+#[test]
+fn refuses_when_both_files_exist_and_names_them() {
+    let repo = TestRepo::go_module(&[]);
+    repo.write(ALLOWLIST, "version: 1\n");
+    repo.write(WORKFLOW, "name: mine\n");
     let before = repo.snapshot();
     let run = init(&repo, &[]);
     run.assert_code(2);
     assert!(
         run.stderr.starts_with(&format!(
-            "error: {ALLOWLIST} already exists in {}; nothing was written\n",
+            "error: {ALLOWLIST} and {WORKFLOW} already exist in {}; nothing was written\n",
             repo.path().canonicalize().expect("path").display()
         )),
         "{}",
@@ -96,24 +147,38 @@ fn refuses_to_replace_either_file_and_names_it() {
     assert!(run.stderr.contains("hint: "), "{}", run.stderr);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
     before.assert_same(&repo.snapshot(), &run);
+}
 
-    // The workflow alone is refused the same way, and both are named together.
-    fs::remove_file(repo.path().join(ALLOWLIST)).expect("rm");
-    repo.write(WORKFLOW, "name: mine\n");
-    let run = init(&repo, &[]);
-    run.assert_code(2);
-    assert!(run.stderr.contains(WORKFLOW), "{}", run.stderr);
-    assert!(!repo.path().join(ALLOWLIST).exists(), "nothing was written");
-    repo.write(ALLOWLIST, "version: 1\n");
-    let run = init(&repo, &[]);
-    run.assert_code(2);
-    assert!(
-        run.stderr
-            .starts_with(&format!("error: {ALLOWLIST} and {WORKFLOW} already exist")),
-        "{}",
-        run.stderr
+/// What a new user does first: `allow` an escape (which creates the allowlist), then
+/// `init` for the workflow. init writes the workflow and keeps the entry.
+#[test]
+fn init_after_allow_writes_the_workflow() {
+    let repo = TestRepo::go_module(&[(
+        "a.go",
+        "package m\n\nvar sink *int\n\nfunc Keep(a int) int {\n\tx := a\n\treturn x\n}\n",
+    )]);
+    repo.write(
+        "a.go",
+        "package m\n\nvar sink *int\n\nfunc Keep(a int) int {\n\tx := a\n\tsink = &x\n\treturn x\n}\n",
     );
-    assert_eq!(repo.read(WORKFLOW), "name: mine\n");
+    repo.run(&["allow", "--reason", "measured: fine", "HEAD"])
+        .assert_code(0);
+    let allowed = repo.read(ALLOWLIST);
+    let run = init(&repo, &[]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains(&format!("left {ALLOWLIST} alone")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("wrote {WORKFLOW}\n")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(repo.read(ALLOWLIST), allowed);
+    assert_eq!(repo.read(WORKFLOW), EXAMPLE);
+    repo.run(&["diff", "HEAD"]).assert_code(0);
 }
 
 #[test]

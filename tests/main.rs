@@ -17,6 +17,8 @@ mod golden;
 mod hook;
 mod hostile;
 mod init;
+mod install;
+mod leftovers;
 mod list_demo;
 mod problem_matcher;
 mod readme;

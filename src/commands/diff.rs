@@ -18,6 +18,7 @@ use crate::report::{self, Ci, Format, Style};
 /// diff of the per-function escape listings, and a line of counts. Exits 1 when there
 /// are new escapes the allowlist does not cover.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = crate::report::words::COUNTS_LEGEND)]
 pub struct Args {
     /// The revision to compare against [default: the merge-base of HEAD with the
     /// branch's upstream, else origin/HEAD, main or master]

@@ -2,9 +2,9 @@
 //! each with the compiler's escape flow (`-m=2`) that says why it escapes.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 use crate::commands::shared::Repository;
 use crate::exit::Exit;
@@ -20,7 +20,8 @@ use crate::tree_path::{self, BadName, PathProblem, TreePath};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The line: FILE:LINE or FILE:LINE:COL (as escape-gate diff prints it), FILE
-    /// relative to the repository root
+    /// relative to the current directory (--repo DIR when given), to the repository
+    /// root (as diff prints it), or absolute inside the repository
     #[arg(value_name = "FILE:LINE", value_parser = parse_location)]
     pub location: Location,
     /// The revision [default: the working tree, uncommitted changes included]
@@ -56,11 +57,12 @@ fn parse_location(s: &str) -> Result<Location, String> {
     Ok(Location { file, line })
 }
 
+const HINT: &str = "hint: give the path relative to the current directory or to the repository \
+     root (as escape-gate diff prints it), or an absolute path inside the repository";
+
 /// FILE must name a file inside the repository: repository-relative, no `..`, no
 /// `.git`. (That it goes through no link is checked in the revision's checkout.)
 fn check_inside(file: &str) -> Result<()> {
-    const HINT: &str =
-        "hint: give the path relative to the repository root, as escape-gate diff prints it";
     let shown = tree_path::printable(file.as_bytes());
     if file.starts_with('/') || Path::new(file).is_absolute() {
         bail!("{shown} is an absolute path\n{HINT}");
@@ -78,12 +80,101 @@ fn check_inside(file: &str) -> Result<()> {
     Ok(())
 }
 
+/// FILE as typed, made repository-relative. A relative path is taken from `dir` (the
+/// current directory, or --repo DIR), as git takes it; then, when `dir` is below the
+/// root, the same text read from the root (as diff prints paths) is the alternative
+/// tried when the first is not in the revision. An absolute path must be inside the
+/// repository. `root` is the working tree's top directory.
+fn locate(file: &str, dir: &Path, root: &Path) -> Result<(String, Option<String>)> {
+    let roots = [root.to_path_buf(), canonical(root)];
+    let given = Path::new(file);
+    let outside = || {
+        anyhow!(
+            "{} is outside the repository {}\n{HINT}",
+            tree_path::printable(file.as_bytes()),
+            root.display()
+        )
+    };
+    if given.is_absolute() {
+        return [given.to_path_buf(), canonical(given)]
+            .iter()
+            .find_map(|path| roots.iter().find_map(|r| relative_to(r, path)))
+            .map(|rel| (rel, None))
+            .ok_or_else(outside);
+    }
+    let dirs = [std::path::absolute(dir).unwrap_or_default(), canonical(dir)];
+    let Some((root, dir, prefix)) = dirs.iter().find_map(|d| {
+        roots
+            .iter()
+            .find_map(|r| relative_to(r, d).map(|prefix| (r, d, prefix)))
+    }) else {
+        // Not below the root (a --repo inside .git): from the root, as before.
+        return Ok((file.to_string(), None));
+    };
+    let rel = relative_to(root, &dir.join(given)).ok_or_else(outside)?;
+    let also = (!prefix.is_empty() && rel != file && TreePath::parse(file).is_ok())
+        .then(|| file.to_string());
+    Ok((rel, also))
+}
+
+/// `path` without its `.` and `..` (taken by their text, as git takes them), relative
+/// to `root` and `/`-separated; `None` when it is not below `root`.
+fn relative_to(root: &Path, path: &Path) -> Option<String> {
+    let rest = lexical(path)
+        .strip_prefix(lexical(root))
+        .ok()?
+        .to_path_buf();
+    let parts: Vec<String> = rest
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
+}
+
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` with its links resolved, as far as it exists (a file of a commit may be
+/// missing from the disk); itself when nothing of it does.
+fn canonical(path: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(found) = at.canonicalize() {
+            return missing.iter().rev().fold(found, |p, name| p.join(name));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<Exit> {
-    check_inside(&args.location.file)?;
+    let dir = &args.repository.repo;
+    // Without the trailing `/` libgit2 gives it, for messages.
+    let root: PathBuf = crate::git::Repo::open(dir)?.root().components().collect();
+    let (file, also) = locate(&args.location.file, dir, &root)?;
+    check_inside(&file)?;
     let explained = gate::explain_at(&ExplainRequest {
         repo: args.repository.repo,
         rev: args.rev,
-        file: args.location.file,
+        file,
+        also,
         line: args.location.line,
         config: args.repository.config,
         tags: args.repository.tags,
@@ -122,6 +213,61 @@ mod tests {
         }
         for bad in ["a.go", "a.go:", "a.go:0", "a.go:x", ":3", "a.go:-1"] {
             assert!(parse_location(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_from_the_current_directory_or_absolute() {
+        let root = Path::new("/nonexistent-eg/repo");
+        let sub = root.join("sub");
+        let some = |s: &str| Some(s.to_string());
+        let cases = [
+            ("a.go", root.to_path_buf(), ("a.go", None)),
+            ("a.go", sub.clone(), ("sub/a.go", some("a.go"))),
+            ("pkg/a.go", sub.clone(), ("sub/pkg/a.go", some("pkg/a.go"))),
+            ("../b/a.go", sub.clone(), ("b/a.go", None)),
+            ("../a.go", sub.join("deep"), ("sub/a.go", None)),
+            (
+                "/nonexistent-eg/repo/sub/a.go",
+                sub.clone(),
+                ("sub/a.go", None),
+            ),
+            (
+                "/nonexistent-eg/repo/./x/../a.go",
+                root.to_path_buf(),
+                ("a.go", None),
+            ),
+            (
+                "/nonexistent-eg/repo/a.go",
+                Path::new("/elsewhere").to_path_buf(),
+                ("a.go", None),
+            ),
+        ];
+        for (file, dir, (want, also)) in cases {
+            let got = locate(file, &dir, root).expect(file);
+            assert_eq!(
+                got,
+                (want.to_string(), also),
+                "{file} from {}",
+                dir.display()
+            );
+        }
+        for (file, dir) in [
+            ("/etc/passwd", root.to_path_buf()),
+            ("/nonexistent-eg/repository/a.go", root.to_path_buf()),
+            ("../a.go", root.to_path_buf()),
+            ("../../a.go", sub.clone()),
+            ("pkg/../../x.go", root.to_path_buf()),
+        ] {
+            let err = format!("{:#}", locate(file, &dir, root).expect_err(file));
+            assert!(
+                err.starts_with(&format!(
+                    "{file} is outside the repository {}\n",
+                    root.display()
+                )),
+                "{err}"
+            );
+            assert!(err.contains("\nhint: "), "{err}");
         }
     }
 

@@ -1,8 +1,9 @@
 //! `escape-gate init`: writes a commented `.escape-gate.yml` and the example workflow
 //! (`examples/escape-gate.yml`) as `.github/workflows/escape-gate.yml` at the root of
-//! the repository, so a new user is one commit away from the gate in CI. It never
-//! replaces a file that exists unless told to (`--force`), and never writes through a
-//! link: each file is written beside its place and renamed over it.
+//! the repository, so a new user is one commit away from the gate in CI. Each file is
+//! written when it is missing; one that exists is left alone (and named) unless told
+//! to replace it (`--force`). It never writes through a link: each file is written
+//! beside its place and renamed over it.
 
 use std::fs;
 use std::io::Write;
@@ -12,13 +13,14 @@ use std::process::Command;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::exit::Exit;
+use crate::home;
 
 /// Write .escape-gate.yml and .github/workflows/escape-gate.yml into the repository.
 ///
 /// The allowlist starts empty, with every field explained in comments; the workflow
 /// runs escape-gate on pull requests, the merge queue and pushes to the default branch
-/// (a full clone, Go from go.mod). Neither file is replaced when it exists, unless
-/// --force is given.
+/// (a full clone, Go from go.mod). A file that is missing is written; one that exists
+/// is left as it is, and named, unless --force is given (exit 2 when both exist).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The repository (the files go to its root)
@@ -36,10 +38,6 @@ pub const WORKFLOW: &str = ".github/workflows/escape-gate.yml";
 
 /// The example workflow: the one the README shows and `.ci/validate-action` checks.
 const EXAMPLE_WORKFLOW: &str = include_str!("../../examples/escape-gate.yml");
-
-/// The placeholder for the GitHub repository escape-gate is published under, in the
-/// example workflow and the schema address.
-const PLACEHOLDER: &str = "OWNER/escape-gate";
 
 /// The allowlist `init` writes. `{schema}` is the schema's address.
 const ALLOWLIST_TEMPLATE: &str = r#"# yaml-language-server: $schema={schema}
@@ -71,64 +69,88 @@ version: 1
 allow:
 "#;
 
+/// What `init` does with one of its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// It is missing: write it.
+    Write,
+    /// It exists and `--force` was given: replace it.
+    Replace,
+    /// It exists: leave it as it is.
+    Keep,
+}
+
+impl Action {
+    fn of(exists: bool, force: bool) -> Action {
+        match (exists, force) {
+            (false, _) => Action::Write,
+            (true, true) => Action::Replace,
+            (true, false) => Action::Keep,
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<Exit> {
     let root = repository_root(&args.repo)?;
-    let published = published_repository();
-    let action = published.unwrap_or(PLACEHOLDER);
-
-    let allowlist = ALLOWLIST_TEMPLATE.replace("{schema}", &schema_url(action));
+    let allowlist = ALLOWLIST_TEMPLATE.replace("{schema}", &schema_url());
     let go_version_file = go_version_file(&root);
     let branch = default_branch(&root);
-    let workflow = workflow(action, go_version_file.unwrap_or("go.mod"), &branch);
+    let workflow = workflow(go_version_file.unwrap_or("go.mod"), &branch);
 
-    let files = [(ALLOWLIST, allowlist), (WORKFLOW, workflow)];
-    let existing: Vec<&str> = files
-        .iter()
-        .map(|(rel, _)| *rel)
-        .filter(|rel| fs::symlink_metadata(root.join(rel)).is_ok())
+    // Each file on its own: a repository that already has one (an allowlist `allow`
+    // started, a workflow of its own) still gets the other. A link counts as a file.
+    let files: Vec<(&str, String, Action)> = [(ALLOWLIST, allowlist), (WORKFLOW, workflow)]
+        .into_iter()
+        .map(|(rel, text)| {
+            let exists = fs::symlink_metadata(root.join(rel)).is_ok();
+            (rel, text, Action::of(exists, args.force))
+        })
         .collect();
-    if !existing.is_empty() && !args.force {
-        let (verb, them) = if existing.len() == 1 {
-            ("exists", "it")
-        } else {
-            ("exist", "them")
-        };
+    let kept: Vec<&str> = files
+        .iter()
+        .filter(|(_, _, action)| *action == Action::Keep)
+        .map(|(rel, _, _)| *rel)
+        .collect();
+    if kept.len() == files.len() {
         bail!(
-            "{} already {verb} in {}; nothing was written\n\
-             hint: replace {them} with `escape-gate init --force`, or move {them} aside, run \
+            "{} already exist in {}; nothing was written\n\
+             hint: replace them with `escape-gate init --force`, or move them aside, run \
              init again and merge by hand",
-            existing.join(" and "),
+            kept.join(" and "),
             root.display(),
         );
     }
 
-    for (rel, text) in &files {
-        write_replacing(&root, rel, text)?;
+    let mut written = Vec::new();
+    for (rel, text, action) in &files {
+        if *action != Action::Keep {
+            write_replacing(&root, rel, text)?;
+            written.push(*rel);
+        }
     }
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for (rel, _) in &files {
-        let verb = if existing.contains(rel) {
-            "replaced"
-        } else {
-            "wrote"
-        };
-        writeln!(out, "{verb} {rel}")?;
+    for (rel, _, action) in &files {
+        match action {
+            Action::Write => writeln!(out, "wrote {rel}")?,
+            Action::Replace => writeln!(out, "replaced {rel}")?,
+            Action::Keep => writeln!(
+                out,
+                "left {rel} alone: it exists (`escape-gate init --force` replaces it)"
+            )?,
+        }
     }
-    writeln!(
-        out,
-        "\nThe workflow runs escape-gate on pull requests, the merge queue and pushes to {branch}.\n\
-         Next:"
-    )?;
-    if published.is_none() {
+    if written.contains(&WORKFLOW) {
         writeln!(
             out,
-            "  - replace {PLACEHOLDER} in both files with the GitHub repository escape-gate is \
-             published under (owner/name);"
+            "\nThe workflow runs escape-gate on pull requests, the merge queue and pushes to {branch}."
         )?;
+    } else {
+        writeln!(out)?;
     }
-    if go_version_file.is_none() {
+    writeln!(out, "Next:")?;
+    if go_version_file.is_none() && written.contains(&WORKFLOW) {
         writeln!(
             out,
             "  - no go.mod or go.work at the repository's root: point `go-version-file:` in \
@@ -139,17 +161,22 @@ pub fn run(args: Args) -> Result<Exit> {
         out,
         "  - try it: `escape-gate diff` compares your working tree with the merge-base of HEAD\n\
          \x20   and your branch's upstream (the README says how to compare with main);\n\
-         \x20 - commit both files: `git add {ALLOWLIST} {WORKFLOW}`."
+         \x20 - commit {}: `git add {}`.",
+        if written.len() == 1 {
+            "it"
+        } else {
+            "both files"
+        },
+        written.join(" ")
     )?;
     out.flush()?;
     Ok(Exit::Clean)
 }
 
-/// The example workflow for this repository: the action's repository, Go's version from
-/// `go_version_file`, pushes to `branch`.
-fn workflow(action: &str, go_version_file: &str, branch: &str) -> String {
+/// The example workflow for this repository: Go's version from `go_version_file`,
+/// pushes to `branch`.
+fn workflow(go_version_file: &str, branch: &str) -> String {
     EXAMPLE_WORKFLOW
-        .replace(PLACEHOLDER, action)
         .replace(
             "go-version-file: go.mod",
             &format!("go-version-file: {go_version_file}"),
@@ -158,22 +185,12 @@ fn workflow(action: &str, go_version_file: &str, branch: &str) -> String {
 }
 
 /// Where `schema/allowlist.schema.json` of this version is served from.
-fn schema_url(repository: &str) -> String {
+fn schema_url() -> String {
     format!(
-        "https://raw.githubusercontent.com/{repository}/v{}/schema/allowlist.schema.json",
+        "https://raw.githubusercontent.com/{}/v{}/schema/allowlist.schema.json",
+        home::github_repository(),
         env!("CARGO_PKG_VERSION")
     )
-}
-
-/// `owner/name` when Cargo.toml's `repository` is a GitHub address; until escape-gate
-/// has one, the files keep a placeholder and `init` says to replace it.
-fn published_repository() -> Option<&'static str> {
-    let url = env!("CARGO_PKG_REPOSITORY");
-    let path = url
-        .strip_prefix("https://github.com/")?
-        .trim_end_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path);
-    (path.split('/').count() == 2).then_some(path)
 }
 
 /// The root of the repository holding `dir`, by git's own rule (worktrees included).
@@ -297,27 +314,39 @@ mod tests {
 
     #[test]
     fn the_allowlist_template_is_an_empty_valid_allowlist() {
-        let text = ALLOWLIST_TEMPLATE.replace("{schema}", &schema_url(PLACEHOLDER));
+        let text = ALLOWLIST_TEMPLATE.replace("{schema}", &schema_url());
         let config = Config::parse(&text, ALLOWLIST).expect("the template parses");
         assert_eq!(config, Config::default());
     }
 
     #[test]
     fn the_workflow_is_the_example_unless_the_repository_differs() {
-        assert_eq!(workflow(PLACEHOLDER, "go.mod", "main"), EXAMPLE_WORKFLOW);
-        let other = workflow("acme/escape-gate", "go.work", "master");
-        assert!(other.contains("uses: acme/escape-gate@v"), "{other}");
+        assert_eq!(workflow("go.mod", "main"), EXAMPLE_WORKFLOW);
+        let other = workflow("go.work", "master");
         assert!(other.contains("go-version-file: go.work"), "{other}");
         assert!(other.contains("branches: [master]"), "{other}");
-        assert!(!other.contains(PLACEHOLDER), "{other}");
     }
 
     #[test]
-    fn the_example_names_this_version() {
-        // `uses: OWNER/escape-gate@vX.Y.Z` in the example is the release a user of this
-        // binary gets: bumping the crate's version must bump it too.
-        let want = format!("uses: {PLACEHOLDER}@v{}\n", env!("CARGO_PKG_VERSION"));
+    fn the_example_names_this_release_of_the_home() {
+        // `uses: <home>@vX.Y.Z` in the example is the release a user of this binary
+        // gets: bumping the crate's version, or moving its home, must change it too.
+        let want = format!("      - {}\n", home::action_uses());
         assert!(EXAMPLE_WORKFLOW.contains(&want), "{EXAMPLE_WORKFLOW}");
+        let header: String = EXAMPLE_WORKFLOW
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .collect();
+        assert!(header.contains(home::HOME), "{header}");
+        assert!(!EXAMPLE_WORKFLOW.contains("OWNER"), "{EXAMPLE_WORKFLOW}");
+    }
+
+    #[test]
+    fn each_file_is_written_unless_it_exists() {
+        assert_eq!(Action::of(false, false), Action::Write);
+        assert_eq!(Action::of(false, true), Action::Write);
+        assert_eq!(Action::of(true, false), Action::Keep);
+        assert_eq!(Action::of(true, true), Action::Replace);
     }
 
     #[test]

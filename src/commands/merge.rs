@@ -22,6 +22,7 @@ use crate::report::{self, Format, Style};
 /// allows nothing in any shard. Run it in a clone of the repository (line maps and the
 /// allowlist come from the two commits). Exits as `diff` does.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = crate::report::words::COUNTS_LEGEND)]
 pub struct Args {
     /// The JSON reports of `diff --shard I/N --format json`, one per shard
     #[arg(required = true, value_name = "FILE")]

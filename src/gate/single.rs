@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::config_change::ConfigFrom;
 use crate::explain;
@@ -55,6 +55,10 @@ pub struct ExplainRequest {
     pub rev: Option<String>,
     /// Repository-relative, `/`-separated.
     pub file: String,
+    /// The same FILE read from the repository's root (as `diff` prints paths), tried
+    /// when `file` is not a file of the revision: a path pasted from a report in a
+    /// subdirectory.
+    pub also: Option<String>,
     pub line: u32,
     pub config: Option<PathBuf>,
     pub tags: Vec<String>,
@@ -83,14 +87,25 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         repo, go, progress, ..
     } = session;
     // Never through a link in the tree: it could point anywhere.
-    let text = crate::tree_path::read_in_tree(&tree, &req.file).map_err(|err| {
-        anyhow::anyhow!(
-            "{} is not a readable file in {} ({err})\n\
-             hint: give the path relative to the repository root, as escape-gate diff prints it",
-            req.file,
-            rev.label()
-        )
-    })?;
+    let read = |file: &str| crate::tree_path::read_in_tree(&tree, file);
+    let (file, text) = match (read(&req.file), &req.also) {
+        (Ok(text), _) => (req.file.clone(), text),
+        (Err(err), also) => match also.as_deref().map(|also| (also, read(also))) {
+            Some((also, Ok(text))) => (also.to_string(), text),
+            _ => bail!(
+                "{} is not a readable file in {} ({err})\n\
+                 hint: give the path relative to the current directory or to the repository \
+                 root (as escape-gate diff prints it), or an absolute path inside the repository",
+                req.file,
+                rev.label()
+            ),
+        },
+    };
+    let req = &ExplainRequest {
+        file,
+        also: None,
+        ..req.clone()
+    };
     let source = text
         .lines()
         .nth((req.line as usize).saturating_sub(1))

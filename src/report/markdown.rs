@@ -55,8 +55,8 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         text(&summary.scope),
         code(&summary.go),
     );
-    for note in notes {
-        let _ = writeln!(top, "> {}\n", text(note));
+    for note in notes.iter().cloned().chain(words::moved_note(outcome)) {
+        let _ = writeln!(top, "> {}\n", text(&note));
     }
 
     let head_commit = commit(&outcome.head);

@@ -132,6 +132,9 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
 
     writeln!(out)?;
     writeln!(out, "{}", words::Summary::of(outcome).line())?;
+    if let Some(note) = words::moved_note(outcome) {
+        writeln!(out, "{}", paint.dim(&format!("note: {note}")))?;
+    }
     if !failing.is_empty() {
         // Once flows are shown, pointing at --explain would only be noise.
         let explained = failing.iter().any(|f| !f.flow.is_empty());

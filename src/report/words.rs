@@ -121,6 +121,38 @@ impl Summary {
     }
 }
 
+/// What each count of the summary line means, for the `--help` of the commands that
+/// print one (`diff`, `merge`). The JSON schema's `summary` says the same.
+pub const COUNTS_LEGEND: &str = "\
+The closing line counts heap escapes (findings, when other checks are on):
+  new        in the head and not in the base, and not allowed: they fail the gate
+  fixed      in the base, no longer in the head
+  moved      the same allocation in another function of the head (a renamed function,
+             code moved between functions or packages): paired, neither new nor fixed
+  allowed    new, but accepted by an allowlist entry
+An escape that stays in its function is unchanged and not counted there, wherever the
+function went (another line, another file, a renamed file); the report notes how many
+changed place that way. `--format json` has every count, `unchanged` included.";
+
+/// A note for when `moved` could surprise: escapes of the head at another line or file
+/// than in the base, in the same function, are unchanged, not moved. `None` when no
+/// unchanged escape changed place.
+pub fn moved_note(outcome: &Outcome) -> Option<String> {
+    let relocated = outcome
+        .comparison
+        .unchanged
+        .iter()
+        .filter(|(base, head)| (&base.file, base.line) != (&head.file, head.line))
+        .count();
+    (relocated > 0).then(|| {
+        format!(
+            "{} changed line or file, not function: unchanged, not moved \
+             (see `escape-gate diff --help`)",
+            count(relocated, noun(outcome))
+        )
+    })
+}
+
 /// `3 of 31 packages analysed`, with the packages the build section leaves out and why
 /// every other one was analysed, when it was. Always true: the total counts every
 /// package of the head.

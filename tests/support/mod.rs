@@ -8,7 +8,7 @@ use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 use tempfile::TempDir;
 
@@ -47,17 +47,61 @@ pub fn hermetic(cmd: &mut Command) -> &mut Command {
         .env("ESCAPE_GATE_CACHE_DIR", test_cache_dir())
 }
 
+/// This test run's own directory, under target/: the findings cache its tests share and
+/// their scratch files. It cannot be a `TempDir` in TMPDIR: a static is never dropped,
+/// so it would be left behind by every run. Under target/ it is a cache like cargo's
+/// own; each run removes the directories of runs that have ended.
+pub fn run_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let runs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-runs");
+        fs::create_dir_all(&runs).expect("create target/tmp/test-runs");
+        let own = std::process::id();
+        for entry in fs::read_dir(&runs).expect("list target/tmp/test-runs") {
+            let entry = entry.expect("entry of target/tmp/test-runs");
+            let pid = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok());
+            if pid.is_some_and(|pid| pid == own || !is_running(pid)) {
+                // Ours (a run with the same pid before) or a run that has ended.
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = runs.join(own.to_string());
+        fs::create_dir(&dir).expect("create this run's directory");
+        dir
+    })
+}
+
+/// Whether a process `pid` runs (`kill -0`, which sends nothing).
+fn is_running(pid: u32) -> bool {
+    Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(true)
+}
+
+/// A scratch directory in this run's directory (under target/, so inside this
+/// repository's clone: never for a git repository of a test), removed when dropped.
+pub fn scratch_dir(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(run_dir())
+        .expect("scratch directory")
+}
+
 /// The findings cache of this test run: shared by its tests (entries are keyed by
 /// content, so sharing is what a user's cache does), never by another run.
 pub fn test_cache_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("eg-cache-")
-            .tempdir()
-            .expect("temp dir for the findings cache")
+        let dir = run_dir().join("findings-cache");
+        fs::create_dir_all(&dir).expect("create the findings cache directory");
+        dir
     })
-    .path()
 }
 
 /// Runs hermetic git in `dir`; panics on failure. Returns stdout.
