@@ -63,7 +63,7 @@ fn run_hanging(repo: &TestRepo, args: &[&str]) -> Run {
         .prefix("eg-tmpdir-")
         .tempdir()
         .expect("temp dir");
-    let tools = tempfile::tempdir().expect("temp dir");
+    let tools = crate::support::scratch_dir("eg-tools-");
     let toolexec = hanging_toolexec(tools.path());
     let sentinel = Sentinel::new();
     let outside = sentinel.snapshot();
