@@ -136,6 +136,9 @@ pub struct AllowEntry {
     /// The check whose findings the entry allows (`check:`); `escapes` when left out,
     /// which keeps allowlists written before there were checks meaning what they did.
     pub check: Check,
+    /// `stale: never`: a lasting rule (every `append` of the `Append*` functions), not
+    /// an exception that travels with one change; reported as policy and never stale.
+    pub policy: bool,
     path_matcher: GlobMatcher,
     function_matcher: Option<Wildcard>,
     message_matcher: Option<Wildcard>,
@@ -153,6 +156,7 @@ impl PartialEq for AllowEntry {
             && self.expires == other.expires
             && self.line == other.line
             && self.check == other.check
+            && self.policy == other.policy
     }
 }
 
@@ -169,6 +173,7 @@ impl fmt::Debug for AllowEntry {
             .field("expires", &self.expires)
             .field("line", &self.line)
             .field("check", &self.check)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -184,10 +189,16 @@ impl AllowEntry {
             && self.reason == other.reason
             && self.expires == other.expires
             && self.check == other.check
+            && self.policy == other.policy
+    }
+
+    /// Whether the glob of `path:` matches a repository-relative path.
+    pub fn path_matches(&self, path: &str) -> bool {
+        self.path_matcher.is_match(path)
     }
 
     /// Whether the finding is in this entry's scope (ignoring `count` and `expires`).
-    fn matches(&self, finding: &Finding) -> bool {
+    pub fn matches(&self, finding: &Finding) -> bool {
         finding.kind.check() == Some(self.check)
             && self.path_matcher.is_match(&finding.file)
             && self
@@ -373,6 +384,7 @@ impl Config {
                 expires: e.expires.map(|d| d.0),
                 line,
                 check: e.check.unwrap_or(Check::Escapes),
+                policy: e.stale.is_some(),
                 path_matcher: e.path.matcher,
                 function_matcher: e.function,
                 message_matcher: e.message,
@@ -416,33 +428,104 @@ pub struct AllowOutcome {
     /// New findings no entry covers: these fail the gate.
     pub remaining: Vec<Finding>,
     pub allowed: Vec<Allowed>,
-    /// Indices of entries that allowed nothing (not expired).
+    /// Indices of entries that allowed nothing (not expired, not `stale: never`).
     pub stale: Vec<usize>,
     /// Indices of expired entries (past `expires`), whether or not they would have matched; they allow nothing.
     pub expired: Vec<usize>,
 }
 
+/// Why an entry allowed nothing in a comparison, judged by the base's findings: what to
+/// do with it depends on whether its escape is already in the base, and whether the
+/// change that added it has merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Staleness {
+    /// The base has an escape the entry names, and the base is not on the default
+    /// branch: not needed against this base, but the change that added the escape has
+    /// not merged, so a comparison with the default branch still needs it.
+    InBase,
+    /// The base has the escape and is on the default branch `branch`: the change that
+    /// added it has merged, and no comparison needs the entry any more.
+    Merged { branch: String },
+    /// Neither revision has an escape the entry names.
+    Gone,
+    /// Whether the base has the escape is not known: its packages were not analysed
+    /// (a shard, which builds only its own part, or a base that does not build there).
+    Unknown,
+}
+
+impl Staleness {
+    /// Whether the entry can go (`allow --prune` removes it).
+    pub fn removable(&self) -> bool {
+        matches!(self, Staleness::Merged { .. } | Staleness::Gone)
+    }
+
+    /// The name in the JSON report (`stale_because`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Staleness::InBase => "in_base",
+            Staleness::Merged { .. } => "merged",
+            Staleness::Gone => "gone",
+            Staleness::Unknown => "unknown",
+        }
+    }
+
+    /// Why `allow --prune` removes or keeps the entry.
+    pub fn why(&self) -> String {
+        match self {
+            Staleness::InBase => "the base already has its escape, but the base is not on the \
+                default branch: a comparison with it still needs the entry until the change \
+                that added the escape has merged"
+                .to_string(),
+            Staleness::Merged { branch } => format!(
+                "the base already has its escape and is on {branch}: the change that added it \
+                 has merged"
+            ),
+            Staleness::Gone => "no revision has its escape any more".to_string(),
+            Staleness::Unknown => "its packages were not analysed, so whether the base has its \
+                escape is not known"
+                .to_string(),
+        }
+    }
+
+    /// What is the case and what to do, after "allowlist entry at X allowed nothing: ".
+    pub fn advice(&self) -> String {
+        match self {
+            Staleness::InBase => "the base already has this escape: the entry is not needed \
+                against this base (keep it until the change that added the escape has merged)"
+                .to_string(),
+            Staleness::Merged { branch } => format!(
+                "the base already has this escape and is on {branch}, so the change that added \
+                 it has merged: remove the entry (`escape-gate allow --prune`)"
+            ),
+            Staleness::Gone => "no revision has this escape any more: remove the entry \
+                (`escape-gate allow --prune`)"
+                .to_string(),
+            Staleness::Unknown => "its packages were not analysed, so whether the base has its \
+                escape is not known"
+                .to_string(),
+        }
+    }
+}
+
 /// Applies the allowlist to the new findings (in the order given). Each finding is allowed by the first entry, in file order,
 /// that is not expired on `today`, matches path/function/message, and has count left (count = at most that many new findings allowed by that entry; None = unlimited).
 pub fn apply(config: &Config, new: Vec<Finding>, today: Date) -> AllowOutcome {
-    let expired_flags: Vec<bool> = config.allow.iter().map(|e| e.is_expired(today)).collect();
-    let mut used = vec![0u32; config.allow.len()];
+    let assigned = assign(config, &new, today);
+    let mut used = vec![false; config.allow.len()];
     let mut remaining = Vec::new();
     let mut allowed = Vec::new();
-    for finding in new {
-        let hit = config.allow.iter().enumerate().position(|(i, e)| {
-            !expired_flags[i] && e.count.is_none_or(|c| used[i] < c) && e.matches(&finding)
-        });
+    for (finding, hit) in new.into_iter().zip(assigned) {
         match hit {
             Some(i) => {
-                used[i] += 1;
+                used[i] = true;
                 allowed.push(Allowed { finding, entry: i });
             }
             None => remaining.push(finding),
         }
     }
+    let expired_flags: Vec<bool> = config.allow.iter().map(|e| e.is_expired(today)).collect();
     let stale = (0..config.allow.len())
-        .filter(|&i| !expired_flags[i] && used[i] == 0)
+        .filter(|&i| !expired_flags[i] && !used[i] && !config.allow[i].policy)
         .collect();
     let expired = (0..config.allow.len())
         .filter(|&i| expired_flags[i])
@@ -453,6 +536,24 @@ pub fn apply(config: &Config, new: Vec<Finding>, today: Date) -> AllowOutcome {
         stale,
         expired,
     }
+}
+
+/// The entry that allows each finding (an index into `config.allow`), by the rules of
+/// [`apply`], or `None` where no entry does: one slot per finding, in the order given.
+pub fn assign(config: &Config, new: &[Finding], today: Date) -> Vec<Option<usize>> {
+    let expired_flags: Vec<bool> = config.allow.iter().map(|e| e.is_expired(today)).collect();
+    let mut used = vec![0u32; config.allow.len()];
+    new.iter()
+        .map(|finding| {
+            let hit = config.allow.iter().enumerate().position(|(i, e)| {
+                !expired_flags[i] && e.count.is_none_or(|c| used[i] < c) && e.matches(finding)
+            });
+            if let Some(i) = hit {
+                used[i] += 1;
+            }
+            hit
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -594,6 +695,37 @@ struct RawEntry {
     expires: Option<DateValue>,
     #[serde(default)]
     check: Option<Check>,
+    #[serde(default)]
+    stale: Option<Never>,
+}
+
+/// `stale: never`, the only value `stale` takes.
+struct Never;
+
+impl<'de> Deserialize<'de> for Never {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Never;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`never`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Never, E> {
+                if v == "never" {
+                    Ok(Never)
+                } else {
+                    Err(E::custom(format!(
+                        "{v:?}: the only value is `never` (a lasting rule, never reported \
+                         stale); leave the key out for an entry that is"
+                    )))
+                }
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Never, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        de.deserialize_any(V)
+    }
 }
 
 /// `allow:` or `build:` with nothing after it is YAML null; read it as "none".
@@ -949,12 +1081,12 @@ allow:
             (
                 "unknown key inside an entry",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n    owner: me\n",
-                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`",
+                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `stale`",
             ),
             (
                 "misspelt reason",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n\n  - path: b\n    reson: r\n",
-                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`",
+                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `stale`",
             ),
             (
                 "missing reason: located at the entry",

@@ -6,8 +6,12 @@
 //! together. Code review is what protects a repository from a loosening; escape-gate's
 //! part is to make every loosening impossible to miss: each report names the entries
 //! the head adds (and which new escapes they cover), the entries it removes, and every
-//! change to the `build` section, with the packages it stops analysing. Pure: the
-//! package lists come from the caller.
+//! change to the `build` section, with the packages it stops analysing. Entries are
+//! compared by their effect as well as their text: an allowlist allows each escape by
+//! its first matching entry with count left, so reordering entries, or moving a count,
+//! can allow more without adding a line; every escape the head's list allows that the
+//! base's would not, on the same findings, is named ([`ConfigChange::loosened`]). Pure:
+//! the package lists and the findings come from the caller.
 
 use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath};
 use crate::checks::{Check, Checks};
@@ -52,6 +56,24 @@ pub struct ConfigChange {
     /// The `checks` the file asks for, when they differ (a head that turns a check
     /// off stops the gate from looking at what that check sees).
     pub checks: Option<ChecksChange>,
+    /// What the head's allowlist allows (or would allow, when the base's rules) that
+    /// the base's would not, applied to the same new escapes, by the head's entry that
+    /// allows it, in file order; see [`ConfigChange::effect`].
+    pub loosened: Vec<Loosened>,
+}
+
+/// New escapes that one entry of the head's allowlist allows and the base's allowlist
+/// would not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loosened {
+    /// Index into the head config's `allow`.
+    pub index: usize,
+    pub entry: AllowEntry,
+    /// Whether the entry is one the head adds (it is then in [`ConfigChange::added`]
+    /// too); otherwise the base has the same entry, and the order of the entries or
+    /// their counts make it allow more.
+    pub added: bool,
+    pub findings: Vec<Finding>,
 }
 
 /// The checks each side's file asks for (the default set when it names none).
@@ -137,7 +159,8 @@ fn list(items: &[String]) -> String {
 impl ConfigChange {
     /// The difference between the base's allowlist (`None`: the base has no file) and
     /// the head's, or `None` when they say the same thing. Entries are compared by
-    /// content, not by line, so moving an entry or editing a comment is no change.
+    /// content, not by line, so moving an entry or editing a comment is no change to the
+    /// text; what a move changes in what the entries allow is [`Self::effect`]'s.
     pub fn between(
         file: &str,
         base: Option<&Config>,
@@ -181,15 +204,7 @@ impl ConfigChange {
             head: head.checks(),
             line: key_line(head_text, "checks"),
         });
-        if added.is_empty()
-            && removed.is_empty()
-            && build.is_none()
-            && hot_removed.is_empty()
-            && checks.is_none()
-        {
-            return None;
-        }
-        Some(ConfigChange {
+        let change = ConfigChange {
             file: file.to_string(),
             base_missing: base.is_none(),
             added,
@@ -197,21 +212,64 @@ impl ConfigChange {
             build,
             hot_removed,
             checks,
-        })
+            loosened: Vec::new(),
+        };
+        (!change.is_empty()).then_some(change)
     }
 
-    /// Fills in which of `new` each added entry allows when the head's allowlist is
-    /// applied to them (as the gate does when the head's allowlist rules).
-    pub fn cover(&mut self, head: &Config, new: &[Finding], today: Date) {
-        let outcome = allowlist::apply(head, new.to_vec(), today);
+    /// A change that says nothing yet, for [`ConfigChange::effect`] to fill in when the
+    /// two files read the same (`base_missing` as for [`ConfigChange::between`]).
+    pub fn unchanged(file: &str, base_missing: bool) -> ConfigChange {
+        ConfigChange {
+            file: file.to_string(),
+            base_missing,
+            ..ConfigChange::default()
+        }
+    }
+
+    /// Whether the head changes nothing that a report must show.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.build.is_none()
+            && self.hot_removed.is_empty()
+            && self.checks.is_none()
+            && self.loosened.is_empty()
+    }
+
+    /// Applies both allowlists to the same new escapes (`base` is the base's, empty
+    /// when it has none): fills in which of them each added entry allows, and which
+    /// ones the head's list allows that the base's would not ([`Self::loosened`]),
+    /// whatever the text of the two files, so that a reordering or a moved count that
+    /// allows more is shown like an added entry.
+    pub fn effect(&mut self, base: &Config, head: &Config, new: &[Finding], today: Date) {
+        let by_head = allowlist::assign(head, new, today);
+        let by_base = allowlist::assign(base, new, today);
         for added in &mut self.added {
-            added.covers = outcome
-                .allowed
+            added.covers = new
                 .iter()
-                .filter(|a| a.entry == added.index)
-                .map(|a| a.finding.clone())
+                .zip(&by_head)
+                .filter(|(_, hit)| **hit == Some(added.index))
+                .map(|(f, _)| f.clone())
                 .collect();
         }
+        let mut loosened: Vec<Loosened> = Vec::new();
+        for ((finding, head_hit), base_hit) in new.iter().zip(&by_head).zip(&by_base) {
+            let (Some(index), None) = (head_hit, base_hit) else {
+                continue;
+            };
+            match loosened.iter_mut().find(|l| l.index == *index) {
+                Some(group) => group.findings.push(finding.clone()),
+                None => loosened.push(Loosened {
+                    index: *index,
+                    entry: head.allow[*index].clone(),
+                    added: self.added.iter().any(|a| a.index == *index),
+                    findings: vec![finding.clone()],
+                }),
+            }
+        }
+        loosened.sort_by_key(|l| l.index);
+        self.loosened = loosened;
     }
 }
 
@@ -321,6 +379,53 @@ allow:
                 "tags: [] → [\"x\"]".to_string()
             ]
         );
+    }
+
+    fn finding(file: &str, function: &str, message: &str) -> Finding {
+        Finding {
+            package: "example.com/m".to_string(),
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            function: function.to_string(),
+            kind: crate::finding::Kind::Moved,
+            message: message.to_string(),
+            expr: String::new(),
+            source: String::new(),
+            flow: Vec::new(),
+            compiled_in: None,
+            inlined_into: None,
+            unplaced: false,
+            hot: false,
+        }
+    }
+
+    /// The same entries in another order allow more: first match with count left.
+    #[test]
+    fn the_effect_of_a_reordering_is_what_it_allows_more() {
+        let a = "  - path: a.go\n    count: 1\n    reason: one\n";
+        let b = "  - path: \"**\"\n    message: \"moved to heap: buf\"\n    reason: buffers\n";
+        let base_text = format!("version: 1\nallow:\n{a}{b}");
+        let head_text = format!("version: 1\nallow:\n{b}{a}");
+        let (base, head) = (parse(&base_text), parse(&head_text));
+        let mut change = ConfigChange::between(".escape-gate.yml", Some(&base), &head, &head_text)
+            .unwrap_or_else(|| ConfigChange::unchanged(".escape-gate.yml", false));
+        assert!(change.is_empty());
+        let new = [
+            finding("a.go", "F", "moved to heap: buf"),
+            finding("a.go", "G", "moved to heap: x"),
+        ];
+        let today = Date::parse("2026-01-01").expect("date");
+        change.effect(&base, &head, &new, today);
+        assert!(!change.is_empty());
+        assert_eq!(change.loosened.len(), 1);
+        let loosened = &change.loosened[0];
+        assert_eq!((loosened.index, loosened.added), (1, false));
+        assert_eq!(loosened.findings, vec![new[1].clone()]);
+        // The other way round tightens: nothing to show.
+        let mut back = ConfigChange::unchanged(".escape-gate.yml", false);
+        back.effect(&head, &base, &new, today);
+        assert!(back.is_empty());
     }
 
     #[test]

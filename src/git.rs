@@ -571,6 +571,79 @@ impl Repo {
             .is_ok_and(|tree| tree.get_path(Path::new(path)).is_ok())
     }
 
+    /// The repository-relative paths of the `.go` files of `commit` (regular files, not
+    /// links, outside submodules).
+    pub fn go_files(&self, commit: Oid) -> Result<Vec<String>> {
+        let tree = self.repo.find_commit(commit)?.tree()?;
+        let mut out = Vec::new();
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if matches!(entry.filemode(), 0o100644 | 0o100755) {
+                if let Some(name) = entry.name().ok().filter(|n| n.ends_with(".go")) {
+                    out.push(format!("{dir}{name}"));
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+        Ok(out)
+    }
+
+    /// The default branch (`origin/HEAD`, `origin/main`, `origin/master`, `main`,
+    /// `master`, the first that exists) when `commit` is in its history: what has
+    /// merged. `ESCAPE_GATE_DEFAULT_BRANCH`, when set, names it first (the Action sets
+    /// the repository's), as `origin/NAME` or `NAME`.
+    pub fn default_branch_containing(&self, commit: Oid) -> Option<String> {
+        let mut names: Vec<String> = Vec::new();
+        if let Some(name) = std::env::var("ESCAPE_GATE_DEFAULT_BRANCH")
+            .ok()
+            .filter(|n| !n.trim().is_empty())
+        {
+            names.push(format!("refs/remotes/origin/{name}"));
+            names.push(format!("refs/heads/{name}"));
+        }
+        names.extend(
+            [
+                "refs/remotes/origin/HEAD",
+                "refs/remotes/origin/main",
+                "refs/remotes/origin/master",
+                "refs/heads/main",
+                "refs/heads/master",
+            ]
+            .map(String::from),
+        );
+        let (name, tip) = names.iter().find_map(|name| {
+            // `origin/HEAD` is named by the branch it points at.
+            let reference = self.repo.find_reference(name).ok()?.resolve().ok()?;
+            let tip = reference.peel_to_commit().ok()?.id();
+            Some((reference.name().ok()?.to_string(), tip))
+        })?;
+        let contains = tip == commit || self.repo.graph_descendant_of(tip, commit).unwrap_or(false);
+        let short = name
+            .trim_start_matches("refs/remotes/")
+            .trim_start_matches("refs/heads/");
+        contains.then(|| short.to_string())
+    }
+
+    /// Whether `path` lies inside a submodule of `commit` (a directory above it is a
+    /// gitlink), whose files this repository's objects do not hold.
+    pub fn under_submodule(&self, commit: Oid, path: &str) -> bool {
+        let Ok(tree) = self.repo.find_commit(commit).and_then(|c| c.tree()) else {
+            return false;
+        };
+        let mut prefix = String::new();
+        for part in path.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            match tree.get_path(Path::new(&prefix)) {
+                Ok(entry) if entry.filemode() == 0o160000 => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// The id of the tree of `commit`: the same content has the same id, whatever the
     /// commit, so it keys what was computed from the content.
     pub fn tree_id(&self, commit: Oid) -> Result<Oid> {

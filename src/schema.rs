@@ -74,6 +74,9 @@ mod tests {
         ("version: 1\nhot:\n  - function: Encode\n", false),
         ("version: 1\nhot:\n  - path: a.go\n    reason: why\n", false),
         ("version: 1\nallow: []\nbuild: {}\n", true),
+        ("version: 1\nallow:\n  - path: \"**\"\n    function: \"Append*\"\n    reason: appending is what they do\n    stale: never\n", true),
+        ("version: 1\nallow:\n  - path: \"**\"\n    reason: policy\n    stale: always\n", false),
+        ("version: 1\nallow:\n  - path: \"**\"\n    reason: policy\n    stale: false\n", false),
         (
             "version: 1\nbuild:\n  packages: [\"./...\"]\n  exclude: [\"internal/gen/...\"]\n  tags: [integration]\n  flags: [\"-pgo=off\", \"--tags=x\"]\n",
             true,

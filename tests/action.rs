@@ -1436,3 +1436,76 @@ fn assert_base_from_the_cache(report: &serde_json::Value) {
         "{report:#}"
     );
 }
+
+/// `stale-entries: true` on a push to the default branch lists the entries it no
+/// longer needs (the change that brought their escape has merged), with why, as a
+/// warning and in the job summary, without failing; on a pull request it does nothing.
+#[test]
+fn stale_entries_are_reported_on_a_push_to_the_default_branch() {
+    require_go();
+    let origin = TestRepo::go_module(&[(
+        "p/p.go",
+        "package p\n\n// Keep returns n.\nfunc Keep(n int) int {\n\treturn n\n}\n",
+    )]);
+    origin.write(
+        "p/p.go",
+        "package p\n\nvar sink *int\n\n// Keep keeps n.\nfunc Keep(n int) int {\n\tx := n\n\tsink = &x\n\treturn x\n}\n",
+    );
+    origin.write(
+        ".escape-gate.yml",
+        "version: 1\nallow:\n  - path: p/p.go\n    function: Keep\n    reason: the caller keeps it\n",
+    );
+    let merged = origin.commit("Keep keeps n (merged pull request)");
+    origin.write("NOTES.md", "notes\n");
+    let tip = origin.commit("notes");
+    let event = json!({
+        "ref": "refs/heads/main",
+        "before": merged,
+        "after": tip,
+        "repository": {"full_name": "acme/inventory", "default_branch": "main"},
+    });
+    let mut runner = runner_on(&origin, "main", event, &tip, &[("stale-entries", "true")]);
+    runner.event_name = "push".to_string();
+    let run = runner.run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.outputs["stale"]["stale-entries"], "1", "{run:#?}");
+    assert!(
+        run.stdout.contains("would remove 1 stale entry from .escape-gate.yml")
+            && run.stdout.contains("why: the base already has its escape and is on origin/main: the change that added it has merged"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with(
+            "::warning title=escape-gate%3A stale allowlist entries::allowlist entries no longer needed on main: 1;"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.summary
+            .contains("### escape-gate: allowlist entries main no longer needs")
+            && run
+                .summary
+                .contains("    .escape-gate.yml:3: path \"p/p.go\", function \"Keep\""),
+        "{}",
+        run.summary
+    );
+
+    // On a pull request the step says why it does nothing.
+    let pr = runner_on(
+        &origin,
+        "main",
+        pull_request_event(&merged, &tip),
+        &tip,
+        &[("stale-entries", "true")],
+    );
+    let run = pr.run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("stale-entries reports on a push to the default branch only"),
+        "{}",
+        run.stdout
+    );
+}

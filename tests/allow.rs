@@ -145,6 +145,8 @@ fn expired_entries_stop_allowing_and_unused_entries_are_stale() {
     );
     assert_eq!(json["stale_allow"][0]["path"], "cmd/**");
     assert_eq!(json["stale_allow"][0]["line"], 6);
+    // No revision has a file under cmd/: the entry can go.
+    assert_eq!(json["stale_allow"][0]["stale_because"], "gone");
 
     let text = repo.run_untouched(&["diff", &base, &head]);
     text.assert_code(1);
@@ -158,7 +160,7 @@ fn expired_entries_stop_allowing_and_unused_entries_are_stale() {
     );
     assert!(
         text.stdout.contains(&format!(
-            "warning: allowlist entry at .escape-gate.yml:6 (in head {short}) matched no new escape"
+            "warning: allowlist entry at .escape-gate.yml:6 (in head {short}) allowed nothing (path \"cmd/**\"): no revision has this escape any more: remove the entry (`escape-gate allow --prune`)\n"
         )),
         "{}",
         text.stdout

@@ -3,10 +3,12 @@
 //! every case checks the exit code, the message, and that the user's repository and a
 //! sentinel directory outside it are byte-identical afterwards.
 
+mod allowlist_effect;
 mod cache;
 mod cgo_inputs;
 mod config;
 mod flags;
 mod limits;
+mod shards;
 mod time_limits;
 mod trees;

@@ -6,6 +6,7 @@ mod support;
 mod action;
 mod allow;
 mod allow_command;
+mod allowlist_life;
 mod checks;
 mod completions;
 mod diff;

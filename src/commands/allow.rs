@@ -1,6 +1,7 @@
 //! `escape-gate allow --reason "…" [BASE] [HEAD]`: accept the current new heap escapes
 //! by appending one allowlist entry per escape to the allowlist file; `--prune` removes
-//! the entries that matched nothing instead. The file is edited as text
+//! instead the entries no comparison needs any more (their escape is gone, or merged),
+//! saying why for each. The file is edited as text
 //! ([`crate::allowlist::edit`]), so its comments and order stay as they were.
 //!
 //! Which file: `--config FILE`, else `.escape-gate.yml` in the repository's working
@@ -16,7 +17,7 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 
 use crate::allowlist::edit::{self, NewEntry};
-use crate::allowlist::{Config, Date};
+use crate::allowlist::{Config, Date, Staleness};
 use crate::commands::shared::Repository;
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
@@ -30,7 +31,8 @@ use crate::report::words::{self, entry_place};
 /// new escape (path, function, message, count when it repeats, the reason, the expiry
 /// date if given) to the allowlist, keeping the file's content, comments and order; the
 /// file is created with `version: 1` when absent. Afterwards the gate passes on these
-/// revisions. With --prune, removes the entries that matched no new escape instead.
+/// revisions. With --prune, removes instead the entries no comparison needs any more
+/// (their escape is gone, or has merged), saying why for each.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The revision to compare against [default: as for diff]
@@ -46,7 +48,9 @@ pub struct Args {
     /// Print what would change; write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Remove the entries that matched no new escape in this comparison (after showing them)
+    /// Remove the entries no comparison needs any more: those that matched no new escape
+    /// because their escape is gone, or is in a base on the default branch (merged);
+    /// says why for each, and keeps those whose escape has not merged yet
     #[arg(long, conflicts_with = "reason")]
     pub prune: bool,
     #[command(flatten)]
@@ -132,22 +136,22 @@ pub fn run(args: Args) -> Result<Exit> {
     );
 
     if args.prune {
-        let stale = &outcome.allow.stale;
+        let stale: Vec<(usize, Staleness)> = outcome
+            .allow
+            .stale
+            .iter()
+            .copied()
+            .zip(outcome.stale_entries().map(|(_, why)| why))
+            .collect();
         if stale.is_empty() {
             writeln!(out, "no stale entries in {origin} ({comparing})")?;
             return Ok(Exit::Clean);
         }
-        writeln!(
-            out,
-            "{} {} from {origin}, which matched no new escape in {comparing}:",
-            verb("removed", "would remove"),
-            words::count(stale.len(), "stale entry"),
-        )?;
-        for &i in stale {
+        let (removed, kept): (Vec<_>, Vec<_>) = stale.iter().partition(|(_, why)| why.removable());
+        let describe = |i: usize| {
             let entry = &config.allow[i];
-            writeln!(
-                out,
-                "  {}: path {:?}{}{} (reason: {})",
+            format!(
+                "{}: path {:?}{}{} (reason: {})",
                 entry_place(&Origin::file(origin.clone()), entry),
                 entry.path,
                 entry
@@ -161,10 +165,34 @@ pub fn run(args: Args) -> Result<Exit> {
                     .map(|m| format!(", message {m:?}"))
                     .unwrap_or_default(),
                 entry.reason
+            )
+        };
+        if removed.is_empty() {
+            writeln!(
+                out,
+                "removed nothing from {origin}: no entry that matched no new escape in \
+                 {comparing} can go yet"
             )?;
+        } else {
+            writeln!(
+                out,
+                "{} {} from {origin}, which matched no new escape in {comparing}:",
+                verb("removed", "would remove"),
+                words::count(removed.len(), "stale entry"),
+            )?;
+            for (i, why) in &removed {
+                writeln!(out, "  {}\n      why: {}", describe(*i), why.why())?;
+            }
         }
-        if !args.dry_run {
-            let edited = edit::remove(&text, &config, stale)
+        if !kept.is_empty() {
+            writeln!(out, "kept {}:", words::count(kept.len(), "stale entry"))?;
+        }
+        for (i, why) in &kept {
+            writeln!(out, "  {}\n      why: {}", describe(*i), why.why())?;
+        }
+        if !args.dry_run && !removed.is_empty() {
+            let indices: Vec<usize> = removed.iter().map(|(i, _)| *i).collect();
+            let edited = edit::remove(&text, &config, &indices)
                 .with_context(|| format!("removing stale entries from {origin}"))?;
             fs::write(&target, edited).with_context(|| format!("writing {origin}"))?;
         }

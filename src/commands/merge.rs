@@ -109,10 +109,12 @@ fn read_shard(file: &PathBuf) -> Result<ShardData> {
                  hint: run each part with `escape-gate diff --shard I/N --format json`"
             )
         })?;
-    serde_json::from_value(shard).map_err(|err| {
+    let mut shard: ShardData = serde_json::from_value(shard).map_err(|err| {
         anyhow!(
             "{shown}: its `shard` field is not one this escape-gate reads: {err}\n\
              hint: run the shards and the merge with the same escape-gate"
         )
-    })
+    })?;
+    shard.origin = shown.to_string();
+    Ok(shard)
 }

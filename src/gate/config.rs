@@ -267,11 +267,24 @@ pub(super) fn load_config(
     })
 }
 
+/// Both sides' allowlists, when the file is one of the repository's, and what the head
+/// changes in its text ([`ConfigChange::unchanged`] when nothing): the effect of the
+/// change on the comparison's new escapes is added once they are known
+/// ([`ConfigChange::effect`]).
+#[derive(Debug)]
+pub(crate) struct ComparedConfigs {
+    pub change: ConfigChange,
+    /// The base's allowlist; empty when it has none (or an unreadable one that does
+    /// not rule).
+    pub base: Config,
+    /// The head's, likewise.
+    pub head: Config,
+}
+
 /// The allowlists of a comparison: the one that rules it (the head's, or the base's
-/// with [`ConfigFrom::Base`]), and, when the file is one of the repository's, what the
-/// head changes in it compared with the base, with the head's config (for
-/// [`ConfigChange::cover`]). A file outside the repository is the user's own: it rules
-/// and nothing is compared.
+/// with [`ConfigFrom::Base`]), and, when the file is one of the repository's, both
+/// sides' (see [`ComparedConfigs`]). A file outside the repository is the user's own:
+/// it rules and nothing is compared.
 pub(super) fn load_configs(
     repo: &Repo,
     choice: &ConfigChoice,
@@ -279,7 +292,7 @@ pub(super) fn load_configs(
     base: &Revision,
     head: &Revision,
     warnings: &mut Vec<String>,
-) -> Result<(LoadedConfig, Option<(ConfigChange, Config)>)> {
+) -> Result<(LoadedConfig, Option<ComparedConfigs>)> {
     let explicit = match choice {
         ConfigChoice::Revision => None,
         ConfigChoice::File(path) => Some(path.as_path()),
@@ -340,17 +353,24 @@ pub(super) fn load_configs(
     };
     let head_config = lenient(&head_file, from == ConfigFrom::Head, warnings);
     let base_config = lenient(&base_file, from == ConfigFrom::Base, warnings);
+    let base_missing = base_config.is_none();
     let change = match (&head_file, head_config) {
-        (Some((text, _)), Some(head_config)) => {
-            ConfigChange::between(&rel, base_config.as_ref(), &head_config, text)
-                .map(|change| (change, head_config))
-        }
+        (Some((text, _)), Some(head_config)) => Some(ComparedConfigs {
+            change: ConfigChange::between(&rel, base_config.as_ref(), &head_config, text)
+                .unwrap_or_else(|| ConfigChange::unchanged(&rel, base_missing)),
+            base: base_config.unwrap_or_default(),
+            head: head_config,
+        }),
         // The head has no file (or an invalid one): every base entry is gone.
         _ => {
             let empty = Config::default();
             ConfigChange::between(&rel, base_config.as_ref(), &empty, "")
                 .filter(|_| base_file.is_some())
-                .map(|change| (change, empty))
+                .map(|change| ComparedConfigs {
+                    change,
+                    base: base_config.unwrap_or_default(),
+                    head: empty,
+                })
         }
     };
     Ok((loaded, change))

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::allowlist::{self, AllowEntry, AllowOutcome, Date};
+use crate::allowlist::{self, AllowEntry, AllowOutcome, Date, Staleness};
 use crate::cache::Cache;
 use crate::checks::{self, Checks};
 use crate::config_change::{ConfigChange, ConfigFrom};
@@ -24,6 +24,7 @@ mod config;
 mod scope;
 mod shard;
 mod single;
+mod stale;
 
 pub(crate) use crate::progress::Progress;
 pub(crate) use analyse::*;
@@ -134,6 +135,8 @@ pub struct Outcome {
     pub head: Side,
     pub comparison: Comparison,
     pub allow: AllowOutcome,
+    /// Why each stale entry (`allow.stale`, in that order) allowed nothing.
+    pub staleness: Vec<Staleness>,
     pub config: LoadedConfig,
     /// Which revision's allowlist ruled (`--config-from`).
     pub config_from: ConfigFrom,
@@ -165,12 +168,15 @@ impl Outcome {
             .map(|a| (&a.finding, &self.config.config.allow[a.entry]))
     }
 
-    /// Entries that allowed nothing (and have not expired).
-    pub fn stale_entries(&self) -> impl Iterator<Item = &AllowEntry> {
-        self.allow
-            .stale
-            .iter()
-            .map(|&i| &self.config.config.allow[i])
+    /// Entries that allowed nothing (and have not expired, and are not `stale:
+    /// never`), each with why.
+    pub fn stale_entries(&self) -> impl Iterator<Item = (&AllowEntry, Staleness)> {
+        self.allow.stale.iter().enumerate().map(|(k, &i)| {
+            (
+                &self.config.config.allow[i],
+                self.staleness.get(k).cloned().unwrap_or(Staleness::Unknown),
+            )
+        })
     }
 
     /// Entries past their `expires` date.
@@ -259,7 +265,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &head_rev,
         &mut warnings,
     )?;
-    limit_time(&config, change.as_ref().map(|(c, _)| c), req.config_from)?;
+    limit_time(&config, change.as_ref().map(|c| &c.change), req.config_from)?;
     let checks = req.checks.clone().unwrap_or_else(|| config.config.checks());
     let mut settings = build_settings(&config, &req.tags)?;
     settings.compiler = checks.needs();
@@ -275,7 +281,8 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     // When the head's build section rules and differs from the base's: the base's
     // view of the head's packages, to say which ones the head stops analysing.
     let base_view = match (&change, req.config_from) {
-        (Some((change, _)), ConfigFrom::Head) => change
+        (Some(compared), ConfigFrom::Head) => compared
+            .change
             .build
             .as_ref()
             .map(|build| base_view_settings(&build.base, &settings, &req.tags)),
@@ -297,7 +304,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         Some("--all-packages".to_string())
     } else if flags_read_files {
         Some("a build flag names a file (-pgo=FILE or -overlay=FILE)".to_string())
-    } else if let Some((ConfigChange { file, .. }, _)) = change.as_ref().filter(|(c, _)| {
+    } else if let Some(ConfigChange { file, .. }) = change.as_ref().map(|c| &c.change).filter(|c| {
         c.build
             .as_ref()
             .is_some_and(|b| !b.base.compiles_like(&b.head))
@@ -340,7 +347,13 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
 
     let (scope, head, dropped, base) = match &req.from_shards {
         Some(shards) => {
+            let head_commit = head_rev.commit;
             let merged = merge(shards, base_rev, head_rev, &shard_settings)?;
+            if let Some(head_commit) = head_commit {
+                for s in shards {
+                    check_sources(repo, s, base_commit, head_commit)?;
+                }
+            }
             (
                 merged.scope,
                 merged.head,
@@ -452,7 +465,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             (scope, head, dropped, base)
         }
     };
-    if let Some(build) = change.as_mut().and_then(|(c, _)| c.build.as_mut()) {
+    if let Some(build) = change.as_mut().and_then(|c| c.change.build.as_mut()) {
         build.no_longer_analysed = dropped.clone();
     }
     let shard = req.shard.map(|s| ShardData {
@@ -476,6 +489,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             analysis
         },
         directives: head_directives.clone(),
+        origin: String::new(),
     });
     progress.clear();
     crate::interrupt::set_stage("comparing the findings of base and head");
@@ -526,10 +540,25 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     );
     let today = req.today.unwrap_or_else(Date::today_utc);
     let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
-    if let Some((change, head_config)) = &mut change {
-        change.cover(head_config, &comparison.new, today);
+    if let Some(compared) = &mut change {
+        compared
+            .change
+            .effect(&compared.base, &compared.head, &comparison.new, today);
     }
 
+    let staleness = stale::classify(
+        &session,
+        &stale::StaleInput {
+            config: &config.config,
+            stale: &allow.stale,
+            base: &base,
+            head: &head,
+            new: &comparison.new,
+            scope: &scope,
+            settings: &settings,
+            may_build: req.shard.is_none(),
+        },
+    );
     for side in [&base, &head] {
         warnings.extend(side.warnings());
     }
@@ -539,9 +568,12 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         head,
         comparison,
         allow,
+        staleness,
         config,
         config_from: req.config_from,
-        config_change: change.map(|(change, _)| change),
+        config_change: change
+            .map(|compared| compared.change)
+            .filter(|change| !change.is_empty()),
         scope,
         warnings,
         changed,

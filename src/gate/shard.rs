@@ -10,6 +10,14 @@
 //! shards' findings is the unsharded run's. Verdicts do not add up: an escape that
 //! moved from a package of one shard to a package of another is new in one shard and
 //! fixed in the other.
+//!
+//! A shard file is trusted input: `merge` cannot rebuild what a shard built, so a
+//! file that drops a finding is not detectable. What can be checked is checked
+//! ([`merge`], [`check_sources`]): each shard holds exactly the packages its `I/N` owns,
+//! on both sides, with findings only in those packages; every shard agrees on the
+//! revisions, settings and scope; and each placed finding's source line is the line
+//! its revision has at that position, so findings copied from the other side (or
+//! invented) are refused. Shard files must come from jobs of the same trusted workflow.
 
 use std::collections::BTreeSet;
 
@@ -101,6 +109,171 @@ pub struct ShardData {
     /// The `//gcassert:` directives in this shard's packages.
     #[serde(default)]
     pub directives: Vec<Directive>,
+    /// The file the shard was read from, for messages (`merge` sets it).
+    #[serde(skip)]
+    pub origin: String,
+}
+
+impl ShardData {
+    /// `shard 2/4 (reports/2.json)`: how messages name it.
+    pub fn name(&self) -> String {
+        match self.origin.as_str() {
+            "" => format!("shard {}/{}", self.index, self.count),
+            origin => format!("shard {}/{} ({origin})", self.index, self.count),
+        }
+    }
+}
+
+/// The hint of every refusal of a shard's content.
+const TAMPERED_HINT: &str = "hint: merge only the reports the shard jobs of one workflow run \
+     wrote; a report from anywhere else (a fork's artifact, an edited file) can say anything";
+
+/// What is wrong with `s`'s content, if anything, as one sentence: it must hold exactly
+/// what `diff --shard I/N` writes for the part of `first`'s comparison it owns.
+fn content_problem(s: &ShardData, first: &ShardData) -> Option<String> {
+    let shard = Shard {
+        index: s.index,
+        count: s.count,
+    };
+    if s.index == 0 || s.count == 0 || s.count > MAX_SHARDS || s.index > s.count {
+        return Some(format!("{}/{} is not a shard number", s.index, s.count));
+    }
+    let (scope, top) = (&s.scope, &first.scope);
+    if (
+        scope.total,
+        scope.excluded,
+        scope.unaffected,
+        &scope.all_because,
+    ) != (top.total, top.excluded, top.unaffected, &top.all_because)
+    {
+        return Some(format!(
+            "its scope ({} packages, {} left out, {} unaffected, all because {:?}) is not \
+             shard {}/{}'s ({} packages, {} left out, {} unaffected, all because {:?})",
+            scope.total,
+            scope.excluded,
+            scope.unaffected,
+            scope.all_because,
+            first.index,
+            first.count,
+            top.total,
+            top.excluded,
+            top.unaffected,
+            top.all_because
+        ));
+    }
+    if s.no_longer_analysed != first.no_longer_analysed {
+        return Some(format!(
+            "the packages it says the head stops analysing ({:?}) are not shard {}/{}'s ({:?})",
+            s.no_longer_analysed, first.index, first.count, first.no_longer_analysed
+        ));
+    }
+    let Some(selected) = &scope.selected else {
+        return Some("it does not list the packages it analysed".to_string());
+    };
+    if scope.analysed != selected.len() {
+        return Some(format!(
+            "it says it analysed {} packages but lists {}",
+            scope.analysed,
+            selected.len()
+        ));
+    }
+    if let Some(p) = selected.iter().find(|p| !shard.owns(p)) {
+        return Some(format!(
+            "it analysed package {p}, which shard {}/{} does not own",
+            s.index, s.count
+        ));
+    }
+    for (side, analysis) in [("base", &s.base_analysis), ("head", &s.head_analysis)] {
+        if let Some(p) = analysis.packages.iter().find(|p| !selected.contains(*p)) {
+            return Some(format!(
+                "its {side} side built package {p}, which is not one of the packages it analysed"
+            ));
+        }
+        if let Some(f) = analysis
+            .findings
+            .iter()
+            .find(|f| !selected.contains(f.compiling_package()))
+        {
+            return Some(format!(
+                "its {side} side has a finding compiled in package {}, which is not one of the \
+                 packages it analysed ({}:{}: {})",
+                f.compiling_package(),
+                f.file,
+                f.line,
+                f.message
+            ));
+        }
+    }
+    if let Some(d) = s.directives.iter().find(|d| !selected.contains(&d.package)) {
+        return Some(format!(
+            "it has a //gcassert: directive of package {}, which is not one of the packages \
+             it analysed ({}:{})",
+            d.package, d.file, d.line
+        ));
+    }
+    None
+}
+
+/// Checks that every placed finding of the shard is where its revision has it: the
+/// file exists in that commit and its trimmed line at that position is the finding's
+/// `source`, as the analysis read it from the checkout. Files the repository's objects
+/// cannot show (in a submodule, larger than escape-gate reads, links) are skipped.
+pub(crate) fn check_sources(
+    repo: &crate::git::Repo,
+    s: &ShardData,
+    base: git2::Oid,
+    head: git2::Oid,
+) -> Result<()> {
+    let mut files: std::collections::HashMap<(git2::Oid, String), Option<Vec<String>>> =
+        std::collections::HashMap::new();
+    for (side, analysis, commit) in [
+        ("base", &s.base_analysis, base),
+        ("head", &s.head_analysis, head),
+    ] {
+        for f in analysis.findings.iter().filter(|f| !f.unplaced) {
+            let lines = files.entry((commit, f.file.clone())).or_insert_with(|| {
+                repo.read_file(commit, &f.file).map(|bytes| {
+                    String::from_utf8_lossy(&bytes)
+                        .lines()
+                        .map(|l| l.trim().to_string())
+                        .collect()
+                })
+            });
+            let label = format!("{side} {}", crate::git::short_oid(commit));
+            let problem = match lines {
+                Some(lines) => match lines.get((f.line as usize).wrapping_sub(1)) {
+                    Some(line) if *line == f.source => None,
+                    Some(line) => Some(format!(
+                        "its {side} side has a finding at {}:{} ({}) on the line `{}`, but \
+                         {label} has `{line}` there",
+                        f.file, f.line, f.message, f.source
+                    )),
+                    None => Some(format!(
+                        "its {side} side has a finding at {}:{} ({}), past the end of that \
+                         file in {label}",
+                        f.file, f.line, f.message
+                    )),
+                },
+                None if repo.has_path(commit, &f.file)
+                    || repo.under_submodule(commit, &f.file)
+                    || f.file.contains('\u{fffd}') =>
+                {
+                    None
+                }
+                None => Some(format!(
+                    "its {side} side has a finding in {} ({}), which is not a file of {label}",
+                    f.file, f.message
+                )),
+            };
+            if let Some(problem) = problem {
+                bail!(
+                    "{} does not hold what the shard found: {problem}\n{TAMPERED_HINT}",
+                    s.name()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The shards put together: what one unsharded run would have analysed.
@@ -159,6 +332,13 @@ pub(crate) fn merge(
         }
         if !seen.insert(s.index) {
             bail!("shard {}/{count} is given twice", s.index);
+        }
+        if let Some(problem) = content_problem(s, first) {
+            bail!(
+                "{} is not what `diff --shard {}/{count}` writes: {problem}\n{TAMPERED_HINT}",
+                s.name(),
+                s.index
+            );
         }
     }
     let missing: Vec<String> = (1..=count)

@@ -159,8 +159,11 @@ fn warning_annotations(outcome: &Outcome, ci: &Ci) -> Vec<Annotation> {
         title: "escape-gate: allowlist entry".to_string(),
         message,
     };
-    for entry in outcome.stale_entries() {
-        out.push(entry_annotation(entry, words::stale_entry(origin, entry)));
+    for (entry, why) in outcome.stale_entries() {
+        out.push(entry_annotation(
+            entry,
+            words::stale_entry(origin, entry, &why),
+        ));
     }
     for entry in outcome.expired_entries() {
         out.push(entry_annotation(entry, words::expired_entry(origin, entry)));
@@ -375,7 +378,7 @@ mod tests {
         assert_eq!(un, Unannotated::default());
         let want = "\
 ::error file=sub/a.go,line=3,col=2,title=escape-gate%3A new heap escape in (*T).Keep::moved to heap: x%0A    3 | src 3%0Awhy:%0A  flow: {heap} = &x:%0A  from &x (address-of) at ./a.go:4:9
-::warning file=sub/.escape-gate.yml,line=6,title=escape-gate%3A allowlist entry::allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gone/*.go\"); remove it if the escape is gone
+::warning file=sub/.escape-gate.yml,line=6,title=escape-gate%3A allowlist entry::allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/*.go\"): no revision has this escape any more: remove the entry (`escape-gate allow --prune`)
 ::stop-commands::TOKEN
 error: 1 new heap escape in 2222222222 compared with 1111111111
 
@@ -385,7 +388,7 @@ new a.go:3:2 in (*T).Keep (on a line the change did not touch)
       flow: {heap} = &x:
       from &x (address-of) at ./a.go:4:9
 
-warning: allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gone/*.go\"); remove it if the escape is gone
+warning: allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/*.go\"): no revision has this escape any more: remove the entry (`escape-gate allow --prune`)
 
 1 new, 1 fixed, 0 moved, 1 allowed heap escapes · 1 of 1 package analysed · go1.26.8 linux/amd64 · base 1111111111 · head 2222222222
 ::TOKEN::

@@ -22,7 +22,7 @@ pub struct Report<'a> {
     pub fixed: &'a [Finding],
     pub moved: Vec<MovedJson<'a>>,
     pub allowed: Vec<AllowedJson<'a>>,
-    pub stale_allow: Vec<EntryJson<'a>>,
+    pub stale_allow: Vec<StaleJson<'a>>,
     pub expired_allow: Vec<EntryJson<'a>>,
     pub warnings: &'a [String],
     /// What the head changes in the allowlist compared with the base; null when
@@ -55,6 +55,11 @@ pub struct ConfigChangeJson<'a> {
     pub hot_removed: Vec<HotJson<'a>>,
     /// The checks of each side's file, when they differ.
     pub checks: Option<ChecksChangeJson>,
+    /// Every new escape the head's allowlist allows (or would allow, when the base
+    /// rules) that the base's allowlist would not, on the same findings, with the
+    /// head's entry that allows it: the effect of the change, whatever its text (a
+    /// reordering can allow more without adding an entry).
+    pub loosened: Vec<AllowedJson<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +156,16 @@ fn config_change(outcome: &Outcome) -> Option<ConfigChangeJson<'_>> {
             line: c.line,
             turned_off: c.turned_off(),
         }),
+        loosened: change
+            .loosened
+            .iter()
+            .flat_map(|l| {
+                l.findings.iter().map(|finding| AllowedJson {
+                    finding,
+                    allowed_by: entry(&change.file, &l.entry),
+                })
+            })
+            .collect(),
     })
 }
 
@@ -181,6 +196,18 @@ pub struct AllowedJson<'a> {
     pub allowed_by: EntryJson<'a>,
 }
 
+/// An entry that allowed nothing, with why.
+#[derive(Debug, Serialize)]
+pub struct StaleJson<'a> {
+    #[serde(flatten)]
+    pub entry: EntryJson<'a>,
+    /// `in_base` (keep until the change that added the escape merges), `merged` or
+    /// `gone` (remove), `unknown`.
+    pub stale_because: &'static str,
+    /// The same, in words, with what to do.
+    pub advice: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct EntryJson<'a> {
     pub file: &'a str,
@@ -193,6 +220,8 @@ pub struct EntryJson<'a> {
     pub expires: Option<String>,
     /// The check whose findings the entry allows (`escapes` unless it names one).
     pub check: crate::checks::Check,
+    /// `stale: never`: a lasting rule, never reported stale.
+    pub policy: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -251,6 +280,7 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
         reason: &e.reason,
         expires: e.expires.map(|d| d.to_string()),
         check: e.check,
+        policy: e.policy,
     }
 }
 
@@ -283,7 +313,14 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
                 allowed_by: entry(origin, e),
             })
             .collect(),
-        stale_allow: outcome.stale_entries().map(|e| entry(origin, e)).collect(),
+        stale_allow: outcome
+            .stale_entries()
+            .map(|(e, why)| StaleJson {
+                entry: entry(origin, e),
+                stale_because: why.name(),
+                advice: why.advice(),
+            })
+            .collect(),
         expired_allow: outcome
             .expired_entries()
             .map(|e| entry(origin, e))

@@ -163,10 +163,11 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     };
     for (finding, entry) in outcome.allowed() {
         allowed.rows.push(format!(
-            "| {} | {} | {} | {}: {} |\n",
+            "| {} | {} | {} | {}{}: {} |\n",
             place(ci, head_commit.as_deref(), finding),
             cell(&code(&finding.function_display())),
             cell(&code(&finding.message)),
+            if entry.policy { "policy at " } else { "" },
             cell(&code(&words::entry_place(origin, entry))),
             cell(&text(&entry.reason))
         ));
@@ -178,10 +179,11 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         rows: Vec::new(),
         what: "allowlist entries",
     };
-    for entry in outcome.stale_entries() {
-        stale
-            .rows
-            .push(format!("- {}\n", text(&words::stale_entry(origin, entry))));
+    for (entry, why) in outcome.stale_entries() {
+        stale.rows.push(format!(
+            "- {}\n",
+            text(&words::stale_entry(origin, entry, &why))
+        ));
     }
     for entry in outcome.expired_entries() {
         stale.rows.push(format!(
@@ -405,7 +407,7 @@ from &x (address-of) at a.go:4:9
 
 #### Allowlist entries that allowed nothing
 
-- allowlist entry at .escape-gate.yml:6 matched no new escape (path \"gone/\\*.go\"); remove it if the escape is gone
+- allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/\\*.go\"): no revision has this escape any more: remove the entry (\\`escape-gate allow --prune\\`)
 
 
 <sub>escape-gate 0.1.0 · go1.26.8 linux/amd64 · base `1111111111111111111111111111111111111111` · head `2222222222222222222222222222222222222222`</sub>

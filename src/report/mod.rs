@@ -257,6 +257,7 @@ pub(crate) mod fixture {
                 stale: Vec::new(),
                 expired: Vec::new(),
             },
+            staleness: Vec::new(),
             config: LoadedConfig::default(),
             config_from: crate::config_change::ConfigFrom::Head,
             config_change: None,
@@ -295,6 +296,7 @@ pub(crate) mod fixture {
             entry: 0,
         });
         outcome.allow.stale.push(1);
+        outcome.staleness.push(crate::allowlist::Staleness::Gone);
         outcome
     }
 

@@ -59,7 +59,8 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
     for (finding, entry) in outcome.allowed() {
         writeln!(out)?;
         let note = format!(
-            "allowed by {}: {}",
+            "allowed by {}{}: {}",
+            if entry.policy { "policy at " } else { "" },
             words::entry_place(&outcome.config.origin, entry),
             entry.reason
         );
@@ -121,7 +122,7 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
     warnings.extend(
         outcome
             .stale_entries()
-            .map(|e| words::stale_entry(origin, e)),
+            .map(|(e, why)| words::stale_entry(origin, e, &why)),
     );
     if !warnings.is_empty() {
         writeln!(out)?;

@@ -2,6 +2,7 @@
 //! sentences, rendered as text, Markdown, annotations and SARIF notifications, so no
 //! format can hide a loosening the others show (see [`crate::config_change`]).
 
+use crate::allowlist::AllowEntry;
 use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::finding::Finding;
 use crate::gate::Outcome;
@@ -42,6 +43,24 @@ pub fn notes(outcome: &Outcome) -> Option<Notes> {
     Some(describe(change, outcome.config_from))
 }
 
+/// `path "a.go", function "F", count 2`: what an entry says, for a title.
+fn entry_fields(e: &AllowEntry) -> String {
+    let mut what = format!("path {:?}", e.path);
+    if let Some(function) = &e.function {
+        what.push_str(&format!(", function {function:?}"));
+    }
+    if let Some(message) = &e.message {
+        what.push_str(&format!(", message {message:?}"));
+    }
+    if let Some(count) = e.count {
+        what.push_str(&format!(", count {count}"));
+    }
+    if let Some(expires) = e.expires {
+        what.push_str(&format!(", expires {expires}"));
+    }
+    what
+}
+
 pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
     let file = &change.file;
     let heading = match (from, change.base_missing) {
@@ -61,38 +80,52 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
         ConfigFrom::Base => "would allow",
     };
     let mut items = Vec::new();
+    let place = |e: &AllowEntry| match e.line {
+        Some(line) => format!("{file}:{line}"),
+        None => file.clone(),
+    };
     for added in &change.added {
         let e = &added.entry;
-        let place = match e.line {
-            Some(line) => format!("{file}:{line}"),
-            None => file.clone(),
-        };
-        let mut what = format!("path {:?}", e.path);
-        if let Some(function) = &e.function {
-            what.push_str(&format!(", function {function:?}"));
-        }
-        if let Some(message) = &e.message {
-            what.push_str(&format!(", message {message:?}"));
-        }
-        if let Some(count) = e.count {
-            what.push_str(&format!(", count {count}"));
-        }
-        if let Some(expires) = e.expires {
-            what.push_str(&format!(", expires {expires}"));
-        }
+        let place = place(e);
+        let what = entry_fields(e);
         let n = added.covers.len();
         let covers = match n {
             0 => format!("{allows} none of this comparison's new heap escapes"),
             _ => format!("{allows} {}", count(n, "new heap escape")),
         };
+        // A lasting rule is worth a reviewer's second look: it never shows up as stale.
+        let kind = if e.policy {
+            "policy entry (stale: never)"
+        } else {
+            "allowlist entry"
+        };
         items.push(Item {
             sign: '+',
             line: e.line,
             title: format!(
-                "allowlist entry added at {place} ({what}; reason {:?}): {covers}",
+                "{kind} added at {place} ({what}; reason {:?}): {covers}",
                 e.reason
             ),
             details: added.covers.iter().map(finding_line).collect(),
+        });
+    }
+    // An entry the base has too that allows more than it did: the list around it
+    // changed (an added entry ahead of it, or another order).
+    for loosened in change.loosened.iter().filter(|l| !l.added) {
+        let e = &loosened.entry;
+        items.push(Item {
+            sign: '~',
+            line: e.line,
+            title: format!(
+                "allowlist entry at {} ({}; reason {:?}) {allows} {} that the base's allowlist \
+                 would not: the entry is the base's, but the entries around it changed (each \
+                 escape is allowed by the first entry that matches it and has count left)",
+                place(e),
+                entry_fields(e),
+                e.reason,
+                count(loosened.findings.len(), "new heap escape"),
+            ),
+            details: loosened.findings.iter().map(finding_line).collect(),
         });
     }
     for e in &change.removed {

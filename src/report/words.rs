@@ -3,7 +3,7 @@
 //! decorate these words (colour, Markdown, workflow-command escaping); they do not
 //! rephrase them.
 
-use crate::allowlist::AllowEntry;
+use crate::allowlist::{AllowEntry, Staleness};
 use crate::finding::Finding;
 use crate::gate::{Origin, Outcome, Scope};
 
@@ -184,12 +184,13 @@ pub fn entry_place(origin: &Origin, entry: &AllowEntry) -> String {
     origin.at(entry.line)
 }
 
-/// An entry that allowed nothing in this comparison.
-pub fn stale_entry(origin: &Origin, entry: &AllowEntry) -> String {
+/// An entry that allowed nothing in this comparison, with why and what to do.
+pub fn stale_entry(origin: &Origin, entry: &AllowEntry, why: &Staleness) -> String {
     format!(
-        "allowlist entry at {} matched no new escape (path {:?}); remove it if the escape is gone",
+        "allowlist entry at {} allowed nothing (path {:?}): {}",
         entry_place(origin, entry),
-        entry.path
+        entry.path,
+        why.advice()
     )
 }
 
