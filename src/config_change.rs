@@ -104,7 +104,7 @@ pub struct AddedEntry {
     pub index: usize,
     pub entry: AllowEntry,
     /// The new escapes of this comparison that the entry allows (or would allow, when
-    /// the base's allowlist rules); see [`ConfigChange::cover`].
+    /// the base's allowlist rules); see [`ConfigChange::effect`].
     pub covers: Vec<Finding>,
 }
 

@@ -209,6 +209,26 @@ impl FlowStep {
         }
     }
 
+    /// Where a `from … at FILE:LINE` step may be, leftmost ` at ` first: the
+    /// description before the position may itself hold ` at ` (`from a at b (call
+    /// parameter) at …`), and so may a file name, so each split is a candidate for the
+    /// caller to check against the files it knows. Empty for other lines.
+    pub fn places(&self) -> Vec<(&str, u32)> {
+        let text = self.text.trim_start();
+        if !text.starts_with("from ") {
+            return Vec::new();
+        }
+        let Some((head, line)) = text.rsplit_once(':') else {
+            return Vec::new();
+        };
+        let Ok(line) = line.parse::<u32>() else {
+            return Vec::new();
+        };
+        head.match_indices(" at ")
+            .map(|(i, sep)| (&head[i + sep.len()..], line))
+            .collect()
+    }
+
     /// The step on one line for plain-text formats: `… at a.go:3  [changed]`.
     pub fn display(&self) -> String {
         if self.changed {

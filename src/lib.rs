@@ -11,7 +11,8 @@
 //! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged.
 //! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries;
 //!    [`config_change`]: what the head changes in the allowlist, for every report.
-//! 7. [`report`]: text, JSON, GitHub annotations and job summary, SARIF, Markdown.
+//! 7. [`report`]: text, JSON, GitHub annotations and job summary, SARIF, Markdown,
+//!    HTML (with [`excerpt`]s of the head's source).
 //!
 //! [`gate`] runs the stages in order; [`hook`] turns a git push into comparisons;
 //! [`explain`] turns the compiler's `-m=2` escape flows into readable steps, on
@@ -26,6 +27,7 @@ pub(crate) mod cache;
 pub(crate) mod checks;
 pub mod commands;
 pub(crate) mod config_change;
+pub(crate) mod excerpt;
 pub mod exit;
 pub(crate) mod explain;
 pub(crate) mod finding;
@@ -42,6 +44,7 @@ pub(crate) mod modules;
 pub mod parse;
 pub(crate) mod progress;
 pub(crate) mod report;
+pub(crate) mod safe_write;
 #[cfg(test)]
 mod schema;
 pub(crate) mod select;
@@ -49,4 +52,5 @@ pub(crate) mod tree_path;
 
 /// `main` prints errors through it, so that no line of one (a failed build's compiler
 /// errors) reads as a Go error to a CI problem matcher.
+pub use report::inert;
 pub use report::problem_matcher;

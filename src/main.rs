@@ -4,12 +4,15 @@ use clap::Parser;
 
 use escape_gate::commands::{self, Cli};
 use escape_gate::exit::Exit;
-use escape_gate::problem_matcher;
+use escape_gate::{inert, problem_matcher};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(err) = escape_gate::interrupt::install() {
-        eprintln!("error: {err:#}");
+        eprint!(
+            "{}",
+            inert::stopped(&inert::block(&format!("error: {err:#}\n")))
+        );
         return Exit::Error.into();
     }
     match commands::run(cli) {
@@ -22,9 +25,13 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            // Relayed compiler errors must not turn into annotations at wrong paths.
-            let message = format!("{err:#}");
-            eprintln!("error: {}", problem_matcher::unmatched(&message));
+            // Relayed compiler errors and quoted repository text must not turn into
+            // annotations at wrong paths, terminal control or workflow commands.
+            let message = inert::block(&format!("error: {err:#}"));
+            eprint!(
+                "{}",
+                inert::stopped(&format!("{}\n", problem_matcher::unmatched(&message)))
+            );
             Exit::Error.into()
         }
     }

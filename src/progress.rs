@@ -20,7 +20,10 @@ impl Progress {
     pub fn say(&self, what: &str) {
         crate::interrupt::set_stage(what);
         if self.enabled {
-            eprint!("\r\x1b[2Kescape-gate: {what} …");
+            eprint!(
+                "\r\x1b[2Kescape-gate: {} …",
+                crate::report::inert::line(what)
+            );
         }
     }
 

@@ -283,18 +283,10 @@ impl fmt::Display for TreePath {
     }
 }
 
-/// Bytes from a name, shown safely: invalid UTF-8 replaced, control characters
-/// escaped.
+/// Bytes from a name, shown safely: invalid UTF-8 replaced, control and bidirectional
+/// characters escaped ([`crate::report::inert::line`]).
 pub fn printable(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for c in String::from_utf8_lossy(bytes).chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::report::inert::line(&String::from_utf8_lossy(bytes)).into_owned()
 }
 
 /// Why a write into a tree failed.

@@ -186,8 +186,54 @@ impl Runner {
                 )
             }
             "actions/cache/save" => Some(self.cache.save(&run, &with("path"), &with("key"))),
+            "actions/upload-artifact" => Some(self.upload(id, step, &with("name"), &with("path"))),
             other => panic!("step {id}: no simulation of {other}"),
         }
+    }
+
+    /// `actions/upload-artifact`: the file into this runner's `artifacts/NAME/`, with
+    /// the outputs the real action sets. The step must never fail the job, and a
+    /// missing file is no artifact (`if-no-files-found: ignore`).
+    fn upload(&self, id: &str, step: &Yaml, name: &str, path: &str) -> cache_store::StepResult {
+        assert_eq!(
+            step["continue-on-error"].as_bool(),
+            Some(true),
+            "step {id}: an upload that fails must not fail the job"
+        );
+        assert_eq!(step["with"]["if-no-files-found"].as_str(), Some("ignore"));
+        assert!(
+            !name.is_empty() && !name.contains(['/', ':', '"', '<', '>', '|', '*', '?', '\\']),
+            "step {id}: artifact name {name:?}"
+        );
+        let file = Path::new(path);
+        if !file.is_file() {
+            return cache_store::StepResult {
+                code: 0,
+                log: format!("No files were found with the provided path: {path}. No artifacts will be uploaded.\n"),
+                outputs: Vec::new(),
+            };
+        }
+        let dir = self.artifacts().join(name);
+        fs::create_dir_all(&dir).expect("artifact dir");
+        let base = file.file_name().expect("a file name");
+        fs::copy(file, dir.join(base)).expect("upload the artifact");
+        cache_store::StepResult {
+            code: 0,
+            log: format!("Artifact {name} has been successfully uploaded!\n"),
+            outputs: vec![
+                ("artifact-id".to_string(), "1001".to_string()),
+                (
+                    "artifact-url".to_string(),
+                    "https://github.com/acme/inventory/actions/runs/4242/artifacts/1001"
+                        .to_string(),
+                ),
+            ],
+        }
+    }
+
+    /// Where the simulated uploads go, one directory per artifact name.
+    fn artifacts(&self) -> PathBuf {
+        self.temp.path().join("artifacts")
     }
 
     /// Evaluates `${{ ... }}` in one `env:` value.
@@ -292,7 +338,7 @@ impl Runner {
                 };
                 result.ran.push(id.clone());
                 result.codes.insert(id.clone(), done.code);
-                if result.code == 0 {
+                if result.code == 0 && step["continue-on-error"].as_bool() != Some(true) {
                     result.code = done.code;
                 }
                 result.stdout.push_str(&done.log);
@@ -352,6 +398,7 @@ impl Runner {
                 .env("RUNNER_ARCH", "X64")
                 .env("GITHUB_API_URL", &self.api_url)
                 .env("GITHUB_RUN_ID", "4242")
+                .env("GITHUB_JOB", "escapes")
                 .env("GITHUB_RUN_ATTEMPT", "1")
                 .env("RUNNER_TEMP", &runner_temp)
                 .env("RUNNER_TOOL_CACHE", &tool_cache);
@@ -607,7 +654,7 @@ fn pull_request_with_a_new_escape_fails_with_annotation_summary_and_outputs() {
     // A pull request from a fork: the findings cache is restored, never saved.
     assert_eq!(
         run.ran,
-        vec!["install", "refs", "cache", "restore", "gate"],
+        vec!["install", "refs", "cache", "restore", "gate", "upload", "link"],
         "{run:#?}"
     );
     assert_eq!(run.code, 1, "{run:#?}");
@@ -641,7 +688,7 @@ fn pull_request_with_a_new_escape_fails_with_annotation_summary_and_outputs() {
     );
     assert!(
         run.summary.contains(&format!(
-            "| [a.go:14:2](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
+            "| [`a.go:14:2`](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
         )),
         "{}",
         run.summary
@@ -666,6 +713,71 @@ fn pull_request_with_a_new_escape_fails_with_annotation_summary_and_outputs() {
         "main's own escape is not the PR's"
     );
     assert_eq!(gate["allowed-escapes"], "0");
+}
+
+/// The HTML page, uploaded as an artifact on a pull request from a fork (no write
+/// token needed) and linked from the job summary; `html: false` makes none.
+#[test]
+fn the_html_report_is_an_artifact_linked_from_the_summary() {
+    require_go();
+    let (origin, _, main_tip, feature) = origin();
+    let runner = runner(
+        &origin,
+        pull_request_event(&main_tip, &feature),
+        &feature,
+        &[],
+    );
+    let run = runner.run();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.codes["upload"], 0, "{run:#?}");
+    let page = fs::read_to_string(
+        runner
+            .artifacts()
+            .join("escape-gate-report-escapes")
+            .join("escape-gate-report.html"),
+    )
+    .expect("the uploaded page");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "href=\"https://github.com/acme/inventory/blob/{feature}/a.go#L14\"><code>a.go:14:2</code></a> in <code class=\"fn\">Addr</code>"
+        )),
+        "{page}"
+    );
+    assert!(page.contains("<mark>changed</mark>"), "{page}");
+    assert!(
+        run.summary.contains(
+            "📄 **[The report as a page](https://github.com/acme/inventory/actions/runs/4242#artifacts)**"
+        ),
+        "{}",
+        run.summary
+    );
+    assert!(run
+        .summary
+        .contains("(artifact `escape-gate-report-escapes`: open escape-gate-report.html from it)"));
+
+    let off = runner_with_inputs_again(&origin, &main_tip, &feature, &[("html", "false")]);
+    assert_eq!(off.code, 1, "{off:#?}");
+    assert!(
+        !off.ran.iter().any(|s| s == "upload" || s == "link"),
+        "{off:#?}"
+    );
+    assert!(!off.summary.contains("📄"), "{}", off.summary);
+}
+
+fn runner_with_inputs_again(
+    origin: &TestRepo,
+    main_tip: &str,
+    feature: &str,
+    inputs: &[(&str, &str)],
+) -> ActionRun {
+    runner(
+        origin,
+        pull_request_event(main_tip, feature),
+        feature,
+        inputs,
+    )
+    .run()
 }
 
 #[test]
@@ -818,7 +930,7 @@ fn the_comment_is_made_once_edited_in_place_and_left_alone_when_unchanged() {
     let first = commenting_runner(&origin, &server, &main_tip, &feature, &[]).run();
     assert_eq!(
         first.ran,
-        ["install", "refs", "cache", "restore", "gate", "comment"],
+        ["install", "refs", "cache", "restore", "gate", "upload", "link", "comment"],
         "{first:#?}"
     );
     assert_eq!(first.code, 1, "the gate decides the job: {first:#?}");
@@ -840,8 +952,12 @@ fn the_comment_is_made_once_edited_in_place_and_left_alone_when_unchanged() {
         "{body}"
     );
     assert!(
+        body.ends_with("</sub>\n\n📄 **[The report as a page](https://github.com/acme/inventory/actions/runs/4242#artifacts)**: each new escape with its source, its escape flow and the lines the change touched (artifact `escape-gate-report-escapes`: open escape-gate-report.html from it).\n"),
+        "the comment links the HTML report: {body}"
+    );
+    assert!(
         body.contains(&format!(
-            "| [a.go:14:2](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
+            "| [`a.go:14:2`](https://github.com/acme/inventory/blob/{feature}/a.go#L14) | `Addr` | `moved to heap: x` |"
         )),
         "{body}"
     );
@@ -1103,6 +1219,7 @@ fn a_head_that_does_not_build_is_an_annotated_exit_2() {
     origin.git(&["checkout", "-q", "main"]);
     let server = FakeGitHub::start();
     let run = commenting_runner(&origin, &server, &main_tip, &broken, &[]).run();
+    // No comparison, so no HTML report to upload.
     assert_eq!(
         run.ran,
         ["install", "refs", "cache", "restore", "gate", "comment"],
@@ -1185,7 +1302,7 @@ fn a_second_run_on_the_same_base_reads_the_base_side_from_the_cache() {
     let run = first.run();
     assert_eq!(
         run.ran,
-        ["install", "refs", "cache", "restore", "gate", "save"],
+        ["install", "refs", "cache", "restore", "gate", "save", "upload", "link"],
         "{run:#?}"
     );
     assert_eq!(run.code, 1, "{run:#?}");
@@ -1307,7 +1424,11 @@ fn a_second_run_on_the_same_base_reads_the_base_side_from_the_cache() {
     );
     off.cache = store.clone();
     let run = off.run();
-    assert_eq!(run.ran, ["install", "refs", "gate"], "{run:#?}");
+    assert_eq!(
+        run.ran,
+        ["install", "refs", "gate", "upload", "link"],
+        "{run:#?}"
+    );
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(!off
         .temp
@@ -1346,7 +1467,7 @@ fn a_fork_restores_the_cache_of_its_base_branch_and_never_saves() {
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(
         run.ran,
-        ["install", "refs", "cache", "restore", "gate", "save"],
+        ["install", "refs", "cache", "restore", "gate", "save", "upload", "link"],
         "{run:#?}"
     );
     let main_key = run.outputs["cache"]["key"].clone();
@@ -1398,7 +1519,7 @@ fn a_fork_restores_the_cache_of_its_base_branch_and_never_saves() {
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(
         run.ran,
-        ["install", "refs", "cache", "restore", "gate"],
+        ["install", "refs", "cache", "restore", "gate", "upload", "link"],
         "restored, never saved: {run:#?}"
     );
     assert!(

@@ -61,7 +61,7 @@ fn bash_completes_subcommands_options_and_values() {
     );
     assert_eq!(
         bash_completes(&script, &["escape-gate", "diff", "--format", ""]),
-        ["text", "json", "github", "sarif", "markdown"]
+        crate::support::formats()
     );
     assert_eq!(
         bash_completes(&script, &["escape-gate", "diff", "--config-from", ""]),

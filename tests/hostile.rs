@@ -10,5 +10,7 @@ mod config;
 mod flags;
 mod limits;
 mod shards;
+mod text;
 mod time_limits;
 mod trees;
+mod writes;

@@ -7,12 +7,10 @@
 
 use regex::Regex;
 
-use crate::support::{Run, TestRepo};
+use crate::support::{formats, Run, TestRepo};
 
 /// setup-go's matchers.json, verbatim.
 const SETUP_GO: &str = r"^\s*(\.{0,2}[\/\\].+\.go):(?:(\d+):(\d+):)? (.*)";
-
-const FORMATS: [&str; 5] = ["text", "json", "github", "sarif", "markdown"];
 
 #[track_caller]
 fn assert_no_line_matches(what: &str, run: &Run) {
@@ -52,7 +50,8 @@ fn reports_of_a_new_escape_never_match() {
     );
     let head = repo.commit("head");
 
-    for format in FORMATS {
+    for format in formats() {
+        let format = format.as_str();
         let run = repo.run(&["diff", "--format", format, "--show-fixed", &base, &head]);
         run.assert_code(1);
         assert_no_line_matches(format, &run);
@@ -86,7 +85,8 @@ fn relayed_compiler_errors_never_match() {
     );
     let head = repo.commit("does not build");
 
-    for format in FORMATS {
+    for format in formats() {
+        let format = format.as_str();
         let run = repo.run(&["diff", "--format", format, &base, &head]);
         run.assert_code(2);
         assert!(
@@ -141,7 +141,8 @@ fn quoted_compiler_warnings_never_match() {
         list.stderr
     );
     assert_no_line_matches("list", &list);
-    for format in FORMATS {
+    for format in formats() {
+        let format = format.as_str();
         let run = repo.run(&["diff", "--format", format, &base, &head]);
         run.assert_code(1);
         if format != "sarif" {

@@ -240,7 +240,7 @@ fn github_format_cannot_be_hijacked_by_source_text() {
         .expect("regex")
         .replace_all(&summary, "a.go:17:N");
     assert!(summary.contains(&format!(
-        "| [a.go:17:N](https://github.com/acme/m/blob/{head}/a.go#L17) | `Label` | `a + \"%0A::warning::pwned\" escapes to heap` |"
+        "| [`a.go:17:N`](https://github.com/acme/m/blob/{head}/a.go#L17) | `Label` | `a + \"%0A::warning::pwned\" escapes to heap` |"
     )), "{summary}");
     assert_eq!(
         std::fs::read_to_string(&output).expect("outputs written"),
@@ -261,7 +261,7 @@ fn markdown_is_the_summary_for_a_comment() {
     );
     let positions = regex::Regex::new(r"a\.go:17:\d+").expect("regex");
     let doc = positions.replace_all(&run.stdout, "a.go:17:N");
-    assert!(doc.contains("| a.go:17:N | `Label` |"), "{doc}");
+    assert!(doc.contains("| `a.go:17:N` | `Label` |"), "{doc}");
     assert!(
         run.stdout.contains(&format!("head `{head}`")),
         "{}",

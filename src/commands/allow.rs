@@ -11,8 +11,8 @@
 //! the head revision: with a committed HEAD, the new entries count once the file is
 //! committed (or when `diff` is given `--config .escape-gate.yml`); the command says so.
 
-use std::fs;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -21,9 +21,14 @@ use crate::allowlist::{Config, Date, Staleness};
 use crate::commands::shared::Repository;
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
-use crate::gate::{self, ConfigChoice, DiffRequest, LoadedConfig, Origin, CONFIG_FILE};
+use crate::gate::{
+    self, ConfigChoice, ConfigPlace, DiffRequest, LoadedConfig, Origin, CONFIG_FILE,
+    MAX_CONFIG_READ,
+};
 use crate::git::Repo;
 use crate::report::words::{self, entry_place};
+use crate::safe_write::{self, Options};
+use crate::tree_path::{self, ReadError};
 
 /// Accept the new heap escapes: append an allowlist entry for each, with a reason.
 ///
@@ -62,16 +67,22 @@ fn parse_date(s: &str) -> Result<Date, String> {
 }
 
 pub fn run(args: Args) -> Result<Exit> {
+    // What is printed quotes the compiler and the repository: it is printed inert
+    // (see `report::inert`), also when the edit then fails.
+    let mut out = Vec::new();
+    let result = edit_allowlist(args, &mut out);
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    stdout.write_all(&crate::report::inert_text(&out))?;
+    stdout.flush()?;
+    result
+}
+
+fn edit_allowlist(args: Args, out: &mut Vec<u8>) -> Result<Exit> {
     let repo = Repo::open(&args.repository.repo)?;
-    let (target, origin) = match &args.repository.config {
-        Some(path) => (path.clone(), path.display().to_string()),
-        None => (repo.root().join(CONFIG_FILE), CONFIG_FILE.to_string()),
-    };
-    let existing = match fs::read_to_string(&target) {
-        Ok(text) => Some(text),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return Err(err).with_context(|| format!("reading {origin}")),
-    };
+    let file = AllowlistFile::of(&repo, args.repository.config.as_deref());
+    let origin = file.origin.clone();
+    let existing = file.read()?;
     let text = existing.clone().unwrap_or_default();
     let config = Config::parse(&text, &origin)?;
     if let Some(reason) = &args.reason {
@@ -106,12 +117,11 @@ pub fn run(args: Args) -> Result<Exit> {
         today: Some(today),
         explain: false,
         all_packages: false,
+        excerpts: false,
         checks: None,
         shard: None,
         from_shards: None,
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let verb = |done: &str, would: &str| {
         if args.dry_run {
             would.to_string()
@@ -194,7 +204,7 @@ pub fn run(args: Args) -> Result<Exit> {
             let indices: Vec<usize> = removed.iter().map(|(i, _)| *i).collect();
             let edited = edit::remove(&text, &config, &indices)
                 .with_context(|| format!("removing stale entries from {origin}"))?;
-            fs::write(&target, edited).with_context(|| format!("writing {origin}"))?;
+            file.write(&edited)?;
         }
         return Ok(Exit::Clean);
     }
@@ -227,7 +237,7 @@ pub fn run(args: Args) -> Result<Exit> {
         write!(out, "{}", e.to_yaml("  ", "\n"))?;
     }
     if !args.dry_run {
-        fs::write(&target, edited).with_context(|| format!("writing {origin}"))?;
+        file.write(&edited)?;
     }
     if args.repository.config.is_none() && !outcome.head.revision.is_working_tree() {
         writeln!(
@@ -237,6 +247,78 @@ pub fn run(args: Args) -> Result<Exit> {
             outcome.head.revision.label()
         )?;
     }
-    out.flush()?;
     Ok(Exit::Clean)
+}
+
+/// The allowlist file `allow` edits: a directory reached as the user named it (the
+/// repository's root, or the directory of a `--config` file outside the repository)
+/// and a path below it that is read and written without following any link, so a
+/// link committed as `.escape-gate.yml` (or as a directory on the way) is refused.
+struct AllowlistFile {
+    anchor: PathBuf,
+    rel: String,
+    origin: String,
+}
+
+impl AllowlistFile {
+    fn of(repo: &Repo, config: Option<&Path>) -> AllowlistFile {
+        let origin = config.map_or_else(|| CONFIG_FILE.to_string(), |p| p.display().to_string());
+        match ConfigPlace::of(repo, config) {
+            ConfigPlace::Repo { rel, .. } => AllowlistFile {
+                anchor: repo.root().to_path_buf(),
+                rel,
+                origin,
+            },
+            ConfigPlace::Outside(path) => {
+                let anchor = match path.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let rel = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                AllowlistFile {
+                    anchor,
+                    rel,
+                    origin,
+                }
+            }
+        }
+    }
+
+    /// The file's text, `None` when there is none; at most [`MAX_CONFIG_READ`] bytes.
+    fn read(&self) -> Result<Option<String>> {
+        match tree_path::read_bytes_in_tree(&self.anchor, &self.rel, MAX_CONFIG_READ) {
+            Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+                anyhow::anyhow!(
+                    "the allowlist {} is not UTF-8 text
+hint: save it as UTF-8 (YAML files are)",
+                    self.origin
+                )
+            }),
+            Err(ReadError::Missing) => Ok(None),
+            Err(err) => bail!(
+                "cannot read the allowlist {}: {err}\n\
+                 hint: escape-gate reads and writes the allowlist without following links; \
+                 make {} a regular file, or pass --config FILE",
+                self.origin,
+                self.origin
+            ),
+        }
+    }
+
+    fn write(&self, text: &str) -> Result<()> {
+        safe_write::write(&self.anchor, &self.rel, text.as_bytes(), Options::FILE).map_err(
+            |err| {
+                anyhow::anyhow!(
+                    "cannot write the allowlist {}: {err}; nothing was written\n\
+                     hint: make {} a regular file (not a link), or pass --config FILE",
+                    self.origin,
+                    self.origin
+                )
+            },
+        )?;
+        Ok(())
+    }
 }

@@ -234,6 +234,7 @@ pub fn run(args: Args) -> Result<Exit> {
         head: Some(head.clone()),
         // The demo shows the whole job, including why the new escape happens.
         explain: true,
+        excerpts: args.format.shows_source(),
         ..DiffRequest::default()
     })?;
     let style = Style {

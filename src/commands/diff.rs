@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens: the compiler's escape flow (-m=2), steps on
-    /// changed lines marked `[changed]` (always on for github, sarif and markdown)
+    /// changed lines marked `[changed]` (always on for github, sarif, markdown and html)
     #[arg(long)]
     pub explain: bool,
     /// Analyse every package, not only those the change can affect (the changed
@@ -79,6 +79,7 @@ impl From<Args> for DiffRequest {
             today: None,
             explain: args.explain || args.format.always_explains(),
             all_packages: args.all_packages,
+            excerpts: args.format.shows_source(),
             checks: args.checks,
             shard: args.shard,
             from_shards: None,

@@ -5,15 +5,15 @@
 //! to replace it (`--force`). It never writes through a link: each file is written
 //! beside its place and renamed over it.
 
-use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 
 use crate::exit::Exit;
 use crate::home;
+use crate::safe_write::{self, Found, Options, WriteFileError};
 
 /// Write .escape-gate.yml and .github/workflows/escape-gate.yml into the repository.
 ///
@@ -98,14 +98,17 @@ pub fn run(args: Args) -> Result<Exit> {
     let workflow = workflow(go_version_file.unwrap_or("go.mod"), &branch);
 
     // Each file on its own: a repository that already has one (an allowlist `allow`
-    // started, a workflow of its own) still gets the other. A link counts as a file.
+    // started, a workflow of its own) still gets the other. A link counts as a file:
+    // --force replaces it, never writes through it. Checked before anything is
+    // written: a link in place of a directory on the way (`.github` pointing
+    // elsewhere) stops init with nothing written.
     let files: Vec<(&str, String, Action)> = [(ALLOWLIST, allowlist), (WORKFLOW, workflow)]
         .into_iter()
         .map(|(rel, text)| {
-            let exists = fs::symlink_metadata(root.join(rel)).is_ok();
-            (rel, text, Action::of(exists, args.force))
+            let found = safe_write::probe(&root, rel).map_err(|err| refusal(&root, rel, &err))?;
+            Ok((rel, text, Action::of(found != Found::Nothing, args.force)))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let kept: Vec<&str> = files
         .iter()
         .filter(|(_, _, action)| *action == Action::Keep)
@@ -272,39 +275,27 @@ fn is_plain_branch_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
 }
 
-/// Writes `text` to `root/rel` through a new file beside it, renamed over the old one,
-/// so a link at `rel` is replaced, never written through.
+/// Writes `text` to `root/rel` through a new file beside it, renamed over the old one;
+/// no link on the way is followed (see [`safe_write`]).
 fn write_replacing(root: &Path, rel: &str, text: &str) -> Result<()> {
-    let path = root.join(rel);
-    let dir = path
-        .parent()
-        .expect("the files init writes are below the root");
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".escape-gate-init-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    set_mode_like_a_new_file(file.as_file())?;
-    file.persist(&path)
-        .map_err(|err| err.error)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let options = Options {
+        keep_mode: false,
+        replace_link: true,
+        ..Options::FILE
+    };
+    safe_write::write(root, rel, text.as_bytes(), options)
+        .map_err(|err| anyhow!("{err}").context(format!("writing {rel} in {}", root.display())))?;
     Ok(())
 }
 
-/// A temporary file is created 0600; the files init writes are ordinary ones (0644
-/// less the umask git would also apply), so that a clone gets them as usual.
-#[cfg(unix)]
-fn set_mode_like_a_new_file(file: &fs::File) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o644))
-        .context("setting the file's permissions")
-}
-
-#[cfg(not(unix))]
-fn set_mode_like_a_new_file(_file: &fs::File) -> Result<()> {
-    Ok(())
+/// The error for a file init cannot write where it belongs.
+fn refusal(root: &Path, rel: &str, err: &WriteFileError) -> anyhow::Error {
+    anyhow!(
+        "cannot write {rel} in {}: {err}; nothing was written\n\
+         hint: init writes only regular files inside the repository; remove or replace what is \
+         at that path and run init again",
+        root.display()
+    )
 }
 
 #[cfg(test)]

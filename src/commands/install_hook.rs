@@ -10,6 +10,8 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::exit::Exit;
 use crate::hook::{hook_script, MARKER};
+use crate::safe_write::{self, Options};
+use crate::tree_path::{self, ReadError};
 
 /// Install (or remove) the git pre-push hook that runs `escape-gate hook pre-push`.
 ///
@@ -30,15 +32,49 @@ pub struct Args {
 }
 
 const BACKUP: &str = "pre-push.escape-gate-backup";
+/// The most of an existing hook read: hooks are scripts of a few kilobytes.
+const MAX_HOOK_READ: u64 = 1024 * 1024;
 
 pub fn run(args: Args) -> Result<Exit> {
     let hooks = hooks_dir(&args.repo)?;
     let hook = hooks.join("pre-push");
     let backup = hooks.join(BACKUP);
-    let existing = fs::read_to_string(&hook).ok();
+    // The hooks directory and the files in it are read and written below its parent
+    // without following links (see `safe_write`), so neither a linked hooks directory
+    // nor a linked hook sends a write elsewhere.
+    let (anchor, dir_name) = match (hooks.parent(), hooks.file_name()) {
+        (Some(parent), Some(name)) => (parent.to_path_buf(), name.to_string_lossy().into_owned()),
+        _ => bail!(
+            "git names {} as the hooks directory, which escape-gate cannot write into
+             hint: set core.hooksPath to a directory of its own",
+            hooks.display()
+        ),
+    };
+    let rel = |file: &str| format!("{dir_name}/{file}");
+    let existing = match tree_path::read_bytes_in_tree(&anchor, &rel("pre-push"), MAX_HOOK_READ) {
+        Ok(bytes) => Some(bytes),
+        Err(ReadError::Missing) => None,
+        Err(err) => bail!(
+            "cannot read {}: {err}; nothing was changed\n\
+             hint: escape-gate never reads or writes a hook through a link; make the hook a \
+             regular file, or add `escape-gate hook pre-push` to the script it points at yourself",
+            hook.display()
+        ),
+    };
     let ours = existing
         .as_deref()
-        .is_some_and(|text| text.contains(MARKER));
+        .is_some_and(|bytes| String::from_utf8_lossy(bytes).contains(MARKER));
+    let write = |file: &str, bytes: &[u8]| -> Result<()> {
+        let options = Options {
+            mode: 0o755,
+            keep_mode: false,
+            create_dirs: true,
+            replace_link: false,
+        };
+        safe_write::write(&anchor, &rel(file), bytes, options)
+            .map_err(|err| anyhow!("cannot write {file} in {}: {err}", anchor.display()))?;
+        Ok(())
+    };
 
     if args.uninstall {
         match existing {
@@ -52,7 +88,8 @@ pub fn run(args: Args) -> Result<Exit> {
             ),
             Some(_) => {
                 fs::remove_file(&hook).with_context(|| format!("removing {}", hook.display()))?;
-                if backup.is_file() {
+                let backup_is_file = fs::symlink_metadata(&backup).is_ok_and(|m| m.is_file());
+                if backup_is_file {
                     fs::rename(&backup, &hook)
                         .with_context(|| format!("restoring {}", backup.display()))?;
                     println!("removed escape-gate's pre-push hook; restored the previous one from {BACKUP}");
@@ -79,15 +116,13 @@ pub fn run(args: Args) -> Result<Exit> {
                 hook.display()
             );
         }
-        fs::copy(&hook, &backup).with_context(|| format!("backing up {}", hook.display()))?;
+        write(BACKUP, existing.as_deref().unwrap_or_default())
+            .with_context(|| format!("backing up {}", hook.display()))?;
     }
 
     let exe = std::env::current_exe().context("finding the escape-gate binary's path")?;
     let exe = exe.canonicalize().unwrap_or(exe);
-    fs::create_dir_all(&hooks).with_context(|| format!("creating {}", hooks.display()))?;
-    fs::write(&hook, hook_script(&exe.to_string_lossy()))
-        .with_context(|| format!("writing {}", hook.display()))?;
-    make_executable(&hook)?;
+    write("pre-push", hook_script(&exe.to_string_lossy()).as_bytes())?;
     println!(
         "installed the escape-gate pre-push hook in {}{}\n\
          A push that adds Go heap escapes is now refused; skip the check once with git push --no-verify.",
@@ -117,16 +152,4 @@ fn hooks_dir(repo: &Path) -> Result<PathBuf> {
     }
     let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
     Ok(PathBuf::from(path))
-}
-
-#[cfg(unix)]
-fn make_executable(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("making {} executable", path.display()))
-}
-
-#[cfg(not(unix))]
-fn make_executable(_path: &Path) -> Result<()> {
-    Ok(())
 }

@@ -37,11 +37,15 @@ pub fn run(args: Args) -> Result<Exit> {
     for warning in side.warnings() {
         writeln!(
             std::io::stderr(),
-            "warning: {}",
-            report::problem_matcher::unmatched(&warning)
+            "{}",
+            String::from_utf8_lossy(&report::inert_text(
+                report::inert::block(&format!("warning: {warning}")).as_bytes()
+            ))
+            .trim_end()
         )?;
     }
-    writeln!(std::io::stderr(), "{}", report::list::summary(&go, &side))?;
+    let summary = report::inert::line(&report::list::summary(&go, &side)).into_owned();
+    writeln!(std::io::stderr(), "{}", report::inert::commands(&summary))?;
     out.flush()?;
     Ok(Exit::Clean)
 }

@@ -3,13 +3,14 @@
 //! archives carry them (`.ci/package`); a `cargo install` user generates them.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::commands::Cli;
 use crate::exit::Exit;
+use crate::safe_write::{self, Options};
 
 /// Print the manual page, or write one per command into a directory.
 ///
@@ -27,8 +28,12 @@ pub fn run(args: Args) -> Result<Exit> {
     let cmd = Cli::command();
     match args.dir {
         Some(dir) => {
+            // The directory is the user's, created as named; each page is written in it
+            // without following a link (see `safe_write`).
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            clap_mangen::generate_to(cmd, &dir)
+            let mut cmd = cmd.disable_help_subcommand(true);
+            cmd.build();
+            write_pages(cmd, &dir)
                 .with_context(|| format!("writing the manual pages into {}", dir.display()))?;
             println!("wrote the manual pages into {}", dir.display());
         }
@@ -44,4 +49,23 @@ pub fn run(args: Args) -> Result<Exit> {
         }
     }
     Ok(Exit::Clean)
+}
+
+/// One page per command, as `clap_mangen::generate_to` names them, each written by
+/// [`safe_write::write`].
+fn write_pages(cmd: clap::Command, dir: &Path) -> Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+        write_pages(sub, dir)?;
+    }
+    let man = clap_mangen::Man::new(cmd);
+    let mut page = Vec::new();
+    man.render(&mut page).context("rendering a manual page")?;
+    let name = man.get_filename();
+    let options = Options {
+        keep_mode: false,
+        create_dirs: false,
+        ..Options::FILE
+    };
+    safe_write::write(dir, &name, &page, options).map_err(|err| anyhow::anyhow!("{err}"))?;
+    Ok(())
 }

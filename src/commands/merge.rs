@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens (builds the packages with new escapes again,
-    /// with -m=2; always on for github, sarif and markdown)
+    /// with -m=2; always on for github, sarif, markdown and html)
     #[arg(long)]
     pub explain: bool,
 }
@@ -71,6 +71,7 @@ pub fn run(args: Args) -> Result<Exit> {
         today: None,
         explain: args.explain || args.format.always_explains(),
         all_packages: false,
+        excerpts: args.format.shows_source(),
         checks: args.checks.clone(),
         shard: None,
         from_shards: Some(shards),

@@ -87,7 +87,7 @@ impl ConfigChoice {
 
 /// The most of a working-tree allowlist read; the allowlist's own, smaller limit then
 /// names itself (see [`crate::allowlist`]).
-pub(super) const MAX_CONFIG_READ: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_CONFIG_READ: u64 = 16 * 1024 * 1024;
 
 /// Where the allowlist is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl ConfigPlace {
 }
 
 /// `path` with `.` and `..` components resolved as text, links not followed.
-pub(super) fn lexical(path: &Path) -> PathBuf {
+pub(crate) fn lexical(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for component in path.components() {

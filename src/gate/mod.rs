@@ -12,6 +12,7 @@ use crate::allowlist::{self, AllowEntry, AllowOutcome, Date, Staleness};
 use crate::cache::Cache;
 use crate::checks::{self, Checks};
 use crate::config_change::{ConfigChange, ConfigFrom};
+use crate::excerpt::Excerpts;
 use crate::finding::Finding;
 use crate::gcassert::Directives;
 use crate::git::{Repo, Revision};
@@ -148,6 +149,9 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// Head lines the change touched, for the files that have new escapes.
     pub changed: ChangedLines,
+    /// The head's source around each new escape and on its flow steps, when asked for
+    /// ([`DiffRequest::excerpts`]); empty otherwise.
+    pub excerpts: Excerpts,
     /// With `--shard`: what this shard found, for `merge`.
     pub shard: Option<ShardData>,
     /// The checks compared (`--checks`, else the ruling allowlist's `checks:`).
@@ -225,6 +229,9 @@ pub struct DiffRequest {
     pub explain: bool,
     /// Analyse every package, not only those the change can affect.
     pub all_packages: bool,
+    /// Keep the head's source lines around each new escape and on its flow steps
+    /// ([`Outcome::excerpts`]), for a report that shows code.
+    pub excerpts: bool,
     /// `--checks`: the checks to compare, instead of the allowlist's `checks:`.
     pub checks: Option<Checks>,
     /// `--shard I/N`: analyse only this part of the packages, and keep what both
@@ -538,6 +545,11 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &diffs,
         comparison.new.iter().map(|f| f.file.as_str()),
     );
+    let excerpts = if req.excerpts {
+        Excerpts::collect(&comparison.new, &|file| read_side(repo, &head, file))
+    } else {
+        Excerpts::default()
+    };
     let today = req.today.unwrap_or_else(Date::today_utc);
     let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
     if let Some(compared) = &mut change {
@@ -577,6 +589,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         scope,
         warnings,
         changed,
+        excerpts,
         checks,
         shard,
     })

@@ -236,7 +236,7 @@ pub(super) fn run_build(
         })
         .with_context(|| format!("running go list -export for {side}"))?;
     if !status.success() {
-        let errors = compiler_errors(parser.unrecognised_lines());
+        let errors = compiler_errors(parser.unrecognised_lines(), unit);
         bail!(
             "{side} does not build, so its escapes cannot be known (go list -export {}):\n{errors}\n\
              hint: fix the build of {side} (run `go build ./...` there), or compare other revisions",
@@ -244,6 +244,9 @@ pub(super) fn run_build(
         );
     }
     let mut parsed = parser.finish();
+    // A build that succeeds still relays the C compiler's warnings, which quote the
+    // file they are about (a `#line` directive can name any file of the machine).
+    parsed.unrecognised = withhold_outside(&parsed.unrecognised, tree, unit.rel);
     // With -trimpath the names are import-path based, the same whichever directory go
     // ran in or stored the cache entry from: `locate` reads them as printed, but for
     // the tree's modules that this unit uses under a version (see `versioned_names`).
@@ -317,7 +320,16 @@ fn versioned_names(
             "{side}: `go list -deps` failed in {}:\n{}\n\
              hint: check go.mod and go.work of {side}",
             rel_display(tree, dir),
-            String::from_utf8_lossy(&output.stderr).trim_end()
+            withhold_outside(
+                &String::from_utf8_lossy(&output.stderr)
+                    .trim_end()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+                tree,
+                unit.rel
+            )
+            .join("\n")
         );
     }
     // The printed directory (`example.com/b@v1.2.3/sub`) → the import-path name of the
@@ -426,12 +438,97 @@ pub(super) fn is_module_progress(line: &str) -> bool {
         .any(|p| line.starts_with(p))
 }
 
-/// The lines of a failed build worth showing: everything but `-m` diagnostics.
-pub(super) fn compiler_errors(lines: &[String]) -> String {
+/// The lines of a failed build worth showing: everything but `-m` diagnostics, with
+/// what the compilers said about files outside the checkout withheld
+/// ([`withhold_outside`]).
+pub(super) fn compiler_errors(lines: &[String], unit: &Unit) -> String {
     const MAX: usize = 40;
+    let lines = withhold_outside(lines, unit.tree, unit.rel);
     let mut text: Vec<String> = lines.iter().take(MAX).map(|l| format!("  {l}")).collect();
     if lines.len() > MAX {
         text.push(format!("  … and {} more lines", lines.len() - MAX));
     }
     text.join("\n")
+}
+
+/// `lines` of go's output (run in `rel`, tree-relative, of the canonical `tree`), with
+/// every diagnostic about a file outside the checkout replaced by one line naming the
+/// file, and the lines that continue it (gcc's quoted source and carets, indented
+/// notes) dropped. A pull request can `#include` any file of the machine, or point a
+/// `#line` directive at one, and gcc then quotes its lines (and the words it trips
+/// on) in its errors: a runner's secrets would reach the log.
+///
+/// A diagnostic is a line whose path is followed by `:LINE` or by `: In`/`: At`
+/// (gcc's "In function", "At top level"), after an optional `In file included from `
+/// or `from `. The path is inside when it is relative and stays in the tree from the
+/// directory go ran in (go prints paths relative to it), absolute below the tree, or
+/// in go's own work directory (`$WORK`, the files cgo generated from the checkout).
+pub(super) fn withhold_outside(lines: &[String], tree: &Path, rel: &str) -> Vec<String> {
+    let depth = rel.split('/').filter(|p| !p.is_empty()).count();
+    let mut out = Vec::new();
+    let mut named = std::collections::BTreeSet::new();
+    let mut hiding = false;
+    for line in lines {
+        match diagnostic_path(line) {
+            Some(path) if is_outside(path, tree, depth) => {
+                hiding = true;
+                if named.insert(path.to_string()) {
+                    out.push(format!(
+                        "{}: outside the repository; what the compiler said about it is not shown",
+                        crate::tree_path::printable(path.as_bytes())
+                    ));
+                }
+            }
+            Some(_) => {
+                hiding = false;
+                out.push(line.clone());
+            }
+            // gcc's quoted lines and carets, and indented continuations, belong to the
+            // diagnostic before them.
+            None if hiding
+                && (line.starts_with([' ', '\t']) || line.trim_start().starts_with('|')) => {}
+            None => {
+                hiding = false;
+                out.push(line.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The file a compiler diagnostic is about, if `line` is one (see [`withhold_outside`]).
+fn diagnostic_path(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    for prefix in ["In file included from ", "from ", "go: "] {
+        if let Some(r) = rest.strip_prefix(prefix) {
+            rest = r;
+            break;
+        }
+    }
+    let bytes = rest.as_bytes();
+    let mut from = 0;
+    while let Some(i) = rest[from..].find(':') {
+        let at = from + i;
+        let after = &rest[at + 1..];
+        if at > 0
+            && (bytes.get(at + 1).is_some_and(u8::is_ascii_digit)
+                || after.starts_with(" In ")
+                || after.starts_with(" At "))
+        {
+            return Some(&rest[..at]);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+fn is_outside(path: &str, tree: &Path, depth: usize) -> bool {
+    if path.starts_with("$WORK/") {
+        return false;
+    }
+    if path.starts_with('/') {
+        let lexical = crate::gate::lexical(Path::new(path));
+        return !lexical.starts_with(tree) || lexical == tree;
+    }
+    crate::tree_path::leaves_tree(depth, path)
 }

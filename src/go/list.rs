@@ -129,7 +129,16 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
             "{side}: `go list` failed in {}:\n{}\n\
              hint: check go.mod and go.work of {side} (`go list ./...` there shows the same error)",
             rel_display(tree, dir),
-            stderr.trim_end()
+            super::build::withhold_outside(
+                &stderr
+                    .trim_end()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+                tree,
+                unit
+            )
+            .join("\n")
         );
     }
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -345,3 +345,56 @@ fn cache_keys_tell_settings_apart() {
         "packages=[3:a,b] exclude=[] tags=[] flags=[] compiler=[inlining=false bounds=false]"
     );
 }
+
+#[test]
+fn diagnostics_about_files_outside_the_checkout_are_withheld() {
+    let tree = Path::new("/tmp/eg-tree");
+    let lines: Vec<String> = [
+        "# example.com/m/p",
+        "In file included from p/p.go:3:",
+        "../h18secret:1:1: warning: data definition has no type or storage class",
+        "    1 | RUNNER_SECRET=abc123",
+        "      | ^~~~~~~~~~~~~",
+        "/etc/secret.h:1:15: error: 'abc123' undeclared here (not in a function)",
+        "    1 | RUNNER_SECRET=abc123",
+        "/etc/secret.h: In function 'f':",
+        "../h18secret:1:15: error: 'abc123' undeclared",
+        "In file included from p/p.go:4:",
+        "p/../inc/n.h:1:1: error: expected ';' before 'int'",
+        "    1 | int broken(",
+        "/tmp/eg-tree/inc/m.h:2:3: error: in the tree",
+        "    2 | x",
+        "$WORK/b001/_cgo_export.c:3:1: error: generated",
+        "go: errors parsing go.mod:",
+        "cc1: some warnings being treated as errors",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let shown = withhold_outside(&lines, tree, "");
+    assert_eq!(
+        shown,
+        [
+            "# example.com/m/p",
+            "In file included from p/p.go:3:",
+            "../h18secret: outside the repository; what the compiler said about it is not shown",
+            "/etc/secret.h: outside the repository; what the compiler said about it is not shown",
+            "In file included from p/p.go:4:",
+            "p/../inc/n.h:1:1: error: expected ';' before 'int'",
+            "    1 | int broken(",
+            "/tmp/eg-tree/inc/m.h:2:3: error: in the tree",
+            "    2 | x",
+            "$WORK/b001/_cgo_export.c:3:1: error: generated",
+            "go: errors parsing go.mod:",
+            "cc1: some warnings being treated as errors",
+        ]
+    );
+    // From a module one directory down, `../x` is still in the tree; `../../x` is not.
+    let lines = vec![
+        "../inc/n.h:1:1: e".to_string(),
+        "../../x:1:1: e".to_string(),
+    ];
+    let shown = withhold_outside(&lines, tree, "sub");
+    assert_eq!(shown[0], "../inc/n.h:1:1: e");
+    assert!(shown[1].starts_with("../../x: outside the repository"));
+}

@@ -10,16 +10,14 @@
 //! and the plain listing is printed with workflow commands stopped, under a token the
 //! pull request cannot know, so no line of it can be read as a command.
 
-use std::collections::hash_map::RandomState;
 use std::fs::OpenOptions;
-use std::hash::BuildHasher;
 use std::io::{self, Write};
 
 use crate::allowlist::AllowEntry;
 use crate::finding::Finding;
 use crate::gate::Outcome;
 use crate::report::markdown;
-use crate::report::{trust, words, Ci};
+use crate::report::{inert, trust, words, Ci};
 
 /// Annotations GitHub shows per step for one level (error, warning, notice).
 pub const PER_STEP: usize = 10;
@@ -70,7 +68,7 @@ impl Annotation {
             "::{} {}::{}",
             self.level,
             props.join(","),
-            escape_data(&self.message)
+            escape_data(&inert::block(&self.message))
         )
     }
 }
@@ -93,15 +91,15 @@ pub fn ordered(outcome: &Outcome) -> Vec<&Finding> {
 /// The annotation for one new escape: the message, the source line and, when the
 /// compiler explained it (`-m=2`), the escape flow.
 pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
-    let mut message = f.message.clone();
+    let mut message = inert::line(&f.message).into_owned();
     if !f.source.is_empty() {
-        message.push_str(&format!("\n    {} | {}", f.line, f.source));
+        message.push_str(&format!("\n    {} | {}", f.line, inert::line(&f.source)));
     }
     if !f.flow.is_empty() {
         message.push_str("\nwhy:");
         for line in f.flow.iter().take(FLOW_LINES) {
             message.push_str("\n  ");
-            message.push_str(line.display().trim());
+            message.push_str(&inert::line(line.display().trim()));
         }
         if f.flow.len() > FLOW_LINES {
             message.push_str(&format!(
@@ -115,7 +113,10 @@ pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
         file: Some(format!("{}{}", ci.workspace_prefix, f.file)),
         line: Some(f.line),
         col: (f.column > 0).then_some(f.column),
-        title: format!("escape-gate: new heap escape in {}", f.function_display()),
+        title: format!(
+            "escape-gate: new heap escape in {}",
+            inert::line(&f.function_display())
+        ),
         message,
     }
 }
@@ -262,21 +263,21 @@ pub fn write(
         writeln!(
             out,
             "\nwarning: {}",
-            w.message.replace(['\r', '\n'], "\n    ")
+            inert::block(&w.message.replace('\r', "\n")).replace('\n', "\n    ")
         )?;
     }
     writeln!(out)?;
     for note in unannotated.notes(failing.len()) {
         writeln!(out, "note: {note}")?;
     }
-    writeln!(out, "{}", words::Summary::of(outcome).line())?;
+    writeln!(out, "{}", one_line(&words::Summary::of(outcome).line()))?;
     writeln!(out, "::{token}::")?;
     Ok(unannotated)
 }
 
 /// Untrusted text on one log line, even with workflow commands stopped.
 fn one_line(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
+    inert::line(s).into_owned()
 }
 
 /// `name=value` lines for `$GITHUB_OUTPUT`.
@@ -289,15 +290,8 @@ pub fn outputs(outcome: &Outcome) -> String {
     )
 }
 
-/// A token for `::stop-commands::` that the pull request cannot guess: the standard
-/// library's per-process random hash keys.
 fn stop_token() -> String {
-    let state = RandomState::new();
-    format!(
-        "escape-gate-{:016x}{:016x}",
-        state.hash_one(std::process::id()),
-        state.hash_one("escape-gate")
-    )
+    inert::token()
 }
 
 /// The whole `--format github` run: annotations and log on `out`, then the job summary
@@ -408,7 +402,7 @@ warning: allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/*.go
         let (text, _) = render(&outcome, &Ci::default());
         let lines: Vec<&str> = text.lines().collect();
         // The annotation is one line, and the only lines that start a command are ours.
-        assert_eq!(lines[0], "::error file=evil%2Cfile%3A1.go,line=9,col=2,title=escape-gate%3A new heap escape in F::a + \"%250A::warning::pwned\\n::error::x\" escapes to heap%0A::warning::real newline%0A    9 | s := a + \"%250A::warning::pwned\"%0D::notice::cr");
+        assert_eq!(lines[0], "::error file=evil%2Cfile%3A1.go,line=9,col=2,title=escape-gate%3A new heap escape in F::a + \"%250A::warning::pwned\\n::error::x\" escapes to heap\\n::warning::real newline%0A    9 | s := a + \"%250A::warning::pwned\"\\r::notice::cr");
         let stop = lines
             .iter()
             .position(|l| *l == "::stop-commands::TOKEN")
@@ -423,15 +417,15 @@ warning: allowlist entry at .escape-gate.yml:6 allowed nothing (path \"gone/*.go
             let ours = i == 0 || i == stop || i == resume;
             assert!(!is_command || ours, "line {i} starts a command: {line:?}");
         }
-        // The runner's parser: decoding the data gives back the original text, so
-        // nothing was lost, and it contains no unescaped line break.
+        // The runner's parser: decoding the data gives back the text with the line
+        // breaks the message itself held written as escapes, and no unescaped one.
         let data = lines[0].splitn(3, "::").nth(2).expect("data");
         assert!(!data.contains('\n') && !data.contains('\r'));
         let decoded = data
             .replace("%0D", "\r")
             .replace("%0A", "\n")
             .replace("%25", "%");
-        assert!(decoded.starts_with("a + \"%0A::warning::pwned\\n::error::x\" escapes to heap\n::warning::real newline\n"), "{decoded}");
+        assert!(decoded.starts_with("a + \"%0A::warning::pwned\\n::error::x\" escapes to heap\\n::warning::real newline\n"), "{decoded}");
         // The stop token is random per run.
         assert_ne!(stop_token(), stop_token());
     }

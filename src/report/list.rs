@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::finding::Finding;
 use crate::gate::{Explained, Side};
 use crate::go::GoEnv;
+use crate::report::inert::line;
 use crate::report::{json::SCHEMA_VERSION, text, words, ListFormat};
 
 #[derive(Debug, Serialize)]
@@ -22,8 +23,22 @@ struct ListJson<'a> {
     findings: &'a [Finding],
 }
 
-/// `escape-gate list`: the findings grouped by package and function, or JSON.
+/// `escape-gate list`: the findings grouped by package and function, or JSON, made
+/// inert (see [`crate::report::inert`]).
 pub fn write(format: ListFormat, go: &GoEnv, side: &Side, out: &mut dyn Write) -> io::Result<()> {
+    let mut rendered = Vec::new();
+    render(format, go, side, &mut rendered)?;
+    out.write_all(&inert(format, rendered))
+}
+
+fn inert(format: ListFormat, rendered: Vec<u8>) -> Vec<u8> {
+    match format {
+        ListFormat::Json => super::inert_json(rendered),
+        ListFormat::Text => super::inert_text(&rendered),
+    }
+}
+
+fn render(format: ListFormat, go: &GoEnv, side: &Side, out: &mut dyn Write) -> io::Result<()> {
     match format {
         ListFormat::Json => {
             let report = ListJson {
@@ -64,11 +79,11 @@ fn write_text(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     }
     for (package, functions) in groups {
         let total: usize = functions.values().map(Vec::len).sum();
-        writeln!(out, "{package} ({total})")?;
+        writeln!(out, "{} ({total})", line(package))?;
         for (function, fs) in functions {
-            writeln!(out, "  {function} ({})", fs.len())?;
+            writeln!(out, "  {} ({})", line(function), fs.len())?;
             for f in fs {
-                writeln!(out, "    {}: {}", f.position(), f.message)?;
+                writeln!(out, "    {}: {}", line(&f.position()), line(&f.message))?;
             }
         }
     }
@@ -88,8 +103,20 @@ struct ExplainJson<'a> {
     findings: &'a [Finding],
 }
 
-/// `escape-gate explain`: the escapes at one line with their flows, or JSON.
+/// `escape-gate explain`: the escapes at one line with their flows, or JSON, made
+/// inert (see [`crate::report::inert`]).
 pub fn write_explained(
+    format: ListFormat,
+    explained: &Explained,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut rendered = Vec::new();
+    render_explained(format, explained, color, &mut rendered)?;
+    out.write_all(&inert(format, rendered))
+}
+
+fn render_explained(
     format: ListFormat,
     explained: &Explained,
     color: bool,

@@ -5,7 +5,9 @@
 //!
 //! Everything from the compiler or the source is untrusted text (a pull request chooses
 //! it): it goes into code spans, with the backtick fence longer than any run inside and
-//! `|` escaped for tables, so it can neither end the span nor the table cell. The
+//! `|` escaped for tables, so it can neither end the span nor the table cell; the few
+//! places that must be prose go through [`text`], which also keeps `@` mentions and
+//! bare links from working. Control and bidirectional characters are escaped. The
 //! document is kept under a byte limit (GitHub takes 1 MiB of step summary and 65,536
 //! characters of comment), with a note when rows were left out.
 
@@ -13,7 +15,7 @@ use std::fmt::Write as _;
 
 use crate::finding::Finding;
 use crate::gate::{Outcome, Side};
-use crate::report::{trust, words, Ci};
+use crate::report::{inert, trust, words, Ci};
 
 /// GitHub's limit for one step's summary is 1 MiB; stay a little under it.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 1024;
@@ -107,7 +109,7 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         let body = f
             .flow
             .iter()
-            .map(|l| l.display().trim().to_string())
+            .map(|l| inert::line(l.display().trim()).into_owned())
             .collect::<Vec<_>>()
             .join("\n");
         let fence = fence_for(&body);
@@ -169,7 +171,7 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
             cell(&code(&finding.message)),
             if entry.policy { "policy at " } else { "" },
             cell(&code(&words::entry_place(origin, entry))),
-            cell(&text(&entry.reason))
+            cell(&code(&entry.reason))
         ));
     }
     sections.push(allowed);
@@ -199,6 +201,7 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         what: "warnings",
     };
     for w in &outcome.warnings {
+        let w = &inert::block(w);
         let fence = fence_for(w);
         warnings.rows.push(format!("{fence}text\n{w}\n{fence}\n\n"));
     }
@@ -273,9 +276,10 @@ fn revision(side: &Side) -> String {
     }
 }
 
-/// `file:line:col`, linked to the commit when the repository's address is known.
+/// `file:line:col`, linked to the commit when the repository's address is known; a
+/// code span either way, so a file name can neither mention nor link.
 fn place(ci: &Ci, commit: Option<&str>, f: &Finding) -> String {
-    let label = cell(&text(&f.position()));
+    let label = cell(&code(&f.position()));
     match commit.and_then(|c| ci.blob_url(c, &f.file, f.line)) {
         Some(url) => format!("[{label}]({url})"),
         None => label,
@@ -284,7 +288,7 @@ fn place(ci: &Ci, commit: Option<&str>, f: &Finding) -> String {
 
 /// A code span that holds `s` literally, whatever backticks it contains.
 pub fn code(s: &str) -> String {
-    let s = s.replace(['\r', '\n'], " ");
+    let s = inert::line(&s.replace(['\r', '\n'], " ")).into_owned();
     if s.is_empty() {
         return String::new();
     }
@@ -311,12 +315,18 @@ fn longest_run(s: &str, c: char) -> usize {
     longest
 }
 
-/// Plain text with Markdown and HTML punctuation escaped, on one line.
+/// Plain text with Markdown and HTML punctuation escaped, on one line, controls
+/// escaped ([`inert::line`]), and with a word joiner (U+2060) after each `@` and in
+/// each `://` and `www.`, so that text from the repository neither mentions anyone
+/// nor becomes a link: GitHub reads `@name` as a mention, and bare addresses as links.
 pub fn text(s: &str) -> String {
+    let s = inert::line(&s.replace(['\r', '\n'], " "))
+        .replace("://", ":\u{2060}//")
+        .replace("www.", "www\u{2060}.");
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '\r' | '\n' => out.push(' '),
+            '@' => out.push_str("@\u{2060}"),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -379,7 +389,7 @@ mod tests {
 
 | Where | Function | Message |
 | --- | --- | --- |
-| [a.go:3:2](https://github.com/acme/app/blob/2222222222222222222222222222222222222222/a.go#L3) | `Keep` | `moved to heap: x` |
+| [`a.go:3:2`](https://github.com/acme/app/blob/2222222222222222222222222222222222222222/a.go#L3) | `Keep` | `moved to heap: x` |
 
 #### Why they escape
 
@@ -397,13 +407,13 @@ from &x (address-of) at a.go:4:9
 
 | Where (base) | Function | Message |
 | --- | --- | --- |
-| [old.go:7:2](https://github.com/acme/app/blob/1111111111111111111111111111111111111111/old.go#L7) | `Gone` | `&T{} escapes to heap` |
+| [`old.go:7:2`](https://github.com/acme/app/blob/1111111111111111111111111111111111111111/old.go#L7) | `Gone` | `&T{} escapes to heap` |
 
 #### Allowed heap escapes
 
 | Where | Function | Message | Allowed by |
 | --- | --- | --- | --- |
-| [codec/enc.go:12:2](https://github.com/acme/app/blob/2222222222222222222222222222222222222222/codec/enc.go#L12) | `(*Enc).Encode` | `make([]byte, n) escapes to heap` | `.escape-gate.yml:3`: buffer handed to the caller |
+| [`codec/enc.go:12:2`](https://github.com/acme/app/blob/2222222222222222222222222222222222222222/codec/enc.go#L12) | `(*Enc).Encode` | `make([]byte, n) escapes to heap` | `.escape-gate.yml:3`: `buffer handed to the caller` |
 
 #### Allowlist entries that allowed nothing
 
@@ -453,12 +463,12 @@ from &x (address-of) at a.go:4:9
         );
         let row = doc
             .lines()
-            .find(|l| l.starts_with("| a.go:3:2"))
+            .find(|l| l.starts_with("| `a.go:3:2`"))
             .expect("a row for the escape");
         // Four backticks: longer than the three-backtick run inside.
         assert_eq!(
             row,
-            "| a.go:3:2 | `F` | ````a + \"` \\| <img src=x> ``` [x](http://e) %0A::warning::pwned\" escapes to heap```` |"
+            "| `a.go:3:2` | `F` | ````a + \"` \\| <img src=x> ``` [x](http://e) %0A::warning::pwned\" escapes to heap```` |"
         );
     }
 

@@ -13,6 +13,8 @@ use clap::ValueEnum;
 use crate::gate::Outcome;
 
 pub mod github;
+pub mod html;
+pub mod inert;
 pub mod json;
 pub mod list;
 pub mod markdown;
@@ -36,6 +38,9 @@ pub enum Format {
     Sarif,
     /// Markdown, the job summary's content, for a pull request comment (under 64 KB).
     Markdown,
+    /// One self-contained HTML page (no network needed) showing each new escape with
+    /// its source, its escape flow and the lines the change touched.
+    Html,
 }
 
 impl Format {
@@ -44,8 +49,19 @@ impl Format {
     /// `--explain` themselves.
     pub fn always_explains(self) -> bool {
         match self {
-            Format::Github | Format::Sarif | Format::Markdown => true,
+            Format::Github | Format::Sarif | Format::Markdown | Format::Html => true,
             Format::Text | Format::Json => false,
+        }
+    }
+
+    /// Whether the format shows the head's source around each new escape and on its
+    /// flow steps ([`crate::gate::Outcome::excerpts`]).
+    pub fn shows_source(self) -> bool {
+        match self {
+            Format::Html => true,
+            Format::Text | Format::Json | Format::Github | Format::Sarif | Format::Markdown => {
+                false
+            }
         }
     }
 }
@@ -164,8 +180,13 @@ pub fn write(
 /// step outputs to the files the [`Ci`] names.
 ///
 /// The line-oriented formats go through [`problem_matcher::unmatched`], so that no
-/// line of them is an error to a CI problem matcher for Go. JSON and SARIF need not:
-/// every line of them starts with a bracket or a quote.
+/// line of them is an error to a CI problem matcher for Go, and through
+/// [`inert::commands`], so that none is a workflow command (the GitHub format stops
+/// commands around its listing itself, and its own annotations must stay commands).
+/// JSON and SARIF need neither: every line of them starts with a bracket or a quote;
+/// [`inert_json`] keeps `##[` out of their strings. Nor does HTML, whose every line
+/// starts with a tag or is the page's own style or script; [`inert_html`] keeps `##[`
+/// out of its text.
 pub fn write_with(
     format: Format,
     outcome: &Outcome,
@@ -175,17 +196,59 @@ pub fn write_with(
 ) -> io::Result<()> {
     let mut rendered = Vec::new();
     match format {
-        Format::Json => return json::write(outcome, out),
-        Format::Sarif => return sarif::write(outcome, ci, out),
+        Format::Json => {
+            json::write(outcome, &mut rendered)?;
+            return out.write_all(&inert_json(rendered));
+        }
+        Format::Sarif => {
+            sarif::write(outcome, ci, &mut rendered)?;
+            return out.write_all(&inert_json(rendered));
+        }
+        Format::Html => {
+            html::write(outcome, ci, &mut rendered)?;
+            return out.write_all(&inert_html(rendered));
+        }
         Format::Text => text::write(outcome, style, &mut rendered)?,
-        Format::Github => github::run(outcome, ci, &mut rendered)?,
+        Format::Github => {
+            github::run(outcome, ci, &mut rendered)?;
+            let text = String::from_utf8_lossy(&rendered);
+            return out.write_all(problem_matcher::unmatched(&text).as_bytes());
+        }
         Format::Markdown => {
             let doc = markdown::render(outcome, ci, markdown::COMMENT_LIMIT, &[]);
             rendered = doc.into_bytes();
         }
     }
+    out.write_all(&inert_text(&rendered))
+}
+
+/// A line-oriented text output as it is printed: no line of it a Go error to a CI
+/// problem matcher, nor a workflow command.
+pub fn inert_text(rendered: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(rendered);
+    inert::commands(&problem_matcher::unmatched(&text))
+        .into_owned()
+        .into_bytes()
+}
+
+/// JSON as it is printed: `##[`, which the GitHub Actions runner reads as a command
+/// anywhere in a log line, written `##\u005b` (the same string to a JSON reader).
+pub fn inert_json(rendered: Vec<u8>) -> Vec<u8> {
     let text = String::from_utf8_lossy(&rendered);
-    out.write_all(problem_matcher::unmatched(&text).as_bytes())
+    if !text.contains("##[") {
+        return rendered;
+    }
+    text.replace("##[", "##\\u005b").into_bytes()
+}
+
+/// `##[`, the old form of a workflow command that the runner takes anywhere in a line,
+/// written as `##&#91;` in a page: the same text to a browser, none to the runner.
+pub fn inert_html(rendered: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&rendered);
+    if !text.contains("##[") {
+        return rendered;
+    }
+    text.replace("##[", "##&#91;").into_bytes()
 }
 
 /// Whether to colour what goes to stdout: a terminal, and NO_COLOR unset or empty.
@@ -270,6 +333,7 @@ pub(crate) mod fixture {
             },
             warnings: Vec::new(),
             changed: ChangedLines::new(),
+            excerpts: crate::excerpt::Excerpts::default(),
         }
     }
 

@@ -191,13 +191,7 @@ mod tests {
                 .to_string(),
         );
         let re = regex();
-        for format in [
-            Format::Text,
-            Format::Json,
-            Format::Github,
-            Format::Sarif,
-            Format::Markdown,
-        ] {
+        for &format in <Format as clap::ValueEnum>::value_variants() {
             let mut out = Vec::new();
             let style = Style {
                 color: false,

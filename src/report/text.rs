@@ -9,6 +9,7 @@ use crate::finding::Finding;
 use crate::finding::CHANGED;
 use crate::gate::{Explained, Outcome};
 use crate::matching;
+use crate::report::inert::{block, line};
 use crate::report::{trust, words, Style};
 
 struct Paint {
@@ -61,8 +62,8 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         let note = format!(
             "allowed by {}{}: {}",
             if entry.policy { "policy at " } else { "" },
-            words::entry_place(&outcome.config.origin, entry),
-            entry.reason
+            line(&words::entry_place(&outcome.config.origin, entry)),
+            line(&entry.reason)
         );
         finding_block(out, &paint, &paint.yellow("allowed"), finding, Some(&note))?;
     }
@@ -85,17 +86,18 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         let base_header = format!("base {base_label}");
         let head_header = format!("head {head_label}");
         let unified = listing_diff(&base_list, &head_list, &base_header, &head_header);
-        for line in unified.lines() {
-            let painted = if line.starts_with("+++") || line.starts_with("---") {
-                paint.bold(line)
-            } else if line.starts_with('+') {
-                paint.red(line)
-            } else if line.starts_with('-') {
-                paint.green(line)
-            } else if line.starts_with("@@") {
-                paint.dim(line)
+        for text in unified.lines() {
+            let text = &line(text);
+            let painted = if text.starts_with("+++") || text.starts_with("---") {
+                paint.bold(text)
+            } else if text.starts_with('+') {
+                paint.red(text)
+            } else if text.starts_with('-') {
+                paint.green(text)
+            } else if text.starts_with("@@") {
+                paint.dim(text)
             } else {
-                line.to_string()
+                text.to_string()
             };
             writeln!(out, "{painted}")?;
         }
@@ -103,11 +105,11 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
 
     if let Some(notes) = trust::notes(outcome) {
         writeln!(out)?;
-        writeln!(out, "{} {}", paint.yellow("config:"), notes.heading)?;
+        writeln!(out, "{} {}", paint.yellow("config:"), line(&notes.heading))?;
         for item in &notes.items {
-            writeln!(out, "  {} {}", item.sign, item.title)?;
+            writeln!(out, "  {} {}", item.sign, line(&item.title))?;
             for detail in &item.details {
-                writeln!(out, "      {detail}")?;
+                writeln!(out, "      {}", line(detail))?;
             }
         }
     }
@@ -127,14 +129,15 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
     if !warnings.is_empty() {
         writeln!(out)?;
         for w in warnings {
-            writeln!(out, "{} {w}", paint.yellow("warning:"))?;
+            // Engine warnings are several lines on purpose.
+            writeln!(out, "{} {}", paint.yellow("warning:"), block(&w))?;
         }
     }
 
     writeln!(out)?;
-    writeln!(out, "{}", words::Summary::of(outcome).line())?;
+    writeln!(out, "{}", line(&words::Summary::of(outcome).line()))?;
     if let Some(note) = words::moved_note(outcome) {
-        writeln!(out, "{}", paint.dim(&format!("note: {note}")))?;
+        writeln!(out, "{}", paint.dim(&line(&format!("note: {note}"))))?;
     }
     if !failing.is_empty() {
         // Once flows are shown, pointing at --explain would only be noise.
@@ -166,18 +169,23 @@ fn finding_block(
     writeln!(
         out,
         "{label}{} in {}",
-        paint.bold(&f.position()),
-        paint.bold(&f.function_display())
+        paint.bold(&line(&f.position())),
+        paint.bold(&line(&f.function_display()))
     )?;
-    writeln!(out, "    {}", f.message)?;
+    writeln!(out, "    {}", line(&f.message))?;
     if !f.source.is_empty() {
-        writeln!(out, "    {} | {}", paint.dim(&f.line.to_string()), f.source)?;
+        writeln!(
+            out,
+            "    {} | {}",
+            paint.dim(&f.line.to_string()),
+            line(&f.source)
+        )?;
     }
     if let Some(note) = note {
         writeln!(out, "    {}", paint.dim(note))?;
     }
     if let Some(from) = words::provenance(f) {
-        writeln!(out, "    {}", paint.dim(&from))?;
+        writeln!(out, "    {}", paint.dim(&line(&from)))?;
     }
     // Present only when an explanation was asked for (`--explain`).
     if !f.flow.is_empty() {
@@ -188,9 +196,9 @@ fn finding_block(
         )?;
         for step in &f.flow {
             if step.changed {
-                writeln!(out, "      {}  {}", step.text, paint.yellow(CHANGED))?;
+                writeln!(out, "      {}  {}", line(&step.text), paint.yellow(CHANGED))?;
             } else {
-                writeln!(out, "      {}", step.text)?;
+                writeln!(out, "      {}", line(&step.text))?;
             }
         }
     }
@@ -200,10 +208,15 @@ fn finding_block(
 /// The report of `escape-gate explain`: each heap escape at the line, with its flow.
 pub fn write_explained(e: &Explained, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let paint = Paint { on: color };
-    let place = format!("{}:{}", e.file, e.line);
+    let place = format!("{}:{}", line(&e.file), e.line);
     if e.findings.is_empty() {
         writeln!(out, "no heap escapes at {place} in {}", e.revision.label())?;
-        writeln!(out, "    {} | {}", paint.dim(&e.line.to_string()), e.source)?;
+        writeln!(
+            out,
+            "    {} | {}",
+            paint.dim(&e.line.to_string()),
+            line(&e.source)
+        )?;
     } else {
         writeln!(
             out,
@@ -227,7 +240,7 @@ pub fn write_explained(e: &Explained, color: bool, out: &mut dyn Write) -> io::R
     writeln!(
         out,
         "package {} built with -gcflags=-m=2 · {}",
-        e.package,
+        line(&e.package),
         e.go.describe()
     )?;
     Ok(())

@@ -157,6 +157,22 @@ impl Run {
     }
 }
 
+/// The names `diff --format` takes, in order, as the binary lists them: every test that
+/// goes through the formats covers a new one without being edited.
+pub fn formats() -> Vec<String> {
+    let out = escape_gate()
+        .args(["diff", "--format", "?"])
+        .output()
+        .expect("run escape-gate");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let list = text
+        .split("[possible values: ")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no list of formats in:\n{text}"));
+    list.split(", ").map(str::to_string).collect()
+}
+
 /// The binary under test.
 pub fn escape_gate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_escape-gate"));
