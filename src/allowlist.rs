@@ -33,6 +33,74 @@ pub struct Config {
     /// `checks:`, when the file names them; the default set
     /// ([`crate::checks::Checks::default`]) otherwise.
     pub checks: Option<Checks>,
+    /// `profile:`: which profiles weigh the findings, and the policy on their shares.
+    pub profile: ProfileConfig,
+}
+
+/// The `profile:` section: CPU profiles in the repository and what their shares decide.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ProfileConfig {
+    /// Repository-relative paths of pprof profiles (no `..`, no link), read from the
+    /// revision whose allowlist rules.
+    pub files: Vec<String>,
+    /// Functions with at least this share of the samples (`cum_percent`) are hot.
+    pub hot_percent: Option<f64>,
+    /// New findings in functions under this share are `cold`: listed, never failing.
+    pub cold_below_percent: Option<f64>,
+}
+
+// The percentages are validated finite numbers.
+impl Eq for ProfileConfig {}
+
+impl ProfileConfig {
+    /// What the head's section (`self`) changes compared with the base's, each change
+    /// with whether it lets through what the base's would fail (a higher or removed
+    /// hot threshold, a higher or new cold one, other profiles).
+    pub fn changes_from(&self, base: &ProfileConfig) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        let number = |v: Option<f64>| v.map_or_else(|| "none".to_string(), |v| v.to_string());
+        if base.hot_percent != self.hot_percent {
+            let weakens = match (base.hot_percent, self.hot_percent) {
+                (Some(_), None) => true,
+                (Some(b), Some(h)) => h > b,
+                _ => false,
+            };
+            out.push((
+                format!(
+                    "hot_percent: {} → {}",
+                    number(base.hot_percent),
+                    number(self.hot_percent)
+                ),
+                weakens,
+            ));
+        }
+        if base.cold_below_percent != self.cold_below_percent {
+            let weakens = match (base.cold_below_percent, self.cold_below_percent) {
+                (None, Some(_)) => true,
+                (Some(b), Some(h)) => h > b,
+                _ => false,
+            };
+            out.push((
+                format!(
+                    "cold_below_percent: {} → {}",
+                    number(base.cold_below_percent),
+                    number(self.cold_below_percent)
+                ),
+                weakens,
+            ));
+        }
+        if base.files != self.files {
+            out.push((
+                format!(
+                    "files: {} → {}",
+                    crate::config_change::list(&base.files),
+                    crate::config_change::list(&self.files)
+                ),
+                true,
+            ));
+        }
+        out
+    }
 }
 
 /// One `hot:` entry: the functions it names are hot paths, where the gate stays strict
@@ -410,6 +478,11 @@ impl Config {
                 })
                 .collect(),
             checks: raw.checks.map(|list| Checks::of(&list)),
+            profile: ProfileConfig {
+                files: raw.profile.files.into_iter().map(|p| p.0).collect(),
+                hot_percent: raw.profile.hot_percent.map(|p| p.0),
+                cold_below_percent: raw.profile.cold_below_percent.map(|p| p.0),
+            },
         })
     }
 }
@@ -626,6 +699,19 @@ struct RawConfig {
     checks: Option<Vec<Check>>,
     #[serde(default, deserialize_with = "null_as_default")]
     hot: Vec<RawHot>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    profile: RawProfile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    #[serde(default, deserialize_with = "null_as_default")]
+    files: Vec<ProfilePath>,
+    #[serde(default)]
+    hot_percent: Option<Percent>,
+    #[serde(default)]
+    cold_below_percent: Option<Percent>,
 }
 
 #[derive(Deserialize)]
@@ -846,6 +932,61 @@ impl<'de> Deserialize<'de> for Count {
         }
         // See Version: i128 lets negative counts reach the visitor.
         de.deserialize_i128(V)
+    }
+}
+
+/// A profile's path in the repository, as `-pgo=FILE` takes one: relative, no `..`.
+struct ProfilePath(String);
+
+impl<'de> Deserialize<'de> for ProfilePath {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ProfilePath;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a repository-relative path of a pprof profile")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ProfilePath, E> {
+                crate::go::tree_relative(v).map_err(|why| {
+                    E::custom(format!(
+                        "{v:?} must name a file inside the repository: {why}"
+                    ))
+                })?;
+                Ok(ProfilePath(v.trim_start_matches("./").to_string()))
+            }
+        }
+        de.deserialize_str(V)
+    }
+}
+
+/// A share of the samples, above 0 and at most 100.
+struct Percent(f64);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a percentage above 0 and at most 100")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
+                if v.is_finite() && v > 0.0 && v <= 100.0 {
+                    Ok(Percent(v))
+                } else {
+                    Err(E::custom(format!(
+                        "{v} is not a percentage above 0 and at most 100"
+                    )))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Percent, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
+                self.visit_f64(v as f64)
+            }
+        }
+        de.deserialize_f64(V)
     }
 }
 
@@ -1071,7 +1212,7 @@ allow:
             (
                 "unknown top-level key",
                 "version: 1\nallw: []\n",
-                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`",
+                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`, `profile`",
             ),
             (
                 "unknown key in build",

@@ -9,6 +9,11 @@
 //!   and is heap-allocated when it needs more, yet the compiler calls it
 //!   `does not escape`: turning `make([]byte, 16)` into `make([]byte, n)` adds a heap
 //!   allocation that `escapes` alone cannot see.
+//! - `concat-convert` (off by default): `a + b`, `string(b)`, `([]byte)(s)`,
+//!   `([]rune)(s)` that "do not escape". The compiler gives each a 32-byte buffer on
+//!   the stack (`tmpstringbufsize` in cmd/compile/internal/walk) and the runtime
+//!   allocates on the heap when the result needs more, so a new one is a possible new
+//!   allocation that `escapes` cannot see.
 //! - `inlining`: a function inlinable in the base (`can inline F`) that is not in the
 //!   head (`cannot inline F: REASON` at `-m=2`), and a call the base inlined, on a line
 //!   the change did not touch, that the head does not.
@@ -33,14 +38,16 @@ pub enum Check {
     Inlining,
     Bounds,
     VariableMake,
+    ConcatConvert,
     Gcassert,
 }
 
 impl Check {
     /// Every check a list can name, in the order they are documented.
-    pub const ALL: [Check; 5] = [
+    pub const ALL: [Check; 6] = [
         Check::Escapes,
         Check::VariableMake,
+        Check::ConcatConvert,
         Check::Inlining,
         Check::Bounds,
         Check::Gcassert,
@@ -52,6 +59,7 @@ impl Check {
             Check::Inlining => "inlining",
             Check::Bounds => "bounds",
             Check::VariableMake => "variable-make",
+            Check::ConcatConvert => "concat-convert",
             Check::Gcassert => "gcassert",
         }
     }
@@ -103,7 +111,8 @@ impl Checks {
         }
         if list.is_empty() {
             return Err(
-                "no check named; the checks are escapes, variable-make, inlining, bounds".into(),
+                "no check named; the checks are escapes, variable-make, concat-convert, inlining, bounds"
+                    .into(),
             );
         }
         Ok(Checks::of(&list))

@@ -13,7 +13,7 @@
 //! base's would not, on the same findings, is named ([`ConfigChange::loosened`]). Pure:
 //! the package lists and the findings come from the caller.
 
-use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath};
+use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath, ProfileConfig};
 use crate::checks::{Check, Checks};
 use crate::finding::Finding;
 
@@ -56,10 +56,29 @@ pub struct ConfigChange {
     /// The `checks` the file asks for, when they differ (a head that turns a check
     /// off stops the gate from looking at what that check sees).
     pub checks: Option<ChecksChange>,
+    /// The `profile` section, when it differs: the profiles that weigh the findings
+    /// and the shares that make a function hot or cold.
+    pub profile: Option<ProfileChange>,
     /// What the head's allowlist allows (or would allow, when the base's rules) that
     /// the base's would not, applied to the same new escapes, by the head's entry that
     /// allows it, in file order; see [`ConfigChange::effect`].
     pub loosened: Vec<Loosened>,
+}
+
+/// The `profile` sections of both sides, when they differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileChange {
+    pub base: ProfileConfig,
+    pub head: ProfileConfig,
+    /// 1-based line of `profile:` in the head's file, when it has one.
+    pub line: Option<usize>,
+}
+
+impl ProfileChange {
+    /// Each change, `name: base → head`, and whether it lets more through.
+    pub fn changes(&self) -> Vec<(String, bool)> {
+        self.head.changes_from(&self.base)
+    }
 }
 
 /// New escapes that one entry of the head's allowlist allows and the base's allowlist
@@ -151,7 +170,7 @@ impl BuildChange {
 }
 
 /// `["a", "b"]`, or `[]`: YAML's flow style, the way the file spells it.
-fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
     format!("[{}]", quoted.join(", "))
 }
@@ -204,6 +223,11 @@ impl ConfigChange {
             head: head.checks(),
             line: key_line(head_text, "checks"),
         });
+        let profile = (base_config.profile != head.profile).then(|| ProfileChange {
+            base: base_config.profile.clone(),
+            head: head.profile.clone(),
+            line: key_line(head_text, "profile"),
+        });
         let change = ConfigChange {
             file: file.to_string(),
             base_missing: base.is_none(),
@@ -212,6 +236,7 @@ impl ConfigChange {
             build,
             hot_removed,
             checks,
+            profile,
             loosened: Vec::new(),
         };
         (!change.is_empty()).then_some(change)
@@ -234,6 +259,7 @@ impl ConfigChange {
             && self.build.is_none()
             && self.hot_removed.is_empty()
             && self.checks.is_none()
+            && self.profile.is_none()
             && self.loosened.is_empty()
     }
 
@@ -397,6 +423,7 @@ allow:
             inlined_into: None,
             unplaced: false,
             hot: false,
+            profile: None,
         }
     }
 

@@ -33,6 +33,11 @@ pub enum Kind {
     /// backing store is on the stack only up to 32 bytes, on the heap above.
     #[serde(rename = "variable_make")]
     VariableMake,
+    /// `a + b does not escape`, `string(b) does not escape`, `([]byte)(s) does not
+    /// escape`, `([]rune)(s) does not escape`: a string concatenation or conversion with
+    /// a 32-byte buffer on the stack, heap-allocated when the result is larger.
+    #[serde(rename = "concat_convert")]
+    ConcatConvert,
     /// A `//gcassert:` directive of the head that the compiler's decisions violate.
     #[serde(rename = "gcassert")]
     Gcassert,
@@ -55,6 +60,7 @@ impl Kind {
             Kind::NotInlined => "not-inlined",
             Kind::BoundsCheck => "bounds",
             Kind::VariableMake => "variable-make",
+            Kind::ConcatConvert => "concat-convert",
             Kind::Gcassert => "gcassert",
             Kind::Inlinable => "inlinable",
             Kind::InlinedCall => "inlined-call",
@@ -70,6 +76,7 @@ impl Kind {
             Kind::NotInlinable | Kind::NotInlined => Some(Check::Inlining),
             Kind::BoundsCheck => Some(Check::Bounds),
             Kind::VariableMake => Some(Check::VariableMake),
+            Kind::ConcatConvert => Some(Check::ConcatConvert),
             Kind::Gcassert => Some(Check::Gcassert),
             Kind::Inlinable | Kind::InlinedCall => None,
         }
@@ -90,6 +97,9 @@ impl Kind {
             Kind::NotInlined => "call no longer inlined",
             Kind::BoundsCheck => "new bounds check",
             Kind::VariableMake => "new variable-size make, heap-allocated above 32 bytes",
+            Kind::ConcatConvert => {
+                "new string concatenation or conversion, heap-allocated above 32 bytes"
+            }
             Kind::Gcassert => "gcassert directive violated",
             Kind::Inlinable => "inlinable",
             Kind::InlinedCall => "inlined call",
@@ -105,7 +115,7 @@ impl Kind {
             Kind::NotInlinable => format!("cannot inline {expr}"),
             Kind::NotInlined => format!("call to {expr} not inlined"),
             Kind::BoundsCheck => format!("bounds check: Found {expr}"),
-            Kind::VariableMake => format!("{expr} may allocate on the heap"),
+            Kind::VariableMake | Kind::ConcatConvert => format!("{expr} may allocate on the heap"),
             Kind::Gcassert => format!("gcassert: {expr}"),
             Kind::Inlinable => format!("can inline {expr}"),
             Kind::InlinedCall => format!("inlining call to {expr}"),
@@ -173,6 +183,10 @@ pub struct Finding {
     /// entry of the allowlist): an escape that moves into it is new, not moved.
     #[serde(default, skip_serializing_if = "is_false")]
     pub hot: bool,
+    /// The enclosing function's share of the profile's samples, when a profile was read
+    /// (`--profile`, `profile.files`, a main package's `default.pgo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::profile::Share>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -314,6 +328,7 @@ impl Finding {
             inlined_into: None,
             unplaced: false,
             hot: false,
+            profile: None,
         }
     }
 }

@@ -178,6 +178,7 @@ impl Directives {
                     inlined_into: None,
                     unplaced: false,
                     hot: false,
+                    profile: None,
                 })
             };
             match &d.assertion {

@@ -9,6 +9,7 @@
 //! 3. [`parse`]: compiler output to raw findings.
 //! 4. [`function`]: name the function enclosing each finding, from the Go source.
 //! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged.
+//!    [`profile`]: weigh each finding by its function's share of a CPU profile.
 //! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries;
 //!    [`config_change`]: what the head changes in the allowlist, for every report.
 //! 7. [`report`]: text, JSON, GitHub annotations and job summary, SARIF, Markdown,
@@ -42,6 +43,7 @@ pub mod interrupt;
 pub(crate) mod matching;
 pub(crate) mod modules;
 pub mod parse;
+pub(crate) mod profile;
 pub(crate) mod progress;
 pub(crate) mod report;
 pub(crate) mod safe_write;

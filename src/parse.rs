@@ -132,7 +132,7 @@ impl From<Kind> for Message {
             Kind::Inlinable | Kind::InlinedCall | Kind::NotInlinable | Kind::NotInlined => {
                 Message::Inlining
             }
-            Kind::VariableMake => Message::DoesNotEscape,
+            Kind::VariableMake | Kind::ConcatConvert => Message::DoesNotEscape,
             Kind::BoundsCheck | Kind::Gcassert => Message::Info,
         }
     }
@@ -213,6 +213,11 @@ fn classify_message(msg: &str) -> Option<Class<'_>> {
         {
             Class::Found(Kind::VariableMake, subject)
         }
+        Message::DoesNotEscape
+            if msg.ends_with(" does not escape") && is_concat_convert(subject) =>
+        {
+            Class::Found(Kind::ConcatConvert, subject)
+        }
         _ => Class::Plain(message, subject),
     })
 }
@@ -224,6 +229,10 @@ fn found_message(kind: Kind, message: &str, subject: &str) -> String {
         Kind::VariableMake => format!(
             "{subject} may allocate on the heap: its size is not a constant, so it is on the \
              stack only up to 32 bytes (Go 1.25+), on the heap above (the compiler: \"{message}\")"
+        ),
+        Kind::ConcatConvert => format!(
+            "{subject} may allocate on the heap: its result is on the stack only up to 32 \
+             bytes, on the heap above (the compiler: \"{message}\")"
         ),
         Kind::BoundsCheck => format!("bounds check kept (the compiler: \"{message}\")"),
         _ => message.to_string(),
@@ -258,6 +267,55 @@ pub fn is_variable_make(expr: &str) -> bool {
     };
     let size = inner[at + 1..].trim();
     !size.is_empty() && !size.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `file:line:col` (or `file:line`) as the compiler printed a finding's position.
+fn position_of(f: &RawFinding) -> String {
+    match f.column {
+        Some(col) => format!("{}:{}:{col}", f.file, f.line),
+        None => format!("{}:{}", f.file, f.line),
+    }
+}
+
+/// Whether `expr` is a string concatenation or a conversion that the compiler gives a
+/// 32-byte stack buffer (cmd/compile/internal/walk: `tmpstringbufsize`): `a + b` (a
+/// `+` outside brackets and quotes), `string(b)`, `([]byte)(s)`, `([]rune)(s)`. A
+/// conversion of a string literal is left out: its size is a constant, and the compiler
+/// sizes its stack array to it.
+pub fn is_concat_convert(expr: &str) -> bool {
+    for prefix in ["string(", "([]byte)(", "([]rune)("] {
+        if let Some(inner) = expr.strip_prefix(prefix).and_then(|r| r.strip_suffix(')')) {
+            let literal = (inner.starts_with('"') && inner.ends_with('"') && inner.len() >= 2)
+                || (inner.starts_with('`') && inner.ends_with('`') && inner.len() >= 2);
+            return !inner.is_empty() && !literal;
+        }
+    }
+    // A `+` at depth 0, outside string literals.
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    let mut escaped = false;
+    let chars: Vec<char> = expr.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q == '"' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            '+' if depth == 0 && i > 0 && chars[i - 1] == ' ' && chars.get(i + 1) == Some(&' ') => {
+                return true
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The informational messages, most frequent first.
@@ -449,6 +507,9 @@ pub struct Parser {
     /// Explanations by position, in output order. The compiler prints a batch's
     /// explanations before the batch's summaries, so this holds at most one batch.
     pending: HashMap<String, Vec<Explanation>>,
+    /// Positions (block and position) of `zero-copy string->[]byte conversion`: a
+    /// conversion there shares the string's bytes and allocates nothing.
+    zero_copy: std::collections::HashSet<(String, String)>,
 }
 
 impl Parser {
@@ -529,6 +590,10 @@ impl Parser {
             Some(Class::Plain(..)) => {
                 self.close();
                 self.out.informational += 1;
+                if diag.message == "zero-copy string->[]byte conversion" {
+                    self.zero_copy
+                        .insert((self.block.clone(), diag.position.to_string()));
+                }
             }
             None => self.unrecognised(line),
         }
@@ -571,7 +636,14 @@ impl Parser {
     }
 
     /// What the lines said.
-    pub fn finish(self) -> ParsedOutput {
+    pub fn finish(mut self) -> ParsedOutput {
+        if !self.zero_copy.is_empty() {
+            let zero_copy = std::mem::take(&mut self.zero_copy);
+            self.out.checked.retain(|f| {
+                f.kind != Kind::ConcatConvert
+                    || !zero_copy.contains(&(f.block.clone(), position_of(f)))
+            });
+        }
         self.out
     }
 
@@ -1769,6 +1841,43 @@ mod checks_tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn concat_convert_shapes_and_zero_copy() {
+        for (expr, want) in [
+            ("a + b", true),
+            ("a + b + c", true),
+            ("\"prefix-\" + a", true),
+            ("string(b)", true),
+            ("string(b[:n])", true),
+            ("([]byte)(s)", true),
+            ("([]rune)(s)", true),
+            ("string(r)", true),
+            ("([]byte)(\"x\")", false),
+            ("string(\"x\")", false),
+            ("f(a + b)", false),
+            ("\"a + b\"", false),
+            ("make([]byte, n + 1)", false),
+            ("&T{...}", false),
+        ] {
+            assert_eq!(is_concat_convert(expr), want, "{expr}");
+        }
+        let text = "# example.com/m\n./a.go:4:13: a + b + c does not escape\n./a.go:10:14: ([]byte)(s) does not escape\n./a.go:10:14: zero-copy string->[]byte conversion\n./a.go:11:14: ([]rune)(s) does not escape\n./a.go:13:14: ([]byte)(\"constant\") does not escape\n";
+        let got: Vec<(u32, String)> = parse(text)
+            .checked
+            .iter()
+            .filter(|f| f.kind == Kind::ConcatConvert)
+            .map(|f| (f.line, f.expr.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (4, "a + b + c".to_string()),
+                (11, "([]rune)(s)".to_string())
+            ],
+            "the zero-copy conversion and the constant one allocate nothing"
+        );
     }
 
     #[test]

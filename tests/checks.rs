@@ -568,3 +568,64 @@ fn allow_writes_the_check_of_what_it_accepts() {
         "{report:#}"
     );
 }
+
+const JOIN: &str = "package m
+
+// Join returns the sum of the lengths.
+func Join(a, b string) int {
+\treturn len(a) + len(b)
+}
+";
+
+/// Join, building the string: `a + b` and `string(buf)` do not escape, yet above
+/// 32 bytes each is a heap allocation.
+const JOINED: &str = "package m
+
+// Join returns the sum of the lengths.
+func Join(a, b string) int {
+\ts := a + b
+\tbuf := []byte{'x'}
+\tt := string(buf)
+\treturn len(s) + len(t)
+}
+";
+
+#[test]
+fn concat_convert_is_off_by_default_and_reports_new_concatenations_and_conversions() {
+    let report = compare(&[("m.go", JOIN)], &[("m.go", JOINED)], &[], 0);
+    assert!(new(&report).is_empty(), "{report:#}");
+    let report = compare(
+        &[("m.go", JOIN)],
+        &[("m.go", JOINED)],
+        &["--checks", "escapes,concat-convert"],
+        1,
+    );
+    assert_eq!(
+        new(&report),
+        vec![
+            "concat_convert Join a + b".to_string(),
+            "concat_convert Join string(buf)".to_string()
+        ],
+        "{report:#}"
+    );
+    let message = report["new"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("on the stack only up to 32 bytes"),
+        "{message}"
+    );
+
+    // The allowlist accepts them with `check: concat-convert`, and the checks can be
+    // turned on in the file.
+    let allow = "version: 1\nchecks: [escapes, concat-convert]\nallow:\n  - path: m.go\n    check: concat-convert\n    reason: short keys\n";
+    let report = compare(
+        &[("m.go", JOIN), (".escape-gate.yml", allow)],
+        &[("m.go", JOINED)],
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["allowed"].as_array().map(Vec::len),
+        Some(2),
+        "{report:#}"
+    );
+}

@@ -24,6 +24,7 @@ mod install;
 mod leftovers;
 mod list_demo;
 mod problem_matcher;
+mod profile;
 mod readme;
 mod report_formats;
 mod schemas;

@@ -43,7 +43,7 @@ fn close_objects(value: &mut Value, name: &str) {
 }
 
 #[track_caller]
-fn assert_valid(what: &str, report: &Value) {
+pub fn assert_valid(what: &str, report: &Value) {
     for (validator, kind) in report_validators().iter().zip(["published", "strict"]) {
         let errors: Vec<String> = validator
             .iter_errors(report)

@@ -121,6 +121,7 @@ fn edit_allowlist(args: Args, out: &mut Vec<u8>) -> Result<Exit> {
         checks: None,
         shard: None,
         from_shards: None,
+        profiles: Vec::new(),
     })?;
     let verb = |done: &str, would: &str| {
         if args.dry_run {

@@ -51,7 +51,8 @@ pub struct Args {
     #[arg(long)]
     pub all_packages: bool,
     /// The checks to compare, comma-separated, instead of the allowlist's `checks:`:
-    /// escapes, variable-make, inlining, bounds [default: escapes,variable-make].
+    /// escapes, variable-make, concat-convert, inlining, bounds [default:
+    /// escapes,variable-make].
     /// `//gcassert:` directives are enforced whatever the list
     #[arg(long, value_name = "LIST", value_parser = parse_checks)]
     pub checks: Option<Checks>,
@@ -61,6 +62,12 @@ pub struct Args {
     /// shard exits 0 whenever it ran
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
+    /// A CPU profile (pprof: a default.pgo, `go test -cpuprofile`, runtime/pprof) to
+    /// weigh the findings with, instead of the allowlist's profile.files or the main
+    /// packages' default.pgo; repeat to merge several. New findings are ordered by
+    /// their function's share of the samples
+    #[arg(long, value_name = "FILE")]
+    pub profile: Vec<std::path::PathBuf>,
 }
 
 pub(crate) fn parse_checks(text: &str) -> Result<Checks, String> {
@@ -83,6 +90,7 @@ impl From<Args> for DiffRequest {
             checks: args.checks,
             shard: args.shard,
             from_shards: None,
+            profiles: args.profile,
         }
     }
 }

@@ -31,6 +31,11 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// A CPU profile (pprof) to give each escape its function's share of the samples
+    /// with, instead of the allowlist's profile.files or the main packages'
+    /// default.pgo; repeat to merge several
+    #[arg(long, value_name = "FILE")]
+    pub profile: Vec<std::path::PathBuf>,
 }
 
 /// `FILE:LINE`, from the command line.
@@ -178,6 +183,7 @@ pub fn run(args: Args) -> Result<Exit> {
         line: args.location.line,
         config: args.repository.config,
         tags: args.repository.tags,
+        profiles: args.profile,
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -45,6 +45,11 @@ pub struct Args {
     /// with -m=2; always on for github, sarif, markdown and html)
     #[arg(long)]
     pub explain: bool,
+    /// A CPU profile (pprof, e.g. a default.pgo or `go test -cpuprofile`) to weigh the
+    /// findings with, instead of the allowlist's profile.files or the main packages'
+    /// default.pgo; repeat to merge several
+    #[arg(long, value_name = "FILE")]
+    pub profile: Vec<PathBuf>,
 }
 
 /// The largest shard report read: the findings of both sides of a shard's packages.
@@ -75,6 +80,7 @@ pub fn run(args: Args) -> Result<Exit> {
         checks: args.checks.clone(),
         shard: None,
         from_shards: Some(shards),
+        profiles: args.profile.clone(),
     };
     let outcome = gate::diff(&request)?;
     render(&outcome, args.format, style, &args.repository.repo)

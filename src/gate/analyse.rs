@@ -281,6 +281,7 @@ pub fn attribute(
                 line: r.line,
                 column,
                 hot: index.is_hot(&function),
+                profile: None,
                 function,
                 kind: r.kind,
                 message: r.message,
@@ -361,6 +362,7 @@ impl Attributed {
             inlined_into: None,
             unplaced: true,
             hot: false,
+            profile: None,
         });
     }
 }

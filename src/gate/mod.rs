@@ -26,6 +26,7 @@ mod scope;
 mod shard;
 mod single;
 mod stale;
+mod weigh;
 
 pub(crate) use crate::progress::Progress;
 pub(crate) use analyse::*;
@@ -33,6 +34,7 @@ pub(crate) use config::*;
 pub(crate) use scope::*;
 pub(crate) use shard::*;
 pub(crate) use single::*;
+pub(crate) use weigh::*;
 
 /// The allowlist file, at the root of the head revision unless `--config` names one.
 pub const CONFIG_FILE: &str = ".escape-gate.yml";
@@ -156,6 +158,11 @@ pub struct Outcome {
     pub shard: Option<ShardData>,
     /// The checks compared (`--checks`, else the ruling allowlist's `checks:`).
     pub checks: Checks,
+    /// The profiles that weighed the findings, when any was read.
+    pub profile: Option<ProfileSummary>,
+    /// New findings in functions under `profile.cold_below_percent` that no entry
+    /// allows: listed, never failing.
+    pub cold: Vec<Finding>,
 }
 
 impl Outcome {
@@ -239,6 +246,9 @@ pub struct DiffRequest {
     pub shard: Option<Shard>,
     /// `merge`: the sides come from these shards instead of being built.
     pub from_shards: Option<Vec<ShardData>>,
+    /// `--profile FILE`: CPU profiles of the user's, instead of the allowlist's
+    /// `profile.files` or the main packages' `default.pgo`.
+    pub profiles: Vec<PathBuf>,
 }
 
 /// Runs the whole comparison.
@@ -392,7 +402,8 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                         base: base_commit,
                         tree: &tree,
                     };
-                    let scope = scope_of(&listing, &changes.paths, all_because, sources);
+                    let mut scope = scope_of(&listing, &changes.paths, all_because, sources);
+                    scope.mains = MainPackage::of(&listing, &tree);
                     // The compiler output every directive of the comparison needs, in
                     // every shard: a directive's line can be compiled again (inlined,
                     // instantiated) in another shard's package.
@@ -501,13 +512,27 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     progress.clear();
     crate::interrupt::set_stage("comparing the findings of base and head");
 
+    let profiles = load_profiles(
+        &ProfileRequest {
+            repo,
+            given: &req.profiles,
+            config: &config.config.profile,
+            config_from: req.config_from,
+            base: &base.revision,
+            head: &head.revision,
+            scope: &scope,
+        },
+        &mut warnings,
+    )?;
     let diffs = Diffs::default();
     let lines = line_map(repo, &base, &head, &changes.renames, &diffs);
     let (base_compared, head_compared) =
         checks::prepare(&base.findings, &head.findings, &lines, &checks);
     let mut comparison = {
         let hot = HotPaths::new(repo, &base, &changes.renames, &config.config);
-        matching::compare(&base_compared, &head_compared, &lines, &|f| hot.is_hot(f))
+        matching::compare(&base_compared, &head_compared, &lines, &|f| {
+            hot.is_hot(f) || profiles.as_ref().is_some_and(|p| p.is_hot(f))
+        })
     };
     // From here on each side is what the checks compared (the listings show that).
     let (mut base, mut head) = (base, head);
@@ -545,13 +570,29 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &diffs,
         comparison.new.iter().map(|f| f.file.as_str()),
     );
+    if let Some(p) = &profiles {
+        p.weigh(&mut comparison.new);
+        p.weigh(&mut comparison.fixed);
+        for moved in &mut comparison.moved {
+            p.weigh(std::slice::from_mut(&mut moved.to));
+        }
+        by_share(&mut comparison.new);
+    }
     let excerpts = if req.excerpts {
         Excerpts::collect(&comparison.new, &|file| read_side(repo, &head, file))
     } else {
         Excerpts::default()
     };
     let today = req.today.unwrap_or_else(Date::today_utc);
-    let allow = allowlist::apply(&config.config, comparison.new.clone(), today);
+    let mut allow = allowlist::apply(&config.config, comparison.new.clone(), today);
+    let cold = match &profiles {
+        Some(p) => {
+            let (failing, cold) = p.split_cold(std::mem::take(&mut allow.remaining));
+            allow.remaining = failing;
+            cold
+        }
+        None => Vec::new(),
+    };
     if let Some(compared) = &mut change {
         compared
             .change
@@ -592,6 +633,8 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         excerpts,
         checks,
         shard,
+        profile: profiles.as_ref().map(Profiles::summary),
+        cold,
     })
 }
 

@@ -34,6 +34,50 @@ pub struct Scope {
     /// package-level rule would have analysed them).
     #[serde(default)]
     pub unaffected: usize,
+    /// The head's main packages: their symbols are `main.F` in a profile, and their
+    /// `default.pgo` is the profile a PGO build uses.
+    #[serde(default)]
+    pub mains: Vec<MainPackage>,
+}
+
+/// A main package of the head.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MainPackage {
+    pub import_path: String,
+    /// Repository-relative directory, `""` for the root.
+    pub dir: String,
+    /// Whether the directory has a `default.pgo` (a regular file).
+    pub default_pgo: bool,
+}
+
+impl MainPackage {
+    /// The main packages of a listing of `tree`.
+    pub(crate) fn of(listing: &crate::go::Listing, tree: &std::path::Path) -> Vec<MainPackage> {
+        listing
+            .packages
+            .iter()
+            .filter(|p| p.name == "main")
+            .map(|p| {
+                let mut main = MainPackage {
+                    import_path: p.import_path.clone(),
+                    dir: p.dir.clone(),
+                    default_pgo: false,
+                };
+                main.default_pgo = std::fs::symlink_metadata(tree.join(main.default_pgo_path()))
+                    .is_ok_and(|m| m.is_file());
+                main
+            })
+            .collect()
+    }
+
+    /// `cmd/server/default.pgo`.
+    pub fn default_pgo_path(&self) -> String {
+        if self.dir.is_empty() {
+            "default.pgo".to_string()
+        } else {
+            format!("{}/default.pgo", self.dir)
+        }
+    }
 }
 
 impl Scope {
@@ -188,6 +232,7 @@ pub(super) fn scope_of(
             all_because: Some(reason),
             selected: None,
             unaffected: 0,
+            mains: Vec::new(),
         },
         Selection::Some(package_level) => {
             let set = by_symbols(&infos, changed, &deleted, &package_level, sources);
@@ -203,6 +248,7 @@ pub(super) fn scope_of(
                 all_because: None,
                 unaffected: count(&package_level) - count(&set),
                 selected: Some(set),
+                mains: Vec::new(),
             }
         }
     }

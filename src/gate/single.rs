@@ -62,6 +62,8 @@ pub struct ExplainRequest {
     pub line: u32,
     pub config: Option<PathBuf>,
     pub tags: Vec<String>,
+    /// `--profile FILE`: CPU profiles to give each escape its function's share with.
+    pub profiles: Vec<PathBuf>,
 }
 
 /// The heap escapes at one line of one revision, with their flows.
@@ -76,6 +78,8 @@ pub struct Explained {
     /// The source line, trimmed.
     pub source: String,
     pub findings: Vec<Finding>,
+    /// The profiles that weighed the findings, when any was read.
+    pub profile: Option<ProfileSummary>,
 }
 
 /// Builds only the package holding `req.file`, with `-m=2`, and keeps the heap findings
@@ -161,7 +165,41 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         )
     });
     explain::render_in_place(&mut findings, &output);
+    // The profile as `diff` reads it: `--profile`, else the allowlist's, else the
+    // main packages' default.pgo (which needs the revision's package list).
+    let mut scope = Scope::default();
+    if req.profiles.is_empty() && loaded.config.profile.files.is_empty() {
+        let listing = go::list(&go, &tree, &settings, &name)?;
+        scope.mains = MainPackage::of(&listing, &tree);
+    } else if text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("package "))
+        .is_some_and(|rest| rest.split_whitespace().next() == Some("main"))
+    {
+        // The file's package is a main package: its symbols are `main.F`.
+        scope.mains.push(MainPackage {
+            import_path: package.clone(),
+            ..MainPackage::default()
+        });
+    }
+    let mut ignored = Vec::new();
+    let profiles = load_profiles(
+        &ProfileRequest {
+            repo: &repo,
+            given: &req.profiles,
+            config: &loaded.config.profile,
+            config_from: crate::config_change::ConfigFrom::Head,
+            base: &rev,
+            head: &rev,
+            scope: &scope,
+        },
+        &mut ignored,
+    )?;
+    if let Some(p) = &profiles {
+        p.weigh(&mut findings);
+    }
     Ok(Explained {
+        profile: profiles.as_ref().map(Profiles::summary),
         go,
         revision: rev,
         package,

@@ -120,7 +120,7 @@ pub(super) fn refusal(name: &str) -> &'static str {
 
 /// Checks that a path from the allowlist stays inside the tree: relative, without `..`,
 /// `\`, NUL or a drive letter.
-pub(super) fn tree_relative(path: &str) -> std::result::Result<(), &'static str> {
+pub(crate) fn tree_relative(path: &str) -> std::result::Result<(), &'static str> {
     if path.is_empty() {
         return Err("the path is empty");
     }

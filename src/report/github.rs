@@ -74,16 +74,17 @@ impl Annotation {
 }
 
 /// The failing escapes in the order they are annotated: those on lines the change
-/// touched first, each group in position order.
+/// touched first, each group by its function's share of the profile (when one was
+/// read), then in position order.
 pub fn ordered(outcome: &Outcome) -> Vec<&Finding> {
     let mut findings: Vec<&Finding> = outcome.failing().iter().collect();
-    findings.sort_by_key(|f| {
-        (
-            !outcome.changed.contains(&f.file, f.line),
-            f.file.clone(),
-            f.line,
-            f.column,
-        )
+    let cum = |f: &Finding| f.profile.map_or(0.0, |s| s.cum_percent);
+    findings.sort_by(|a, b| {
+        let touched = |f: &Finding| !outcome.changed.contains(&f.file, f.line);
+        touched(a)
+            .cmp(&touched(b))
+            .then(cum(b).total_cmp(&cum(a)))
+            .then_with(|| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)))
     });
     findings
 }
@@ -248,6 +249,9 @@ pub fn write(
             one_line(&f.function_display())
         )?;
         writeln!(out, "    {}", one_line(&f.message))?;
+        if let Some(share) = words::share(outcome, f) {
+            writeln!(out, "    {share}")?;
+        }
         if !f.source.is_empty() {
             writeln!(out, "    {} | {}", f.line, one_line(&f.source))?;
         }

@@ -579,6 +579,7 @@ fn kind_label(kind: Kind) -> &'static str {
         Kind::NotInlined => "not inlined",
         Kind::BoundsCheck => "bounds check",
         Kind::VariableMake => "variable-size make",
+        Kind::ConcatConvert => "concatenation or conversion",
         Kind::Gcassert => "gcassert",
         Kind::Inlinable => "inlinable",
         Kind::InlinedCall => "inlined call",

@@ -19,6 +19,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub struct Report<'a> {
     pub schema_version: u32,
     pub new: &'a [Finding],
+    /// New findings in functions under `profile.cold_below_percent` that no entry
+    /// allows: listed, never failing.
+    pub cold: &'a [Finding],
     pub fixed: &'a [Finding],
     pub moved: Vec<MovedJson<'a>>,
     pub allowed: Vec<AllowedJson<'a>>,
@@ -55,11 +58,23 @@ pub struct ConfigChangeJson<'a> {
     pub hot_removed: Vec<HotJson<'a>>,
     /// The checks of each side's file, when they differ.
     pub checks: Option<ChecksChangeJson>,
+    /// The profile section of each side's file, when they differ.
+    pub profile: Option<ProfileChangeJson<'a>>,
     /// Every new escape the head's allowlist allows (or would allow, when the base
     /// rules) that the base's allowlist would not, on the same findings, with the
     /// head's entry that allows it: the effect of the change, whatever its text (a
     /// reordering can allow more without adding an entry).
     pub loosened: Vec<AllowedJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileChangeJson<'a> {
+    pub base: &'a crate::allowlist::ProfileConfig,
+    pub head: &'a crate::allowlist::ProfileConfig,
+    pub line: Option<usize>,
+    /// The changes that let more through (`hot_percent: 10 → 20`,
+    /// `cold_below_percent: none → 1`, other files).
+    pub loosens: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,6 +171,17 @@ fn config_change(outcome: &Outcome) -> Option<ConfigChangeJson<'_>> {
             line: c.line,
             turned_off: c.turned_off(),
         }),
+        profile: change.profile.as_ref().map(|p| ProfileChangeJson {
+            base: &p.base,
+            head: &p.head,
+            line: p.line,
+            loosens: p
+                .changes()
+                .into_iter()
+                .filter(|(_, weakens)| *weakens)
+                .map(|(text, _)| text)
+                .collect(),
+        }),
         loosened: change
             .loosened
             .iter()
@@ -249,6 +275,9 @@ pub struct Summary<'a> {
     pub config_from: &'static str,
     /// Why every package was analysed, when it was (null: only those the change can affect).
     pub all_packages_because: Option<&'a str>,
+    pub cold: usize,
+    /// The profiles that weighed the findings; null when none was read.
+    pub profile: Option<&'a crate::gate::ProfileSummary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -290,6 +319,7 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
     Report {
         schema_version: SCHEMA_VERSION,
         new: outcome.failing(),
+        cold: &outcome.cold,
         fixed: &cmp.fixed,
         moved: cmp
             .moved
@@ -344,6 +374,8 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
             packages_unaffected: outcome.scope.unaffected,
             config_from: outcome.config_from.name(),
             all_packages_because: outcome.scope.all_because.as_deref(),
+            cold: outcome.cold.len(),
+            profile: outcome.profile.as_ref(),
         },
         checks: outcome.checks.iter().collect(),
         shard: outcome.shard.as_ref(),

@@ -83,22 +83,58 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
         sections.push(config);
     }
 
+    // With a profile, a column of each function's share of the samples.
+    let of = outcome.profile.as_ref().map(|p| p.of.clone());
+    let share_head = of
+        .as_ref()
+        .map_or_else(String::new, |of| format!(" Share of {of} |"));
+    let share_rule = if of.is_some() { " --- |" } else { "" };
+    let share_cell = |f: &Finding| match (&of, f.profile) {
+        (Some(_), Some(share)) if share.cum_percent > 0.0 => format!(
+            " {} ({} flat) |",
+            crate::profile::percent(share.cum_percent),
+            crate::profile::percent(share.flat_percent)
+        ),
+        (Some(_), _) => " 0 samples |".to_string(),
+        (None, _) => String::new(),
+    };
     let mut new = Section {
-        head: "#### New heap escapes\n\n| Where | Function | Message |\n| --- | --- | --- |\n"
-            .to_string(),
+        head: format!(
+            "#### New heap escapes\n\n| Where | Function | Message |{share_head}\n| --- | --- | --- |{share_rule}\n"
+        ),
         rows: Vec::new(),
         what: "new escapes",
     };
     for f in failing {
         let from = words::provenance(f).map_or_else(String::new, |p| format!(" ({})", cell(&p)));
         new.rows.push(format!(
-            "| {} | {} | {}{from} |\n",
+            "| {} | {} | {}{from} |{}\n",
             place(ci, head_commit.as_deref(), f),
             cell(&code(&f.function_display())),
-            cell(&code(&f.message))
+            cell(&code(&f.message)),
+            share_cell(f)
         ));
     }
     sections.push(new);
+
+    let mut cold = Section {
+        head: format!(
+            "#### Cold heap escapes (not failing: {})\n\n| Where | Function | Message |{share_head}\n| --- | --- | --- |{share_rule}\n",
+            text(&words::cold_note(outcome))
+        ),
+        rows: Vec::new(),
+        what: "cold escapes",
+    };
+    for f in &outcome.cold {
+        cold.rows.push(format!(
+            "| {} | {} | {} |{}\n",
+            place(ci, head_commit.as_deref(), f),
+            cell(&code(&f.function_display())),
+            cell(&code(&f.message)),
+            share_cell(f)
+        ));
+    }
+    sections.push(cold);
 
     let mut flows = Section {
         head: "#### Why they escape\n\n".to_string(),

@@ -333,6 +333,8 @@ pub(crate) mod fixture {
             },
             warnings: Vec::new(),
             changed: ChangedLines::new(),
+            profile: None,
+            cold: Vec::new(),
             excerpts: crate::excerpt::Excerpts::default(),
         }
     }

@@ -145,6 +145,10 @@ pub struct SarifResult {
     pub rule_id: &'static str,
     pub rule_index: usize,
     pub level: &'static str,
+    /// The function's share of the profile's samples (`cum_percent`), when a profile
+    /// was read: SARIF's priority of a result, 0 to 100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<f64>,
     pub message: Text,
     pub locations: Vec<Location>,
     pub partial_fingerprints: HashMap<&'static str, String>,
@@ -200,6 +204,7 @@ fn rule_of(kind: Kind) -> (&'static str, usize) {
         Kind::BoundsCheck => ("go-escape/bounds-check", 3),
         Kind::VariableMake => ("go-escape/variable-make", 4),
         Kind::Gcassert => ("go-escape/gcassert", 5),
+        Kind::ConcatConvert => ("go-escape/concat-convert", 6),
     }
 }
 
@@ -284,6 +289,13 @@ fn rules() -> Vec<Rule> {
             "A `//gcassert:inline`, `//gcassert:bce` or `//gcassert:noescape` directive of the head states a compiler decision that the compiler did not make.",
             "Restore the decision the directive asserts, or remove the directive.",
         ),
+        other(
+            "go-escape/concat-convert",
+            "ConcatConvert",
+            "A string concatenation or conversion that may allocate",
+            "The compiler reports `a + b`, `string(b)`, `([]byte)(s)` or `([]rune)(s)` as `does not escape`, but gives it only a 32-byte buffer on the stack (tmpstringbufsize in cmd/compile/internal/walk): a larger result is allocated on the heap.",
+            "Build the result in a reused buffer (a strings.Builder or an append to a kept slice), or accept it with an entry with `check: concat-convert` in .escape-gate.yml.",
+        ),
     ]
 }
 
@@ -315,6 +327,16 @@ pub fn fingerprint(f: &Finding, occurrence: usize) -> String {
 }
 
 /// The message, and the first steps of the escape flow when the compiler explained it.
+/// A failing finding's level: `error`, or, when `profile.hot_percent` is set, `error`
+/// only at or above that share and `warning` below it (it still fails the gate).
+fn level(outcome: &Outcome, f: &Finding) -> &'static str {
+    let threshold = outcome.profile.as_ref().and_then(|p| p.hot_percent);
+    match (threshold, f.profile) {
+        (Some(n), Some(share)) if share.cum_percent < n && !f.hot => "warning",
+        _ => "error",
+    }
+}
+
 fn message_text(f: &Finding) -> String {
     const FLOW_LINES: usize = 8;
     let mut text = format!(
@@ -340,23 +362,34 @@ fn message_text(f: &Finding) -> String {
 }
 
 pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
-    let mut failing: Vec<&Finding> = outcome.failing().iter().collect();
-    failing.sort_by_key(|f| (f.file.clone(), f.line, f.column));
+    // Occurrences are numbered in source order, so that a fingerprint does not depend
+    // on the profile; the results are then ordered by share.
+    let mut failing: Vec<(&Finding, &'static str)> = outcome
+        .failing()
+        .iter()
+        .map(|f| (f, level(outcome, f)))
+        .chain(outcome.cold.iter().map(|f| (f, "note")))
+        .collect();
+    failing.sort_by_key(|(f, _)| (f.file.clone(), f.line, f.column));
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let results = failing
+    let mut results: Vec<SarifResult> = failing
         .into_iter()
-        .map(|f| {
+        .map(|(f, level)| {
             let base = fingerprint(f, 0);
             let n = seen.entry(base).or_insert(0);
             *n += 1;
             let (rule_id, rule_index) = rule_of(f.kind);
+            let share = outcome.profile.as_ref().zip(f.profile);
+            let mut text = message_text(f);
+            if let Some((profile, share)) = share {
+                text.push_str(&format!("\nProfile: {}", share.describe(&profile.of)));
+            }
             SarifResult {
                 rule_id,
                 rule_index,
-                level: "error",
-                message: Text {
-                    text: message_text(f),
-                },
+                level,
+                rank: share.map(|(_, s)| s.cum_percent),
+                message: Text { text },
                 locations: vec![Location {
                     physical_location: PhysicalLocation {
                         artifact_location: ArtifactLocation {
@@ -381,6 +414,7 @@ pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
             }
         })
         .collect();
+    results.sort_by(|a, b| b.rank.unwrap_or(0.0).total_cmp(&a.rank.unwrap_or(0.0)));
     let head = outcome.head.revision.commit.map(|c| c.to_string());
     let version_control_provenance = match (&ci.server_url, &ci.repository, &head) {
         (Some(server), Some(repository), Some(head)) => vec![VersionControl {

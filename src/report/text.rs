@@ -53,9 +53,22 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         paint.red("error:")
     };
     writeln!(out, "{label} {}", words::verdict(outcome))?;
+    let share = |f: &Finding| words::share(outcome, f);
     for f in failing {
         writeln!(out)?;
-        finding_block(out, &paint, &paint.red("new"), f, None)?;
+        finding_block(out, &paint, &paint.red("new"), f, share(f).as_deref(), None)?;
+    }
+    for f in &outcome.cold {
+        writeln!(out)?;
+        let note = words::cold_note(outcome);
+        finding_block(
+            out,
+            &paint,
+            &paint.dim("cold"),
+            f,
+            share(f).as_deref(),
+            Some(&note),
+        )?;
     }
     for (finding, entry) in outcome.allowed() {
         writeln!(out)?;
@@ -65,12 +78,27 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
             line(&words::entry_place(&outcome.config.origin, entry)),
             line(&entry.reason)
         );
-        finding_block(out, &paint, &paint.yellow("allowed"), finding, Some(&note))?;
+        let label = paint.yellow("allowed");
+        finding_block(
+            out,
+            &paint,
+            &label,
+            finding,
+            share(finding).as_deref(),
+            Some(&note),
+        )?;
     }
     if style.show_fixed {
         for f in &outcome.comparison.fixed {
             writeln!(out)?;
-            finding_block(out, &paint, &paint.green("fixed"), f, None)?;
+            finding_block(
+                out,
+                &paint,
+                &paint.green("fixed"),
+                f,
+                share(f).as_deref(),
+                None,
+            )?;
         }
     }
 
@@ -159,6 +187,7 @@ fn finding_block(
     paint: &Paint,
     label: &str,
     f: &Finding,
+    share: Option<&str>,
     note: Option<&str>,
 ) -> io::Result<()> {
     let label = if label.is_empty() {
@@ -173,6 +202,9 @@ fn finding_block(
         paint.bold(&line(&f.function_display()))
     )?;
     writeln!(out, "    {}", line(&f.message))?;
+    if let Some(share) = share {
+        writeln!(out, "    {}", paint.bold(share))?;
+    }
     if !f.source.is_empty() {
         writeln!(
             out,
@@ -227,7 +259,11 @@ pub fn write_explained(e: &Explained, color: bool, out: &mut dyn Write) -> io::R
     }
     for f in &e.findings {
         writeln!(out)?;
-        finding_block(out, &paint, "", f, None)?;
+        let share = e
+            .profile
+            .as_ref()
+            .and_then(|p| Some(f.profile?.describe(&p.of)));
+        finding_block(out, &paint, "", f, share.as_deref(), None)?;
         if f.flow.is_empty() {
             writeln!(
                 out,

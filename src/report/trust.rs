@@ -206,6 +206,38 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
             details,
         });
     }
+    if let Some(profile) = &change.profile {
+        let place = match profile.line {
+            Some(line) => format!("{file}:{line}"),
+            None => file.clone(),
+        };
+        let changes = profile.changes();
+        let loosened: Vec<&str> = changes
+            .iter()
+            .filter(|(_, weakens)| *weakens)
+            .map(|(text, _)| text.as_str())
+            .collect();
+        let mut details = Vec::new();
+        if !loosened.is_empty() {
+            details.push(format!(
+                "loosens the gate: {} (fewer functions hot, or more new escapes cold and not failing)",
+                loosened.join("; ")
+            ));
+        }
+        items.push(Item {
+            sign: '~',
+            line: profile.line,
+            title: format!(
+                "profile section changed at {place}: {}",
+                changes
+                    .iter()
+                    .map(|(text, _)| text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            details,
+        });
+    }
     Notes { heading, items }
 }
 

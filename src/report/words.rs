@@ -45,6 +45,26 @@ pub fn provenance(f: &Finding) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// A finding's share of the profile: `41.2% of CPU samples (3.0% in the function
+/// itself)`, `0 samples`; `None` when no profile was read.
+pub fn share(outcome: &Outcome, f: &Finding) -> Option<String> {
+    let of = &outcome.profile.as_ref()?.of;
+    Some(f.profile?.describe(of))
+}
+
+/// Why a cold finding does not fail: `cold: under 1% of CPU samples
+/// (profile.cold_below_percent), so it does not fail the gate`.
+pub fn cold_note(outcome: &Outcome) -> String {
+    match &outcome.profile {
+        Some(p) => format!(
+            "cold: its function has under {} of {} (profile.cold_below_percent), so it does not fail the gate",
+            crate::profile::percent(p.cold_below_percent.unwrap_or(0.0)),
+            p.of
+        ),
+        None => "cold".to_string(),
+    }
+}
+
 /// What a report counts: `heap escape` when every finding compared is a heap
 /// allocation (escapes, variable-size make), `finding` when the inlining or bounds
 /// checks, or `//gcassert:` directives, add findings of other kinds.
@@ -91,20 +111,38 @@ pub struct Summary {
     pub go: String,
     pub base: String,
     pub head: String,
+    /// `profile cmd/server/default.pgo`, when profiles weighed the findings.
+    pub profile: Option<String>,
 }
 
 impl Summary {
     pub fn of(outcome: &Outcome) -> Summary {
         let cmp = &outcome.comparison;
+        let cold = match &outcome.profile {
+            Some(p) if p.cold_below_percent.is_some() => format!(", {} cold", outcome.cold.len()),
+            _ => String::new(),
+        };
         Summary {
             counts: format!(
-                "{} new, {} fixed, {} moved, {} allowed {}s",
+                "{} new, {} fixed, {} moved, {} allowed{cold} {}s",
                 outcome.failing().len(),
                 cmp.fixed.len(),
                 cmp.moved.len(),
                 outcome.allow.allowed.len(),
                 noun(outcome)
             ),
+            profile: outcome.profile.as_ref().map(|p| {
+                let files: Vec<&str> = p.files.iter().map(|f| f.file.as_str()).collect();
+                format!(
+                    "{} {}",
+                    if files.len() == 1 {
+                        "profile"
+                    } else {
+                        "profiles"
+                    },
+                    files.join(", ")
+                )
+            }),
             scope: scope(&outcome.scope),
             go: outcome.go.describe(),
             base: outcome.base.revision.label(),
@@ -114,10 +152,14 @@ impl Summary {
 
     /// `1 new, … heap escapes · 3 of 3 packages analysed · go1.26.8 linux/amd64 · base B · head H`
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} · {} · {} · base {} · head {}",
             self.counts, self.scope, self.go, self.base, self.head
-        )
+        );
+        if let Some(profile) = &self.profile {
+            line.push_str(&format!(" · {profile}"));
+        }
+        line
     }
 }
 
@@ -227,6 +269,7 @@ mod tests {
             all_because: all.map(str::to_string),
             selected: None,
             unaffected: 0,
+            mains: Vec::new(),
         };
         assert_eq!(
             scope(&scope_of(3, 31, 0, None)),
