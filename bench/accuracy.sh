@@ -6,7 +6,9 @@
 #
 # SPEC is MODULE@FROM..TO (the versions from FROM to TO, both included, in the order
 # `go list -m -versions MODULE` lists them) or MODULE@V1,V2,... Default: the modules of
-# ACCURACY.md (DEFAULT_SPECS below).
+# ACCURACY.md (DEFAULT_SPECS below). A SPEC rename:MODULE@V is the rename run of one
+# release instead: bench/rename's meaning-preserving rewrites of it (see `renames`
+# below; building bench/rename needs golang.org/x/tools from the module proxy).
 #
 # Environment:
 #   EG=PATH     escape-gate binary (default: target/release/escape-gate of this repository)
@@ -60,6 +62,8 @@ DEFAULT_SPECS=(
     github.com/google/uuid@v1.1.2..v1.6.0
     golang.org/x/text@v0.30.0..v0.44.0
     github.com/cespare/xxhash/v2@v2.1.0..v2.3.0
+    rename:github.com/valyala/fastjson@v1.6.4
+    rename:github.com/klauspost/compress@v1.18.0
 )
 if [[ $# -gt 0 ]]; then SPECS=("$@"); else SPECS=("${DEFAULT_SPECS[@]}"); fi
 
@@ -110,11 +114,99 @@ versions() {
 } >"$WORK/machine.md"
 say "machine"; cat "$WORK/machine.md" >&2
 
+# reference REPO REV OUTDIR TREE: the reference of one commit, OUTDIR/REV.tsv (step 2).
+reference() {
+    local repo=$1 v=$2 out=$3 tree=$4 args=() ok=1 i=0 mdir errf rc
+    [[ -s $out/$v.tsv ]] && return 0
+    chmod -R u+w "$tree" 2>/dev/null || true
+    rm -rf "$tree"; mkdir -p "$tree"
+    python3 "$REF" extract "$repo" "$v" "$tree"
+    while IFS= read -r mdir; do
+        i=$((i + 1))
+        errf=$out/$v.$i.stderr
+        rc=0
+        (cd "$tree/$mdir" && go build -gcflags=-m ./...) 2>"$errf" >/dev/null </dev/null || rc=$?
+        if [[ $rc != 0 ]]; then
+            ok=0
+            echo "reference: go build of $v ($mdir) failed (exit $rc):" >&2
+            grep -v -E '^# |: (moved to heap|can inline|cannot inline|inlining call|leaking param|.* does not escape|.* escapes to heap|.*devirtualizing|.*ignoring self-assignment|index bounds check elided|zero-copy)' "$errf" | tail -15 >&2 || true
+        fi
+        args+=("$([[ $mdir == . ]] && echo "" || echo "$mdir")=$errf")
+    done < <(python3 "$REF" modules "$tree")
+    if [[ $ok == 1 ]]; then
+        python3 "$REF" collect --tree "$tree" --out "$out/$v.tsv" "${args[@]}"
+    fi
+}
+
+# renames MODULE@V: the meaning-preserving rewrites of one release (bench/rename):
+# every local, parameter, named result and receiver renamed (`locals`), every exported
+# type renamed module-wide (`types`), and `locals` plus exactly one real new heap
+# allocation (`escape`). Each is a commit on top of the release (tag `base`); the
+# reference compares names by their role (reference.py `renames`), and escape-gate must
+# be silent on the first two and report the one allocation on the third.
+RENAME_RESULTS=()
+renames() {
+    local mod=${1%@*} v=${1#*@} safe M dir json mode rc
+    safe=rename_${mod//\//_}_$v
+    M=$WORK/$safe
+    mkdir -p "$M/ref" "$M/eg"
+    if [[ ! -x $WORK/rename-tool ]]; then
+        say "building bench/rename"
+        (cd "$ROOT/bench/rename" && go build -o "$WORK/rename-tool" .) || {
+            echo "building bench/rename failed (it needs golang.org/x/tools from the module proxy)" >&2; exit 2; }
+    fi
+    if [[ ! -d $M/repo/.git ]]; then
+        json=$(cd "$WORK/scratch" && go mod download -json "$mod@$v") || {
+            echo "go mod download $mod@$v failed: $json" >&2; exit 2; }
+        dir=$(jq -r '.Dir // empty' <<<"$json")
+        mkdir -p "$M/repo"
+        "${GIT[@]}" -C "$M/repo" init -q
+        cp -R "$dir/." "$M/repo/"
+        chmod -R u+w "$M/repo"
+        "${GIT[@]}" -C "$M/repo" add -A -f
+        "${GIT[@]}" -C "$M/repo" commit -q -m "$mod $v"
+        "${GIT[@]}" -C "$M/repo" tag base
+        for mode in locals types escape; do
+            "${GIT[@]}" -C "$M/repo" checkout -q -f base
+            "${GIT[@]}" -C "$M/repo" clean -q -f -d -x
+            say "$mod $v: rewrite $mode"
+            (cd "$M/repo" && "$WORK/rename-tool" -mode "$mode" .) || {
+                echo "bench/rename -mode $mode failed on $mod $v" >&2; exit 2; }
+            "${GIT[@]}" -C "$M/repo" add -A -f
+            "${GIT[@]}" -C "$M/repo" commit -q -m "rewrite: $mode"
+            "${GIT[@]}" -C "$M/repo" tag "$mode"
+        done
+        "${GIT[@]}" -C "$M/repo" checkout -q -f base
+    fi
+    for rev in base locals types escape; do
+        say "$mod $v $rev: reference"
+        reference "$M/repo" "$rev" "$M/ref" "$M/tree"
+    done
+    for mode in locals types escape; do
+        p=$M/eg/$mode
+        if [[ ! -s $p.rc ]]; then
+            say "$mod $v → $mode: escape-gate diff --all-packages"
+            rc=0
+            "$EG" diff --repo "$M/repo" --format json --checks escapes --all-packages base "$mode" \
+                >"$p.json" 2>"$p.stderr" || rc=$?
+            echo "$rc" >"$p.rc"
+        fi
+        python3 "$REF" renames --module "$mod@$v" --rewrite "$mode" --repo "$M/repo" \
+            --base base --head "$mode" --base-tsv "$M/ref/base.tsv" --head-tsv "$M/ref/$mode.tsv" \
+            --eg "$p" --json "$M/$mode.result.json"
+        RENAME_RESULTS+=("$M/$mode.result.json")
+    done
+}
+
 RESULTS=()
 : >"$WORK/details.md"
 : >"$WORK/times.md"
 T_ALL=$(now)
 for spec in "${SPECS[@]}"; do
+    if [[ $spec == rename:* ]]; then
+        renames "${spec#rename:}"
+        continue
+    fi
     mod=${spec%@*}
     safe=${mod//\//_}
     M=$WORK/$safe
@@ -235,8 +327,14 @@ T_TOTAL=$(since "$T_ALL")
     echo
     echo "## Results"
     echo
-    python3 "$REF" report "${RESULTS[@]}"
+    if [[ ${#RESULTS[@]} -gt 0 ]]; then python3 "$REF" report "${RESULTS[@]}"; fi
     echo
+    if [[ ${#RENAME_RESULTS[@]} -gt 0 ]]; then
+        echo "## Renames"
+        echo
+        python3 "$REF" renames-report "${RENAME_RESULTS[@]}"
+        echo
+    fi
     echo "## Time"
     echo
     echo "| module | versions | download + repository | reference builds | escape-gate runs |"

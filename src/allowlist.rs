@@ -174,14 +174,29 @@ pub struct BuildConfig {
     pub flags: Vec<String>,
     /// `timeout: 10m`: how long a run may take (see `--timeout`).
     pub timeout: Option<std::time::Duration>,
+    /// The top-level `platforms:` (`GOOS/GOARCH`): what each side is built for; the
+    /// default platform when empty. Kept with the build section because it decides
+    /// what is built, so that a head that narrows it is reported as a build change.
+    pub platforms: Vec<crate::go::Platform>,
 }
 
 impl BuildConfig {
     /// Whether the two sections compile the same packages the same way (they may differ
     /// in `timeout`, which changes no result).
     pub fn compiles_like(&self, other: &BuildConfig) -> bool {
-        (&self.packages, &self.exclude, &self.tags, &self.flags)
-            == (&other.packages, &other.exclude, &other.tags, &other.flags)
+        (
+            &self.packages,
+            &self.exclude,
+            &self.tags,
+            &self.flags,
+            &self.platforms,
+        ) == (
+            &other.packages,
+            &other.exclude,
+            &other.tags,
+            &other.flags,
+            &other.platforms,
+        )
     }
 }
 
@@ -204,6 +219,9 @@ pub struct AllowEntry {
     /// The check whose findings the entry allows (`check:`); `escapes` when left out,
     /// which keeps allowlists written before there were checks meaning what they did.
     pub check: Check,
+    /// `platforms:`: the entry allows only findings of these platforms (every one of
+    /// the finding's); every platform when empty.
+    pub platforms: Vec<crate::go::Platform>,
     /// `stale: never`: a lasting rule (every `append` of the `Append*` functions), not
     /// an exception that travels with one change; reported as policy and never stale.
     pub policy: bool,
@@ -224,6 +242,7 @@ impl PartialEq for AllowEntry {
             && self.expires == other.expires
             && self.line == other.line
             && self.check == other.check
+            && self.platforms == other.platforms
             && self.policy == other.policy
     }
 }
@@ -241,6 +260,7 @@ impl fmt::Debug for AllowEntry {
             .field("expires", &self.expires)
             .field("line", &self.line)
             .field("check", &self.check)
+            .field("platforms", &self.platforms)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -257,6 +277,7 @@ impl AllowEntry {
             && self.reason == other.reason
             && self.expires == other.expires
             && self.check == other.check
+            && self.platforms == other.platforms
             && self.policy == other.policy
     }
 
@@ -267,6 +288,14 @@ impl AllowEntry {
 
     /// Whether the finding is in this entry's scope (ignoring `count` and `expires`).
     pub fn matches(&self, finding: &Finding) -> bool {
+        self.matches_except_platforms(finding)
+            && (self.platforms.is_empty()
+                || (!finding.platforms.is_empty()
+                    && finding.platforms.iter().all(|p| self.platforms.contains(p))))
+    }
+
+    /// [`AllowEntry::matches`] without the entry's `platforms:`.
+    fn matches_except_platforms(&self, finding: &Finding) -> bool {
         finding.kind.check() == Some(self.check)
             && self.path_matcher.is_match(&finding.file)
             && self
@@ -452,6 +481,7 @@ impl Config {
                 expires: e.expires.map(|d| d.0),
                 line,
                 check: e.check.unwrap_or(Check::Escapes),
+                platforms: e.platforms,
                 policy: e.stale.is_some(),
                 path_matcher: e.path.matcher,
                 function_matcher: e.function,
@@ -465,6 +495,7 @@ impl Config {
                 tags: raw.build.tags,
                 flags: raw.build.flags,
                 timeout: raw.build.timeout.map(|t| t.0),
+                platforms: raw.platforms,
             },
             allow,
             hot: raw
@@ -583,6 +614,7 @@ impl Staleness {
 /// Applies the allowlist to the new findings (in the order given). Each finding is allowed by the first entry, in file order,
 /// that is not expired on `today`, matches path/function/message, and has count left (count = at most that many new findings allowed by that entry; None = unlimited).
 pub fn apply(config: &Config, new: Vec<Finding>, today: Date) -> AllowOutcome {
+    let new = split_by_platforms(config, new);
     let assigned = assign(config, &new, today);
     let mut used = vec![false; config.allow.len()];
     let mut remaining = Vec::new();
@@ -609,6 +641,38 @@ pub fn apply(config: &Config, new: Vec<Finding>, today: Date) -> AllowOutcome {
         stale,
         expired,
     }
+}
+
+/// Splits each finding of several platforms that an entry limited to some of them
+/// (`platforms:`) matches, so that each part is on or off every such entry's list: the
+/// entry then allows its part, and the rest goes on to the other entries.
+fn split_by_platforms(config: &Config, new: Vec<Finding>) -> Vec<Finding> {
+    let mut out = Vec::with_capacity(new.len());
+    for f in new {
+        let filters: Vec<&AllowEntry> = config
+            .allow
+            .iter()
+            .filter(|e| !e.platforms.is_empty() && e.matches_except_platforms(&f))
+            .collect();
+        if f.platforms.len() < 2 || filters.is_empty() {
+            out.push(f);
+            continue;
+        }
+        let mut parts: Vec<(Vec<bool>, Vec<crate::go::Platform>)> = Vec::new();
+        for p in &f.platforms {
+            let on: Vec<bool> = filters.iter().map(|e| e.platforms.contains(p)).collect();
+            match parts.iter_mut().find(|(sig, _)| *sig == on) {
+                Some((_, list)) => list.push(p.clone()),
+                None => parts.push((on, vec![p.clone()])),
+            }
+        }
+        for (_, platforms) in parts {
+            let mut part = f.clone();
+            part.platforms = platforms;
+            out.push(part);
+        }
+    }
+    out
 }
 
 /// The entry that allows each finding (an index into `config.allow`), by the rules of
@@ -701,6 +765,8 @@ struct RawConfig {
     hot: Vec<RawHot>,
     #[serde(default, deserialize_with = "null_as_default")]
     profile: RawProfile,
+    #[serde(default, deserialize_with = "null_as_default")]
+    platforms: Vec<crate::go::Platform>,
 }
 
 #[derive(Deserialize, Default)]
@@ -781,6 +847,8 @@ struct RawEntry {
     expires: Option<DateValue>,
     #[serde(default)]
     check: Option<Check>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    platforms: Vec<crate::go::Platform>,
     #[serde(default)]
     stale: Option<Never>,
 }
@@ -1151,6 +1219,7 @@ allow:
                 tags: vec!["integration".into()],
                 flags: vec!["-pgo=off".into()],
                 timeout: None,
+                platforms: Vec::new(),
             }
         );
         assert_eq!(c.allow.len(), 1);
@@ -1212,7 +1281,7 @@ allow:
             (
                 "unknown top-level key",
                 "version: 1\nallw: []\n",
-                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`, `profile`",
+                ".escape-gate.yml:2:1: unknown field `allw`, expected one of `version`, `build`, `allow`, `checks`, `hot`, `profile`, `platforms`",
             ),
             (
                 "unknown key in build",
@@ -1222,12 +1291,12 @@ allow:
             (
                 "unknown key inside an entry",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n    owner: me\n",
-                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `stale`",
+                ".escape-gate.yml:5:5: allow[0]: unknown field `owner`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `platforms`, `stale`",
             ),
             (
                 "misspelt reason",
                 "version: 1\nallow:\n  - path: a\n    reason: r\n\n  - path: b\n    reson: r\n",
-                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `stale`",
+                ".escape-gate.yml:7:5: allow[1]: unknown field `reson`, expected one of `path`, `function`, `message`, `count`, `reason`, `expires`, `check`, `platforms`, `stale`",
             ),
             (
                 "missing reason: located at the entry",

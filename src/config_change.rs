@@ -165,6 +165,16 @@ impl BuildChange {
                 show(self.head.timeout)
             ));
         }
+        if self.base.platforms != self.head.platforms {
+            let names = |ps: &[crate::go::Platform]| -> Vec<String> {
+                ps.iter().map(ToString::to_string).collect()
+            };
+            out.push(format!(
+                "platforms: {} → {}",
+                list(&names(&self.base.platforms)),
+                list(&names(&self.head.platforms))
+            ));
+        }
         out
     }
 }
@@ -209,7 +219,7 @@ impl ConfigChange {
         let build = (base_config.build != head.build).then(|| BuildChange {
             base: base_config.build.clone(),
             head: head.build.clone(),
-            line: key_line(head_text, "build"),
+            line: key_line(head_text, "build").or_else(|| key_line(head_text, "platforms")),
             no_longer_analysed: None,
         });
         let hot_removed: Vec<HotPath> = base_config
@@ -424,6 +434,7 @@ allow:
             unplaced: false,
             hot: false,
             profile: None,
+            platforms: Vec::new(),
         }
     }
 

@@ -187,6 +187,11 @@ pub struct Finding {
     /// (`--profile`, `profile.files`, a main package's `default.pgo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::profile::Share>,
+    /// The platforms (`GOOS/GOARCH`) whose builds have this finding, when the run
+    /// analysed named platforms (`--platforms`, `platforms:`); empty for a run of the
+    /// default platform alone. The same finding on several platforms is one finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<crate::go::Platform>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -291,6 +296,16 @@ impl Finding {
         self.compiled_in.as_deref().unwrap_or(&self.package)
     }
 
+    /// ` [linux/arm64, darwin/arm64]`: the platforms for plain-text formats, with a
+    /// leading space; empty when the finding names none.
+    pub fn platforms_suffix(&self) -> String {
+        if self.platforms.is_empty() {
+            return String::new();
+        }
+        let names: Vec<String> = self.platforms.iter().map(ToString::to_string).collect();
+        format!(" [{}]", names.join(", "))
+    }
+
     /// The function for display: its name, or where it is when the position could not
     /// be placed in a Go file.
     pub fn function_display(&self) -> String {
@@ -329,6 +344,7 @@ impl Finding {
             unplaced: false,
             hot: false,
             profile: None,
+            platforms: Vec::new(),
         }
     }
 }

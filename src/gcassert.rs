@@ -179,6 +179,7 @@ impl Directives {
                     unplaced: false,
                     hot: false,
                     profile: None,
+                    platforms: Vec::new(),
                 })
             };
             match &d.assertion {

@@ -8,7 +8,8 @@
 //! 2. [`go`]: build each tree with `-gcflags=-m`, capturing the compiler's output.
 //! 3. [`parse`]: compiler output to raw findings.
 //! 4. [`function`]: name the function enclosing each finding, from the Go source.
-//! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged.
+//! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged;
+//!    [`rename`]: the same place in the code under new names is the same allocation;
 //!    [`profile`]: weigh each finding by its function's share of a CPU profile.
 //! 6. [`allowlist`]: drop new escapes the allowlist accepts; report stale entries;
 //!    [`config_change`]: what the head changes in the allowlist, for every report.
@@ -45,6 +46,7 @@ pub(crate) mod modules;
 pub mod parse;
 pub(crate) mod profile;
 pub(crate) mod progress;
+pub(crate) mod rename;
 pub(crate) mod report;
 pub(crate) mod safe_write;
 #[cfg(test)]

@@ -158,6 +158,8 @@ pub struct Moved {
     pub to: Finding,
     /// What pairs them.
     pub by: MovedBy,
+    /// With [`MovedBy::Rename`]: the identifiers of the message that were renamed.
+    pub renames: Vec<crate::rename::Rename>,
 }
 
 /// The evidence that a new and a fixed finding are the same allocation.
@@ -171,6 +173,8 @@ pub enum MovedBy {
     Package,
     /// The function kept its name and moved to another package.
     Name,
+    /// The same place in the code, its names renamed (see [`crate::rename`]).
+    Rename,
 }
 
 impl MovedBy {
@@ -180,6 +184,7 @@ impl MovedBy {
             MovedBy::Line => "the same line, in a renamed function",
             MovedBy::Package => "moved between functions of the package",
             MovedBy::Name => "the same function, moved to another package",
+            MovedBy::Rename => "the same place in the code, renamed",
         }
     }
 }
@@ -300,6 +305,7 @@ pub fn compare(
                         ..(*h).clone()
                     },
                     by,
+                    renames: Vec::new(),
                 });
             }
         }
@@ -349,6 +355,8 @@ fn rule_key<'k>(
             &f.function,
             0,
         )),
+        // Its own pass, on the source (`rename::pair_renames`).
+        MovedBy::Rename => None,
     }
 }
 
@@ -778,6 +786,7 @@ mod tests {
                             && b.package != h.package
                             && !is_init(&b.function)
                     }
+                    MovedBy::Rename => false,
                 };
                 if let Some(i) = (0..fixed.len()).find(|&i| !fixed_used[i] && accepts(fixed[i])) {
                     fixed_used[i] = true;

@@ -893,6 +893,27 @@ fn config_from_chooses_whose_allowlist_rules() {
     );
 }
 
+#[test]
+fn the_platforms_input_analyses_each_platform() {
+    require_go();
+    let (origin, _, main_tip, feature) = origin();
+    let run = runner(
+        &origin,
+        pull_request_event(&main_tip, &feature),
+        &feature,
+        &[("platforms", "linux/amd64,linux/arm64")],
+    )
+    .run();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.outputs["gate"]["new-escapes"], "1");
+    assert!(
+        run.stdout
+            .contains("escape-gate%3A new heap escape in Addr [linux/amd64%2C linux/arm64]"),
+        "{}",
+        run.stdout
+    );
+}
+
 /// A runner whose comment step talks to `server`, with `comment: true`.
 fn commenting_runner(
     origin: &TestRepo,

@@ -392,6 +392,129 @@ def pair_refactors(news, fixeds, n):
     return out
 
 
+# --- identifier-insensitive comparison (renames) ---------------------------------------
+# Words of the compiler's messages that are not names of the code: kept as they are.
+NOT_NAMES = {
+    "func", "literal", "make", "new", "append", "argument", "map", "chan", "struct",
+    "interface", "string", "go", "shape", "autotmp", "len", "cap", "copy", "nil",
+    "true", "false", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16",
+    "uint32", "uint64", "uintptr", "byte", "rune", "float32", "float64", "complex64",
+    "complex128", "bool", "error", "any",
+}
+TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|' + r"'(?:\\.|[^'\\])*'" + r"|[^\W\d]\w*|\d[\w.]*|\S")
+
+
+def roles(msg):
+    """The message with each name of the code replaced by its syntactic role: a
+    selected name (after `.`) is SEL, the variable of `moved to heap:` is VAR, a name
+    before `{` or `[` is TYPE, any other name is NAME. Renames change no role."""
+    if msg.startswith(HEAP_MOVED):
+        return HEAP_MOVED + "VAR"
+    suffix = HEAP_ESCAPES if msg.endswith(HEAP_ESCAPES) else ""
+    toks = TOKEN.findall(msg[: len(msg) - len(suffix)])
+    out = []
+    for i, t in enumerate(toks):
+        if (t[0].isalpha() or t[0] == "_") and t not in NOT_NAMES:
+            prev = toks[i - 1] if i else ""
+            nxt = toks[i + 1] if i + 1 < len(toks) else ""
+            if prev == ".":
+                t = "SEL"
+            elif nxt in ("{", "["):
+                t = "TYPE"
+            else:
+                t = "NAME"
+        out.append(t)
+    return " ".join(out) + suffix
+
+
+FUNC_LINE = re.compile(r"^func\b")
+
+
+class Decls:
+    """The ordinal of the top-level `func` declaration each line of a file is in (0
+    before the first): a rename changes no declaration's place."""
+
+    def __init__(self, repo):
+        self.repo, self.cache = repo, {}
+
+    def ordinal(self, rev, file, ln):
+        k = (rev, file)
+        if k not in self.cache:
+            try:
+                text = git(self.repo, "show", "%s:%s" % (rev, file)).split("\n")
+            except subprocess.CalledProcessError:
+                text = []
+            starts = [i + 1 for i, line in enumerate(text) if FUNC_LINE.match(line)]
+            self.cache[k] = starts
+        import bisect
+        return bisect.bisect_right(self.cache[k], ln)
+
+
+def cmd_renames(args):
+    """A meaning-preserving rewrite (HEAD REV) of a module (BASE REV): the reference's
+    new escapes keyed by text and keyed by (source package, file, function ordinal,
+    message with names replaced by roles), and escape-gate's verdict against the
+    latter."""
+    ref_a, ref_b = load_ref(args.base_tsv), load_ref(args.head_tsv)
+    decls = Decls(args.repo)
+
+    def new_by(key, rows_a, rows_b):
+        ca = collections.Counter(key(r, args.base) for r in rows_a)
+        cb = collections.Counter(key(r, args.head) for r in rows_b)
+        return collections.Counter({k: cb[k] - ca[k] for k in cb if cb[k] > ca[k]})
+
+    text_key = lambda r, rev: (r["cpkg"], r["spkg"], r["msg"])
+    role_key = lambda r, rev: (r["spkg"], r["file"], decls.ordinal(rev, r["file"], r["line"]), roles(r["msg"]))
+    by_text = new_by(text_key, ref_a, ref_b)
+    ref_new = new_by(lambda r, rev: (r["cpkg"],) + role_key(r, rev), ref_a, ref_b)
+    ref_new_cmp = collections.Counter()
+    for k, n in ref_new.items():
+        ref_new_cmp[k[1:]] += n
+    eg = load_eg(args.eg)
+    res = {"module": args.module, "rewrite": args.rewrite, "ref_new_text": sum(by_text.values()),
+           "ref_new": sum(ref_new.values()), "heap_base": len(ref_a), "heap_head": len(ref_b),
+           "eg_exit": eg["exit"]}
+    doc = eg.get("json")
+    if doc is None:
+        res["error"] = "escape-gate gave no JSON (exit %s): %s" % (eg["exit"], short(eg.get("stderr", "").strip(), 300))
+    else:
+        news = eg_findings(doc, "new") + eg_findings(doc, "allowed")
+        moved = doc.get("moved") or []
+        eg_new = collections.Counter(
+            (f["package"], f["file"], decls.ordinal(args.head, f["file"], f["line"]), roles(f["nmsg"])) for f in news)
+        caught = sum(min(n, eg_new[k]) for k, n in ref_new_cmp.items())
+        res.update(eg_new=sum(eg_new.values()), eg_fixed=len(doc.get("fixed") or []),
+                   eg_moved=len(moved), eg_moved_rename=sum(1 for m in moved if m.get("by") == "rename"),
+                   caught=caught, missed=sum(ref_new_cmp.values()) - caught,
+                   extra=sum(eg_new.values()) - caught,
+                   new_items=["%s:%s %s: %s" % (f["file"], f["line"], f.get("function", ""), f["message"]) for f in news][:20],
+                   ref_items=["%s %s func #%s: %s (+%d)" % (k[1], k[2], k[3], k[4], n) for k, n in sorted(ref_new.items())][:20])
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump(res, f, indent=1)
+
+
+def cmd_renames_report(args):
+    L = ["| module | rewrite | heap lines base → head | reference new, keyed by text | reference new, names as roles | escape-gate new / fixed / moved (by rename) | caught | missed | extra | exit |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for path in args.json:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        if "error" in d:
+            L.append("| %s | %s | | %d | %d | error: %s | | | | %s |" % (
+                d["module"], d["rewrite"], d["ref_new_text"], d["ref_new"], d["error"].replace("|", "\\|"), d["eg_exit"]))
+            continue
+        L.append("| %s | %s | %d → %d | %d | %d | %d / %d / %d (%d) | %d | %d | %d | %s |" % (
+            d["module"], d["rewrite"], d["heap_base"], d["heap_head"], d["ref_new_text"], d["ref_new"],
+            d["eg_new"], d["eg_fixed"], d["eg_moved"], d["eg_moved_rename"], d["caught"], d["missed"],
+            d["extra"], d["eg_exit"]))
+        for it in d["new_items"]:
+            notes.append("- %s %s: escape-gate new: `%s`" % (d["module"], d["rewrite"], it))
+        for it in d["ref_items"]:
+            notes.append("- %s %s: reference new: `%s`" % (d["module"], d["rewrite"], it))
+    sys.stdout.write("\n".join(L + [""] + notes) + "\n")
+
+
 # --- compare ----------------------------------------------------------------------------
 HEAP_KINDS = ("moved_to_heap", "escapes_to_heap")
 
@@ -933,6 +1056,20 @@ def main():
     c = sub.add_parser("report")
     c.add_argument("json", nargs="+")
     c.set_defaults(fn=cmd_report)
+    c = sub.add_parser("renames", help="compare a meaning-preserving rewrite with its base")
+    c.add_argument("--module", required=True)
+    c.add_argument("--rewrite", required=True)
+    c.add_argument("--repo", required=True)
+    c.add_argument("--base", required=True)
+    c.add_argument("--head", required=True)
+    c.add_argument("--base-tsv", required=True)
+    c.add_argument("--head-tsv", required=True)
+    c.add_argument("--eg", required=True, help="escape-gate result prefix (PREFIX.json, .rc, .stderr)")
+    c.add_argument("--json", required=True)
+    c.set_defaults(fn=cmd_renames)
+    c = sub.add_parser("renames-report")
+    c.add_argument("json", nargs="+")
+    c.set_defaults(fn=cmd_renames_report)
     a = ap.parse_args()
     a.fn(a)
 

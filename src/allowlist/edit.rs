@@ -29,6 +29,9 @@ pub struct NewEntry {
     /// The check that reported the findings; written as `check:` unless it is
     /// `escapes`, the default.
     pub check: Check,
+    /// The findings' platforms, written as `platforms:` when there are some: the
+    /// caller clears them when they are every platform the run analysed.
+    pub platforms: Vec<crate::go::Platform>,
 }
 
 impl NewEntry {
@@ -40,7 +43,8 @@ impl NewEntry {
         expires: Option<Date>,
     ) -> Vec<NewEntry> {
         let mut entries: Vec<NewEntry> = Vec::new();
-        let mut index: HashMap<(&str, &str, &str, Check), usize> = HashMap::new();
+        type EntryKey<'a> = (&'a str, &'a str, &'a str, Check, &'a [crate::go::Platform]);
+        let mut index: HashMap<EntryKey, usize> = HashMap::new();
         for f in findings {
             let check = f.kind.check().unwrap_or(Check::Escapes);
             let key = (
@@ -48,6 +52,7 @@ impl NewEntry {
                 f.function.as_str(),
                 f.message.as_str(),
                 check,
+                f.platforms.as_slice(),
             );
             match index.get(&key) {
                 Some(&i) => {
@@ -68,6 +73,7 @@ impl NewEntry {
                         reason: reason.to_string(),
                         expires,
                         check,
+                        platforms: f.platforms.clone(),
                     });
                 }
             }
@@ -93,6 +99,10 @@ impl NewEntry {
         if self.check != Check::Escapes {
             field(&mut s, "check", self.check.name());
         }
+        if !self.platforms.is_empty() {
+            let names: Vec<String> = self.platforms.iter().map(ToString::to_string).collect();
+            field(&mut s, "platforms", &format!("[{}]", names.join(", ")));
+        }
         s
     }
 
@@ -104,6 +114,7 @@ impl NewEntry {
             && entry.reason == self.reason
             && entry.expires == self.expires
             && entry.check == self.check
+            && entry.platforms == self.platforms
     }
 }
 

@@ -122,6 +122,7 @@ fn edit_allowlist(args: Args, out: &mut Vec<u8>) -> Result<Exit> {
         shard: None,
         from_shards: None,
         profiles: Vec::new(),
+        platforms: None,
     })?;
     let verb = |done: &str, would: &str| {
         if args.dry_run {
@@ -219,7 +220,13 @@ fn edit_allowlist(args: Args, out: &mut Vec<u8>) -> Result<Exit> {
         .reason
         .as_deref()
         .expect("clap requires --reason unless --prune");
-    let entries = NewEntry::for_findings(failing, reason, args.expires);
+    let mut entries = NewEntry::for_findings(failing, reason, args.expires);
+    // An escape of every analysed platform is allowed on every platform.
+    for e in &mut entries {
+        if e.platforms == outcome.go.analysed {
+            e.platforms.clear();
+        }
+    }
     let edited =
         edit::append(&text, &entries).with_context(|| format!("adding entries to {origin}"))?;
     writeln!(

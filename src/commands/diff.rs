@@ -39,7 +39,7 @@ pub struct Args {
     /// prints what it prints at the desk.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Also list the escapes the head no longer has
+    /// Also list the escapes the head no longer has, and those it has under new names
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens: the compiler's escape flow (-m=2), steps on
@@ -68,6 +68,20 @@ pub struct Args {
     /// their function's share of the samples
     #[arg(long, value_name = "FILE")]
     pub profile: Vec<std::path::PathBuf>,
+    /// Build each side for these platforms (GOOS/GOARCH, comma-separated, e.g.
+    /// linux/amd64,linux/arm64) by cross-compiling with the same go, instead of the
+    /// allowlist's `platforms:` [default: the platform go builds for]. A finding of
+    /// several platforms is reported once, naming them
+    #[arg(long, value_name = "LIST", value_parser = parse_platforms)]
+    pub platforms: Option<Platforms>,
+}
+
+/// A `--platforms` list (a newtype: clap would read a `Vec` as one value per use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platforms(pub Vec<crate::go::Platform>);
+
+pub(crate) fn parse_platforms(text: &str) -> Result<Platforms, String> {
+    crate::go::Platform::parse_list(text).map(Platforms)
 }
 
 pub(crate) fn parse_checks(text: &str) -> Result<Checks, String> {
@@ -91,6 +105,7 @@ impl From<Args> for DiffRequest {
             shard: args.shard,
             from_shards: None,
             profiles: args.profile,
+            platforms: args.platforms.map(|p| p.0),
         }
     }
 }

@@ -92,7 +92,17 @@ impl Action {
 
 pub fn run(args: Args) -> Result<Exit> {
     let root = repository_root(&args.repo)?;
-    let allowlist = ALLOWLIST_TEMPLATE.replace("{schema}", &schema_url());
+    let mut allowlist = ALLOWLIST_TEMPLATE.replace("{schema}", &schema_url());
+    let proposal = crate::go::GoEnv::detect()
+        .ok()
+        .and_then(|go| propose_platforms(&root, &go.default_platform()));
+    if let Some(proposal) = &proposal {
+        allowlist = allowlist.replacen(
+            "\n# How both sides are built",
+            &format!("\n{}\n# How both sides are built", proposal.yaml()),
+            1,
+        );
+    }
     let go_version_file = go_version_file(&root);
     let branch = default_branch(&root);
     let workflow = workflow(go_version_file.unwrap_or("go.mod"), &branch);
@@ -153,6 +163,22 @@ pub fn run(args: Args) -> Result<Exit> {
         writeln!(out)?;
     }
     writeln!(out, "Next:")?;
+    if let Some(proposal) = proposal.as_ref().filter(|_| written.contains(&ALLOWLIST)) {
+        writeln!(
+            out,
+            "  - {ALLOWLIST} analyses {} (`platforms:`): {} of the repository's Go files are \
+             compiled only for other platforms, for example {};",
+            proposal.list(),
+            proposal.files.len(),
+            proposal
+                .files
+                .iter()
+                .take(3)
+                .map(|(f, _)| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
     if go_version_file.is_none() && written.contains(&WORKFLOW) {
         writeln!(
             out,
@@ -174,6 +200,132 @@ pub fn run(args: Args) -> Result<Exit> {
     )?;
     out.flush()?;
     Ok(Exit::Clean)
+}
+
+/// The platforms `init` proposes: the default one, and the common platforms that
+/// compile files the default one does not (files under build constraints for other
+/// architectures or systems).
+#[derive(Debug, PartialEq, Eq)]
+struct PlatformProposal {
+    platforms: Vec<crate::go::Platform>,
+    /// Each file the default platform does not compile, with the proposed platforms
+    /// that do.
+    files: Vec<(String, Vec<crate::go::Platform>)>,
+}
+
+impl PlatformProposal {
+    fn list(&self) -> String {
+        self.platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The allowlist's `platforms:` with a comment that says why.
+    fn yaml(&self) -> String {
+        let mut text = String::from(
+            "# Each side is built for every platform listed (cross-compiled by the same go):\n\
+             # escape decisions differ where files differ by build constraint. These files\n\
+             # are compiled only for other platforms than the one go builds for here:\n",
+        );
+        const SHOWN: usize = 10;
+        for (file, platforms) in self.files.iter().take(SHOWN) {
+            let names: Vec<String> = platforms.iter().map(ToString::to_string).collect();
+            text.push_str(&format!("#   {file} ({})\n", names.join(", ")));
+        }
+        if self.files.len() > SHOWN {
+            text.push_str(&format!("#   … and {} more\n", self.files.len() - SHOWN));
+        }
+        text.push_str(&format!("platforms: [{}]\n", self.list()));
+        text
+    }
+}
+
+/// The platforms most users ship, in the order `init` proposes them.
+const PROPOSED: [&str; 4] = [
+    "linux/amd64",
+    "linux/arm64",
+    "darwin/arm64",
+    "windows/amd64",
+];
+
+/// Reads the Go files (not tests) of the tree at `root`, as `go list ./...` would find
+/// them, and proposes platforms when some are compiled only for other platforms than
+/// `host`. Links are not followed; each file's first 64 KiB are read (build
+/// constraints are at the top).
+fn propose_platforms(root: &Path, host: &crate::go::Platform) -> Option<PlatformProposal> {
+    use std::io::Read;
+    const MAX_FILES: usize = 100_000;
+    let proposed: Vec<crate::go::Platform> = PROPOSED
+        .iter()
+        .filter_map(|p| crate::go::Platform::parse(p).ok())
+        .filter(|p| p != host)
+        .collect();
+    let mut files: Vec<(String, Vec<crate::go::Platform>)> = Vec::new();
+    let mut stack = vec![String::new()];
+    let mut seen = 0;
+    while let Some(rel) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&rel)) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !crate::modules::is_skipped_dir(&name) {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if !kind.is_file() || !name.ends_with(".go") || name.ends_with("_test.go") {
+                continue;
+            }
+            seen += 1;
+            if seen > MAX_FILES {
+                break;
+            }
+            let mut head = Vec::new();
+            if std::fs::File::open(entry.path())
+                .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+                .is_err()
+            {
+                continue;
+            }
+            let source = String::from_utf8_lossy(&head);
+            if host.compiles(&path, &source, &[], true) != Some(false) {
+                continue;
+            }
+            let others: Vec<crate::go::Platform> = proposed
+                .iter()
+                .filter(|p| p.compiles(&path, &source, &[], true) == Some(true))
+                .cloned()
+                .collect();
+            if !others.is_empty() {
+                files.push((path, others));
+            }
+        }
+    }
+    if files.is_empty() {
+        return None;
+    }
+    files.sort();
+    let mut platforms = vec![host.clone()];
+    platforms.extend(
+        proposed
+            .into_iter()
+            .filter(|p| files.iter().any(|(_, ps)| ps.contains(p))),
+    );
+    Some(PlatformProposal { platforms, files })
 }
 
 /// The example workflow for this repository: Go's version from `go_version_file`,
@@ -338,6 +490,36 @@ mod tests {
         assert_eq!(Action::of(false, true), Action::Write);
         assert_eq!(Action::of(true, false), Action::Keep);
         assert_eq!(Action::of(true, true), Action::Replace);
+    }
+
+    #[test]
+    fn proposes_the_platforms_that_compile_what_the_host_does_not() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |rel: &str, text: &str| {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        let host = crate::go::Platform::parse("linux/amd64").expect("valid");
+        write("a.go", "package a\n");
+        assert_eq!(propose_platforms(dir.path(), &host), None);
+        write("d/dec_generic.go", "//go:build !amd64\n\npackage d\n");
+        write("w/w_windows.go", "package w\n");
+        write("testdata/t_arm64.go", "package t\n");
+        let proposal = propose_platforms(dir.path(), &host).expect("a proposal");
+        assert_eq!(
+            proposal.list(),
+            "linux/amd64, linux/arm64, darwin/arm64, windows/amd64"
+        );
+        let files: Vec<&str> = proposal.files.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(files, vec!["d/dec_generic.go", "w/w_windows.go"]);
+        let text = ALLOWLIST_TEMPLATE.replace("{schema}", "x").replacen(
+            "\n# How both sides are built",
+            &format!("\n{}\n# How both sides are built", proposal.yaml()),
+            1,
+        );
+        let config = Config::parse(&text, ALLOWLIST).expect("the proposal parses");
+        assert_eq!(config.build.platforms, proposal.platforms);
     }
 
     #[test]

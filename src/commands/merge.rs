@@ -38,7 +38,7 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Also list the escapes the head no longer has
+    /// Also list the escapes the head no longer has, and those it has under new names
     #[arg(long)]
     pub show_fixed: bool,
     /// Show why each new escape happens (builds the packages with new escapes again,
@@ -50,6 +50,9 @@ pub struct Args {
     /// default.pgo; repeat to merge several
     #[arg(long, value_name = "FILE")]
     pub profile: Vec<PathBuf>,
+    /// The platforms, as the shards were run with
+    #[arg(long, value_name = "LIST", value_parser = crate::commands::diff::parse_platforms)]
+    pub platforms: Option<crate::commands::diff::Platforms>,
 }
 
 /// The largest shard report read: the findings of both sides of a shard's packages.
@@ -81,6 +84,7 @@ pub fn run(args: Args) -> Result<Exit> {
         shard: None,
         from_shards: Some(shards),
         profiles: args.profile.clone(),
+        platforms: args.platforms.map(|p| p.0),
     };
     let outcome = gate::diff(&request)?;
     render(&outcome, args.format, style, &args.repository.repo)

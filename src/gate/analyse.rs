@@ -29,8 +29,10 @@ use super::*;
 /// ms), paid on every run although explanations are read only when an escape is new.
 /// This build costs nothing when there is nothing to explain and about 0.15 s (one
 /// package recompiled with `-m=2`) when there is.
+#[allow(clippy::too_many_arguments)] // one platform's view of the two sides and what the change did
 pub(super) fn explain_new(
     session: &Session,
+    go: &GoEnv,
     base: &Side,
     head: &Side,
     settings: &BuildSettings,
@@ -41,7 +43,7 @@ pub(super) fn explain_new(
     let mut packages: Vec<String> = new.iter().map(|f| f.package.clone()).collect();
     packages.sort();
     packages.dedup();
-    let (repo, go) = (&session.repo, &session.go);
+    let repo = &session.repo;
     // The work tree holds the base now (or nothing, after a cache hit).
     let tree = session.work.checkout(repo, &head.revision)?;
     let name = format!(
@@ -164,6 +166,7 @@ pub(super) fn analyse(
         unrecognised: parsed.unrecognised,
         unplaced,
         inline_calls,
+        uncompiled: Vec::new(),
     };
     Ok(Side::new(revision, analysis, false))
 }
@@ -294,6 +297,7 @@ pub fn attribute(
                 flow: r.flow.into_iter().map(FlowStep::plain).collect(),
                 inlined_into: None,
                 unplaced: false,
+                platforms: Vec::new(),
             });
         }
     }
@@ -363,6 +367,7 @@ impl Attributed {
             unplaced: true,
             hot: false,
             profile: None,
+            platforms: Vec::new(),
         });
     }
 }

@@ -2,7 +2,6 @@
 //! materialise, build, parse, attribute, match, allow). Reporters turn the outcome into
 //! text; commands turn it into an exit code.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -22,6 +21,7 @@ use crate::parse::InlineCall;
 
 mod analyse;
 mod config;
+mod platforms;
 mod scope;
 mod shard;
 mod single;
@@ -31,6 +31,7 @@ mod weigh;
 pub(crate) use crate::progress::Progress;
 pub(crate) use analyse::*;
 pub(crate) use config::*;
+pub(crate) use platforms::*;
 pub(crate) use scope::*;
 pub(crate) use shard::*;
 pub(crate) use single::*;
@@ -61,6 +62,9 @@ pub struct Side {
     pub notes: Vec<String>,
     /// Whether the analysis was read from the findings cache.
     pub cached: bool,
+    /// Changed Go files (not tests) that no package of this side's build has: its
+    /// platform's build constraints exclude them, or no package holds them.
+    pub uncompiled: Vec<String>,
 }
 
 /// What one side's analysis produced, as the findings cache stores it.
@@ -75,6 +79,9 @@ pub(crate) struct Analysis {
     /// The `inlining call to F` lines in files of the tree: where copies come from.
     #[serde(default)]
     pub(crate) inline_calls: Vec<InlineCall>,
+    /// See [`Side::uncompiled`].
+    #[serde(default)]
+    pub(crate) uncompiled: Vec<String>,
 }
 
 impl Side {
@@ -87,6 +94,7 @@ impl Side {
             unrecognised: analysis.unrecognised,
             unplaced: analysis.unplaced,
             inline_calls: analysis.inline_calls,
+            uncompiled: analysis.uncompiled,
             notes: Vec::new(),
             cached,
         }
@@ -126,6 +134,7 @@ impl Side {
             unrecognised: self.unrecognised.clone(),
             unplaced: self.unplaced.clone(),
             inline_calls: self.inline_calls.clone(),
+            uncompiled: self.uncompiled.clone(),
         }
     }
 }
@@ -249,6 +258,9 @@ pub struct DiffRequest {
     /// `--profile FILE`: CPU profiles of the user's, instead of the allowlist's
     /// `profile.files` or the main packages' `default.pgo`.
     pub profiles: Vec<PathBuf>,
+    /// `--platforms`: the platforms to build each side for, instead of the
+    /// allowlist's `platforms:`.
+    pub platforms: Option<Vec<go::Platform>>,
 }
 
 /// Runs the whole comparison.
@@ -260,7 +272,7 @@ pub struct DiffRequest {
 pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     crate::interrupt::set_stage("reading the revisions and the allowlist");
     let session = Session::open(&req.repo)?;
-    let (repo, go, work, progress) = (&session.repo, &session.go, &session.work, &session.progress);
+    let (repo, go, progress) = (&session.repo, &session.go, &session.progress);
     let head_rev = session.revision(req.head.as_deref())?;
     let base_rev = match &req.base {
         Some(spec) => repo.resolve(spec)?,
@@ -286,14 +298,29 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let checks = req.checks.clone().unwrap_or_else(|| config.config.checks());
     let mut settings = build_settings(&config, &req.tags)?;
     settings.compiler = checks.needs();
+    // The platforms: `--platforms`, else the ruling allowlist's `platforms:`; the
+    // default platform, unnamed, when neither names one. Findings name their platforms
+    // when platforms were named, or when an allowlist entry is limited to some.
+    let named = req
+        .platforms
+        .clone()
+        .unwrap_or_else(|| config.config.build.platforms.clone());
+    let targets: Vec<Option<go::Platform>> = if !named.is_empty() {
+        named.iter().cloned().map(Some).collect()
+    } else if config.config.allow.iter().any(|e| !e.platforms.is_empty()) {
+        vec![Some(go.default_platform())]
+    } else {
+        vec![None]
+    };
     // What shards must agree on to be merged (before `//gcassert:` directives, which
     // each shard finds in its own packages, add to the compiler's flags).
     let shard_settings = format!(
-        "escape-gate {} {} config from {} {}",
+        "escape-gate {} {} config from {} {}{}",
         env!("CARGO_PKG_VERSION"),
         go.version,
         req.config_from.name(),
-        settings.cache_key()
+        settings.cache_key(),
+        platforms_key(&targets)
     );
     // When the head's build section rules and differs from the base's: the base's
     // view of the head's packages, to say which ones the head stops analysing.
@@ -342,8 +369,6 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             && !any_missing
             && cacheable(repo, &base_rev, &head_rev)
     });
-    let mut head_directives: Vec<crate::gcassert::Directive> = Vec::new();
-    let fingerprint = format!("{}|{}|{}", build_id(), go.fingerprint, settings.cache_key());
     let all_key = match (&all_because, req.shard) {
         (Some(reason), None) => format!("all:{reason}"),
         (None, None) => "selected".to_string(),
@@ -353,191 +378,180 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     let view_key = base_view
         .as_ref()
         .map_or_else(|| "none".to_string(), go::BuildSettings::cache_key);
-    let base_tree_id = repo.tree_id(base_commit)?;
-    let head_key = match head_rev.commit {
-        Some(commit) => Some(format!(
-            "head|{}|{base_tree_id}|{fingerprint}|{all_key}|base view {view_key}",
-            repo.tree_id(commit)?
-        )),
+    let base_tree_id = repo.tree_id(base_commit)?.to_string();
+    let head_tree_id = match head_rev.commit {
+        Some(commit) => Some(repo.tree_id(commit)?.to_string()),
         None => None,
     };
 
-    let (scope, head, dropped, base) = match &req.from_shards {
+    let mut parts: Vec<PlatformSides> = Vec::new();
+    match &req.from_shards {
         Some(shards) => {
-            let head_commit = head_rev.commit;
-            let merged = merge(shards, base_rev, head_rev, &shard_settings)?;
-            if let Some(head_commit) = head_commit {
+            if let Some(head_commit) = head_rev.commit {
                 for s in shards {
                     check_sources(repo, s, base_commit, head_commit)?;
+                    for part in &s.other_platforms {
+                        check_sources(repo, part, base_commit, head_commit)?;
+                    }
                 }
             }
-            (
-                merged.scope,
-                merged.head,
-                merged.no_longer_analysed,
-                merged.base,
-            )
+            for (target, group) in shard_parts(shards, &targets)? {
+                let merged = merge(&group, base_rev.clone(), head_rev.clone(), &shard_settings)?;
+                let env = target
+                    .as_ref()
+                    .map_or_else(|| go.clone(), |p| go.for_platform(p));
+                parts.push(PlatformSides {
+                    target,
+                    env,
+                    settings: settings.clone(),
+                    scope: merged.scope,
+                    head: merged.head,
+                    base: merged.base,
+                    dropped: merged.no_longer_analysed,
+                    directives: Vec::new(),
+                });
+            }
         }
         None => {
-            // The head first: its package graph decides what both sides analyse.
-            type HeadEntry = (Scope, Analysis, Option<Vec<String>>);
-            let cached_head: Option<HeadEntry> = match (&cache, &head_key) {
-                (Some(cache), Some(key)) => cache.get(key),
-                _ => None,
-            };
-            let (scope, head, dropped) = match cached_head {
-                Some((scope, analysis, dropped)) => {
-                    (scope, Side::new(head_rev, analysis, true), dropped)
-                }
-                None => {
-                    progress.say(&format!("checking out head {}", head_rev.label()));
-                    let tree = work.checkout(repo, &head_rev)?;
-                    let name = format!("head {}", head_rev.label());
-                    let listing = go::list(go, &tree, &settings, &name)?;
-                    let dropped = base_view
-                        .as_ref()
-                        .and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
-                    let sources = Sources {
-                        repo,
-                        base: base_commit,
-                        tree: &tree,
-                    };
-                    let mut scope = scope_of(&listing, &changes.paths, all_because, sources);
-                    scope.mains = MainPackage::of(&listing, &tree);
-                    // The compiler output every directive of the comparison needs, in
-                    // every shard: a directive's line can be compiled again (inlined,
-                    // instantiated) in another shard's package.
-                    let whole = Directives::scan(&tree, &listing, &|p| scope.includes(p));
-                    let whole_needs = whole.needs();
-                    let scope = match req.shard {
-                        Some(shard) => {
-                            let all: Vec<String> = listing
-                                .packages
-                                .iter()
-                                .filter(|p| !p.excluded)
-                                .map(|p| p.import_path.clone())
-                                .collect();
-                            shard.restrict(scope, &all)
-                        }
-                        None => scope,
-                    };
-                    progress.say(&format!(
-                        "building {name}: {} of {} packages with {}",
-                        scope.analysed, scope.total, go.version
-                    ));
-                    // `//gcassert:` directives are enforced whatever the checks: the build
-                    // prints what they need, and the base is built the same way so that it
-                    // shares the build cache.
-                    let directives = match req.shard {
-                        Some(_) => Directives::scan(&tree, &listing, &|p| scope.includes(p)),
-                        None => whole,
-                    };
-                    settings.compiler = settings.compiler.union(whole_needs);
-                    let mut head =
-                        analyse(go, head_rev, &tree, &listing, &scope, &settings, &name)?;
-                    let violations = directives.violations(&head.findings);
-                    head.findings.extend(violations);
-                    head_directives = directives.list;
-                    if let (Some(cache), Some(key)) = (&cache, &head_key) {
-                        cache.put(key, &(&scope, head.analysis(), &dropped));
-                    }
-                    (scope, head, dropped)
-                }
-            };
-
-            let base_key = format!("base|{base_tree_id}|{fingerprint}|{}", scope.key());
-            let base = match cache.as_ref().and_then(|c| c.get::<Analysis>(&base_key)) {
-                Some(analysis) => Side::new(base_rev, analysis, true),
-                None => {
-                    let name = format!("base {}", base_rev.label());
-                    let base = if scope.selected.as_ref().is_some_and(BTreeSet::is_empty) {
-                        Side::new(base_rev, Analysis::default(), false)
-                    } else {
-                        progress.say(&format!("checking out base {}", base_rev.label()));
-                        // The same path as the head's: the build cache then serves the base
-                        // every package the change did not touch.
-                        let tree = work.checkout(repo, &base_rev)?;
-                        let listing = go::list(go, &tree, &settings, &name)?;
-                        let count = listing
-                            .packages
-                            .iter()
-                            .filter(|p| !p.excluded && scope.includes(&p.import_path))
-                            .count();
-                        progress.say(&format!(
-                            "building {name}: {count} of {} packages with {}",
-                            listing.packages.len(),
-                            go.version
-                        ));
-                        let mut base =
-                            analyse(go, base_rev, &tree, &listing, &scope, &settings, &name)?;
-                        // Only the head's inlined calls are ever read (`inline_sites`).
-                        base.inline_calls.clear();
-                        base
-                    };
-                    if let Some(cache) = &cache {
-                        cache.put(&base_key, &base.analysis());
-                    }
-                    base
-                }
-            };
-            (scope, head, dropped, base)
+            for target in &targets {
+                let env = target
+                    .as_ref()
+                    .map_or_else(|| go.clone(), |p| go.for_platform(p));
+                let job = PlatformJob {
+                    session: &session,
+                    req,
+                    env,
+                    target: target.clone(),
+                    settings: settings.clone(),
+                    changes: &changes,
+                    all_because: all_because.clone(),
+                    base_view: base_view.as_ref(),
+                    cache: cache.as_ref(),
+                    base_rev: &base_rev,
+                    head_rev: &head_rev,
+                    base_tree_id: &base_tree_id,
+                    head_tree_id: head_tree_id.as_deref(),
+                    all_key: &all_key,
+                    view_key: &view_key,
+                };
+                parts.push(job.run()?);
+            }
         }
-    };
+    }
+    let first = parts.first().expect("at least one platform is analysed");
+    let dropped = first.dropped.clone();
     if let Some(build) = change.as_mut().and_then(|c| c.change.build.as_mut()) {
         build.no_longer_analysed = dropped.clone();
     }
-    let shard = req.shard.map(|s| ShardData {
-        index: s.index,
-        count: s.count,
-        base: base_commit.to_string(),
-        head: head
-            .revision
-            .commit
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-        settings: shard_settings.clone(),
-        scope: scope.clone(),
-        no_longer_analysed: dropped.clone(),
-        base_analysis: base.analysis(),
-        head_analysis: {
-            let mut analysis = head.analysis();
-            analysis
-                .findings
-                .retain(|f| f.kind != crate::finding::Kind::Gcassert);
-            analysis
-        },
-        directives: head_directives.clone(),
-        origin: String::new(),
+    let shard = req.shard.map(|s| {
+        let mut data: Vec<ShardData> = parts
+            .iter()
+            .map(|part| ShardData {
+                index: s.index,
+                count: s.count,
+                base: base_commit.to_string(),
+                head: part
+                    .head
+                    .revision
+                    .commit
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                settings: shard_settings.clone(),
+                scope: part.scope.clone(),
+                no_longer_analysed: part.dropped.clone(),
+                base_analysis: part.base.analysis(),
+                head_analysis: {
+                    let mut analysis = part.head.analysis();
+                    analysis
+                        .findings
+                        .retain(|f| f.kind != crate::finding::Kind::Gcassert);
+                    analysis
+                },
+                directives: part.directives.clone(),
+                origin: String::new(),
+                platform: part.target.clone(),
+                other_platforms: Vec::new(),
+            })
+            .collect();
+        let mut first = data.remove(0);
+        first.other_platforms = data;
+        first
     });
     progress.clear();
     crate::interrupt::set_stage("comparing the findings of base and head");
 
+    // Each platform is compared on its own, then the verdicts are put together: a
+    // finding of several platforms is one finding naming them all, and an escape
+    // that a platform gains or loses is new or fixed on that platform.
+    let uncompiled = uncompiled_warning(repo, &parts, &settings);
+    warnings.extend(uncompiled);
+    let merged_base = merge_sides(
+        base_rev.clone(),
+        parts.iter().map(|p| (&p.target, &p.base)).collect(),
+    );
+    let diffs = Diffs::default();
+    let lines = line_map(repo, &merged_base, &parts[0].head, &changes.renames, &diffs);
+    let scope = merge_scopes(parts.iter().map(|p| &p.scope).collect());
     let profiles = load_profiles(
         &ProfileRequest {
             repo,
             given: &req.profiles,
             config: &config.config.profile,
             config_from: req.config_from,
-            base: &base.revision,
-            head: &head.revision,
+            base: &base_rev,
+            head: &head_rev,
             scope: &scope,
         },
         &mut warnings,
     )?;
-    let diffs = Diffs::default();
-    let lines = line_map(repo, &base, &head, &changes.renames, &diffs);
-    let (base_compared, head_compared) =
-        checks::prepare(&base.findings, &head.findings, &lines, &checks);
-    let mut comparison = {
-        let hot = HotPaths::new(repo, &base, &changes.renames, &config.config);
-        matching::compare(&base_compared, &head_compared, &lines, &|f| {
-            hot.is_hot(f) || profiles.as_ref().is_some_and(|p| p.is_hot(f))
-        })
-    };
+    let mut compared: Vec<PlatformCompared> = Vec::new();
+    for part in &parts {
+        let (base_compared, head_compared) =
+            checks::prepare(&part.base.findings, &part.head.findings, &lines, &checks);
+        let comparison = {
+            let hot = HotPaths::new(repo, &part.base, &changes.renames, &config.config);
+            matching::compare(&base_compared, &head_compared, &lines, &|f| {
+                hot.is_hot(f) || profiles.as_ref().is_some_and(|p| p.is_hot(f))
+            })
+        };
+        compared.push(PlatformCompared {
+            base: base_compared,
+            head: head_compared,
+            comparison,
+        });
+    }
+    let mut comparison = merge_comparisons(&parts, &compared);
+    // Last, on the source: the same place in the code under new names.
+    crate::rename::pair_renames(
+        &mut comparison,
+        &lines,
+        &changes.paths,
+        &|file| read_side(repo, &merged_base, file),
+        &|file| read_side(repo, &parts[0].head, file),
+    );
     // From here on each side is what the checks compared (the listings show that).
-    let (mut base, mut head) = (base, head);
-    base.findings = base_compared;
-    head.findings = head_compared;
+    let mut base = merge_sides(
+        base_rev,
+        parts.iter().map(|p| (&p.target, &p.base)).collect(),
+    );
+    let mut head = merge_sides(
+        head_rev,
+        parts.iter().map(|p| (&p.target, &p.head)).collect(),
+    );
+    base.findings = merge_findings(
+        parts
+            .iter()
+            .zip(&compared)
+            .map(|(p, c)| (&p.target, c.base.clone()))
+            .collect(),
+    );
+    head.findings = merge_findings(
+        parts
+            .iter()
+            .zip(&compared)
+            .map(|(p, c)| (&p.target, c.head.clone()))
+            .collect(),
+    );
     inline_sites(
         repo,
         &base,
@@ -551,15 +565,34 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             "explaining the new escapes of head {}",
             head.revision.label()
         ));
-        explain_new(
-            &session,
-            &base,
-            &head,
-            &settings,
-            &changes.renames,
-            &diffs,
-            &mut comparison.new,
-        )?;
+        for part in &parts {
+            // Each new finding is explained by the build of its first platform.
+            let mine: Vec<usize> = comparison
+                .new
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.platforms.first() == part.target.as_ref())
+                .map(|(i, _)| i)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut subset: Vec<Finding> =
+                mine.iter().map(|&i| comparison.new[i].clone()).collect();
+            explain_new(
+                &session,
+                &part.env,
+                &base,
+                &head,
+                &part.settings,
+                &changes.renames,
+                &diffs,
+                &mut subset,
+            )?;
+            for (i, f) in mine.into_iter().zip(subset) {
+                comparison.new[i] = f;
+            }
+        }
         progress.clear();
     }
     let changed = changed_lines(
@@ -615,8 +648,10 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
     for side in [&base, &head] {
         warnings.extend(side.warnings());
     }
+    let mut go = go.clone();
+    go.analysed = targets.iter().flatten().cloned().collect();
     Ok(Outcome {
-        go: go.clone(),
+        go,
         base,
         head,
         comparison,

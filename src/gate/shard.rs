@@ -70,6 +70,38 @@ impl Shard {
         hash % u64::from(self.count) == u64::from(self.index - 1)
     }
 
+    /// Whether the unit (platform, package) belongs to this shard: with a platform,
+    /// the units are platform × package; without, packages.
+    pub fn owns_on(&self, import_path: &str, platform: Option<&crate::go::Platform>) -> bool {
+        match platform {
+            Some(platform) => self.owns(&format!("{platform} {import_path}")),
+            None => self.owns(import_path),
+        }
+    }
+
+    /// [`Shard::restrict`] for one platform of several: the units split are
+    /// platform × package, so that each platform's packages spread over the shards.
+    pub fn restrict_on(
+        &self,
+        scope: Scope,
+        all: &[String],
+        platform: Option<&crate::go::Platform>,
+    ) -> Scope {
+        let Some(platform) = platform else {
+            return self.restrict(scope, all);
+        };
+        let owns = |p: &String| self.owns_on(p, Some(platform));
+        let selected: BTreeSet<String> = match &scope.selected {
+            Some(set) => set.iter().filter(|p| owns(p)).cloned().collect(),
+            None => all.iter().filter(|p| owns(p)).cloned().collect(),
+        };
+        Scope {
+            analysed: selected.len(),
+            selected: Some(selected),
+            ..scope
+        }
+    }
+
     /// The part of `scope` this shard analyses: of the packages it would analyse
     /// (`all` when it selects every one), those this shard owns.
     pub fn restrict(&self, scope: Scope, all: &[String]) -> Scope {
@@ -109,6 +141,12 @@ pub struct ShardData {
     /// The `//gcassert:` directives in this shard's packages.
     #[serde(default)]
     pub directives: Vec<Directive>,
+    /// The platform this part was built for, when the comparison names platforms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<crate::go::Platform>,
+    /// The same shard's parts for the other platforms of the comparison.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_platforms: Vec<ShardData>,
     /// The file the shard was read from, for messages (`merge` sets it).
     #[serde(skip)]
     pub origin: String,
@@ -177,7 +215,10 @@ fn content_problem(s: &ShardData, first: &ShardData) -> Option<String> {
             selected.len()
         ));
     }
-    if let Some(p) = selected.iter().find(|p| !shard.owns(p)) {
+    if let Some(p) = selected
+        .iter()
+        .find(|p| !shard.owns_on(p, s.platform.as_ref()))
+    {
         return Some(format!(
             "it analysed package {p}, which shard {}/{} does not own",
             s.index, s.count
@@ -374,6 +415,7 @@ pub(crate) fn merge(
             all.unrecognised.extend(part.unrecognised.iter().cloned());
             all.unplaced.extend(part.unplaced.iter().cloned());
             all.inline_calls.extend(part.inline_calls.iter().cloned());
+            all.uncompiled.extend(part.uncompiled.iter().cloned());
         }
     }
     let directives = Directives {

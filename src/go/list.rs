@@ -30,6 +30,8 @@ pub struct Package {
     pub embeds: Vec<String>,
     /// Whether it has cgo files (`import "C"`).
     pub cgo: bool,
+    /// Tree-relative paths of the Go files the build compiles (cgo files included).
+    pub files: Vec<String>,
     /// Left out of the analysis by the build settings (`packages`, `exclude`), but
     /// part of the import graph.
     pub excluded: bool,
@@ -116,7 +118,9 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
     cmd.args([
         "-f",
         "{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}{{len .CgoFiles}}{{len .InvalidGoFiles}}\t\
-         {{join .Imports \" \"}}\t{{join .EmbedFiles \"\\x1f\"}}\t{{len .CgoFiles}}\t{{.Dir}}",
+         {{join .Imports \" \"}}\t{{join .EmbedFiles \"\\x1f\"}}\t\
+         {{range .GoFiles}}{{printf \"%x \" .}}{{end}}{{range .CgoFiles}}{{printf \"%x \" .}}{{end}}\t\
+         {{len .CgoFiles}}\t{{.Dir}}",
     ]);
     // `--`: a pattern from the allowlist is a package, never a flag.
     cmd.arg("--");
@@ -144,8 +148,8 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut packages = Vec::new();
     for line in stdout.lines() {
-        let fields: Vec<&str> = line.splitn(7, '\t').collect();
-        let [import_path, name, files, imports, embeds, cgo, pkg_dir] = fields[..] else {
+        let fields: Vec<&str> = line.splitn(8, '\t').collect();
+        let [import_path, name, files, imports, embeds, go_files, cgo, pkg_dir] = fields[..] else {
             continue;
         };
         if files.bytes().all(|b| b == b'0') {
@@ -155,14 +159,29 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
             .strip_prefix(tree)
             .map(|p| p.to_string_lossy().replace('\\', "/"))
             .unwrap_or_default();
-        let embeds = embeds
-            .split('\x1f')
-            .filter(|e| !e.is_empty())
-            .map(|e| {
+        let in_dir = |names: &str| -> Vec<String> {
+            names
+                .split('\x1f')
+                .filter(|e| !e.is_empty())
+                .map(|e| {
+                    if rel_dir.is_empty() {
+                        e.to_string()
+                    } else {
+                        format!("{rel_dir}/{e}")
+                    }
+                })
+                .collect()
+        };
+        let embeds = in_dir(embeds);
+        // Hexadecimal, so that no byte of a name (a newline) can break the line.
+        let go_files: Vec<String> = go_files
+            .split_whitespace()
+            .filter_map(unhex)
+            .map(|name| {
                 if rel_dir.is_empty() {
-                    e.to_string()
+                    name
                 } else {
-                    format!("{rel_dir}/{e}")
+                    format!("{rel_dir}/{name}")
                 }
             })
             .collect();
@@ -173,11 +192,21 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
             imports: imports.split_whitespace().map(str::to_string).collect(),
             embeds,
             cgo: cgo != "0",
+            files: go_files,
             excluded: false,
             unit: unit.to_string(),
         });
     }
     Ok(packages)
+}
+
+/// Decodes what Go's `%x` made of a file name (its bytes, as text read elsewhere).
+fn unhex(hex: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    Some(String::from_utf8_lossy(&bytes?).into_owned())
 }
 
 /// Matches a repository-relative directory against a Go-style pattern where `...`
@@ -262,4 +291,36 @@ pub(super) fn build_units(tree: &Path, modules: &[Module]) -> Result<Vec<String>
         bail!("go.work uses no module of this repository\nhint: add `use ./yourmodule` to go.work");
     }
     Ok(units)
+}
+
+/// The packages of `tree` that need cgo on `env`'s platform: listed with
+/// `CGO_ENABLED=1`, the packages the build settings do not exclude that have a file
+/// importing "C", each with those files. For a platform other than the default one,
+/// whose builds have no cgo (no C cross-compiler is assumed), so that the user hears
+/// which package it is rather than a build error or, worse, an analysis without it.
+pub fn cgo_packages(
+    env: &GoEnv,
+    tree: &Path,
+    settings: &BuildSettings,
+    side: &str,
+) -> Result<Vec<(String, Vec<String>)>> {
+    let mut with_cgo = env.clone();
+    with_cgo.cgo = Some(true);
+    let listing = list(&with_cgo, tree, settings, side)?;
+    let mut out = Vec::new();
+    for p in listing.packages.iter().filter(|p| !p.excluded) {
+        let files: Vec<String> = p
+            .files
+            .iter()
+            .filter(|f| {
+                crate::tree_path::read_bytes_in_tree(tree, f, 64 * 1024 * 1024)
+                    .is_ok_and(|b| imports_c(&String::from_utf8_lossy(&b)))
+            })
+            .cloned()
+            .collect();
+        if !files.is_empty() {
+            out.push((p.import_path.clone(), files));
+        }
+    }
+    Ok(out)
 }

@@ -31,6 +31,7 @@ mod cgo_inputs;
 mod flags;
 mod list;
 mod paths;
+mod platform;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +40,7 @@ pub use cgo_inputs::*;
 pub use flags::*;
 pub use list::*;
 pub use paths::*;
+pub use platform::*;
 
 /// The `go` command on PATH and what it builds for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,19 @@ pub struct GoEnv {
     /// Whether builds are `-trimpath`: when the user's go has a `GOCACHEPROG` or the
     /// user's `GOFLAGS` ask for `-trimpath`. See [`trimpath_wanted`].
     pub trimpath: bool,
+    /// The platform every command cross-compiles for (`GOOS`, `GOARCH` set), when one
+    /// was asked for ([`GoEnv::for_platform`]).
+    pub target: Option<Platform>,
+    /// `CGO_ENABLED` set on every command (`Some(false)` for a platform other than the
+    /// default one; see [`GoEnv::for_platform`]).
+    pub cgo: Option<bool>,
+    /// Whether `target` is a platform other than the one `go` builds for by default.
+    pub foreign: bool,
+    /// `go env CGO_ENABLED` of the user's environment.
+    pub cgo_enabled: bool,
+    /// The platforms a comparison analysed, when it named them: what reports show
+    /// instead of the default platform.
+    pub analysed: Vec<Platform>,
 }
 
 /// Which cache-key scheme the builds use: `-trimpath` when `cacheprog` (`go env
@@ -177,12 +192,21 @@ impl GoEnv {
             fingerprint,
             trimpath: trimpath_wanted(&cacheprog, &goflags),
             goflags,
+            target: None,
+            cgo: None,
+            foreign: false,
+            cgo_enabled: value(13) == "1",
+            analysed: Vec::new(),
         })
     }
 
     /// `go1.26.8 linux/amd64`
     pub fn describe(&self) -> String {
-        format!("{} {}/{}", self.version, self.goos, self.goarch)
+        if self.analysed.is_empty() {
+            return format!("{} {}/{}", self.version, self.goos, self.goarch);
+        }
+        let names: Vec<String> = self.analysed.iter().map(ToString::to_string).collect();
+        format!("{} {}", self.version, names.join(", "))
     }
 }
 
@@ -350,6 +374,12 @@ fn go_command(env: &GoEnv, tree: &Path, dir: &Path) -> Command {
             .filter(|f| !is_trimpath_flag(f)),
     );
     cmd.env("GOFLAGS", kept.join(" "));
+    if let Some(target) = &env.target {
+        cmd.env("GOOS", &target.goos).env("GOARCH", &target.goarch);
+    }
+    if let Some(cgo) = env.cgo {
+        cmd.env("CGO_ENABLED", if cgo { "1" } else { "0" });
+    }
     // The workspace is the checkout's own go.work or none: left unset, go would look
     // for a go.work in the directories above the checkout (the temporary directory,
     // where anyone can put one) and use the user's GOWORK.

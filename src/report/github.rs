@@ -115,8 +115,9 @@ pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
         line: Some(f.line),
         col: (f.column > 0).then_some(f.column),
         title: format!(
-            "escape-gate: new heap escape in {}",
-            inert::line(&f.function_display())
+            "escape-gate: new heap escape in {}{}",
+            inert::line(&f.function_display()),
+            f.platforms_suffix()
         ),
         message,
     }
@@ -244,9 +245,10 @@ pub fn write(
         };
         writeln!(
             out,
-            "\nnew {} in {}{touched}",
+            "\nnew {} in {}{}{touched}",
             one_line(&f.position()),
-            one_line(&f.function_display())
+            one_line(&f.function_display()),
+            f.platforms_suffix()
         )?;
         writeln!(out, "    {}", one_line(&f.message))?;
         if let Some(share) = words::share(outcome, f) {

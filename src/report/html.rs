@@ -224,11 +224,12 @@ impl Page<'_> {
         h.push_str(">\n");
         let _ = writeln!(
             h,
-            "<h3><span class=\"kind\">{}</span> {} in <code class=\"fn\">{}</code> <span class=\"pkg\">{}</span></h3>",
+            "<h3><span class=\"kind\">{}</span> {} in <code class=\"fn\">{}</code> <span class=\"pkg\">{}</span>{}</h3>",
             esc(kind_label(f.kind)),
             self.place(self.head_commit.as_deref(), &f.file, f.line, &f.position()),
             esc(&f.function_display()),
-            esc(&f.package)
+            esc(&f.package),
+            esc(&f.platforms_suffix())
         );
         let _ = writeln!(h, "<p class=\"msg\"><code>{}</code></p>", esc(&f.message));
         if let Some(note) = allowed {

@@ -117,6 +117,8 @@ pub struct BuildJson<'a> {
     pub flags: &'a [String],
     /// `10m`, when the section has a timeout.
     pub timeout: Option<String>,
+    /// The allowlist's `platforms:` (empty: the default platform).
+    pub platforms: &'a [crate::go::Platform],
 }
 
 fn build_json(b: &BuildConfig) -> BuildJson<'_> {
@@ -126,6 +128,7 @@ fn build_json(b: &BuildConfig) -> BuildJson<'_> {
         tags: &b.tags,
         flags: &b.flags,
         timeout: b.timeout.map(crate::interrupt::describe_duration),
+        platforms: &b.platforms,
     }
 }
 
@@ -202,8 +205,11 @@ pub struct MovedJson<'a> {
     pub from: Location<'a>,
     /// What pairs them: `line` (the same line, in a renamed function), `package` (the
     /// package has as many of this escape as before), `name` (the same function, moved
-    /// to another package).
+    /// to another package), `rename` (the same place in the code, its names renamed).
     pub by: MovedBy,
+    /// With `by: rename`: each identifier of the message renamed, old and new.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub renames: &'a [crate::rename::Rename],
 }
 
 #[derive(Debug, Serialize)]
@@ -213,6 +219,9 @@ pub struct Location<'a> {
     pub line: u32,
     pub column: u32,
     pub function: &'a str,
+    /// The base's message, when it differs from the head's (`by: rename`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +257,9 @@ pub struct EntryJson<'a> {
     pub check: crate::checks::Check,
     /// `stale: never`: a lasting rule, never reported stale.
     pub policy: bool,
+    /// The platforms the entry is limited to (`platforms:`); absent for every one.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub platforms: &'a [crate::go::Platform],
 }
 
 #[derive(Debug, Serialize)]
@@ -310,6 +322,7 @@ fn entry<'a>(origin: &'a str, e: &'a AllowEntry) -> EntryJson<'a> {
         expires: e.expires.map(|d| d.to_string()),
         check: e.check,
         policy: e.policy,
+        platforms: &e.platforms,
     }
 }
 
@@ -332,8 +345,10 @@ pub fn report(outcome: &Outcome) -> Report<'_> {
                     line: m.from.line,
                     column: m.from.column,
                     function: &m.from.function,
+                    message: (m.from.message != m.to.message).then_some(m.from.message.as_str()),
                 },
                 by: m.by,
+                renames: &m.renames,
             })
             .collect(),
         allowed: outcome

@@ -108,8 +108,9 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     for f in failing {
         let from = words::provenance(f).map_or_else(String::new, |p| format!(" ({})", cell(&p)));
         new.rows.push(format!(
-            "| {} | {} | {}{from} |{}\n",
+            "| {}{} | {} | {}{from} |{}\n",
             place(ci, head_commit.as_deref(), f),
+            cell(&text(&f.platforms_suffix())),
             cell(&code(&f.function_display())),
             cell(&code(&f.message)),
             share_cell(f)

@@ -293,6 +293,7 @@ pub(crate) mod fixture {
             inline_calls: Vec::new(),
             notes: Vec::new(),
             cached: false,
+            uncompiled: Vec::new(),
         }
     }
 
@@ -307,6 +308,11 @@ pub(crate) mod fixture {
                 fingerprint: String::new(),
                 goflags: String::new(),
                 trimpath: false,
+                target: None,
+                cgo: None,
+                foreign: false,
+                cgo_enabled: true,
+                analysed: Vec::new(),
             },
             base: side(BASE, Vec::new()),
             head: side(HEAD, new.clone()),

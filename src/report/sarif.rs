@@ -152,6 +152,15 @@ pub struct SarifResult {
     pub message: Text,
     pub locations: Vec<Location>,
     pub partial_fingerprints: HashMap<&'static str, String>,
+    /// The platforms (`GOOS/GOARCH`) whose builds have the finding, when the run
+    /// named platforms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<ResultProperties>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResultProperties {
+    pub platforms: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -340,10 +349,11 @@ fn level(outcome: &Outcome, f: &Finding) -> &'static str {
 fn message_text(f: &Finding) -> String {
     const FLOW_LINES: usize = 8;
     let mut text = format!(
-        "{} ({} in {})",
+        "{} ({} in {}){}",
         f.message,
         f.kind.noun(),
-        f.function_display()
+        f.function_display(),
+        f.platforms_suffix()
     );
     if let Some(from) = crate::report::words::provenance(f) {
         text.push_str(&format!("\n{from}"));
@@ -411,6 +421,9 @@ pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
                     }],
                 }],
                 partial_fingerprints: HashMap::from([(FINGERPRINT_KEY, fingerprint(f, *n))]),
+                properties: (!f.platforms.is_empty()).then(|| ResultProperties {
+                    platforms: f.platforms.iter().map(ToString::to_string).collect(),
+                }),
             }
         })
         .collect();

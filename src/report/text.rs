@@ -100,6 +100,30 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
                 None,
             )?;
         }
+        // The same allocations under new names: detail, never new.
+        for m in &outcome.comparison.moved {
+            if m.by != matching::MovedBy::Rename {
+                continue;
+            }
+            writeln!(out)?;
+            let renames: Vec<String> = m
+                .renames
+                .iter()
+                .map(|r| format!("{} → {}", r.old, r.new))
+                .collect();
+            let note = format!(
+                "was `{}` at {} in {}{}",
+                m.from.message,
+                m.from.position(),
+                m.from.function_display(),
+                if renames.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (renamed: {})", renames.join(", "))
+                }
+            );
+            finding_block(out, &paint, &paint.dim("renamed"), &m.to, None, Some(&note))?;
+        }
     }
 
     let base_list = matching::listing(&outcome.base.findings);
@@ -197,9 +221,10 @@ fn finding_block(
     };
     writeln!(
         out,
-        "{label}{} in {}",
+        "{label}{} in {}{}",
         paint.bold(&line(&f.position())),
-        paint.bold(&line(&f.function_display()))
+        paint.bold(&line(&f.function_display())),
+        f.platforms_suffix()
     )?;
     writeln!(out, "    {}", line(&f.message))?;
     if let Some(share) = share {

@@ -170,7 +170,8 @@ The closing line counts heap escapes (findings, when other checks are on):
   new        in the head and not in the base, and not allowed: they fail the gate
   fixed      in the base, no longer in the head
   moved      the same allocation in another function of the head (a renamed function,
-             code moved between functions or packages): paired, neither new nor fixed
+             code moved between functions or packages), or at the same place under
+             renamed names (`--show-fixed` lists those): paired, neither new nor fixed
   allowed    new, but accepted by an allowlist entry
 An escape that stays in its function is unchanged and not counted there, wherever the
 function went (another line, another file, a renamed file); the report notes how many
