@@ -172,10 +172,32 @@ pub struct BuildConfig {
     pub exclude: Vec<String>,
     pub tags: Vec<String>,
     pub flags: Vec<String>,
+    /// `timeout: 10m`: how long a run may take (see `--timeout`).
+    pub timeout: Option<std::time::Duration>,
     /// The top-level `platforms:` (`GOOS/GOARCH`): what each side is built for; the
     /// default platform when empty. Kept with the build section because it decides
     /// what is built, so that a head that narrows it is reported as a build change.
     pub platforms: Vec<crate::go::Platform>,
+}
+
+impl BuildConfig {
+    /// Whether the two sections compile the same packages the same way (they may differ
+    /// in `timeout`, which changes no result).
+    pub fn compiles_like(&self, other: &BuildConfig) -> bool {
+        (
+            &self.packages,
+            &self.exclude,
+            &self.tags,
+            &self.flags,
+            &self.platforms,
+        ) == (
+            &other.packages,
+            &other.exclude,
+            &other.tags,
+            &other.flags,
+            &other.platforms,
+        )
+    }
 }
 
 /// Field-for-field the YAML entry, validated, plus its compiled matchers.
@@ -472,6 +494,7 @@ impl Config {
                 exclude: raw.build.exclude,
                 tags: raw.build.tags,
                 flags: raw.build.flags,
+                timeout: raw.build.timeout.map(|t| t.0),
                 platforms: raw.platforms,
             },
             allow,
@@ -776,6 +799,37 @@ struct RawBuild {
     tags: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     flags: Vec<String>,
+    #[serde(default)]
+    timeout: Option<Timeout>,
+}
+
+/// `timeout: 10m`: a duration as `--timeout` takes it.
+struct Timeout(std::time::Duration);
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Timeout;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration with its unit: 90s, 10m, 1h")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
+                crate::interrupt::parse_duration(v)
+                    .map(Timeout)
+                    .map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timeout, E> {
+                Err(E::custom(format!(
+                    "{v} has no unit; write it with one: {v}s, {v}m or {v}h"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timeout, E> {
+                Err(E::custom(format!("{v} is not a duration (90s, 10m, 1h)")))
+            }
+        }
+        de.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -1164,6 +1218,7 @@ allow:
                 exclude: vec!["internal/gen/...".into()],
                 tags: vec!["integration".into()],
                 flags: vec!["-pgo=off".into()],
+                timeout: None,
                 platforms: Vec::new(),
             }
         );
@@ -1231,7 +1286,7 @@ allow:
             (
                 "unknown key in build",
                 "version: 1\nbuild:\n  tag: [x]\n",
-                ".escape-gate.yml:3:3: build: unknown field `tag`, expected one of `packages`, `exclude`, `tags`, `flags`",
+                ".escape-gate.yml:3:3: build: unknown field `tag`, expected one of `packages`, `exclude`, `tags`, `flags`, `timeout`",
             ),
             (
                 "unknown key inside an entry",

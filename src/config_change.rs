@@ -155,6 +155,16 @@ impl BuildChange {
                 out.push(format!("{name}: {} → {}", list(base), list(head)));
             }
         }
+        if self.base.timeout != self.head.timeout {
+            let show = |t: Option<std::time::Duration>| {
+                t.map_or("none".to_string(), crate::interrupt::describe_duration)
+            };
+            out.push(format!(
+                "timeout: {} → {}",
+                show(self.base.timeout),
+                show(self.head.timeout)
+            ));
+        }
         if self.base.platforms != self.head.platforms {
             let names = |ps: &[crate::go::Platform]| -> Vec<String> {
                 ps.iter().map(ToString::to_string).collect()

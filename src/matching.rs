@@ -25,6 +25,10 @@ use serde::Serialize;
 
 use crate::finding::{normalise_expr, Finding, Key, Kind};
 
+mod align;
+
+pub use align::Alignment;
+
 /// How the lines of each base file map to lines of its head counterpart (the same
 /// path, or the file it was renamed to).
 #[derive(Debug, Default, Clone)]
@@ -45,31 +49,21 @@ impl LineMap {
     }
 
     /// Records that `base_path` became `head_path`, with their contents.
+    #[cfg(test)]
     pub fn add_file(&mut self, base_path: &str, head_path: &str, base_text: &str, head_text: &str) {
-        let base_count = base_text.lines().count();
-        let lines = if base_text == head_text {
-            (1..=base_count as u32).collect()
-        } else {
-            let mut lines = vec![0u32; base_count];
-            let diff = similar::TextDiff::configure()
-                .algorithm(similar::Algorithm::Patience)
-                .diff_lines(base_text, head_text);
-            for op in diff.ops() {
-                if let similar::DiffOp::Equal {
-                    old_index,
-                    new_index,
-                    len,
-                } = *op
-                {
-                    for i in 0..len {
-                        if let Some(slot) = lines.get_mut(old_index + i) {
-                            *slot = (new_index + i + 1) as u32;
-                        }
-                    }
+        self.add_alignment(base_path, head_path, &Alignment::new(base_text, head_text));
+    }
+
+    /// Records that `base_path` became `head_path`, whose lines `alignment` pairs.
+    pub fn add_alignment(&mut self, base_path: &str, head_path: &str, alignment: &Alignment) {
+        let mut lines = vec![0u32; alignment.base_lines];
+        for &(old_index, new_index, len) in &alignment.runs {
+            for i in 0..len {
+                if let Some(slot) = lines.get_mut(old_index + i) {
+                    *slot = (new_index + i + 1) as u32;
                 }
             }
-            lines
-        };
+        }
         self.files.insert(
             base_path.to_string(),
             FileMap {
@@ -116,24 +110,26 @@ impl ChangedLines {
 
     /// Records the changed lines of `head_path`; `base_text` is its base counterpart
     /// (same path or the file it was renamed from), `None` when there is none.
+    #[cfg(test)]
     pub fn add_file(&mut self, head_path: &str, base_text: Option<&str>, head_text: &str) {
-        let touched = match base_text {
+        let alignment = base_text.map(|base| Alignment::new(base, head_text));
+        self.add_alignment(head_path, alignment.as_ref());
+    }
+
+    /// Records the changed lines of `head_path` from its alignment with its base
+    /// counterpart, `None` when there is none.
+    pub fn add_alignment(&mut self, head_path: &str, alignment: Option<&Alignment>) {
+        let touched = match alignment {
             None => Touched::All,
-            Some(base_text) => {
-                let head_count = head_text.lines().count();
-                let mut carried = vec![false; head_count];
-                let diff = similar::TextDiff::configure()
-                    .algorithm(similar::Algorithm::Patience)
-                    .diff_lines(base_text, head_text);
-                for op in diff.ops() {
-                    if let similar::DiffOp::Equal { new_index, len, .. } = *op {
-                        for slot in carried.iter_mut().skip(new_index).take(len) {
-                            *slot = true;
-                        }
+            Some(alignment) => {
+                let mut carried = vec![false; alignment.head_lines];
+                for &(_, new_index, len) in &alignment.runs {
+                    for slot in carried.iter_mut().skip(new_index).take(len) {
+                        *slot = true;
                     }
                 }
                 Touched::Lines(
-                    (1..=head_count as u32)
+                    (1..=alignment.head_lines as u32)
                         .filter(|&line| !carried[line as usize - 1])
                         .collect(),
                 )

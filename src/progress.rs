@@ -15,7 +15,10 @@ impl Progress {
         }
     }
 
+    /// Shows what the run is doing, and records it as the stage a time limit that runs
+    /// out names.
     pub fn say(&self, what: &str) {
+        crate::interrupt::set_stage(what);
         if self.enabled {
             eprint!(
                 "\r\x1b[2Kescape-gate: {} …",

@@ -22,6 +22,8 @@ pub struct PackageInfo {
     pub imports: Vec<String>,
     /// Repository-relative paths of the files it embeds (`//go:embed`).
     pub embeds: Vec<String>,
+    /// Whether it uses cgo, whose C code may include any file of the repository.
+    pub cgo: bool,
 }
 
 /// What to analyse.
@@ -111,6 +113,18 @@ pub fn changed_packages(
                 .whole
                 .get_or_insert_with(|| format!("{path} changed"));
         }
+        // cgo's C code may include a file of any name from anywhere in the repository
+        // (`#include "../inc/table.def"`): a package that uses cgo is affected by every
+        // file that is not Go source. (C and header files affect everything already.)
+        for p in packages.iter().filter(|p| p.cgo) {
+            direct
+                .entry(p.import_path.clone())
+                .or_default()
+                .whole
+                .get_or_insert_with(|| {
+                    format!("{path} changed, and its C code may include any file")
+                });
+        }
         for p in packages {
             if p.embeds.iter().any(|e| e == path) {
                 direct
@@ -194,6 +208,7 @@ mod tests {
             dir: dir.to_string(),
             imports: imports.iter().map(|s| s.to_string()).collect(),
             embeds: Vec::new(),
+            cgo: false,
         }
     }
 
@@ -249,6 +264,25 @@ mod tests {
                 &["vendor/modules.txt"],
                 Selection::All("vendored code changed (vendor/modules.txt)".into()),
             ),
+        ];
+        for (paths, want) in cases {
+            assert_eq!(&select(&changed(paths), &g, &g), want, "{paths:?}");
+        }
+    }
+
+    #[test]
+    fn any_file_but_go_source_affects_packages_that_use_cgo() {
+        let mut g = graph();
+        g.push(PackageInfo {
+            cgo: true,
+            ..pkg("m/cgo", "cgo", &[])
+        });
+        g.push(pkg("m/cgouser", "cgouser", &["m/cgo"]));
+        let cases: &[(&[&str], Selection)] = &[
+            (&["inc/table.def"], some(&["m/cgo", "m/cgouser"])),
+            (&["docs/guide.md"], some(&["m/cgo", "m/cgouser"])),
+            (&["inc/table.go"], some(&[])),
+            (&["leaf/leaf.go"], some(&["m/leaf"])),
         ];
         for (paths, want) in cases {
             assert_eq!(&select(&changed(paths), &g, &g), want, "{paths:?}");

@@ -5,10 +5,12 @@
 
 mod allowlist_effect;
 mod cache;
+mod cgo_inputs;
 mod config;
 mod flags;
 mod limits;
 mod shards;
 mod text;
+mod time_limits;
 mod trees;
 mod writes;

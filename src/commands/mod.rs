@@ -50,6 +50,10 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    if let Some(limit) = cli.command.timeout() {
+        let source = format!("--timeout {}", crate::interrupt::describe_duration(limit));
+        crate::interrupt::limit_time(limit, &source)?;
+    }
     match cli.command {
         Command::Diff(args) => diff::run(args),
         Command::List(args) => list::run(args),
@@ -62,6 +66,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::Merge(args) => merge::run(args),
+    }
+}
+
+impl Command {
+    /// `--timeout`, for the commands that build.
+    fn timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            Command::Diff(args) => args.repository.timeout,
+            Command::List(args) => args.repository.timeout,
+            Command::Explain(args) => args.repository.timeout,
+            Command::Allow(args) => args.repository.timeout,
+            Command::Merge(args) => args.repository.timeout,
+            _ => None,
+        }
     }
 }
 

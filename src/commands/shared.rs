@@ -1,4 +1,4 @@
-//! Arguments every analysing command takes (`diff`, `list`, `explain`, `allow`), as
+//! Arguments every analysing command takes (`diff`, `list`, `explain`, `allow`, `merge`), as
 //! one clap group flattened into each, so their names, defaults and help cannot drift.
 
 use std::path::PathBuf;
@@ -16,4 +16,9 @@ pub struct Repository {
     /// Build tags for every build, added to the allowlist's build.tags (comma-separated)
     #[arg(long, value_name = "TAGS", value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// Stop after this long (90s, 10m, 1h): the builds are stopped, the temporary trees
+    /// removed, and escape-gate exits 2 naming the stage it stopped in. The build
+    /// section's `timeout:` applies too; the shorter limit wins
+    #[arg(long, value_name = "DURATION", value_parser = crate::interrupt::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }

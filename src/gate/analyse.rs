@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::explain;
 use crate::finding::{Finding, FlowStep, InlineSite, RawFinding};
@@ -13,8 +13,7 @@ use crate::function::FunctionIndex;
 use crate::git::{Repo, Revision};
 use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
 use crate::interrupt::TempTree;
-use crate::matching::{self, ChangedLines, LineMap};
-use crate::parse::InlineCall;
+use crate::matching::{self, Alignment, ChangedLines, LineMap};
 use crate::tree_path::{self};
 
 use super::*;
@@ -30,6 +29,7 @@ use super::*;
 /// ms), paid on every run although explanations are read only when an escape is new.
 /// This build costs nothing when there is nothing to explain and about 0.15 s (one
 /// package recompiled with `-m=2`) when there is.
+#[allow(clippy::too_many_arguments)] // one platform's view of the two sides and what the change did
 pub(super) fn explain_new(
     session: &Session,
     go: &GoEnv,
@@ -37,6 +37,7 @@ pub(super) fn explain_new(
     head: &Side,
     settings: &BuildSettings,
     renames: &HashMap<String, String>,
+    diffs: &Diffs,
     new: &mut [Finding],
 ) -> Result<()> {
     let mut packages: Vec<String> = new.iter().map(|f| f.package.clone()).collect();
@@ -52,7 +53,14 @@ pub(super) fn explain_new(
     let mut output = go::build_packages(go, &tree, settings, &packages, go::Detail::Flow, &name)?;
     let raw = std::mem::take(&mut output.parsed.findings);
     let files = explain::flow_files(&raw, &output);
-    let changed = changed_lines(repo, base, head, renames, files.iter().map(String::as_str));
+    let changed = changed_lines(
+        repo,
+        base,
+        head,
+        renames,
+        diffs,
+        files.iter().map(String::as_str),
+    );
     explain::attach(new, &raw, &output, Some(&changed));
     Ok(())
 }
@@ -89,10 +97,14 @@ impl Work {
         })
     }
 
-    /// Replaces the tree with the files of `rev`; returns its path.
+    /// Replaces the tree with the files of `rev`; returns its path. Directories of cgo
+    /// packages get the digest of what cgo may read that the build cache does not hash
+    /// ([`go::mark_cgo_inputs`]).
     pub(crate) fn checkout(&self, repo: &Repo, rev: &Revision) -> Result<PathBuf> {
         let tree = self.dir.path().join("tree");
         repo.materialise(rev, &tree)?;
+        go::mark_cgo_inputs(&tree)
+            .with_context(|| format!("hashing the files of {} that cgo may read", rev.label()))?;
         Ok(tree)
     }
 }
@@ -370,37 +382,95 @@ pub(super) fn inline_sites(
     base: &Side,
     head: &Side,
     renames: &HashMap<String, String>,
+    diffs: &Diffs,
     new: &mut [Finding],
 ) {
-    let candidates = |f: &Finding| -> Vec<&InlineCall> {
+    // A call `inlining call to CALLEE` inlines a finding's function F (or the function
+    // a closure F belongs to: `Opt` for `Opt.func1`) when CALLEE is F or ends with `.F`
+    // (`a.Opt`, `Use.Opt.func1`). The calls are indexed by compiling package and by
+    // every name the callee can be written as (`a.(*T).M`: itself, `(*T).M`, `M`), so
+    // that each finding looks its calls up instead of scanning every call: a large
+    // change has thousands of each. Only the names after the last few dots are
+    // indexed, so that a hostile name full of dots costs no more than its length; a
+    // function nested deeper than that gets no inline site (display only).
+    const MAX_DOTS: usize = 8;
+    let mut by_name: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (n, c) in head.inline_calls.iter().enumerate() {
+        let package = c.block.split(' ').next().unwrap_or("");
+        let names = std::iter::once(c.callee.as_str()).chain(
+            c.callee
+                .rmatch_indices('.')
+                .take(MAX_DOTS)
+                .map(|(i, _)| &c.callee[i + 1..]),
+        );
+        for name in names {
+            let list = by_name.entry((package, name)).or_default();
+            if list.last() != Some(&n) {
+                list.push(n);
+            }
+        }
+    }
+    let names_of = |f: &Finding| -> Vec<(String, String)> {
         if f.function.is_empty() || f.function == "init" {
             return Vec::new();
         }
-        head.inline_calls
-            .iter()
-            .filter(|c| {
-                c.block.split(' ').next() == Some(f.compiling_package())
-                    && calls(&c.callee, &f.function)
-                    && !(c.file == f.file && c.line == f.line)
-            })
-            .collect()
+        let package = f.compiling_package().to_string();
+        let top = f
+            .function
+            .find(".func")
+            .map_or(f.function.as_str(), |i| &f.function[..i]);
+        let mut names = vec![(package.clone(), top.to_string())];
+        if top != f.function {
+            names.push((package, f.function.clone()));
+        }
+        names
     };
-    let mut files: Vec<&str> = new
-        .iter()
-        .flat_map(|f| candidates(f).into_iter().map(|c| c.file.as_str()))
-        .collect();
+    let mut files: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    for f in new.iter() {
+        for key in names_of(f) {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if let Some(list) = by_name.get(&(key.0.as_str(), key.1.as_str())) {
+                files.extend(list.iter().map(|&n| head.inline_calls[n].file.as_str()));
+            }
+        }
+    }
     if files.is_empty() {
         return;
     }
-    files.sort();
-    files.dedup();
-    let changed = changed_lines(repo, base, head, renames, files.iter().copied());
+    let changed = changed_lines(repo, base, head, renames, diffs, files.iter().copied());
+    // Per name, the first call on a touched line, and the first on a touched line at
+    // another position than that one: a finding takes the first of its candidates that
+    // is not at its own position, which is one of these.
+    let position = |n: usize| {
+        let c = &head.inline_calls[n];
+        (c.file.as_str(), c.line)
+    };
+    let firsts: HashMap<(&str, &str), (usize, Option<usize>)> = by_name
+        .iter()
+        .filter_map(|(key, list)| {
+            let mut touched = list.iter().copied().filter(|&n| {
+                let (file, line) = position(n);
+                changed.contains(file, line)
+            });
+            let first = touched.next()?;
+            let other = touched.find(|&n| position(n) != position(first));
+            Some((*key, (first, other)))
+        })
+        .collect();
     let mut indexes: HashMap<String, Option<FunctionIndex>> = HashMap::new();
     for f in new.iter_mut() {
-        let Some(call) = candidates(f)
-            .into_iter()
-            .find(|c| changed.contains(&c.file, c.line))
-        else {
+        let own = (f.file.as_str(), f.line);
+        let call = names_of(f)
+            .iter()
+            .filter_map(|(package, name)| firsts.get(&(package.as_str(), name.as_str())))
+            .flat_map(|&(first, other)| [Some(first), other])
+            .flatten()
+            .filter(|&n| position(n) != own)
+            .min();
+        let Some(call) = call.map(|n| &head.inline_calls[n]) else {
             continue;
         };
         let index = indexes.entry(call.file.clone()).or_insert_with(|| {
@@ -415,18 +485,6 @@ pub(super) fn inline_sites(
             line: call.line,
         });
     }
-}
-
-/// Whether the compiler's `inlining call to CALLEE` inlines `function` (or the function
-/// a closure `function` belongs to): `Opt` for `Opt.func1`, `a.Opt`, `Use.Opt.func1`.
-fn calls(callee: &str, function: &str) -> bool {
-    let top = function.find(".func").map_or(function, |i| &function[..i]);
-    [top, function].iter().any(|name| {
-        callee == *name
-            || callee
-                .strip_suffix(name)
-                .is_some_and(|rest| rest.ends_with('.'))
-    })
 }
 
 /// Which functions are hot paths ([`crate::matching::compare`] asks only about the few
@@ -481,12 +539,53 @@ impl<'a> HotPaths<'a> {
     }
 }
 
+/// The line alignment of each (base file, head file) pair a run asks about, each
+/// computed once: the line maps, the touched lines of new escapes, of inlined calls and
+/// of explained flows all come from the same diff of a file.
+#[derive(Debug, Default)]
+pub(crate) struct Diffs {
+    memo: std::cell::RefCell<HashMap<FilePair, Option<std::rc::Rc<Alignment>>>>,
+}
+
+/// `(base file, head file)`.
+type FilePair = (String, String);
+
+impl Diffs {
+    /// The alignment of `base_file` of `base` with `head_file` of `head`; `None` when
+    /// either cannot be read.
+    fn get(
+        &self,
+        repo: &Repo,
+        base: &Side,
+        head: &Side,
+        base_file: &str,
+        head_file: &str,
+    ) -> Option<std::rc::Rc<Alignment>> {
+        let key = (base_file.to_string(), head_file.to_string());
+        if let Some(known) = self.memo.borrow().get(&key) {
+            return known.clone();
+        }
+        let alignment = match (
+            read_side(repo, base, base_file),
+            read_side(repo, head, head_file),
+        ) {
+            (Some(base_text), Some(head_text)) => {
+                Some(std::rc::Rc::new(Alignment::new(&base_text, &head_text)))
+            }
+            _ => None,
+        };
+        self.memo.borrow_mut().insert(key, alignment.clone());
+        alignment
+    }
+}
+
 /// Line maps for every base file that has findings, to its head counterpart.
 pub(super) fn line_map(
     repo: &Repo,
     base: &Side,
     head: &Side,
     renames: &HashMap<String, String>,
+    diffs: &Diffs,
 ) -> LineMap {
     let reverse: HashMap<&str, &str> = renames
         .iter()
@@ -498,34 +597,35 @@ pub(super) fn line_map(
     let mut map = LineMap::new();
     for base_file in files {
         let head_file = reverse.get(base_file).copied().unwrap_or(base_file);
-        let (Some(base_text), Some(head_text)) = (
-            read_side(repo, base, base_file),
-            read_side(repo, head, head_file),
-        ) else {
-            continue;
-        };
-        map.add_file(base_file, head_file, &base_text, &head_text);
+        if let Some(alignment) = diffs.get(repo, base, head, base_file, head_file) {
+            map.add_alignment(base_file, head_file, &alignment);
+        }
     }
     map
 }
 
-/// The touched head lines of `head_files`: lines that are not the image of a base line
-/// (through `renames`, head path → base path).
+/// The touched head lines of `head_files` (each once, however often it is named): lines
+/// that are not the image of a base line (through `renames`, head path → base path).
 pub(super) fn changed_lines<'a>(
     repo: &Repo,
     base: &Side,
     head: &Side,
     renames: &HashMap<String, String>,
+    diffs: &Diffs,
     head_files: impl IntoIterator<Item = &'a str>,
 ) -> ChangedLines {
+    let files: std::collections::BTreeSet<&str> = head_files.into_iter().collect();
     let mut changed = ChangedLines::new();
-    for head_file in head_files {
-        let Some(head_text) = read_side(repo, head, head_file) else {
-            continue;
-        };
+    for head_file in files {
         let base_file = renames.get(head_file).map_or(head_file, String::as_str);
-        let base_text = read_side(repo, base, base_file);
-        changed.add_file(head_file, base_text.as_deref(), &head_text);
+        match diffs.get(repo, base, head, base_file, head_file) {
+            Some(alignment) => changed.add_alignment(head_file, Some(&alignment)),
+            // No base counterpart: touched throughout, if the head has the file.
+            None if read_side(repo, head, head_file).is_some() => {
+                changed.add_alignment(head_file, None)
+            }
+            None => {}
+        }
     }
     changed
 }

@@ -270,6 +270,7 @@ pub struct DiffRequest {
 /// the base build compiled. The analysis of a commit is kept in the findings cache
 /// ([`crate::cache`]), so a repeated comparison builds nothing it built before.
 pub fn diff(req: &DiffRequest) -> Result<Outcome> {
+    crate::interrupt::set_stage("reading the revisions and the allowlist");
     let session = Session::open(&req.repo)?;
     let (repo, go, progress) = (&session.repo, &session.go, &session.progress);
     let head_rev = session.revision(req.head.as_deref())?;
@@ -293,6 +294,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &head_rev,
         &mut warnings,
     )?;
+    limit_time(&config, change.as_ref().map(|c| &c.change), req.config_from)?;
     let checks = req.checks.clone().unwrap_or_else(|| config.config.checks());
     let mut settings = build_settings(&config, &req.tags)?;
     settings.compiler = checks.needs();
@@ -346,11 +348,12 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         Some("--all-packages".to_string())
     } else if flags_read_files {
         Some("a build flag names a file (-pgo=FILE or -overlay=FILE)".to_string())
-    } else if let Some(ConfigChange { file, .. }) = change
-        .as_ref()
-        .map(|c| &c.change)
-        .filter(|c| c.build.is_some() && req.config_from == ConfigFrom::Head)
-    {
+    } else if let Some(ConfigChange { file, .. }) = change.as_ref().map(|c| &c.change).filter(|c| {
+        c.build
+            .as_ref()
+            .is_some_and(|b| !b.base.compiles_like(&b.head))
+            && req.config_from == ConfigFrom::Head
+    }) {
         // The build section that rules changed: what each side builds may change.
         Some(format!("the build section of {file} changed"))
     } else {
@@ -475,6 +478,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         first
     });
     progress.clear();
+    crate::interrupt::set_stage("comparing the findings of base and head");
 
     // Each platform is compared on its own, then the verdicts are put together: a
     // finding of several platforms is one finding naming them all, and an escape
@@ -485,7 +489,8 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         base_rev.clone(),
         parts.iter().map(|p| (&p.target, &p.base)).collect(),
     );
-    let lines = line_map(repo, &merged_base, &parts[0].head, &changes.renames);
+    let diffs = Diffs::default();
+    let lines = line_map(repo, &merged_base, &parts[0].head, &changes.renames, &diffs);
     let scope = merge_scopes(parts.iter().map(|p| &p.scope).collect());
     let profiles = load_profiles(
         &ProfileRequest {
@@ -547,7 +552,14 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             .map(|(p, c)| (&p.target, c.head.clone()))
             .collect(),
     );
-    inline_sites(repo, &base, &head, &changes.renames, &mut comparison.new);
+    inline_sites(
+        repo,
+        &base,
+        &head,
+        &changes.renames,
+        &diffs,
+        &mut comparison.new,
+    );
     if req.explain && !comparison.new.is_empty() {
         progress.say(&format!(
             "explaining the new escapes of head {}",
@@ -574,6 +586,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                 &head,
                 &part.settings,
                 &changes.renames,
+                &diffs,
                 &mut subset,
             )?;
             for (i, f) in mine.into_iter().zip(subset) {
@@ -587,6 +600,7 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         &base,
         &head,
         &changes.renames,
+        &diffs,
         comparison.new.iter().map(|f| f.file.as_str()),
     );
     if let Some(p) = &profiles {
@@ -657,6 +671,35 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
         profile: profiles.as_ref().map(Profiles::summary),
         cold,
     })
+}
+
+/// Applies the build section's `timeout:` (see [`crate::interrupt::limit_time`]): the
+/// ruling allowlist's, and when the head's rules, the base's too, so that a head can
+/// shorten the limit but never lengthen it (a change to it is in `change` either way).
+pub(crate) fn limit_time(
+    config: &LoadedConfig,
+    change: Option<&ConfigChange>,
+    from: ConfigFrom,
+) -> Result<()> {
+    let file = if config.origin.file.is_empty() {
+        CONFIG_FILE.to_string()
+    } else {
+        config.origin.to_string()
+    };
+    if let Some(limit) = config.config.build.timeout {
+        crate::interrupt::limit_time(limit, &format!("timeout: in the build section of {file}"))?;
+    }
+    let base = change
+        .and_then(|c| c.build.as_ref())
+        .and_then(|b| b.base.timeout)
+        .filter(|_| from == ConfigFrom::Head);
+    if let Some(limit) = base {
+        crate::interrupt::limit_time(
+            limit,
+            &format!("timeout: in the build section of the base's {CONFIG_FILE}, which the head may not lengthen"),
+        )?;
+    }
+    Ok(())
 }
 
 /// What every pipeline (`diff`, `list`, `explain`) opens first, in one place: the

@@ -202,6 +202,7 @@ pub(super) fn scope_of(
             dir: p.dir.clone(),
             imports: p.imports.clone(),
             embeds: p.embeds.clone(),
+            cgo: p.cgo,
         })
         .collect();
     // A package deleted by the change has no head package to select it; its import

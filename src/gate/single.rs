@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
+use crate::config_change::ConfigFrom;
 use crate::explain;
 use crate::finding::{normalise_expr, Finding, RawFinding};
 use crate::git::Revision;
@@ -26,6 +27,7 @@ pub fn single(
         repo, go, progress, ..
     } = session;
     let loaded = load_config(&repo, config, &rev)?;
+    limit_time(&loaded, None, ConfigFrom::Head)?;
     let settings = build_settings(&loaded, tags)?;
     let name = format!("revision {}", rev.label());
     let listing = go::list(&go, &tree, &settings, &name)?;
@@ -124,6 +126,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         .trim()
         .to_string();
     let loaded = load_config(&repo, req.config.as_deref(), &rev)?;
+    limit_time(&loaded, None, ConfigFrom::Head)?;
     let settings = build_settings(&loaded, &req.tags)?;
     let package = package_of(&tree, &req.file, &rev)?;
     let name = format!("{} (package {package}, with -m=2)", rev.label());

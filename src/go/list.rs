@@ -28,6 +28,8 @@ pub struct Package {
     pub imports: Vec<String>,
     /// Tree-relative paths of the files it embeds.
     pub embeds: Vec<String>,
+    /// Whether it has cgo files (`import "C"`).
+    pub cgo: bool,
     /// Tree-relative paths of the Go files the build compiles (cgo files included).
     pub files: Vec<String>,
     /// Left out of the analysis by the build settings (`packages`, `exclude`), but
@@ -118,7 +120,7 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
         "{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}{{len .CgoFiles}}{{len .InvalidGoFiles}}\t\
          {{join .Imports \" \"}}\t{{join .EmbedFiles \"\\x1f\"}}\t\
          {{range .GoFiles}}{{printf \"%x \" .}}{{end}}{{range .CgoFiles}}{{printf \"%x \" .}}{{end}}\t\
-         {{.Dir}}",
+         {{len .CgoFiles}}\t{{.Dir}}",
     ]);
     // `--`: a pattern from the allowlist is a package, never a flag.
     cmd.arg("--");
@@ -146,8 +148,8 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut packages = Vec::new();
     for line in stdout.lines() {
-        let fields: Vec<&str> = line.splitn(7, '\t').collect();
-        let [import_path, name, files, imports, embeds, go_files, pkg_dir] = fields[..] else {
+        let fields: Vec<&str> = line.splitn(8, '\t').collect();
+        let [import_path, name, files, imports, embeds, go_files, cgo, pkg_dir] = fields[..] else {
             continue;
         };
         if files.bytes().all(|b| b == b'0') {
@@ -189,6 +191,7 @@ pub(super) fn list_packages(unit: &Unit, patterns: &[String]) -> Result<Vec<Pack
             dir: rel_dir,
             imports: imports.split_whitespace().map(str::to_string).collect(),
             embeds,
+            cgo: cgo != "0",
             files: go_files,
             excluded: false,
             unit: unit.to_string(),

@@ -27,6 +27,7 @@ use crate::interrupt::{self, TempTree};
 use crate::parse::{ParsedOutput, Parser};
 
 mod build;
+mod cgo_inputs;
 mod flags;
 mod list;
 mod paths;
@@ -35,6 +36,7 @@ mod platform;
 mod tests;
 
 pub use build::*;
+pub use cgo_inputs::*;
 pub use flags::*;
 pub use list::*;
 pub use paths::*;

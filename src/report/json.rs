@@ -115,6 +115,8 @@ pub struct BuildJson<'a> {
     pub exclude: &'a [String],
     pub tags: &'a [String],
     pub flags: &'a [String],
+    /// `10m`, when the section has a timeout.
+    pub timeout: Option<String>,
     /// The allowlist's `platforms:` (empty: the default platform).
     pub platforms: &'a [crate::go::Platform],
 }
@@ -125,6 +127,7 @@ fn build_json(b: &BuildConfig) -> BuildJson<'_> {
         exclude: &b.exclude,
         tags: &b.tags,
         flags: &b.flags,
+        timeout: b.timeout.map(crate::interrupt::describe_duration),
         platforms: &b.platforms,
     }
 }

@@ -195,3 +195,47 @@ fn a_source_file_too_large_to_attribute_is_compared_under_a_name_that_says_so() 
     assert_eq!(new[0]["function"], "(file over 16 MiB: not attributed)");
     assert_eq!(new[0]["message"], "moved to heap: q");
 }
+
+/// One file of `n` one-line functions, each with one escape, every `step`-th of them.
+fn one_line_functions(n: usize, step: usize) -> String {
+    let mut text = String::from("package p\n\nvar sink *int\n\n");
+    for i in (0..n).step_by(step) {
+        text.push_str(&format!("func f{i}(v int) {{ x := v; sink = &x }}\n"));
+    }
+    text
+}
+
+#[test]
+fn a_pull_request_with_thousands_of_new_escapes_counts_each_once() {
+    // The shape that once took cubic time (a diff of the file per new escape): one in
+    // a hundred functions in the base, all of them in the head. (Times are measured by
+    // bench/large-pr.sh, never asserted.)
+    crate::support::require_go();
+    let (repo, base) = TestRepo::go_module(&[("p/p.go", &one_line_functions(2000, 100))]);
+    repo.write("p/p.go", &one_line_functions(2000, 1));
+    let head = repo.commit("1,980 new functions");
+    let run = repo.run_untouched(&["diff", "--format", "json", &base, &head]);
+    run.assert_code(1);
+    let json = run.json();
+    assert_eq!(json["summary"]["new"], 1980, "{}", json["summary"]);
+    assert_eq!(json["summary"]["unchanged"], 20, "{}", json["summary"]);
+    assert_eq!(json["summary"]["fixed"], 0, "{}", json["summary"]);
+    let new = json["new"].as_array().expect("new");
+    let mut functions: Vec<&str> = new
+        .iter()
+        .map(|f| f["function"].as_str().expect("function"))
+        .collect();
+    functions.sort();
+    functions.dedup();
+    assert_eq!(functions.len(), 1980);
+    assert!(!functions.contains(&"f100") && functions.contains(&"f101"));
+    // The text report's per-function listing shows each new escape once.
+    let text = repo.run_untouched(&["diff", &base, &head]);
+    text.assert_code(1);
+    let added = text
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("+example.com/m/p "))
+        .count();
+    assert_eq!(added, 1980, "{}", text.stdout);
+}
