@@ -14,8 +14,8 @@
 //! the package lists and the findings come from the caller.
 
 use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath, ProfileConfig};
-use crate::checks::{Check, Checks};
-use crate::finding::Finding;
+use crate::checks::Checks;
+use crate::finding::{Check, Finding};
 
 /// Which revision's allowlist rules the comparison (`--config-from`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
