@@ -237,7 +237,7 @@ pub struct Finding {
     /// analysed named platforms (`--platforms`, `platforms:`); empty for a run of the
     /// default platform alone. The same finding on several platforms is one finding.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub platforms: Vec<crate::go::Platform>,
+    pub platforms: Vec<crate::platform::Platform>,
 }
 
 fn is_false(value: &bool) -> bool {

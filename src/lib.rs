@@ -44,6 +44,7 @@ pub mod interrupt;
 pub(crate) mod matching;
 pub(crate) mod modules;
 pub mod parse;
+pub(crate) mod platform;
 pub(crate) mod profile;
 pub(crate) mod progress;
 pub(crate) mod rename;
