@@ -209,7 +209,7 @@ pub struct MovedJson<'a> {
     pub by: MovedBy,
     /// With `by: rename`: each identifier of the message renamed, old and new.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub renames: &'a [crate::rename::Rename],
+    pub renames: &'a [crate::matching::Rename],
 }
 
 #[derive(Debug, Serialize)]
