@@ -23,57 +23,13 @@
 //!   enforced, whatever the list says.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+// `Check` is data and lives with the finding; named here too for the allowlist.
+pub use crate::finding::Check;
 use crate::finding::{normalise_expr, Finding, Kind};
 use crate::matching::LineMap;
-
-/// One check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Check {
-    Escapes,
-    Inlining,
-    Bounds,
-    VariableMake,
-    ConcatConvert,
-    Gcassert,
-}
-
-impl Check {
-    /// Every check a list can name, in the order they are documented.
-    pub const ALL: [Check; 6] = [
-        Check::Escapes,
-        Check::VariableMake,
-        Check::ConcatConvert,
-        Check::Inlining,
-        Check::Bounds,
-        Check::Gcassert,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Check::Escapes => "escapes",
-            Check::Inlining => "inlining",
-            Check::Bounds => "bounds",
-            Check::VariableMake => "variable-make",
-            Check::ConcatConvert => "concat-convert",
-            Check::Gcassert => "gcassert",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Check> {
-        Check::ALL.into_iter().find(|c| c.name() == name)
-    }
-}
-
-impl fmt::Display for Check {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// The checks a run compares. `gcassert` is always in: directives are enforced
 /// whenever the head has them.

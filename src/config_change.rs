@@ -14,8 +14,8 @@
 //! the package lists and the findings come from the caller.
 
 use crate::allowlist::{self, AllowEntry, BuildConfig, Config, Date, HotPath, ProfileConfig};
-use crate::checks::{Check, Checks};
-use crate::finding::Finding;
+use crate::checks::Checks;
+use crate::finding::{Check, Finding};
 
 /// Which revision's allowlist rules the comparison (`--config-from`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -152,7 +152,11 @@ impl BuildChange {
         ];
         for (name, base, head) in fields {
             if base != head {
-                out.push(format!("{name}: {} → {}", list(base), list(head)));
+                out.push(format!(
+                    "{name}: {} → {}",
+                    allowlist::flow_list(base),
+                    allowlist::flow_list(head)
+                ));
             }
         }
         if self.base.timeout != self.head.timeout {
@@ -171,18 +175,12 @@ impl BuildChange {
             };
             out.push(format!(
                 "platforms: {} → {}",
-                list(&names(&self.base.platforms)),
-                list(&names(&self.head.platforms))
+                allowlist::flow_list(&names(&self.base.platforms)),
+                allowlist::flow_list(&names(&self.head.platforms))
             ));
         }
         out
     }
-}
-
-/// `["a", "b"]`, or `[]`: YAML's flow style, the way the file spells it.
-pub(crate) fn list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
-    format!("[{}]", quoted.join(", "))
 }
 
 impl ConfigChange {

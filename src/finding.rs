@@ -2,7 +2,54 @@
 //! position ([`RawFinding`], from `parse`) and the same finding placed in the repository
 //! and its enclosing function ([`Finding`], after attribution).
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+/// One check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    Escapes,
+    Inlining,
+    Bounds,
+    VariableMake,
+    ConcatConvert,
+    Gcassert,
+}
+
+impl Check {
+    /// Every check a list can name, in the order they are documented.
+    pub const ALL: [Check; 6] = [
+        Check::Escapes,
+        Check::VariableMake,
+        Check::ConcatConvert,
+        Check::Inlining,
+        Check::Bounds,
+        Check::Gcassert,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Escapes => "escapes",
+            Check::Inlining => "inlining",
+            Check::Bounds => "bounds",
+            Check::VariableMake => "variable-make",
+            Check::ConcatConvert => "concat-convert",
+            Check::Gcassert => "gcassert",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<Check> {
+        Check::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What kind of finding this is: a heap allocation (the two original kinds), or what
 /// another check (`checks:` in the allowlist, `--checks`) looks at. (The parser's finer
@@ -69,8 +116,7 @@ impl Kind {
 
     /// The check that reports this kind; `None` for the kinds that are only compared
     /// against ([`Kind::Inlinable`], [`Kind::InlinedCall`]).
-    pub fn check(self) -> Option<crate::checks::Check> {
-        use crate::checks::Check;
+    pub fn check(self) -> Option<Check> {
         match self {
             Kind::Moved | Kind::Escapes => Some(Check::Escapes),
             Kind::NotInlinable | Kind::NotInlined => Some(Check::Inlining),
@@ -191,7 +237,7 @@ pub struct Finding {
     /// analysed named platforms (`--platforms`, `platforms:`); empty for a run of the
     /// default platform alone. The same finding on several platforms is one finding.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub platforms: Vec<crate::go::Platform>,
+    pub platforms: Vec<crate::platform::Platform>,
 }
 
 fn is_false(value: &bool) -> bool {

@@ -40,10 +40,12 @@ pub(crate) mod git;
 pub(crate) mod go;
 pub mod home;
 pub(crate) mod hook;
+pub mod inert;
 pub mod interrupt;
 pub(crate) mod matching;
 pub(crate) mod modules;
 pub mod parse;
+pub(crate) mod platform;
 pub(crate) mod profile;
 pub(crate) mod progress;
 pub(crate) mod rename;
@@ -56,5 +58,4 @@ pub(crate) mod tree_path;
 
 /// `main` prints errors through it, so that no line of one (a failed build's compiler
 /// errors) reads as a Go error to a CI problem matcher.
-pub use report::inert;
 pub use report::problem_matcher;

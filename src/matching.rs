@@ -29,6 +29,13 @@ mod align;
 
 pub use align::Alignment;
 
+/// One identifier renamed between the base and the head message of a pair.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Rename {
+    pub old: String,
+    pub new: String,
+}
+
 /// How the lines of each base file map to lines of its head counterpart (the same
 /// path, or the file it was renamed to).
 #[derive(Debug, Default, Clone)]
@@ -159,7 +166,7 @@ pub struct Moved {
     /// What pairs them.
     pub by: MovedBy,
     /// With [`MovedBy::Rename`]: the identifiers of the message that were renamed.
-    pub renames: Vec<crate::rename::Rename>,
+    pub renames: Vec<Rename>,
 }
 
 /// The evidence that a new and a fixed finding are the same allocation.

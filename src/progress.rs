@@ -20,10 +20,7 @@ impl Progress {
     pub fn say(&self, what: &str) {
         crate::interrupt::set_stage(what);
         if self.enabled {
-            eprint!(
-                "\r\x1b[2Kescape-gate: {} …",
-                crate::report::inert::line(what)
-            );
+            eprint!("\r\x1b[2Kescape-gate: {} …", crate::inert::line(what));
         }
     }
 

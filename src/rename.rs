@@ -28,18 +28,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
 use tree_sitter::Parser;
 
 use crate::finding::{normalise_expr, Finding, Kind};
-use crate::matching::{Comparison, LineMap, Moved, MovedBy};
-
-/// One identifier renamed between the base and the head message of a pair.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Rename {
-    pub old: String,
-    pub new: String,
-}
+use crate::matching::{Comparison, LineMap, Moved, MovedBy, Rename};
 
 /// The largest declaration, in tokens, that is aligned. Token alignment costs the
 /// product of the two sizes when they differ much; a larger declaration's findings are

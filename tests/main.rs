@@ -22,6 +22,7 @@ mod hostile;
 mod html_report;
 mod init;
 mod install;
+mod layers;
 mod leftovers;
 mod list_demo;
 mod platforms;

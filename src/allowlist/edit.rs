@@ -142,7 +142,7 @@ pub fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() || c == '\u{feff}' || crate::report::inert::is_hazard(c) => {
+            c if c.is_control() || c == '\u{feff}' || crate::inert::is_hazard(c) => {
                 out.push_str(&format!("\\u{:04X}", c as u32));
             }
             c => out.push(c),

@@ -102,14 +102,20 @@ impl ProfileConfig {
             out.push((
                 format!(
                     "files: {} → {}",
-                    crate::config_change::list(&base.files),
-                    crate::config_change::list(&self.files)
+                    flow_list(&base.files),
+                    flow_list(&self.files)
                 ),
                 true,
             ));
         }
         out
     }
+}
+
+/// `["a", "b"]`, or `[]`: YAML's flow style, the way the file spells it.
+pub(crate) fn flow_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// One `hot:` entry: the functions it names are hot paths, where the gate stays strict

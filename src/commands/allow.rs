@@ -68,7 +68,7 @@ fn parse_date(s: &str) -> Result<Date, String> {
 
 pub fn run(args: Args) -> Result<Exit> {
     // What is printed quotes the compiler and the repository: it is printed inert
-    // (see `report::inert`), also when the edit then fails.
+    // (see `inert`), also when the edit then fails.
     let mut out = Vec::new();
     let result = edit_allowlist(args, &mut out);
     let stdout = std::io::stdout();

@@ -39,13 +39,13 @@ pub fn run(args: Args) -> Result<Exit> {
             std::io::stderr(),
             "{}",
             String::from_utf8_lossy(&report::inert_text(
-                report::inert::block(&format!("warning: {warning}")).as_bytes()
+                crate::inert::block(&format!("warning: {warning}")).as_bytes()
             ))
             .trim_end()
         )?;
     }
-    let summary = report::inert::line(&report::list::summary(&go, &side)).into_owned();
-    writeln!(std::io::stderr(), "{}", report::inert::commands(&summary))?;
+    let summary = crate::inert::line(&report::list::summary(&go, &side)).into_owned();
+    writeln!(std::io::stderr(), "{}", crate::inert::commands(&summary))?;
     out.flush()?;
     Ok(Exit::Clean)
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use crate::allowlist::Config;
 use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::git::{Repo, Revision};
-use crate::go::{self, BuildSettings};
+use crate::go::{self, lexical, BuildSettings};
 use crate::tree_path::{self, ReadError};
 
 use super::*;
@@ -136,22 +136,6 @@ impl ConfigPlace {
             _ => ConfigPlace::Outside(path.to_path_buf()),
         }
     }
-}
-
-/// `path` with `.` and `..` components resolved as text, links not followed.
-pub(crate) fn lexical(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 /// The text of an allowlist file and how to name it, `None` when there is no file.

@@ -220,7 +220,7 @@ pub(crate) fn missing_submodules_warning(rev: &Revision, missing: &[String]) -> 
          imports one does not build\n\
          hint: fetch submodules (`git submodule update --init --recursive`; in GitHub Actions, \
          actions/checkout with `submodules: recursive`)",
-        crate::report::words::count(missing.len(), "submodule"),
+        count_submodules(missing.len()),
         rev.label(),
         missing.join(", ")
     ))
@@ -741,5 +741,14 @@ impl Session {
             Some(spec) => self.repo.resolve(spec),
             None => Ok(Revision::working_tree()),
         }
+    }
+}
+
+/// `1 submodule`, `2 submodules`.
+fn count_submodules(n: usize) -> String {
+    if n == 1 {
+        "1 submodule".to_string()
+    } else {
+        format!("{n} submodules")
     }
 }

@@ -527,7 +527,7 @@ fn is_outside(path: &str, tree: &Path, depth: usize) -> bool {
         return false;
     }
     if path.starts_with('/') {
-        let lexical = crate::gate::lexical(Path::new(path));
+        let lexical = super::lexical(Path::new(path));
         return !lexical.starts_with(tree) || lexical == tree;
     }
     crate::tree_path::leaves_tree(depth, path)

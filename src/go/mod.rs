@@ -273,6 +273,7 @@ impl BuildSettings {
 }
 
 pub use crate::modules::Module;
+pub use crate::platform::Platform;
 
 /// Where and how `go` runs for one unit of one side (a module's directory, or the
 /// workspace's): what every `go` command of the build stage needs, as one value.

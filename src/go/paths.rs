@@ -3,7 +3,7 @@
 //! and mapped to import paths.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 
@@ -150,4 +150,20 @@ pub fn relocate_flow(tree: &Path, unit: &str, line: &str) -> String {
         return line.to_string();
     };
     format!("{what} at {}{numbers}", relocate(tree, unit, file))
+}
+
+/// `path` with `.` and `..` components resolved as text, links not followed.
+pub(crate) fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }

@@ -8,41 +8,8 @@
 //! decides a platform; it is only used to name platforms in warnings and in `init`.
 //! Which files a build compiles is always `go list`'s answer.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 use super::GoEnv;
-
-/// One target: `linux/arm64`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Platform {
-    pub goos: String,
-    pub goarch: String,
-}
-
-/// go/build's `knownOS`.
-const KNOWN_OS: [&str; 18] = [
-    "aix",
-    "android",
-    "darwin",
-    "dragonfly",
-    "freebsd",
-    "hurd",
-    "illumos",
-    "ios",
-    "js",
-    "linux",
-    "nacl",
-    "netbsd",
-    "openbsd",
-    "plan9",
-    "solaris",
-    "wasip1",
-    "windows",
-    "zos",
-];
+use crate::platform::{Platform, KNOWN_ARCH, KNOWN_OS};
 
 /// go/build's `unixOS`: the systems the `unix` build tag is true on.
 const UNIX_OS: [&str; 12] = [
@@ -58,34 +25,6 @@ const UNIX_OS: [&str; 12] = [
     "netbsd",
     "openbsd",
     "solaris",
-];
-
-/// go/build's `knownArch`.
-const KNOWN_ARCH: [&str; 24] = [
-    "386",
-    "amd64",
-    "amd64p32",
-    "arm",
-    "armbe",
-    "arm64",
-    "arm64be",
-    "loong64",
-    "mips",
-    "mipsle",
-    "mips64",
-    "mips64le",
-    "mips64p32",
-    "mips64p32le",
-    "ppc",
-    "ppc64",
-    "ppc64le",
-    "riscv",
-    "riscv64",
-    "s390",
-    "s390x",
-    "sparc",
-    "sparc64",
-    "wasm",
 ];
 
 /// The platforms a warning or `init` names when the build constraints of a file let
@@ -109,47 +48,6 @@ pub const COMMON: [&str; 14] = [
 ];
 
 impl Platform {
-    /// Parses `GOOS/GOARCH`, naming both known lists in the error.
-    pub fn parse(text: &str) -> Result<Platform, String> {
-        let text = text.trim();
-        let Some((goos, goarch)) = text.split_once('/') else {
-            return Err(format!(
-                "{text:?} is not GOOS/GOARCH (for example linux/arm64)"
-            ));
-        };
-        if !KNOWN_OS.contains(&goos) {
-            return Err(format!(
-                "{text:?}: {goos:?} is not a GOOS Go knows ({})",
-                KNOWN_OS.join(", ")
-            ));
-        }
-        if !KNOWN_ARCH.contains(&goarch) {
-            return Err(format!(
-                "{text:?}: {goarch:?} is not a GOARCH Go knows ({})",
-                KNOWN_ARCH.join(", ")
-            ));
-        }
-        Ok(Platform {
-            goos: goos.to_string(),
-            goarch: goarch.to_string(),
-        })
-    }
-
-    /// Parses a comma-separated list (`--platforms`), without duplicates.
-    pub fn parse_list(text: &str) -> Result<Vec<Platform>, String> {
-        let mut out: Vec<Platform> = Vec::new();
-        for item in text.split(',').filter(|s| !s.trim().is_empty()) {
-            let platform = Platform::parse(item)?;
-            if !out.contains(&platform) {
-                out.push(platform);
-            }
-        }
-        if out.is_empty() {
-            return Err("no platform named (for example linux/amd64,linux/arm64)".to_string());
-        }
-        Ok(out)
-    }
-
     /// Whether a file's build constraints let this platform compile it: the name's
     /// `_GOOS`, `_GOARCH`, `_GOOS_GOARCH` suffix and the `//go:build` expression of its
     /// header, with `tags` (the build's tags) and `cgo` true or not. `None` when the
@@ -187,25 +85,6 @@ impl Platform {
             "arm64.v8.0" => self.goarch == "arm64",
             _ => tags.iter().any(|t| t == tag),
         }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.goos, self.goarch)
-    }
-}
-
-impl TryFrom<String> for Platform {
-    type Error = String;
-    fn try_from(text: String) -> Result<Platform, String> {
-        Platform::parse(&text)
-    }
-}
-
-impl From<Platform> for String {
-    fn from(p: Platform) -> String {
-        p.to_string()
     }
 }
 

@@ -34,7 +34,7 @@ pub struct Report<'a> {
     pub summary: Summary<'a>,
     /// The checks compared (`escapes`, `variable-make`, `inlining`, `bounds`,
     /// `gcassert`); `kind` of each finding says which one reported it.
-    pub checks: Vec<crate::checks::Check>,
+    pub checks: Vec<crate::finding::Check>,
     /// With `diff --shard I/N`: what this shard's packages gave on both sides, for
     /// `escape-gate merge`. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,11 +85,11 @@ pub struct HotJson<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct ChecksChangeJson {
-    pub base: Vec<crate::checks::Check>,
-    pub head: Vec<crate::checks::Check>,
+    pub base: Vec<crate::finding::Check>,
+    pub head: Vec<crate::finding::Check>,
     pub line: Option<usize>,
     /// Checks the base has on that the head turns off.
-    pub turned_off: Vec<crate::checks::Check>,
+    pub turned_off: Vec<crate::finding::Check>,
 }
 
 #[derive(Debug, Serialize)]
@@ -209,7 +209,7 @@ pub struct MovedJson<'a> {
     pub by: MovedBy,
     /// With `by: rename`: each identifier of the message renamed, old and new.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub renames: &'a [crate::rename::Rename],
+    pub renames: &'a [crate::matching::Rename],
 }
 
 #[derive(Debug, Serialize)]
@@ -254,7 +254,7 @@ pub struct EntryJson<'a> {
     pub reason: &'a str,
     pub expires: Option<String>,
     /// The check whose findings the entry allows (`escapes` unless it names one).
-    pub check: crate::checks::Check,
+    pub check: crate::finding::Check,
     /// `stale: never`: a lasting rule, never reported stale.
     pub policy: bool,
     /// The platforms the entry is limited to (`platforms:`); absent for every one.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::finding::Finding;
 use crate::gate::{Explained, Side};
 use crate::go::GoEnv;
-use crate::report::inert::line;
+use crate::inert::line;
 use crate::report::{json::SCHEMA_VERSION, text, words, ListFormat};
 
 #[derive(Debug, Serialize)]
@@ -24,7 +24,7 @@ struct ListJson<'a> {
 }
 
 /// `escape-gate list`: the findings grouped by package and function, or JSON, made
-/// inert (see [`crate::report::inert`]).
+/// inert (see [`crate::inert`]).
 pub fn write(format: ListFormat, go: &GoEnv, side: &Side, out: &mut dyn Write) -> io::Result<()> {
     let mut rendered = Vec::new();
     render(format, go, side, &mut rendered)?;
@@ -104,7 +104,7 @@ struct ExplainJson<'a> {
 }
 
 /// `escape-gate explain`: the escapes at one line with their flows, or JSON, made
-/// inert (see [`crate::report::inert`]).
+/// inert (see [`crate::inert`]).
 pub fn write_explained(
     format: ListFormat,
     explained: &Explained,

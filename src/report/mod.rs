@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 
 use crate::gate::Outcome;
+use crate::inert;
 
 pub mod github;
 pub mod html;
-pub mod inert;
 pub mod json;
 pub mod list;
 pub mod markdown;
@@ -413,5 +413,22 @@ pub(crate) mod fixture {
         assert_eq!(super::workspace_prefix(ws.path(), ws.path()), "");
         let other = tempfile::tempdir().expect("tmp");
         assert_eq!(super::workspace_prefix(ws.path(), other.path()), "");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_structured_formats_keep_the_old_command_form_out() {
+        let page = b"<p>x ##[error]forged</p>".to_vec();
+        assert_eq!(
+            crate::report::inert_html(page),
+            b"<p>x ##&#91;error]forged</p>".to_vec()
+        );
+        let json = br###"{"m":"##[error]x"}"###.to_vec();
+        assert_eq!(
+            crate::report::inert_json(json),
+            br###"{"m":"##\u005berror]x"}"###.to_vec()
+        );
     }
 }

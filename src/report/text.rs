@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use crate::finding::Finding;
 use crate::finding::CHANGED;
 use crate::gate::{Explained, Outcome};
+use crate::inert::{block, line};
 use crate::matching;
-use crate::report::inert::{block, line};
 use crate::report::{trust, words, Style};
 
 struct Paint {

@@ -180,7 +180,7 @@ pub fn describe(change: &ConfigChange, from: ConfigFrom) -> Notes {
             Some(line) => format!("{file}:{line}"),
             None => file.clone(),
         };
-        let names = |list: Vec<crate::checks::Check>| {
+        let names = |list: Vec<crate::finding::Check>| {
             list.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
         };
         let mut details = Vec::new();

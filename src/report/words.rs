@@ -69,7 +69,7 @@ pub fn cold_note(outcome: &Outcome) -> String {
 /// allocation (escapes, variable-size make), `finding` when the inlining or bounds
 /// checks, or `//gcassert:` directives, add findings of other kinds.
 pub fn noun(outcome: &Outcome) -> &'static str {
-    use crate::checks::Check;
+    use crate::finding::Check;
     let other_checks =
         outcome.checks.contains(Check::Inlining) || outcome.checks.contains(Check::Bounds);
     let gcassert = [&outcome.base.findings, &outcome.head.findings]

@@ -146,7 +146,7 @@ impl fmt::Display for TreePath {
 }
 
 /// Bytes from a name, shown safely: invalid UTF-8 replaced, control and bidirectional
-/// characters escaped ([`crate::report::inert::line`]).
+/// characters escaped ([`crate::inert::line`]).
 pub fn printable(bytes: &[u8]) -> String {
-    crate::report::inert::line(&String::from_utf8_lossy(bytes)).into_owned()
+    crate::inert::line(&String::from_utf8_lossy(bytes)).into_owned()
 }

@@ -121,20 +121,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_structured_formats_keep_the_old_command_form_out() {
-        let page = b"<p>x ##[error]forged</p>".to_vec();
-        assert_eq!(
-            crate::report::inert_html(page),
-            b"<p>x ##&#91;error]forged</p>".to_vec()
-        );
-        let json = br###"{"m":"##[error]x"}"###.to_vec();
-        assert_eq!(
-            crate::report::inert_json(json),
-            br###"{"m":"##\u005berror]x"}"###.to_vec()
-        );
-    }
-
-    #[test]
     fn hazards_are_escaped_on_one_line() {
         let cases = [
             ("plain\ttab", "plain\ttab"),
