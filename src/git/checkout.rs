@@ -101,7 +101,7 @@ impl Repo {
 
     /// Every file and link of a commit's tree, each name checked on its own: no `..`,
     /// `.`, `.git` or separator, no name twice in one directory (which a tree made by
-    /// hand can hold), nothing deeper than [`crate::tree_path::MAX_DEPTH`].
+    /// hand can hold), nothing deeper than `MAX_DEPTH` (`tree_path`).
     fn tree_entries(
         &self,
         commit: Oid,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 /// How deep a tree may go. Real repositories stay far below; the limit bounds the
-/// directory handles a [`TreeWriter`] keeps open while it writes.
+/// directory handles a [`TreeWriter`](super::TreeWriter) keeps open while it writes.
 pub const MAX_DEPTH: usize = 256;
 
 /// Why a name cannot be a file name in a materialised tree.
