@@ -239,7 +239,7 @@ fn finding_block(
         )?;
     }
     if let Some(note) = note {
-        writeln!(out, "    {}", paint.dim(note))?;
+        writeln!(out, "    {}", paint.dim(&line(note)))?;
     }
     if let Some(from) = words::provenance(f) {
         writeln!(out, "    {}", paint.dim(&line(&from)))?;
@@ -422,5 +422,39 @@ mod listing_diff_tests {
                 "{base:?} -> {head:?}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Kind;
+    use crate::matching::{Moved, MovedBy, Rename};
+    use crate::report::fixture;
+
+    #[test]
+    fn a_renamed_pair_shows_its_old_text_inert() {
+        let mut outcome = fixture::outcome(Vec::new());
+        let from = fixture::finding("a.go", 3, "P", Kind::Moved, "n\u{1b}[2J");
+        let to = fixture::finding("a.go", 3, "P", Kind::Moved, "val");
+        outcome.comparison.moved.push(Moved {
+            from,
+            to,
+            by: MovedBy::Rename,
+            renames: vec![Rename {
+                old: "n\u{1b}[2J".into(),
+                new: "val".into(),
+            }],
+        });
+        let mut out = Vec::new();
+        let style = Style {
+            color: false,
+            show_fixed: true,
+        };
+        write(&outcome, style, &mut out).expect("render");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.contains("renamed a.go:3"), "{text}");
+        assert!(text.contains("n\\u{1b}[2J"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
     }
 }
