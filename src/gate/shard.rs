@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{Analysis, Scope, Side};
+use super::{shard_parts, Analysis, Plan, PlatformSides, Scope, Session, Side};
 use crate::gcassert::{Directive, Directives};
 use crate::git::Revision;
 
@@ -160,6 +160,92 @@ impl ShardData {
             origin => format!("shard {}/{} ({origin})", self.index, self.count),
         }
     }
+}
+
+impl ShardData {
+    /// What this shard keeps for `merge` (phase 4 of [`super::diff`]): both sides of
+    /// each platform as they were analysed, the first platform's at the top and the
+    /// others in [`ShardData::other_platforms`].
+    pub(super) fn of_parts(
+        shard: Shard,
+        base: git2::Oid,
+        settings: &str,
+        parts: &[PlatformSides],
+    ) -> ShardData {
+        let mut data: Vec<ShardData> = parts
+            .iter()
+            .map(|part| ShardData {
+                index: shard.index,
+                count: shard.count,
+                base: base.to_string(),
+                head: part
+                    .head
+                    .revision
+                    .commit
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                settings: settings.to_string(),
+                scope: part.scope.clone(),
+                no_longer_analysed: part.dropped.clone(),
+                base_analysis: part.base.analysis(),
+                head_analysis: {
+                    let mut analysis = part.head.analysis();
+                    analysis
+                        .findings
+                        .retain(|f| f.kind != crate::finding::Kind::Gcassert);
+                    analysis
+                },
+                directives: part.directives.clone(),
+                origin: String::new(),
+                platform: part.target.clone(),
+                other_platforms: Vec::new(),
+            })
+            .collect();
+        let mut first = data.remove(0);
+        first.other_platforms = data;
+        first
+    }
+}
+
+/// `merge`'s phase 3 of [`super::diff`]: each platform's two sides put together from
+/// the shards, once every shard's findings are checked against the revisions' sources.
+pub(super) fn merge_parts(
+    session: &Session,
+    plan: &Plan,
+    shards: &[ShardData],
+) -> Result<Vec<PlatformSides>> {
+    let (repo, go) = (&session.repo, &session.go);
+    if let Some(head_commit) = plan.head_rev.commit {
+        for s in shards {
+            check_sources(repo, s, plan.base_commit, head_commit)?;
+            for part in &s.other_platforms {
+                check_sources(repo, part, plan.base_commit, head_commit)?;
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    for (target, group) in shard_parts(shards, &plan.targets)? {
+        let merged = merge(
+            &group,
+            plan.base_rev.clone(),
+            plan.head_rev.clone(),
+            &plan.shard_settings,
+        )?;
+        let env = target
+            .as_ref()
+            .map_or_else(|| go.clone(), |p| go.for_platform(p));
+        parts.push(PlatformSides {
+            target,
+            env,
+            settings: plan.settings.clone(),
+            scope: merged.scope,
+            head: merged.head,
+            base: merged.base,
+            dropped: merged.no_longer_analysed,
+            directives: Vec::new(),
+        });
+    }
+    Ok(parts)
 }
 
 /// The hint of every refusal of a shard's content.
