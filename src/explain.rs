@@ -118,7 +118,7 @@ pub fn render_in_place(findings: &mut [Finding], output: &BuildOutput) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::go::Module;
+    use crate::modules::Module;
     use crate::parse;
 
     macro_rules! fixture {

@@ -16,7 +16,8 @@ use crate::interrupt::TempTree;
 use crate::matching::{self, Alignment, ChangedLines, LineMap};
 use crate::tree_path::{self};
 
-use super::*;
+use super::scope::Scope;
+use super::{Analysis, Session, Side};
 
 /// Rebuilds the head packages that hold new escapes with `-m=2` and attaches each new
 /// escape's flow.

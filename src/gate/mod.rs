@@ -13,7 +13,6 @@ use crate::checks::{self, Checks};
 use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::excerpt::Excerpts;
 use crate::finding::Finding;
-use crate::gcassert::Directives;
 use crate::git::{Changes, Repo, Revision};
 use crate::go::{self, BuildSettings, GoEnv};
 use crate::matching::{self, ChangedLines, Comparison};
@@ -29,13 +28,23 @@ mod stale;
 mod weigh;
 
 pub(crate) use crate::progress::Progress;
-pub(crate) use analyse::*;
-pub(crate) use config::*;
-pub(crate) use platforms::*;
-pub(crate) use scope::*;
-pub(crate) use shard::*;
-pub(crate) use single::*;
-pub(crate) use weigh::*;
+pub(crate) use config::{ConfigChoice, ConfigPlace, LoadedConfig, Origin, MAX_CONFIG_READ};
+pub(crate) use scope::Scope;
+pub(crate) use shard::{Shard, ShardData};
+pub(crate) use single::{explain_at, single, ExplainRequest, Explained};
+pub(crate) use weigh::ProfileSummary;
+
+use analyse::{
+    changed_lines, explain_new, inline_sites, line_map, read_side, unrecognised_warning, Diffs,
+    HotPaths, Work,
+};
+use config::{build_settings, load_configs, ComparedConfigs};
+use platforms::{
+    merge_comparisons, merge_findings, merge_scopes, merge_sides, platforms_key,
+    uncompiled_warning, PlatformCompared, PlatformJob, PlatformSides,
+};
+use scope::{base_view_settings, cacheable, everything_changed};
+use weigh::{by_share, load_profiles, ProfileRequest, Profiles};
 
 /// The allowlist file, at the root of the head revision unless `--config` names one.
 pub const CONFIG_FILE: &str = ".escape-gate.yml";

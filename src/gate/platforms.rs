@@ -10,11 +10,20 @@ use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{bail, Result};
 
-use super::*;
+use super::analyse::{analyse, read_side};
+use super::scope::{build_id, no_longer_analysed, scope_of, MainPackage, Scope, Sources};
+use super::shard::ShardData;
+use super::{Analysis, DiffRequest, Session, Side};
+use crate::cache::Cache;
+use crate::finding::Finding;
 use crate::finding::Kind;
+use crate::gcassert::Directives;
 use crate::git::Changes;
+use crate::git::{Repo, Revision};
+use crate::go::{self, GoEnv};
 use crate::go::{BuildSettings, Platform};
 use crate::matching::Moved;
+use crate::matching::{self, Comparison};
 
 /// One platform's two sides, before comparison.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use crate::go::{self, BuildSettings, GoEnv};
 use crate::select::symbols::{self, Change, FileSymbols, PackageSymbols};
 use crate::select::{self, PackageInfo, Selection};
 
-use super::*;
+use super::analyse::read_worktree;
 
 /// Which packages a comparison analysed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,7 +24,9 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{shard_parts, Analysis, Plan, PlatformSides, Scope, Session, Side};
+use super::platforms::{shard_parts, PlatformSides};
+use super::scope::Scope;
+use super::{Analysis, Plan, Session, Side};
 use crate::gcassert::{Directive, Directives};
 use crate::git::Revision;
 

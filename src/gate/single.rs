@@ -12,7 +12,11 @@ use crate::git::Revision;
 use crate::go::{self, GoEnv};
 use crate::matching::{self};
 
-use super::*;
+use super::analyse::{analyse, attribute};
+use super::config::{build_settings, load_config};
+use super::scope::{MainPackage, Scope};
+use super::weigh::{load_profiles, ProfileRequest, ProfileSummary, Profiles};
+use super::{limit_time, missing_submodules_warning, Session, Side};
 
 /// Analyses one revision on its own (for `escape-gate list`).
 pub fn single(

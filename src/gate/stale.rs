@@ -14,7 +14,9 @@ use crate::finding::Finding;
 use crate::git::Revision;
 use crate::go::{self, BuildSettings};
 
-use super::*;
+use super::analyse::analyse;
+use super::scope::Scope;
+use super::{Session, Side};
 
 /// What the classification reads.
 pub(super) struct StaleInput<'a> {

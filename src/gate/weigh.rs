@@ -18,7 +18,7 @@ use crate::git::{Repo, Revision};
 use crate::profile::{self, FileSummary, Share, Source, Weights};
 use crate::tree_path::{self, ReadError};
 
-use super::Scope;
+use super::scope::Scope;
 
 /// The profiles a comparison read, and the policy on their shares.
 #[derive(Debug, Clone)]

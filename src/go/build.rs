@@ -6,7 +6,16 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::*;
+use super::flags::resolve_flags;
+use super::list::{list_packages, modules_of, Listing, Package};
+use super::paths::{
+    by_suffix, go_files, import_path_of, is_unplaced, is_windows_absolute, relocate_existing,
+    relocate_flow,
+};
+use super::{canonical, go_command, rel_display, BuildSettings, Detail, GoEnv, Unit};
+use crate::interrupt::{self, TempTree};
+use crate::modules::Module;
+use crate::parse::{ParsedOutput, Parser};
 
 /// What the compiler said for one side, and where its modules live.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,7 +33,7 @@ pub struct BuildOutput {
 
 impl BuildOutput {
     /// Maps a file name from the compiler (already made tree-relative by the build, see
-    /// [`relocate`], or as printed by a `-trimpath` build) to the tree-relative path and
+    /// [`relocate`](super::paths::relocate), or as printed by a `-trimpath` build) to the tree-relative path and
     /// the import path of its package, when the file belongs to one of the tree's
     /// modules. Standard library, module cache and generated files give `None`.
     pub fn locate(&self, file: &str) -> Option<(String, String)> {
@@ -133,7 +142,7 @@ pub fn build_selected(
 }
 
 /// Builds only `packages` (import paths of the tree's modules) at the given detail,
-/// each in the directory of its module, with the same tags and flags as [`build`].
+/// each in the directory of its module, with the same tags and flags as [`build_selected`].
 /// Their dependencies were compiled by the first build, so this recompiles just these
 /// packages (or replays them from the cache).
 pub fn build_packages(

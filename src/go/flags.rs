@@ -9,7 +9,8 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 
-use super::*;
+use super::paths::is_windows_absolute;
+use super::BuildSettings;
 
 /// Checks extra `go build` flags from the allowlist's `build.flags` against an
 /// allowlist. The file comes from the revision being checked, so in a pull request a

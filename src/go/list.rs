@@ -8,7 +8,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::*;
+use super::flags::{check_patterns, resolve_flags, yaml_list};
+use super::platform::imports_c;
+use super::{canonical, go_command, rel_display, BuildSettings, GoEnv, Unit};
+use crate::interrupt;
+use crate::modules::Module;
 
 /// The packages of a tree that the gate may analyse, and its modules.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -23,8 +23,7 @@ use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::interrupt::{self, TempTree};
-use crate::parse::{ParsedOutput, Parser};
+use crate::interrupt;
 
 mod build;
 mod cgo_inputs;
@@ -35,12 +34,15 @@ mod platform;
 #[cfg(test)]
 mod tests;
 
-pub use build::*;
-pub use cgo_inputs::*;
-pub use flags::*;
-pub use list::*;
-pub use paths::*;
-pub use platform::*;
+pub(crate) use build::{build_packages, build_selected, BuildOutput};
+pub(crate) use cgo_inputs::mark_cgo_inputs;
+pub(crate) use flags::{check_flags, flags_read_files, tree_relative};
+pub(crate) use list::{cgo_packages, find_modules, list, Listing};
+/// For `explain`'s tests, which relocate flows as the build does.
+#[cfg(test)]
+pub(crate) use paths::relocate_flow;
+pub(crate) use paths::{import_path_of, lexical};
+pub(crate) use platform::compiling_platforms;
 
 /// The `go` command on PATH and what it builds for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,7 +274,6 @@ impl BuildSettings {
     }
 }
 
-pub use crate::modules::Module;
 pub use crate::platform::Platform;
 
 /// Where and how `go` runs for one unit of one side (a module's directory, or the

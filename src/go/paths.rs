@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::*;
+use crate::modules::Module;
 
 /// The import path of a tree-relative directory: its module's path (the module with the
 /// longest directory holding it) joined with the rest of the directory.
@@ -39,7 +39,7 @@ pub(super) fn is_windows_absolute(file: &str) -> bool {
 /// Makes a file name the compiler printed tree-relative. Without `-trimpath` it prints
 /// names relative to the directory `go` ran in (`unit`, tree-relative) when that is
 /// shorter (`./a.go`, `sub/b.go`, `../lib/c.go`), else absolute. A name outside the tree
-/// comes back absolute or starting with `../`, which [`BuildOutput::locate`] rejects.
+/// comes back absolute or starting with `../`, which [`BuildOutput::locate`](super::BuildOutput::locate) rejects.
 pub fn relocate(tree: &Path, unit: &str, file: &str) -> String {
     if file.starts_with('<') {
         return file.to_string();

@@ -2,7 +2,12 @@
 
 use std::ffi::OsString;
 
+use super::build::withhold_outside;
+use super::flags::resolve_flags;
+use super::list::dir_matches;
+use super::paths::relocate;
 use super::*;
+use crate::modules::Module;
 
 #[test]
 fn only_flags_known_to_be_safe_are_accepted() {
