@@ -27,8 +27,8 @@ use crate::gate::{Outcome, Side};
 use crate::matching;
 use crate::report::{trust, words, Ci};
 
-const STYLE: &str = include_str!("html/page.css");
-const SCRIPT: &str = include_str!("html/page.js");
+const STYLE: &str = include_str!("page.css");
+const SCRIPT: &str = include_str!("page.js");
 
 /// Writes the page.
 pub fn write(outcome: &Outcome, ci: &Ci, out: &mut dyn Write) -> io::Result<()> {
