@@ -1,7 +1,11 @@
-//! Where escape-gate is published, written once: Cargo.toml's `repository` is its home
-//! (the source, the Action `uses:` names, the release archives), and crates.io has the
-//! crate. `init`'s workflow, the hook's hint and every error that says how to install
-//! read these constants; tests hold the README and `action.yml` to them.
+//! Where escape-gate is published and where it looks in a repository, written once:
+//! Cargo.toml's `repository` is its home (the source, the Action `uses:` names, the
+//! release archives), crates.io has the crate, and the allowlist is [`CONFIG_FILE`].
+//! `init`'s workflow, the hook's hint and every error that says how to install or what
+//! to edit read these constants; tests hold the README and `action.yml` to them.
+
+/// The allowlist file, at the root of the head revision unless `--config` names one.
+pub const CONFIG_FILE: &str = ".escape-gate.yml";
 
 /// The repository: `https://github.com/<owner>/<name>`.
 pub const HOME: &str = env!("CARGO_PKG_REPOSITORY");

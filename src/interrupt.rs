@@ -20,6 +20,8 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
+use crate::home::CONFIG_FILE;
+
 #[derive(Default)]
 struct Registry {
     dirs: Vec<PathBuf>,
@@ -165,7 +167,7 @@ fn watch(started: std::time::Instant) {
         "error: the time limit of {} ({source}) ran out while {stage}; the builds were \
          stopped and the temporary trees removed\n\
          hint: allow more time (--timeout, or timeout: in the build section of \
-         .escape-gate.yml), or analyse less at a time (build.packages, --shard)",
+         {CONFIG_FILE}), or analyse less at a time (build.packages, --shard)",
         describe_duration(after)
     );
     std::process::exit(2);

@@ -22,10 +22,10 @@ use crate::commands::shared::Repository;
 use crate::config_change::ConfigFrom;
 use crate::exit::Exit;
 use crate::gate::{
-    self, ConfigChoice, ConfigPlace, DiffRequest, LoadedConfig, Origin, CONFIG_FILE,
-    MAX_CONFIG_READ,
+    self, ConfigChoice, ConfigPlace, DiffRequest, LoadedConfig, Origin, MAX_CONFIG_READ,
 };
 use crate::git::Repo;
+use crate::home::CONFIG_FILE;
 use crate::report::words::{self, entry_place};
 use crate::safe_write::{self, Options};
 use crate::tree_path::{self, ReadError};

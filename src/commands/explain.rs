@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Result};
 use crate::commands::shared::Repository;
 use crate::exit::Exit;
 use crate::gate::{self, ExplainRequest};
-use crate::report::{self, ListFormat as Format};
+use crate::report::{self, ListFormat};
 use crate::tree_path::{self, BadName, PathProblem, TreePath};
 
 /// Explain the heap escapes at one line: the compiler's escape flow for each.
@@ -29,8 +29,8 @@ pub struct Args {
     #[command(flatten)]
     pub repository: Repository,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
     /// A CPU profile (pprof) to give each escape its function's share of the samples
     /// with, instead of the allowlist's profile.files or the main packages'
     /// default.pgo; repeat to merge several
@@ -187,7 +187,7 @@ pub fn run(args: Args) -> Result<Exit> {
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let color = args.format == Format::Text && report::stdout_wants_color();
+    let color = args.format == ListFormat::Text && report::stdout_wants_color();
     report::list::write_explained(args.format, &explained, color, &mut out)?;
     out.flush()?;
     Ok(Exit::Clean)

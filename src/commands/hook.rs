@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use crate::exit::Exit;
 use crate::gate::{self, DiffRequest};
 use crate::git::{short_oid, Repo};
+use crate::home::CONFIG_FILE;
 use crate::hook::{self, PushedRef};
 use crate::report::{self, words, Format, Style};
 
@@ -170,7 +171,7 @@ pub fn run(args: Args) -> Result<Exit> {
         "\nescape-gate: push refused: {}.\n\
          Ways forward:\n\
          \x20 - fix the escapes and push again;\n\
-         \x20 - accept them: `{}` adds allowlist entries to .escape-gate.yml; commit it and push again;\n\
+         \x20 - accept them: `{}` adds allowlist entries to {CONFIG_FILE}; commit it and push again;\n\
          \x20 - push once without the check: git push --no-verify",
         what.join(", "),
         allow.join("` / `")

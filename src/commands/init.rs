@@ -12,7 +12,7 @@ use std::process::Command;
 use anyhow::{anyhow, bail, Result};
 
 use crate::exit::Exit;
-use crate::home;
+use crate::home::{self, CONFIG_FILE};
 use crate::safe_write::{self, Found, Options, WriteFileError};
 
 /// Write .escape-gate.yml and .github/workflows/escape-gate.yml into the repository.
@@ -31,8 +31,6 @@ pub struct Args {
     pub force: bool,
 }
 
-/// Where the allowlist goes, relative to the root.
-pub const ALLOWLIST: &str = ".escape-gate.yml";
 /// Where the workflow goes, relative to the root.
 pub const WORKFLOW: &str = ".github/workflows/escape-gate.yml";
 
@@ -112,7 +110,7 @@ pub fn run(args: Args) -> Result<Exit> {
     // --force replaces it, never writes through it. Checked before anything is
     // written: a link in place of a directory on the way (`.github` pointing
     // elsewhere) stops init with nothing written.
-    let files: Vec<(&str, String, Action)> = [(ALLOWLIST, allowlist), (WORKFLOW, workflow)]
+    let files: Vec<(&str, String, Action)> = [(CONFIG_FILE, allowlist), (WORKFLOW, workflow)]
         .into_iter()
         .map(|(rel, text)| {
             let found = safe_write::probe(&root, rel).map_err(|err| refusal(&root, rel, &err))?;
@@ -163,10 +161,10 @@ pub fn run(args: Args) -> Result<Exit> {
         writeln!(out)?;
     }
     writeln!(out, "Next:")?;
-    if let Some(proposal) = proposal.as_ref().filter(|_| written.contains(&ALLOWLIST)) {
+    if let Some(proposal) = proposal.as_ref().filter(|_| written.contains(&CONFIG_FILE)) {
         writeln!(
             out,
-            "  - {ALLOWLIST} analyses {} (`platforms:`): {} of the repository's Go files are \
+            "  - {CONFIG_FILE} analyses {} (`platforms:`): {} of the repository's Go files are \
              compiled only for other platforms, for example {};",
             proposal.list(),
             proposal.files.len(),
@@ -458,7 +456,7 @@ mod tests {
     #[test]
     fn the_allowlist_template_is_an_empty_valid_allowlist() {
         let text = ALLOWLIST_TEMPLATE.replace("{schema}", &schema_url());
-        let config = Config::parse(&text, ALLOWLIST).expect("the template parses");
+        let config = Config::parse(&text, CONFIG_FILE).expect("the template parses");
         assert_eq!(config, Config::default());
     }
 
@@ -518,7 +516,7 @@ mod tests {
             &format!("\n{}\n# How both sides are built", proposal.yaml()),
             1,
         );
-        let config = Config::parse(&text, ALLOWLIST).expect("the proposal parses");
+        let config = Config::parse(&text, CONFIG_FILE).expect("the proposal parses");
         assert_eq!(config.build.platforms, proposal.platforms);
     }
 

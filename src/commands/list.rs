@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::commands::shared::Repository;
 use crate::exit::Exit;
 use crate::gate;
-use crate::report::{self, ListFormat as Format};
+use crate::report::{self, ListFormat};
 
 /// List the heap escapes of one revision, grouped by package and function.
 #[derive(Debug, clap::Args)]
@@ -18,8 +18,8 @@ pub struct Args {
     #[command(flatten)]
     pub repository: Repository,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
 }
 
 pub fn run(args: Args) -> Result<Exit> {

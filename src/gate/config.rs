@@ -13,7 +13,7 @@ use crate::git::{Repo, Revision};
 use crate::go::{self, lexical, BuildSettings};
 use crate::tree_path::{self, ReadError};
 
-use super::CONFIG_FILE;
+use crate::home::CONFIG_FILE;
 
 /// How an allowlist file is named in messages: its name, and the revision it was read
 /// from when it is a revision's blob (`.escape-gate.yml (in head 1a2b3c4)`).

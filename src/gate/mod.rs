@@ -15,6 +15,7 @@ use crate::excerpt::Excerpts;
 use crate::finding::Finding;
 use crate::git::{Changes, Repo, Revision};
 use crate::go::{self, BuildSettings, GoEnv};
+use crate::home::CONFIG_FILE;
 use crate::matching::{self, ChangedLines, Comparison};
 use crate::parse::InlineCall;
 
@@ -45,9 +46,6 @@ use platforms::{
 };
 use scope::{base_view_settings, cacheable, everything_changed};
 use weigh::{by_share, load_profiles, ProfileRequest, Profiles};
-
-/// The allowlist file, at the root of the head revision unless `--config` names one.
-pub const CONFIG_FILE: &str = ".escape-gate.yml";
 
 /// One analysed revision.
 #[derive(Debug)]

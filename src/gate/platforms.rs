@@ -22,6 +22,7 @@ use crate::git::Changes;
 use crate::git::{Repo, Revision};
 use crate::go::{self, GoEnv};
 use crate::go::{BuildSettings, Platform};
+use crate::home::CONFIG_FILE;
 use crate::matching::Moved;
 use crate::matching::{self, Comparison};
 
@@ -250,7 +251,7 @@ fn refuse_cgo(
         "{platform}: package {package} uses cgo ({}), which escape-gate cannot cross-compile \
          for {platform} from {}/{}{}\n\
          hint: set CGO_ENABLED=0 in the environment to analyse {platform} without cgo files, \
-         or leave the package out (`build: exclude:` in .escape-gate.yml)",
+         or leave the package out (`build: exclude:` in {CONFIG_FILE})",
         files.join(", "),
         go.goos,
         go.goarch,
@@ -327,7 +328,7 @@ pub(crate) fn uncompiled_warning(
         out.push(format!(
             "{file} changed, but no analysed platform ({}) compiles it: its build constraints \
              exclude them; it would be compiled for {}\n\
-             hint: analyse those platforms too: `platforms: [{}]` in .escape-gate.yml, or \
+             hint: analyse those platforms too: `platforms: [{}]` in {CONFIG_FILE}, or \
              --platforms {}",
             names(&analysed),
             names(&others),

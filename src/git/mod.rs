@@ -371,7 +371,7 @@ mod tests {
             ("pkg/testdata/x.go", BuildUse::IfEmbedded),
             ("pkg/testdatax/x.go", BuildUse::Always),
             ("asm_amd64.s", BuildUse::Always),
-            (".escape-gate.yml", BuildUse::Always),
+            (crate::home::CONFIG_FILE, BuildUse::Always),
         ];
         for (path, want) in cases {
             assert_eq!(build_use(path), want, "{path}");

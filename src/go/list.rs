@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use super::flags::{check_patterns, resolve_flags, yaml_list};
 use super::platform::imports_c;
 use super::{canonical, go_command, rel_display, BuildSettings, GoEnv, Unit};
+use crate::home::CONFIG_FILE;
 use crate::interrupt;
 use crate::modules::Module;
 
@@ -74,7 +75,7 @@ pub fn list(env: &GoEnv, tree: &Path, settings: &BuildSettings, side: &str) -> R
     if packages.iter().all(|p| p.excluded) {
         bail!(
             "{side} has no Go packages to build (packages {}, exclude {})\n\
-             hint: check the `build` section of .escape-gate.yml",
+             hint: check the `build` section of {CONFIG_FILE}",
             yaml_list(&patterns),
             yaml_list(&settings.exclude)
         );

@@ -17,7 +17,7 @@ use crate::allowlist::AllowEntry;
 use crate::finding::Finding;
 use crate::gate::Outcome;
 use crate::report::markdown;
-use crate::report::{inert, trust, words, Ci};
+use crate::report::{config_changes, inert, words, Ci};
 
 /// Annotations GitHub shows per step for one level (error, warning, notice).
 pub const PER_STEP: usize = 10;
@@ -129,7 +129,7 @@ pub fn escape_annotation(f: &Finding, ci: &Ci) -> Annotation {
 fn warning_annotations(outcome: &Outcome, ci: &Ci) -> Vec<Annotation> {
     let config = &outcome.config;
     let mut out = Vec::new();
-    if let (Some(notes), Some(change)) = (trust::notes(outcome), &outcome.config_change) {
+    if let (Some(notes), Some(change)) = (config_changes::notes(outcome), &outcome.config_change) {
         for item in &notes.items {
             let mut message = format!("{} {}", notes.heading, item.title);
             for detail in &item.details {

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use crate::finding::Finding;
 use crate::gate::{Outcome, Side};
-use crate::report::{inert, trust, words, Ci};
+use crate::report::{config_changes, inert, words, Ci};
 
 /// GitHub's limit for one step's summary is 1 MiB; stay a little under it.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 1024;
@@ -66,7 +66,7 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     let mut sections = Vec::new();
 
     // First: a reviewer must see what the head changes in the gate's own rules.
-    if let Some(notes) = trust::notes(outcome) {
+    if let Some(notes) = config_changes::notes(outcome) {
         let mut config = Section {
             head: format!("#### ⚠️ {}\n\n", text(&capitalise(&notes.heading))),
             rows: Vec::new(),

@@ -13,6 +13,7 @@ use clap::ValueEnum;
 use crate::gate::Outcome;
 use crate::inert;
 
+pub mod config_changes;
 pub mod github;
 pub mod html;
 pub mod json;
@@ -21,7 +22,6 @@ pub mod markdown;
 pub mod problem_matcher;
 pub mod sarif;
 pub mod text;
-pub mod trust;
 pub mod words;
 
 /// Output formats of `escape-gate diff`.

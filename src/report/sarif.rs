@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use crate::finding::{normalise_expr, Finding, Kind};
 use crate::gate::Outcome;
-use crate::report::{trust, Ci};
+use crate::home::CONFIG_FILE;
+use crate::report::{config_changes, Ci};
 
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The `partialFingerprints` key; bump the version if the fingerprint's recipe changes.
@@ -202,25 +203,38 @@ pub struct LogicalLocation {
     pub kind: &'static str,
 }
 
-/// The rule of a heap finding's kind: its id and index in `rules`.
-fn rule_of(kind: Kind) -> (&'static str, usize) {
+/// The id of the rule of a heap finding's kind.
+fn rule_id(kind: Kind) -> &'static str {
     match kind {
-        Kind::Moved => ("go-escape/moved-to-heap", 0),
-        Kind::Escapes => ("go-escape/escapes-to-heap", 1),
+        Kind::Moved => "go-escape/moved-to-heap",
+        Kind::Escapes => "go-escape/escapes-to-heap",
         Kind::NotInlinable | Kind::NotInlined | Kind::Inlinable | Kind::InlinedCall => {
-            ("go-escape/inlining", 2)
+            "go-escape/inlining"
         }
-        Kind::BoundsCheck => ("go-escape/bounds-check", 3),
-        Kind::VariableMake => ("go-escape/variable-make", 4),
-        Kind::Gcassert => ("go-escape/gcassert", 5),
-        Kind::ConcatConvert => ("go-escape/concat-convert", 6),
+        Kind::BoundsCheck => "go-escape/bounds-check",
+        Kind::VariableMake => "go-escape/variable-make",
+        Kind::Gcassert => "go-escape/gcassert",
+        Kind::ConcatConvert => "go-escape/concat-convert",
     }
 }
 
+/// The rule of a heap finding's kind: its id and its index in `rules`, found there so
+/// that the index cannot disagree with the list.
+fn rule_of(rules: &[Rule], kind: Kind) -> (&'static str, usize) {
+    let id = rule_id(kind);
+    let index = rules
+        .iter()
+        .position(|r| r.id == id)
+        .expect("every kind's rule is in rules()");
+    (id, index)
+}
+
+/// The advice of the escape rules, before the allowlist's file name.
+const KEEP: &str = "Keep the value on the stack (do not let its address outlive the \
+                    function, or store it in something that does), or accept the escape with an \
+                    entry in";
+
 fn rules() -> Vec<Rule> {
-    const KEEP: &str = "Keep the value on the stack (do not let its address outlive the \
-                        function, or store it in something that does), or accept the escape with an \
-                        entry in .escape-gate.yml (path, function, message, reason).";
     let rule = |id, name, short: &str, full: &str| Rule {
         id,
         name,
@@ -231,15 +245,9 @@ fn rules() -> Vec<Rule> {
             text: full.to_string(),
         },
         help: Help {
-            text: format!(
-                "{full} Keep the value on the stack (do not let its address outlive the \
-                 function, or store it in something that does), or accept the escape with an \
-                 entry in .escape-gate.yml (path, function, message, reason)."
-            ),
+            text: format!("{full} {KEEP} {CONFIG_FILE} (path, function, message, reason)."),
             markdown: format!(
-                "{full}\n\nKeep the value on the stack (do not let its address outlive the \
-                 function, or store it in something that does), or accept the escape with an \
-                 entry in `.escape-gate.yml` (`path`, `function`, `message`, `reason`). Run \
+                "{full}\n\n{KEEP} `{CONFIG_FILE}` (`path`, `function`, `message`, `reason`). Run \
                  `escape-gate diff` locally to see the escape flow."
             ),
         },
@@ -256,7 +264,8 @@ fn rules() -> Vec<Rule> {
         },
         ..rule(id, name, short, full)
     };
-    let _ = KEEP;
+    let accept =
+        |check: &str| format!("accept it with an entry with `check: {check}` in {CONFIG_FILE}.");
     vec![
         rule(
             "go-escape/moved-to-heap",
@@ -275,21 +284,21 @@ fn rules() -> Vec<Rule> {
             "Inlining",
             "A function or call is no longer inlined",
             "The Go compiler inlined this function (`can inline F`) or this call (`inlining call to F`) in the base revision and no longer does (`cannot inline F: REASON`).",
-            "Bring the function back under the inlining budget (80 nodes), or accept it with an entry with `check: inlining` in .escape-gate.yml.",
+            &format!("Bring the function back under the inlining budget (80 nodes), or {}", accept("inlining")),
         ),
         other(
             "go-escape/bounds-check",
             "BoundsCheck",
             "A new bounds check",
             "The Go compiler keeps a bounds check here (`Found IsInBounds` / `Found IsSliceInBounds` under -d=ssa/check_bce/debug=1) that the base revision did not need.",
-            "Prove the index in range before the loop (for example `_ = s[n-1]`, or a length check), or accept it with an entry with `check: bounds` in .escape-gate.yml.",
+            &format!("Prove the index in range before the loop (for example `_ = s[n-1]`, or a length check), or {}", accept("bounds")),
         ),
         other(
             "go-escape/variable-make",
             "VariableMake",
             "A make whose size is not a constant",
             "Since Go 1.25 the compiler reports `make([]T, n)` with a non-constant size as `does not escape`, but keeps only 32 bytes for it on the stack: a larger slice is allocated on the heap.",
-            "Use a constant size (and reslice), or accept it with an entry with `check: variable-make` in .escape-gate.yml.",
+            &format!("Use a constant size (and reslice), or {}", accept("variable-make")),
         ),
         other(
             "go-escape/gcassert",
@@ -303,7 +312,7 @@ fn rules() -> Vec<Rule> {
             "ConcatConvert",
             "A string concatenation or conversion that may allocate",
             "The compiler reports `a + b`, `string(b)`, `([]byte)(s)` or `([]rune)(s)` as `does not escape`, but gives it only a 32-byte buffer on the stack (tmpstringbufsize in cmd/compile/internal/walk): a larger result is allocated on the heap.",
-            "Build the result in a reused buffer (a strings.Builder or an append to a kept slice), or accept it with an entry with `check: concat-convert` in .escape-gate.yml.",
+            &format!("Build the result in a reused buffer (a strings.Builder or an append to a kept slice), or {}", accept("concat-convert")),
         ),
     ]
 }
@@ -372,6 +381,7 @@ fn message_text(f: &Finding) -> String {
 }
 
 pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
+    let rules = rules();
     // Occurrences are numbered in source order, so that a fingerprint does not depend
     // on the profile; the results are then ordered by share.
     let mut failing: Vec<(&Finding, &'static str)> = outcome
@@ -388,7 +398,7 @@ pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
             let base = fingerprint(f, 0);
             let n = seen.entry(base).or_insert(0);
             *n += 1;
-            let (rule_id, rule_index) = rule_of(f.kind);
+            let (rule_id, rule_index) = rule_of(&rules, f.kind);
             let share = outcome.profile.as_ref().zip(f.profile);
             let mut text = message_text(f);
             if let Some((profile, share)) = share {
@@ -436,7 +446,7 @@ pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
         }],
         _ => Vec::new(),
     };
-    let invocations = match trust::notes(outcome) {
+    let invocations = match config_changes::notes(outcome) {
         Some(notes) => {
             let file = outcome
                 .config_change
@@ -492,7 +502,7 @@ pub fn log(outcome: &Outcome, ci: &Ci) -> Log {
                     version: env!("CARGO_PKG_VERSION"),
                     semantic_version: env!("CARGO_PKG_VERSION"),
                     information_uri: (!repository.is_empty()).then_some(repository),
-                    rules: rules(),
+                    rules,
                 },
             },
             original_uri_base_ids: HashMap::from([(
@@ -602,6 +612,26 @@ mod tests {
         );
         assert!(text.contains("  from step 8\n… 2 more steps"), "{text}");
         assert!(!text.contains("step 9"), "{text}");
+    }
+
+    #[test]
+    fn every_kind_has_its_rule_at_its_index() {
+        let rules = rules();
+        for kind in [
+            Kind::Moved,
+            Kind::Escapes,
+            Kind::NotInlinable,
+            Kind::NotInlined,
+            Kind::BoundsCheck,
+            Kind::VariableMake,
+            Kind::ConcatConvert,
+            Kind::Gcassert,
+            Kind::Inlinable,
+            Kind::InlinedCall,
+        ] {
+            let (id, index) = rule_of(&rules, kind);
+            assert_eq!(rules[index].id, id, "{kind:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::finding::CHANGED;
 use crate::gate::{Explained, Outcome};
 use crate::inert::{block, line};
 use crate::matching;
-use crate::report::{trust, words, Style};
+use crate::report::{config_changes, words, Style};
 
 struct Paint {
     on: bool,
@@ -155,7 +155,7 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
         }
     }
 
-    if let Some(notes) = trust::notes(outcome) {
+    if let Some(notes) = config_changes::notes(outcome) {
         writeln!(out)?;
         writeln!(out, "{} {}", paint.yellow("config:"), line(&notes.heading))?;
         for item in &notes.items {

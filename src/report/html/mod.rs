@@ -25,7 +25,7 @@ use std::io::{self, Write};
 use crate::finding::{Finding, FlowStep, Kind};
 use crate::gate::{Outcome, Side};
 use crate::matching;
-use crate::report::{trust, words, Ci};
+use crate::report::{config_changes, words, Ci};
 
 const STYLE: &str = include_str!("page.css");
 const SCRIPT: &str = include_str!("page.js");
@@ -153,7 +153,7 @@ impl Page<'_> {
 
     /// What the head changes in the gate's own rules: first, as in every format.
     fn config(&self, h: &mut String) {
-        let Some(notes) = trust::notes(self.outcome) else {
+        let Some(notes) = config_changes::notes(self.outcome) else {
             return;
         };
         let _ = writeln!(
