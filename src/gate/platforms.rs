@@ -104,10 +104,15 @@ impl PlatformJob<'_> {
             }
             None => {
                 progress.say(&format!("checking out head {}", head_rev.label()));
-                let tree = work.checkout(repo, head_rev)?;
+                let (tree, may_use_cgo) = work.checkout_with_cgo(repo, head_rev)?;
                 let name = format!("head {}{on}", head_rev.label());
                 let listing = go::list(go, &tree, &settings, &name)?;
-                if let Some(platform) = target.as_ref().filter(|_| go.foreign && go.cgo_enabled) {
+                // The cgo listing is one more `go list` per foreign platform: skipped
+                // when no Go file of the tree so much as names "C".
+                if let Some(platform) = target
+                    .as_ref()
+                    .filter(|_| go.foreign && go.cgo_enabled && may_use_cgo)
+                {
                     refuse_cgo(go, &tree, &settings, &name, platform)?;
                 }
                 let dropped =
