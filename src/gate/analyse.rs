@@ -84,6 +84,10 @@ pub(super) fn explain_new(
 #[derive(Debug)]
 pub(crate) struct Work {
     dir: TempTree,
+    /// The revision the tree holds (its commit; `None` the working tree) and whether
+    /// a Go file of it may import "C": a second checkout of it is skipped (builds do
+    /// not write into the tree).
+    holds: std::cell::RefCell<Option<(Option<git2::Oid>, bool)>>,
 }
 
 impl Work {
@@ -94,6 +98,7 @@ impl Work {
         );
         Ok(Work {
             dir: TempTree::stable(&name)?,
+            holds: std::cell::RefCell::new(None),
         })
     }
 
@@ -108,10 +113,19 @@ impl Work {
     /// (a superset: `false` means no package of the tree uses cgo).
     pub(crate) fn checkout_with_cgo(&self, repo: &Repo, rev: &Revision) -> Result<(PathBuf, bool)> {
         let tree = self.dir.path().join("tree");
+        if let Some((held, may_use_cgo)) = *self.holds.borrow() {
+            if held == rev.commit {
+                return Ok((tree, may_use_cgo));
+            }
+        }
+        // Whatever the tree held is gone once materialising starts.
+        self.holds.replace(None);
         repo.materialise(rev, &tree)?;
         let cgo_dirs = go::mark_cgo_inputs(&tree)
             .with_context(|| format!("hashing the files of {} that cgo may read", rev.label()))?;
-        Ok((tree, !cgo_dirs.is_empty()))
+        let may_use_cgo = !cgo_dirs.is_empty();
+        self.holds.replace(Some((rev.commit, may_use_cgo)));
+        Ok((tree, may_use_cgo))
     }
 }
 
