@@ -1592,20 +1592,20 @@ mod fuzz {
     /// Every line of every captured compiler output.
     fn fixture_lines() -> Vec<&'static str> {
         const FIXTURES: [&str; 14] = [
-            include_str!("../tests/fixtures/go-output/m1-error-local.txt"),
-            include_str!("../tests/fixtures/go-output/m1-go1.22.txt"),
-            include_str!("../tests/fixtures/go-output/m1-go1.23.txt"),
-            include_str!("../tests/fixtures/go-output/m1-go1.24.txt"),
-            include_str!("../tests/fixtures/go-output/m1-go1.25.txt"),
-            include_str!("../tests/fixtures/go-output/m1-go1.26.txt"),
-            include_str!("../tests/fixtures/go-output/m1-go1.27.txt"),
-            include_str!("../tests/fixtures/go-output/m1-test-local.txt"),
-            include_str!("../tests/fixtures/go-output/m1-trimpath-local.txt"),
-            include_str!("../tests/fixtures/go-output/m2-small-go1.24.txt"),
-            include_str!("../tests/fixtures/go-output/m2-small-go1.26.txt"),
-            include_str!("../tests/fixtures/go-output/m2-test-local.txt"),
-            include_str!("../tests/fixtures/go-output/m2-trimpath-go1.26.txt"),
-            include_str!("../tests/fixtures/go-output/m2-trimpath-local.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-error-local.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-go1.22.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-go1.23.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-go1.24.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-go1.25.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-go1.26.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-go1.27.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-test-local.txt"),
+            include_str!("../../tests/fixtures/go-output/m1-trimpath-local.txt"),
+            include_str!("../../tests/fixtures/go-output/m2-small-go1.24.txt"),
+            include_str!("../../tests/fixtures/go-output/m2-small-go1.26.txt"),
+            include_str!("../../tests/fixtures/go-output/m2-test-local.txt"),
+            include_str!("../../tests/fixtures/go-output/m2-trimpath-go1.26.txt"),
+            include_str!("../../tests/fixtures/go-output/m2-trimpath-local.txt"),
         ];
         FIXTURES.iter().flat_map(|f| f.lines()).collect()
     }
@@ -1811,8 +1811,8 @@ mod checks_tests {
 
     #[test]
     fn inlining_bounds_and_variable_make_from_two_go_versions() {
-        let go124 = include_str!("../tests/fixtures/go-output/checks-m2-bce-go1.24.txt");
-        let go126 = include_str!("../tests/fixtures/go-output/checks-m2-bce-go1.26.txt");
+        let go124 = include_str!("../../tests/fixtures/go-output/checks-m2-bce-go1.24.txt");
+        let go126 = include_str!("../../tests/fixtures/go-output/checks-m2-bce-go1.26.txt");
         for (name, text) in [("go1.24", go124), ("go1.26", go126)] {
             let got = checked(name, text);
             let has = |line: u32, kind: Kind, expr: &str| {
