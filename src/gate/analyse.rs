@@ -101,11 +101,17 @@ impl Work {
     /// packages get the digest of what cgo may read that the build cache does not hash
     /// ([`go::mark_cgo_inputs`]).
     pub(crate) fn checkout(&self, repo: &Repo, rev: &Revision) -> Result<PathBuf> {
+        Ok(self.checkout_with_cgo(repo, rev)?.0)
+    }
+
+    /// [`Work::checkout`], also saying whether any Go file of the tree may import "C"
+    /// (a superset: `false` means no package of the tree uses cgo).
+    pub(crate) fn checkout_with_cgo(&self, repo: &Repo, rev: &Revision) -> Result<(PathBuf, bool)> {
         let tree = self.dir.path().join("tree");
         repo.materialise(rev, &tree)?;
-        go::mark_cgo_inputs(&tree)
+        let cgo_dirs = go::mark_cgo_inputs(&tree)
             .with_context(|| format!("hashing the files of {} that cgo may read", rev.label()))?;
-        Ok(tree)
+        Ok((tree, !cgo_dirs.is_empty()))
     }
 }
 

@@ -104,12 +104,18 @@ impl PlatformJob<'_> {
             }
             None => {
                 progress.say(&format!("checking out head {}", head_rev.label()));
-                let tree = work.checkout(repo, head_rev)?;
+                let (tree, may_use_cgo) = work.checkout_with_cgo(repo, head_rev)?;
                 let name = format!("head {}{on}", head_rev.label());
-                let listing = go::list(go, &tree, &settings, &name)?;
-                if let Some(platform) = target.as_ref().filter(|_| go.foreign && go.cgo_enabled) {
+                // The cgo listing is one more `go list` per foreign platform: skipped
+                // when no Go file of the tree so much as names "C". First: without its
+                // cgo files a package may have nothing left to list.
+                if let Some(platform) = target
+                    .as_ref()
+                    .filter(|_| go.foreign && go.cgo_enabled && may_use_cgo)
+                {
                     refuse_cgo(go, &tree, &settings, &name, platform)?;
                 }
+                let listing = go::list(go, &tree, &settings, &name)?;
                 let dropped =
                     base_view.and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
                 let sources = Sources {
@@ -226,7 +232,7 @@ impl PlatformJob<'_> {
 /// Stops with exit 2 when a package the gate would analyse needs cgo on a platform
 /// other than the default one: escape-gate cross-compiles without a C compiler for
 /// the target, so the package's cgo files would be left out of its analysis.
-fn refuse_cgo(
+pub(crate) fn refuse_cgo(
     go: &GoEnv,
     tree: &std::path::Path,
     settings: &BuildSettings,
