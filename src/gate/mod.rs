@@ -278,8 +278,8 @@ pub struct DiffRequest {
 /// 2. **Select** ([`Plan::select`]): git's change set, whether every package must be
 ///    analysed and why, and whether the findings cache may answer and with which keys.
 /// 3. **Build** ([`Plan::build`]): each platform's two sides, built or read from the
-///    findings cache ([`PlatformJob`]), or with `merge`, put together from the shards
-///    ([`shard::merge_parts`]).
+///    findings cache ([`PlatformJob`]; every platform's head, then every base), or with
+///    `merge`, put together from the shards ([`shard::merge_parts`]).
 /// 4. **Shard** ([`ShardData::of_parts`]): with `--shard`, what this shard keeps for
 ///    `merge`.
 /// 5. **Compare** ([`Plan::compare`]): each platform's sides compared by the checks,
@@ -507,17 +507,16 @@ impl Plan {
     ) -> Result<Vec<PlatformSides>> {
         let parts = match &req.from_shards {
             Some(shards) => shard::merge_parts(session, self, shards)?,
-            None => self
-                .targets
-                .iter()
-                .map(|target| {
-                    let env = target
-                        .as_ref()
-                        .map_or_else(|| session.go.clone(), |p| session.go.for_platform(p));
-                    PlatformJob {
+            None => {
+                let jobs: Vec<PlatformJob> = self
+                    .targets
+                    .iter()
+                    .map(|target| PlatformJob {
                         session,
                         req,
-                        env,
+                        env: target
+                            .as_ref()
+                            .map_or_else(|| session.go.clone(), |p| session.go.for_platform(p)),
                         target: target.clone(),
                         settings: self.settings.clone(),
                         changes: &selection.changes,
@@ -530,10 +529,18 @@ impl Plan {
                         head_tree_id: selection.head_tree_id.as_deref(),
                         all_key: &selection.all_key,
                         view_key: &selection.view_key,
-                    }
-                    .run()
-                })
-                .collect::<Result<Vec<_>>>()?,
+                    })
+                    .collect();
+                // Every head, then every base: the work tree is checked out once a side.
+                let heads = jobs
+                    .iter()
+                    .map(PlatformJob::head)
+                    .collect::<Result<Vec<_>>>()?;
+                jobs.into_iter()
+                    .zip(heads)
+                    .map(|(job, head)| job.base(head))
+                    .collect::<Result<Vec<_>>>()?
+            }
         };
         let first = parts.first().expect("at least one platform is analysed");
         let dropped = first.dropped.clone();
