@@ -24,9 +24,10 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
+use super::phases::Plan;
 use super::platforms::{shard_parts, PlatformSides};
 use super::scope::Scope;
-use super::{Analysis, Plan, Session, Side};
+use super::{Analysis, Session, Side};
 use crate::gcassert::{Directive, Directives};
 use crate::git::Revision;
 
