@@ -197,3 +197,46 @@ fn the_cycle_finder_finds_a_cycle_and_reads_use_groups() {
     g.insert("c".into(), BTreeSet::new());
     assert_eq!(find_cycle(&g), None);
 }
+
+/// One layout for modules with submodules: `x/mod.rs`, never `x.rs` beside a folder `x/`.
+#[test]
+fn folder_modules_are_mod_rs() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let pairs: Vec<String> = files
+        .iter()
+        .filter(|file| file.with_extension("").is_dir())
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        pairs.is_empty(),
+        "these modules are a file beside a folder of the same name: {}\n\
+         hint: move x.rs to x/mod.rs (see docs/architecture.md)",
+        pairs.join(", ")
+    );
+}
+
+/// A module names what it re-exports: behind `pub use x::*` a reader must search every
+/// submodule for a name.
+#[test]
+fn no_module_re_exports_with_a_glob() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut globs = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).expect("source file is UTF-8");
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with("pub") && line.contains(" use ") && line.ends_with("::*;") {
+                globs.push(format!("{}:{}: {line}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        globs.is_empty(),
+        "glob re-exports:\n{}\nhint: list the items used outside the module",
+        globs.join("\n")
+    );
+}
