@@ -38,6 +38,7 @@ pub(crate) mod gate;
 pub(crate) mod gcassert;
 pub(crate) mod git;
 pub(crate) mod go;
+pub(crate) mod go_syntax;
 pub mod home;
 pub(crate) mod hook;
 pub mod inert;

@@ -28,9 +28,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use tree_sitter::Parser;
+use tree_sitter::Node;
 
 use crate::finding::{normalise_expr, Finding, Kind};
+use crate::go_syntax::{self, Step, Walk};
 use crate::matching::{Comparison, LineMap, Moved, MovedBy, Rename};
 
 /// The largest declaration, in tokens, that is aligned. Token alignment costs the
@@ -428,7 +429,7 @@ enum Role {
     Qualified,
 }
 
-fn is_qualified(node: tree_sitter::Node) -> bool {
+fn is_qualified(node: Node) -> bool {
     node.parent().is_some_and(|p| {
         p.kind() == "qualified_type"
             && p.child_by_field_name("name")
@@ -436,7 +437,7 @@ fn is_qualified(node: tree_sitter::Node) -> bool {
     })
 }
 
-fn is_key(node: tree_sitter::Node) -> bool {
+fn is_key(node: Node) -> bool {
     let Some(element) = node.parent().filter(|p| p.kind() == "literal_element") else {
         return false;
     };
@@ -447,7 +448,7 @@ fn is_key(node: tree_sitter::Node) -> bool {
         .is_some_and(|key| key.id() == element.id())
 }
 
-fn role(node: tree_sitter::Node) -> Option<Role> {
+fn role(node: Node) -> Option<Role> {
     Some(match node.kind() {
         "type_identifier" if is_qualified(node) => Role::Qualified,
         "identifier" if is_key(node) => Role::Key,
@@ -512,14 +513,7 @@ impl Source {
             tokens: Vec::new(),
             decls: Vec::new(),
         };
-        if src.text.len() > crate::function::MAX_SOURCE {
-            return src;
-        }
-        let mut parser = Parser::new();
-        parser
-            .set_language(&tree_sitter_go::LANGUAGE.into())
-            .expect("tree-sitter-go is built for the linked tree-sitter ABI");
-        let Some(tree) = parser.parse(src.text.as_bytes(), None) else {
+        let Ok(tree) = go_syntax::parse(src.text.as_bytes()) else {
             return src;
         };
         let root = tree.root_node();
@@ -529,31 +523,20 @@ impl Source {
                 continue;
             }
             let first = src.tokens.len();
-            // Iterative: generated code nests deeper than recursion allows.
-            let mut cursor = decl.walk();
-            'walk: loop {
-                let node = cursor.node();
-                let comment = node.kind() == "comment";
-                if !comment && node.child_count() == 0 && node.end_byte() > node.start_byte() {
+            for step in Walk::new(decl) {
+                // Comments are leaves: they hold no tokens.
+                let Step::Enter(node) = step else {
+                    continue;
+                };
+                if node.kind() != "comment"
+                    && node.child_count() == 0
+                    && node.end_byte() > node.start_byte()
+                {
                     src.tokens.push(Token {
                         start: node.start_byte(),
                         end: node.end_byte(),
                         role: role(node),
                     });
-                }
-                if !comment && node.child_count() > 0 && cursor.goto_first_child() {
-                    continue;
-                }
-                loop {
-                    if cursor.node().id() == decl.id() {
-                        break 'walk;
-                    }
-                    if cursor.goto_next_sibling() {
-                        continue 'walk;
-                    }
-                    if !cursor.goto_parent() {
-                        break 'walk;
-                    }
                 }
             }
             if src.tokens.len() == first {
@@ -705,42 +688,19 @@ fn align(base: &Source, bd: usize, head: &Source, hd: usize) -> Option<Alignment
 }
 
 /// The name of a function or method declaration (see [`Decl::name`]).
-fn decl_name(decl: tree_sitter::Node, source: &[u8]) -> Option<String> {
-    let text = |n: tree_sitter::Node| String::from_utf8_lossy(&source[n.byte_range()]).into_owned();
-    if decl.kind() == "var_declaration" {
-        // `var a, b = …`: by the names it declares.
-        let mut names = Vec::new();
-        let mut stack = vec![decl];
-        while let Some(n) = stack.pop() {
-            if n.kind() == "var_spec" {
-                let mut c = n.walk();
-                names.extend(n.children_by_field_name("name", &mut c).map(text));
-            } else {
-                let mut c = n.walk();
-                stack.extend(n.named_children(&mut c));
-            }
-        }
-        names.sort();
-        return Some(format!("var {}", names.join(",")));
-    }
-    let name = text(decl.child_by_field_name("name")?);
+fn decl_name(decl: Node, source: &[u8]) -> Option<String> {
     match decl.kind() {
-        "function_declaration" => Some(name),
+        "var_declaration" => {
+            // `var a, b = …`: by the names it declares.
+            let mut names = go_syntax::spec_names(decl, source);
+            names.sort();
+            Some(format!("var {}", names.join(",")))
+        }
+        "function_declaration" => go_syntax::field_text(decl, "name", source),
         "method_declaration" => {
-            let receiver = decl.child_by_field_name("receiver")?;
-            let mut cursor = receiver.walk();
-            let param = receiver
-                .named_children(&mut cursor)
-                .find(|c| c.kind() == "parameter_declaration")?;
-            let mut ty = param.child_by_field_name("type")?;
-            loop {
-                match ty.kind() {
-                    "pointer_type" | "parenthesized_type" => ty = ty.named_child(0)?,
-                    "generic_type" => ty = ty.child_by_field_name("type")?,
-                    _ => break,
-                }
-            }
-            Some(format!("{}.{name}", text(ty)))
+            let name = go_syntax::field_text(decl, "name", source)?;
+            let receiver = go_syntax::receiver(decl, source)?;
+            Some(format!("{}.{name}", receiver.name))
         }
         _ => None,
     }

@@ -36,9 +36,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tree_sitter::{Node, Parser};
+use tree_sitter::Node;
 
-use crate::function::MAX_SOURCE;
+use crate::go_syntax::{self, field_text, text as node_text, Step, Unparsed, Walk};
 
 /// What kind of top-level declaration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,15 +111,10 @@ impl FileSymbols {
 
 /// Parses one Go file.
 pub fn parse_file(source: &[u8]) -> FileSymbols {
-    if source.len() > MAX_SOURCE {
-        return FileSymbols::unknown("is over 16 MiB, not parsed");
-    }
-    let mut parser = Parser::new();
-    parser
-        .set_language(&tree_sitter_go::LANGUAGE.into())
-        .expect("tree-sitter-go is built for the linked tree-sitter ABI");
-    let Some(tree) = parser.parse(source, None) else {
-        return FileSymbols::unknown("was not parsed");
+    let tree = match go_syntax::parse(source) {
+        Ok(tree) => tree,
+        Err(Unparsed::TooLarge) => return FileSymbols::unknown("is over 16 MiB, not parsed"),
+        Err(Unparsed::GaveUp) => return FileSymbols::unknown("was not parsed"),
     };
     let root = tree.root_node();
     let mut file = FileSymbols::default();
@@ -174,9 +169,7 @@ pub fn parse_file(source: &[u8]) -> FileSymbols {
             }
             "method_declaration" => {
                 let name = field_text(node, "name", source).unwrap_or_default();
-                let receiver = node
-                    .child_by_field_name("receiver")
-                    .and_then(|r| receiver_type(r, source));
+                let receiver = go_syntax::receiver(node, source).map(|r| (r.name, r.generic));
                 let recv_name = receiver.as_ref().map_or("?", |(n, _)| n.as_str());
                 file.decls.push(decl(
                     node,
@@ -214,8 +207,7 @@ pub fn parse_file(source: &[u8]) -> FileSymbols {
             }
             kind @ ("const_declaration" | "var_declaration") => {
                 // A whole group at once: `iota` ties a constant to its neighbours.
-                let mut names = Vec::new();
-                collect_spec_names(node, source, &mut names);
+                let names = go_syntax::spec_names(node, source);
                 let (kind, word) = if kind == "const_declaration" {
                     (Kind::Const, "const")
                 } else {
@@ -264,22 +256,6 @@ fn collect_imports(node: Node, source: &[u8], out: &mut Vec<Import>) {
     }
 }
 
-fn collect_spec_names(node: Node, source: &[u8], out: &mut Vec<String>) {
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        match child.kind() {
-            "const_spec" | "var_spec" => {
-                let mut names = child.walk();
-                for name in child.children_by_field_name("name", &mut names) {
-                    out.push(node_text(name, source));
-                }
-            }
-            "var_spec_list" => collect_spec_names(child, source, out),
-            _ => {}
-        }
-    }
-}
-
 fn decl(
     node: Node,
     start: usize,
@@ -315,9 +291,10 @@ fn decl(
 
 /// Every name a declaration mentions, in an iterative walk (generated code nests deep).
 fn collect_refs(root: Node, source: &[u8], d: &mut Decl) {
-    let mut cursor = root.walk();
-    'walk: loop {
-        let node = cursor.node();
+    for step in Walk::new(root) {
+        let Step::Enter(node) = step else {
+            continue;
+        };
         match node.kind() {
             "identifier" | "type_identifier" | "package_identifier" | "field_identifier" => {
                 d.idents.insert(node_text(node, source));
@@ -340,20 +317,6 @@ fn collect_refs(root: Node, source: &[u8], d: &mut Decl) {
             "type_elem" => type_names(node, source, &mut d.embeds),
             _ => {}
         }
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.node().id() == root.id() {
-                break 'walk;
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() || cursor.node().id() == root.id() {
-                break 'walk;
-            }
-        }
     }
 }
 
@@ -366,35 +329,6 @@ fn type_names(ty: Node, source: &[u8], out: &mut BTreeSet<String>) {
     for child in ty.named_children(&mut cursor) {
         type_names(child, source, out);
     }
-}
-
-/// A method's receiver type name (`T` for `*T`, `Box` for `Box[E]`) and whether it is
-/// generic.
-fn receiver_type(params: Node, source: &[u8]) -> Option<(String, bool)> {
-    let mut cursor = params.walk();
-    let decl = params
-        .named_children(&mut cursor)
-        .find(|c| c.kind() == "parameter_declaration")?;
-    let mut ty = decl.child_by_field_name("type")?;
-    loop {
-        match ty.kind() {
-            "parenthesized_type" | "pointer_type" => ty = ty.named_child(0)?,
-            "generic_type" => {
-                let name = ty.child_by_field_name("type")?;
-                return Some((node_text(name, source), true));
-            }
-            _ => return Some((node_text(ty, source), false)),
-        }
-    }
-}
-
-fn field_text(node: Node, field: &str, source: &[u8]) -> Option<String> {
-    node.child_by_field_name(field)
-        .map(|n| node_text(n, source))
-}
-
-fn node_text(node: Node, source: &[u8]) -> String {
-    String::from_utf8_lossy(&source[node.byte_range()]).into_owned()
 }
 
 /// What a change does to one package's declarations.
