@@ -190,27 +190,27 @@ mod tests {
 
     #[test]
     fn receivers_behind_parentheses_and_pointers() {
-        let cases: &[(&str, Option<(&str, usize, bool)>)] = &[
-            ("func (t T) M() {}", Some(("T", 0, false))),
-            ("func (t *T) M() {}", Some(("T", 1, false))),
-            ("func (*T) M() {}", Some(("T", 1, false))),
-            ("func (T) M() {}", Some(("T", 0, false))),
-            ("func (t (*T)) M() {}", Some(("T", 1, false))),
-            ("func (t *(T)) M() {}", Some(("T", 1, false))),
-            ("func (t (T)) M() {}", Some(("T", 0, false))),
-            ("func (b *Box[E]) M() {}", Some(("Box", 1, true))),
-            ("func (p Pair[K, V]) M() {}", Some(("Pair", 0, true))),
-            ("func (b *Box[_]) M() {}", Some(("Box", 1, true))),
+        let cases: &[(&str, &str, usize, bool)] = &[
+            ("func (t T) M() {}", "T", 0, false),
+            ("func (t *T) M() {}", "T", 1, false),
+            ("func (*T) M() {}", "T", 1, false),
+            ("func (T) M() {}", "T", 0, false),
+            ("func (t (*T)) M() {}", "T", 1, false),
+            ("func (t *(T)) M() {}", "T", 1, false),
+            ("func (t (T)) M() {}", "T", 0, false),
+            ("func (b *Box[E]) M() {}", "Box", 1, true),
+            ("func (p Pair[K, V]) M() {}", "Pair", 0, true),
+            ("func (b *Box[_]) M() {}", "Box", 1, true),
             // Go rejects these; the parser does not.
-            ("func (t **T) M() {}", Some(("T", 2, false))),
-            ("func (t x.T) M() {}", Some(("x.T", 0, false))),
+            ("func (t **T) M() {}", "T", 2, false),
+            ("func (t x.T) M() {}", "x.T", 0, false),
         ];
-        for &(decl, want) in cases {
+        for &(decl, name, pointers, generic) in cases {
             let src = format!("package p\n\n{decl}\n");
             let tree = tree(&src);
             let method = first(tree.root_node(), "method_declaration");
             let got = receiver(method, src.as_bytes());
-            let want = want.map(|(name, pointers, generic)| Receiver {
+            let want = Some(Receiver {
                 name: name.to_string(),
                 pointers,
                 generic,
