@@ -35,8 +35,9 @@
 //! (assembly, embedded files), and a package that was deleted.
 
 //!
-//! [`file`] reads one Go file's declarations, [`change`] compares them across the
-//! change, [`propagate`](mod@propagate) carries the changed names to the packages that refer to them.
+//! [`file`](mod@file) reads one Go file's declarations, [`change`] compares them
+//! across the change, [`propagate`](mod@propagate) carries the changed names to the
+//! packages that refer to them.
 
 mod change;
 mod file;
