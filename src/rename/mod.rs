@@ -26,10 +26,10 @@
 //! function itself (or its receiver's type) makes its escapes new. Pure: the caller
 //! reads the files.
 //!
-//! This file is the pass over the findings; [`source`] reads each side's Go file into
-//! tokens and declarations, [`pair`](mod@pair) pairs the declarations, [`align`](mod@align)
-//! aligns a pair token by token, [`expr`] compares the compiler's expressions modulo
-//! the renames.
+//! This file is the pass over the findings; [`source`] reads each side's Go file
+//! into tokens and declarations, [`pair`](mod@pair) pairs the declarations,
+//! [`align`](mod@align) aligns a pair token by token, [`expr`] compares the compiler's
+//! expressions modulo the renames.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
