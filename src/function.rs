@@ -86,15 +86,7 @@ impl FunctionIndex {
                 hot: Vec::new(),
             };
         }
-        let line_starts = std::iter::once(0)
-            .chain(
-                source
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &b)| b == b'\n')
-                    .map(|(i, _)| i + 1),
-            )
-            .collect();
+        let line_starts = go_syntax::line_starts(source);
         let mut names = Vec::new();
         let mut hot = Vec::new();
         let spans = collect_spans(source, &mut names, &mut hot);

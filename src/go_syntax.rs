@@ -3,8 +3,9 @@
 //! and rename pairing ([`crate::rename`]). One place builds the tree-sitter parser and
 //! bounds what it is given; the helpers read what the stages all need from a tree: a
 //! node's text, a field's text, a method's receiver type, the names a `var` or `const`
-//! declares, and an iterative walk. Pure: source bytes in, trees and strings out. A
-//! leaf: it uses no other module of the crate.
+//! declares, an iterative walk; and where each line starts, for compiler positions.
+//! Pure: source bytes in, trees and strings out. A leaf: it uses no other module of
+//! the crate.
 
 use tree_sitter::{Node, Parser, Tree, TreeCursor};
 
@@ -44,6 +45,20 @@ pub fn text(node: Node, source: &[u8]) -> String {
 /// The text of a node's child in `field` (`name`, `type`, `path`…), if it has one.
 pub fn field_text(node: Node, field: &str, source: &[u8]) -> Option<String> {
     node.child_by_field_name(field).map(|n| text(n, source))
+}
+
+/// The byte offset at which each line of a source starts (`[0]` is 0), for turning the
+/// compiler's 1-based line numbers into offsets.
+pub fn line_starts(source: &[u8]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(
+            source
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect()
 }
 
 /// A method's receiver type: `*T`, `(T)`, `(*Box[E])` are the type `T` or `Box`
@@ -265,6 +280,12 @@ mod tests {
         assert!(
             matches!(Walk::new(literal).last(), Some(Step::Leave(n)) if n.id() == literal.id())
         );
+    }
+
+    #[test]
+    fn line_starts_count_bytes_and_every_newline() {
+        assert_eq!(line_starts(b""), [0]);
+        assert_eq!(line_starts(b"a\n\xc3\xa9\r\n\nb"), [0, 2, 6, 7]);
     }
 
     #[test]

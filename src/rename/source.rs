@@ -92,14 +92,7 @@ pub(super) struct Source {
 
 impl Source {
     pub(super) fn new(text: String) -> Source {
-        let line_starts: Vec<usize> = std::iter::once(0)
-            .chain(
-                text.bytes()
-                    .enumerate()
-                    .filter(|&(_, b)| b == b'\n')
-                    .map(|(i, _)| i + 1),
-            )
-            .collect();
+        let line_starts = go_syntax::line_starts(text.as_bytes());
         let mut src = Source {
             text,
             line_starts,
