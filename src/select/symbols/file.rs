@@ -246,10 +246,7 @@ fn decl(
         key,
         names,
         receiver,
-        text: format!(
-            "{directives}{}",
-            String::from_utf8_lossy(&source[node.start_byte()..node.end_byte()])
-        ),
+        text: format!("{directives}{}", node_text(node, source)),
         idents: BTreeSet::new(),
         fields: BTreeSet::new(),
         embeds: BTreeSet::new(),
