@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Property tests as fuzzing, on stable Rust: the compiler-output parser (src/parse.rs,
-# module `fuzz`) and the allowlist loader (src/allowlist/fuzz.rs), run with
+# Property tests as fuzzing, on stable Rust: the compiler-output parser
+# (src/parse/fuzz.rs) and the allowlist loader (src/allowlist/fuzz.rs), run with
 # many more cases than `cargo test` runs (proptest's default, 256 per property).
 #
 #   bench/fuzz.sh                    100,000 cases per property

@@ -419,6 +419,11 @@ fn the_platforms_input_analyses_each_platform() {
         "{}",
         run.stdout
     );
+    // A matrix job per platform list gets its own page, not the other job's.
+    assert_eq!(
+        run.outputs["gate"]["html-name"],
+        "escape-gate-report-escapes-linux_amd64_linux_arm64"
+    );
 }
 
 /// A runner whose comment step talks to `server`, with `comment: true`.

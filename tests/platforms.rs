@@ -402,3 +402,85 @@ fn allow_limits_an_entry_for_a_platform_specific_escape_to_its_platform() {
     let run = repo.run_untouched(&["diff", &base, "HEAD"]);
     run.assert_code(0);
 }
+
+/// A module whose `other.go` only the non-host architecture compiles, with one escape.
+fn module_with_a_foreign_file() -> (TestRepo, String) {
+    let other = other_arch();
+    let (repo, _) = TestRepo::go_module(&[
+        ("a.go", "package m\n\nfunc Keep(n int) int { return n }\n"),
+        (
+            "other.go",
+            &format!(
+                "//go:build {other}\n\npackage m\n\nvar sink *int\n\nfunc Other(n int) int {{\n\tx := n\n\tsink = &x\n\treturn x\n}}\n"
+            ),
+        ),
+    ]);
+    let platform = format!("linux/{other}");
+    (repo, platform)
+}
+
+#[test]
+fn list_and_explain_build_for_the_platform_they_are_given() {
+    let (repo, platform) = module_with_a_foreign_file();
+
+    // The host does not compile other.go: list has nothing there, explain says which
+    // platform to name.
+    let run = repo.run_untouched(&["list", "--format", "json"]);
+    run.assert_code(0);
+    assert!(!run.stdout.contains("other.go"), "{}", run.stdout);
+    let run = repo.run_untouched(&["explain", "other.go:8"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("other.go is not compiled for linux/")
+            && run
+                .stderr
+                .contains(&format!("--platform {platform} other.go:LINE")),
+        "{}",
+        run.stderr
+    );
+
+    let run = repo.run_untouched(&["list", "--format", "json", "--platform", &platform]);
+    run.assert_code(0);
+    let json = run.json();
+    let findings = json["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{json:#}");
+    assert_eq!(findings[0]["file"], "other.go");
+    assert_eq!(platforms(&findings[0]), vec![platform.clone()]);
+    assert!(run.stderr.contains(&platform), "{}", run.stderr);
+
+    let run = repo.run_untouched(&["explain", "--platform", &platform, "other.go:8"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("1 heap escape at other.go:8")
+            && run.stdout.contains(&format!("[{platform}]")),
+        "{}",
+        run.stdout
+    );
+    let run = repo.run_untouched(&["explain", "--platform", "linux/x86", "other.go:8"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("\"x86\" is not a GOARCH"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn list_for_a_foreign_platform_refuses_a_package_that_needs_cgo() {
+    let (repo, _) = TestRepo::go_module(&[(
+        "c.go",
+        "package m\n\n// int twice(int n) { return 2 * n; }\nimport \"C\"\n\nfunc Twice(n int) int { return int(C.twice(C.int(n))) }\n",
+    )]);
+    let platform = format!("linux/{}", other_arch());
+    let run = repo.run_untouched_with(&["list", "--platform", &platform], |c| {
+        c.env("CGO_ENABLED", "1");
+    });
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{platform}: package example.com/m uses cgo (c.go)"
+        )),
+        "{}",
+        run.stderr
+    );
+}

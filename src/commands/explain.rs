@@ -36,6 +36,10 @@ pub struct Args {
     /// default.pgo; repeat to merge several
     #[arg(long, value_name = "FILE")]
     pub profile: Vec<std::path::PathBuf>,
+    /// Build for this platform (GOOS/GOARCH, e.g. linux/arm64), cross-compiling, as
+    /// `diff --platforms` does [default: the platform go builds for]
+    #[arg(long, value_name = "GOOS/GOARCH", value_parser = crate::go::Platform::parse)]
+    pub platform: Option<crate::go::Platform>,
 }
 
 /// `FILE:LINE`, from the command line.
@@ -184,6 +188,7 @@ pub fn run(args: Args) -> Result<Exit> {
         config: args.repository.config,
         tags: args.repository.tags,
         profiles: args.profile,
+        platform: args.platform,
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

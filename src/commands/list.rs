@@ -20,6 +20,10 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Build for this platform (GOOS/GOARCH, e.g. linux/arm64), cross-compiling, as
+    /// `diff --platforms` does [default: the platform go builds for]
+    #[arg(long, value_name = "GOOS/GOARCH", value_parser = crate::go::Platform::parse)]
+    pub platform: Option<crate::go::Platform>,
 }
 
 pub fn run(args: Args) -> Result<Exit> {
@@ -28,6 +32,7 @@ pub fn run(args: Args) -> Result<Exit> {
         args.rev.as_deref(),
         args.repository.config.as_deref(),
         &args.repository.tags,
+        args.platform.as_ref(),
     )?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

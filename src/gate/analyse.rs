@@ -84,6 +84,10 @@ pub(super) fn explain_new(
 #[derive(Debug)]
 pub(crate) struct Work {
     dir: TempTree,
+    /// The revision the tree holds (its commit; `None` the working tree) and whether
+    /// a Go file of it may import "C": a second checkout of it is skipped (builds do
+    /// not write into the tree).
+    holds: std::cell::RefCell<Option<(Option<git2::Oid>, bool)>>,
 }
 
 impl Work {
@@ -94,6 +98,7 @@ impl Work {
         );
         Ok(Work {
             dir: TempTree::stable(&name)?,
+            holds: std::cell::RefCell::new(None),
         })
     }
 
@@ -101,11 +106,26 @@ impl Work {
     /// packages get the digest of what cgo may read that the build cache does not hash
     /// ([`go::mark_cgo_inputs`]).
     pub(crate) fn checkout(&self, repo: &Repo, rev: &Revision) -> Result<PathBuf> {
+        Ok(self.checkout_with_cgo(repo, rev)?.0)
+    }
+
+    /// [`Work::checkout`], also saying whether any Go file of the tree may import "C"
+    /// (a superset: `false` means no package of the tree uses cgo).
+    pub(crate) fn checkout_with_cgo(&self, repo: &Repo, rev: &Revision) -> Result<(PathBuf, bool)> {
         let tree = self.dir.path().join("tree");
+        if let Some((held, may_use_cgo)) = *self.holds.borrow() {
+            if held == rev.commit {
+                return Ok((tree, may_use_cgo));
+            }
+        }
+        // Whatever the tree held is gone once materialising starts.
+        self.holds.replace(None);
         repo.materialise(rev, &tree)?;
-        go::mark_cgo_inputs(&tree)
+        let cgo_dirs = go::mark_cgo_inputs(&tree)
             .with_context(|| format!("hashing the files of {} that cgo may read", rev.label()))?;
-        Ok(tree)
+        let may_use_cgo = !cgo_dirs.is_empty();
+        self.holds.replace(Some((rev.commit, may_use_cgo)));
+        Ok((tree, may_use_cgo))
     }
 }
 

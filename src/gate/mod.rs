@@ -413,11 +413,12 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
             }
         }
         None => {
+            let mut jobs = Vec::new();
             for target in &targets {
                 let env = target
                     .as_ref()
                     .map_or_else(|| go.clone(), |p| go.for_platform(p));
-                let job = PlatformJob {
+                jobs.push(PlatformJob {
                     session: &session,
                     req,
                     env,
@@ -433,8 +434,15 @@ pub fn diff(req: &DiffRequest) -> Result<Outcome> {
                     head_tree_id: head_tree_id.as_deref(),
                     all_key: &all_key,
                     view_key: &view_key,
-                };
-                parts.push(job.run()?);
+                });
+            }
+            // Every head, then every base: the work tree is checked out once a side.
+            let heads = jobs
+                .iter()
+                .map(PlatformJob::head)
+                .collect::<Result<Vec<_>>>()?;
+            for (job, head) in jobs.into_iter().zip(heads) {
+                parts.push(job.base(head)?);
             }
         }
     }

@@ -61,16 +61,26 @@ pub(crate) struct PlatformJob<'a> {
     pub view_key: &'a str,
 }
 
+/// What [`PlatformJob::head`] hands to [`PlatformJob::base`].
+pub(crate) struct HeadPart {
+    /// The settings the head was built with (the directives' needs added).
+    settings: BuildSettings,
+    scope: Scope,
+    head: Side,
+    dropped: Option<Vec<String>>,
+    directives: Vec<crate::gcassert::Directive>,
+}
+
 impl PlatformJob<'_> {
-    /// Builds the head (its package graph decides what both sides analyse), then the
-    /// base, each read from the findings cache when it has them.
-    pub(crate) fn run(self) -> Result<PlatformSides> {
+    /// Builds the head, read from the findings cache when it has it; its package graph
+    /// decides what both sides analyse. Every platform's head is built before any
+    /// base, so the shared work tree is checked out once per side, not per platform.
+    pub(crate) fn head(&self) -> Result<HeadPart> {
         let PlatformJob {
             session,
             req,
-            env,
+            env: go,
             target,
-            mut settings,
             changes,
             all_because,
             base_view,
@@ -81,98 +91,131 @@ impl PlatformJob<'_> {
             head_tree_id,
             all_key,
             view_key,
+            ..
         } = self;
+        let mut settings = self.settings.clone();
         let (repo, work, progress) = (&session.repo, &session.work, &session.progress);
-        let go = &env;
         let base_commit = base_rev.commit.expect("the base is a commit");
-        let on = target
-            .as_ref()
-            .map_or_else(String::new, |p| format!(" for {p}"));
-        let fingerprint = format!("{}|{}|{}", build_id(), go.fingerprint, settings.cache_key());
+        let on = self.on();
+        let fingerprint = self.fingerprint();
         let head_key = head_tree_id.map(|tree_id| {
             format!("head|{tree_id}|{base_tree_id}|{fingerprint}|{all_key}|base view {view_key}")
         });
-        let mut head_directives: Vec<crate::gcassert::Directive> = Vec::new();
         type HeadEntry = (Scope, Analysis, Option<Vec<String>>);
         let cached_head: Option<HeadEntry> = match (cache, &head_key) {
             (Some(cache), Some(key)) => cache.get(key),
             _ => None,
         };
-        let (scope, head, dropped) = match cached_head {
-            Some((scope, analysis, dropped)) => {
-                (scope, Side::new(head_rev.clone(), analysis, true), dropped)
-            }
-            None => {
-                progress.say(&format!("checking out head {}", head_rev.label()));
-                let tree = work.checkout(repo, head_rev)?;
-                let name = format!("head {}{on}", head_rev.label());
-                let listing = go::list(go, &tree, &settings, &name)?;
-                if let Some(platform) = target.as_ref().filter(|_| go.foreign && go.cgo_enabled) {
-                    refuse_cgo(go, &tree, &settings, &name, platform)?;
-                }
-                let dropped =
-                    base_view.and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
-                let sources = Sources {
-                    repo,
-                    base: base_commit,
-                    tree: &tree,
-                };
-                let mut scope = scope_of(&listing, &changes.paths, all_because, sources);
-                scope.mains = MainPackage::of(&listing, &tree);
-                // The compiler output every directive of the comparison needs, in
-                // every shard: a directive's line can be compiled again (inlined,
-                // instantiated) in another shard's package.
-                let whole = Directives::scan(&tree, &listing, &|p| scope.includes(p));
-                let whole_needs = whole.needs();
-                let scope = match req.shard {
-                    Some(shard) => {
-                        let all: Vec<String> = listing
-                            .packages
-                            .iter()
-                            .filter(|p| !p.excluded)
-                            .map(|p| p.import_path.clone())
-                            .collect();
-                        shard.restrict_on(scope, &all, target.as_ref())
-                    }
-                    None => scope,
-                };
-                progress.say(&format!(
-                    "building {name}: {} of {} packages with {}",
-                    scope.analysed, scope.total, go.version
-                ));
-                // `//gcassert:` directives are enforced whatever the checks: the build
-                // prints what they need, and the base is built the same way so that it
-                // shares the build cache.
-                let directives = match req.shard {
-                    Some(_) => Directives::scan(&tree, &listing, &|p| scope.includes(p)),
-                    None => whole,
-                };
-                settings.compiler = settings.compiler.union(whole_needs);
-                let mut head = analyse(
-                    go,
-                    head_rev.clone(),
-                    &tree,
-                    &listing,
-                    &scope,
-                    &settings,
-                    &name,
-                )?;
-                let violations = directives.violations(&head.findings);
-                head.findings.extend(violations);
-                head.uncompiled = uncompiled_files(&listing, &changes.paths);
-                head_directives = directives.list;
-                if let (Some(cache), Some(key)) = (cache, &head_key) {
-                    cache.put(key, &(&scope, head.analysis(), &dropped));
-                }
-                (scope, head, dropped)
-            }
+        if let Some((scope, analysis, dropped)) = cached_head {
+            return Ok(HeadPart {
+                settings,
+                scope,
+                head: Side::new((*head_rev).clone(), analysis, true),
+                dropped,
+                directives: Vec::new(),
+            });
+        }
+        progress.say(&format!("checking out head {}", head_rev.label()));
+        let (tree, may_use_cgo) = work.checkout_with_cgo(repo, head_rev)?;
+        let name = format!("head {}{on}", head_rev.label());
+        // The cgo listing is one more `go list` per foreign platform: skipped when no Go
+        // file of the tree so much as names "C". First: without its cgo files a package
+        // may have nothing left to list.
+        if let Some(platform) = target
+            .as_ref()
+            .filter(|_| go.foreign && go.cgo_enabled && may_use_cgo)
+        {
+            refuse_cgo(go, &tree, &settings, &name, platform)?;
+        }
+        let listing = go::list(go, &tree, &settings, &name)?;
+        let dropped =
+            base_view.and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
+        let sources = Sources {
+            repo,
+            base: base_commit,
+            tree: &tree,
         };
+        let mut scope = scope_of(&listing, &changes.paths, all_because.clone(), sources);
+        scope.mains = MainPackage::of(&listing, &tree);
+        // The compiler output every directive of the comparison needs, in every shard:
+        // a directive's line can be compiled again (inlined, instantiated) in another
+        // shard's package.
+        let whole = Directives::scan(&tree, &listing, &|p| scope.includes(p));
+        let whole_needs = whole.needs();
+        let scope = match req.shard {
+            Some(shard) => {
+                let all: Vec<String> = listing
+                    .packages
+                    .iter()
+                    .filter(|p| !p.excluded)
+                    .map(|p| p.import_path.clone())
+                    .collect();
+                shard.restrict_on(scope, &all, target.as_ref())
+            }
+            None => scope,
+        };
+        progress.say(&format!(
+            "building {name}: {} of {} packages with {}",
+            scope.analysed, scope.total, go.version
+        ));
+        // `//gcassert:` directives are enforced whatever the checks: the build prints
+        // what they need, and the base is built the same way so that it shares the
+        // build cache.
+        let directives = match req.shard {
+            Some(_) => Directives::scan(&tree, &listing, &|p| scope.includes(p)),
+            None => whole,
+        };
+        settings.compiler = settings.compiler.union(whole_needs);
+        let mut head = analyse(
+            go,
+            (*head_rev).clone(),
+            &tree,
+            &listing,
+            &scope,
+            &settings,
+            &name,
+        )?;
+        let violations = directives.violations(&head.findings);
+        head.findings.extend(violations);
+        head.uncompiled = uncompiled_files(&listing, &changes.paths);
+        if let (Some(cache), Some(key)) = (cache, &head_key) {
+            cache.put(key, &(&scope, head.analysis(), &dropped));
+        }
+        Ok(HeadPart {
+            settings,
+            scope,
+            head,
+            dropped,
+            directives: directives.list,
+        })
+    }
 
-        let base_key = format!("base|{base_tree_id}|{fingerprint}|{}", scope.key());
+    /// Builds the base over the head's scope, read from the findings cache when it has
+    /// it, and returns the platform's two sides.
+    pub(crate) fn base(self, part: HeadPart) -> Result<PlatformSides> {
+        let HeadPart {
+            settings,
+            scope,
+            head,
+            dropped,
+            directives,
+        } = part;
+        let (repo, work, progress) = (
+            &self.session.repo,
+            &self.session.work,
+            &self.session.progress,
+        );
+        let (go, base_rev, cache) = (&self.env, self.base_rev, self.cache);
+        let base_key = format!(
+            "base|{}|{}|{}",
+            self.base_tree_id,
+            self.fingerprint(),
+            scope.key()
+        );
         let base = match cache.and_then(|c| c.get::<Analysis>(&base_key)) {
             Some(analysis) => Side::new(base_rev.clone(), analysis, true),
             None => {
-                let name = format!("base {}{on}", base_rev.label());
+                let name = format!("base {}{}", base_rev.label(), self.on());
                 let base = if scope.selected.as_ref().is_some_and(BTreeSet::is_empty) {
                     Side::new(base_rev.clone(), Analysis::default(), false)
                 } else {
@@ -211,22 +254,40 @@ impl PlatformJob<'_> {
             }
         };
         Ok(PlatformSides {
-            target,
-            env,
+            target: self.target,
+            env: self.env,
             settings,
             scope,
             base,
             head,
             dropped,
-            directives: head_directives,
+            directives,
         })
+    }
+
+    /// ` for linux/arm64`, for the progress lines and messages of a named platform.
+    fn on(&self) -> String {
+        self.target
+            .as_ref()
+            .map_or_else(String::new, |p| format!(" for {p}"))
+    }
+
+    /// What the findings cache keys of both sides hold of the build: this binary, the
+    /// `go` (its platform included) and the settings.
+    fn fingerprint(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            build_id(),
+            self.env.fingerprint,
+            self.settings.cache_key()
+        )
     }
 }
 
 /// Stops with exit 2 when a package the gate would analyse needs cgo on a platform
 /// other than the default one: escape-gate cross-compiles without a C compiler for
 /// the target, so the package's cgo files would be left out of its analysis.
-fn refuse_cgo(
+pub(crate) fn refuse_cgo(
     go: &GoEnv,
     tree: &std::path::Path,
     settings: &BuildSettings,

@@ -9,27 +9,33 @@ use crate::config_change::ConfigFrom;
 use crate::explain;
 use crate::finding::{normalise_expr, Finding, RawFinding};
 use crate::git::Revision;
-use crate::go::{self, GoEnv};
+use crate::go::{self, GoEnv, Platform};
 use crate::matching::{self};
 
 use super::*;
 
-/// Analyses one revision on its own (for `escape-gate list`).
+/// Analyses one revision on its own (for `escape-gate list`), for `platform` (`None`:
+/// the platform go builds for).
 pub fn single(
     repo_dir: &Path,
     spec: Option<&str>,
     config: Option<&Path>,
     tags: &[String],
+    platform: Option<&Platform>,
 ) -> Result<(GoEnv, Side)> {
     let session = Session::open(repo_dir)?;
     let (rev, tree) = session.checkout_one(spec)?;
     let Session {
         repo, go, progress, ..
     } = session;
+    let go = targeting(go, platform);
     let loaded = load_config(&repo, config, &rev)?;
     limit_time(&loaded, None, ConfigFrom::Head)?;
     let settings = build_settings(&loaded, tags)?;
-    let name = format!("revision {}", rev.label());
+    let name = format!("revision {}{}", rev.label(), for_platform(platform));
+    if let Some(platform) = platform.filter(|_| go.foreign && go.cgo_enabled) {
+        refuse_cgo(&go, &tree, &settings, &name, platform)?;
+    }
     let listing = go::list(&go, &tree, &settings, &name)?;
     progress.say(&format!("building {name} with {}", go.version));
     let missing = missing_submodules_warning(&rev, &repo.missing_submodules(&rev));
@@ -43,8 +49,30 @@ pub fn single(
         &name,
     )?;
     side.notes.extend(missing);
+    if let Some(platform) = platform {
+        for f in &mut side.findings {
+            f.platforms = vec![platform.clone()];
+        }
+    }
     progress.clear();
     Ok((go, side))
+}
+
+/// `go` building for `platform`, which reports then name; `go` itself for `None`.
+fn targeting(go: GoEnv, platform: Option<&Platform>) -> GoEnv {
+    match platform {
+        Some(platform) => {
+            let mut go = go.for_platform(platform);
+            go.analysed = vec![platform.clone()];
+            go
+        }
+        None => go,
+    }
+}
+
+/// ` for linux/arm64` when a platform was named, for progress and error messages.
+fn for_platform(platform: Option<&Platform>) -> String {
+    platform.map_or_else(String::new, |p| format!(" for {p}"))
 }
 
 /// What `escape-gate explain FILE:LINE [REV]` asks for.
@@ -64,6 +92,8 @@ pub struct ExplainRequest {
     pub tags: Vec<String>,
     /// `--profile FILE`: CPU profiles to give each escape its function's share with.
     pub profiles: Vec<PathBuf>,
+    /// `--platform GOOS/GOARCH`: build for it; `None` is the platform go builds for.
+    pub platform: Option<Platform>,
 }
 
 /// The heap escapes at one line of one revision, with their flows.
@@ -90,6 +120,8 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     let Session {
         repo, go, progress, ..
     } = session;
+    let platform = req.platform.as_ref();
+    let go = targeting(go, platform);
     // Never through a link in the tree: it could point anywhere.
     let read = |file: &str| crate::tree_path::read_in_tree(&tree, file);
     let (file, text) = match (read(&req.file), &req.also) {
@@ -128,8 +160,16 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     let loaded = load_config(&repo, req.config.as_deref(), &rev)?;
     limit_time(&loaded, None, ConfigFrom::Head)?;
     let settings = build_settings(&loaded, &req.tags)?;
+    not_compiled(&go, &req.file, &text, &settings.tags, &rev)?;
     let package = package_of(&tree, &req.file, &rev)?;
-    let name = format!("{} (package {package}, with -m=2)", rev.label());
+    let name = format!(
+        "{} (package {package}{}, with -m=2)",
+        rev.label(),
+        for_platform(platform)
+    );
+    if let Some(platform) = platform.filter(|_| go.foreign && go.cgo_enabled) {
+        refuse_cgo(&go, &tree, &settings, &name, platform)?;
+    }
     progress.say(&format!("building {name} with {}", go.version));
     let mut output = go::build_packages(
         &go,
@@ -165,6 +205,11 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         )
     });
     explain::render_in_place(&mut findings, &output);
+    if let Some(platform) = platform {
+        for f in &mut findings {
+            f.platforms = vec![platform.clone()];
+        }
+    }
     // The profile as `diff` reads it: `--profile`, else the allowlist's, else the
     // main packages' default.pgo (which needs the revision's package list).
     let mut scope = Scope::default();
@@ -224,4 +269,32 @@ pub(super) fn package_of(tree: &Path, file: &str, rev: &Revision) -> Result<Stri
                 rev.label()
             )
         })
+}
+
+/// Stops with exit 2 when the platform's build constraints leave `file` out: no build
+/// for it compiles the line, so there would be nothing to explain. Names the platforms
+/// that do compile it.
+fn not_compiled(go: &GoEnv, file: &str, text: &str, tags: &[String], rev: &Revision) -> Result<()> {
+    let platform = go.target.clone().unwrap_or_else(|| go.default_platform());
+    if !file.ends_with(".go") || platform.compiles(file, text, tags, go.builds_cgo()) != Some(false)
+    {
+        return Ok(());
+    }
+    let others = go::compiling_platforms(file, text, tags, std::slice::from_ref(&platform));
+    let Some(first) = others.first() else {
+        bail!(
+            "{file} is not compiled for {platform} in {}: its build constraints exclude it, \
+             and every platform escape-gate proposes (`escape-gate init`)\n\
+             hint: check the file's //go:build line and name, and the tags (--tags, build: tags:)",
+            rev.label()
+        );
+    };
+    let names: Vec<String> = others.iter().map(ToString::to_string).collect();
+    bail!(
+        "{file} is not compiled for {platform} in {}: its build constraints exclude it; it is \
+         compiled for {}\n\
+         hint: name one of those: escape-gate explain --platform {first} {file}:LINE",
+        rev.label(),
+        names.join(", ")
+    )
 }
