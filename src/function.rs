@@ -15,7 +15,9 @@
 //!   `(*Box[...]).M` and `Box[...].M` for methods of generic types (the compiler prints
 //!   one name per shape and wrapper: `(*Box[go.shape.int]).M`, `(*Box[int]).M`).
 
-use tree_sitter::{Node, Parser};
+use tree_sitter::Node;
+
+use crate::go_syntax::{self, field_text, Step, Walk, MAX_SOURCE};
 
 /// The functions of one Go source file, for looking up which one encloses a position.
 #[derive(Debug, Clone)]
@@ -59,11 +61,6 @@ struct Scope {
     closures: u32,
 }
 
-/// The largest Go file given to tree-sitter. Parsing costs time and memory in
-/// proportion to the file (about 10 times its size), and generated files of several
-/// megabytes exist, but a file from a hostile tree can be as large as git allows.
-pub const MAX_SOURCE: usize = 16 * 1024 * 1024;
-
 /// The function of every finding in a file over [`MAX_SOURCE`].
 pub const TOO_LARGE: &str = "(file over 16 MiB: not attributed)";
 
@@ -89,15 +86,7 @@ impl FunctionIndex {
                 hot: Vec::new(),
             };
         }
-        let line_starts = std::iter::once(0)
-            .chain(
-                source
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &b)| b == b'\n')
-                    .map(|(i, _)| i + 1),
-            )
-            .collect();
+        let line_starts = go_syntax::line_starts(source);
         let mut names = Vec::new();
         let mut hot = Vec::new();
         let spans = collect_spans(source, &mut names, &mut hot);
@@ -158,13 +147,9 @@ impl FunctionIndex {
 /// Walks the syntax tree and returns every function's span in pre-order (sorted by start,
 /// enclosing before enclosed), with its name pushed onto `names`.
 fn collect_spans(source: &[u8], names: &mut Vec<String>, hot: &mut Vec<String>) -> Vec<Span> {
-    let mut parser = Parser::new();
-    parser
-        .set_language(&tree_sitter_go::LANGUAGE.into())
-        .expect("tree-sitter-go is built for the linked tree-sitter ABI");
-    // `parse` only gives up when cancelled or timed out, and neither is configured; an
-    // empty index (everything `init`) would still be a safe answer.
-    let Some(tree) = parser.parse(source, None) else {
+    // An empty index (everything `init`) is a safe answer if the parser gives up,
+    // which it does not unless cancelled or timed out.
+    let Ok(tree) = go_syntax::parse(source) else {
         return Vec::new();
     };
 
@@ -175,11 +160,16 @@ fn collect_spans(source: &[u8], names: &mut Vec<String>, hot: &mut Vec<String>) 
         closures: 0,
     }];
     let mut init_funcs = 0u32;
-    // Iterative walk: generated files can nest expressions deeper than the stack allows
-    // for recursion.
-    let mut cursor = tree.walk();
-    'walk: loop {
-        let node = cursor.node();
+    for step in Walk::new(tree.root_node()) {
+        let node = match step {
+            Step::Enter(node) => node,
+            Step::Leave(node) => {
+                if scopes.last().and_then(|s| s.node_id) == Some(node.id()) {
+                    scopes.pop();
+                }
+                continue;
+            }
+        };
         if let Some((start, name, closure_prefix)) =
             function_entry(node, source, &mut scopes, &mut init_funcs)
         {
@@ -199,21 +189,6 @@ fn collect_spans(source: &[u8], names: &mut Vec<String>, hot: &mut Vec<String>) 
                 closure_prefix,
                 closures: 0,
             });
-        }
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            let left = cursor.node().id();
-            if scopes.last().and_then(|s| s.node_id) == Some(left) {
-                scopes.pop();
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
         }
     }
     spans
@@ -275,11 +250,8 @@ fn function_entry(
         }
         "method_declaration" => {
             let method = field_text(node, "name", source).unwrap_or_default();
-            let name = match node
-                .child_by_field_name("receiver")
-                .and_then(|r| receiver(r, source))
-            {
-                Some(recv) => format!("{recv}.{method}"),
+            let name = match go_syntax::receiver(node, source) {
+                Some(recv) => format!("{}.{method}", printed_receiver(&recv)),
                 None => method,
             };
             let prefix = format!("{name}.func");
@@ -303,42 +275,17 @@ fn function_entry(
 
 /// The receiver type as the compiler prints it in a method name: `T`, `(*T)`, `Box[...]`,
 /// `(*Box[...])`.
-fn receiver(params: Node, source: &[u8]) -> Option<String> {
-    let mut cursor = params.walk();
-    let decl = params
-        .named_children(&mut cursor)
-        .find(|c| c.kind() == "parameter_declaration")?;
-    let ty = strip_parens(decl.child_by_field_name("type")?);
-    Some(if ty.kind() == "pointer_type" {
-        format!("(*{})", base_type(strip_parens(ty.named_child(0)?), source))
+fn printed_receiver(recv: &go_syntax::Receiver) -> String {
+    let name = if recv.generic {
+        format!("{}[...]", recv.name)
     } else {
-        base_type(ty, source)
-    })
-}
-
-fn strip_parens(mut ty: Node) -> Node {
-    while ty.kind() == "parenthesized_type" {
-        match ty.named_child(0) {
-            Some(inner) => ty = inner,
-            None => break,
-        }
+        recv.name.clone()
+    };
+    if recv.pointers == 0 {
+        name
+    } else {
+        format!("({}{name})", "*".repeat(recv.pointers))
     }
-    ty
-}
-
-fn base_type(ty: Node, source: &[u8]) -> String {
-    match field_text(ty, "type", source) {
-        Some(name) if ty.kind() == "generic_type" => format!("{name}[...]"),
-        _ => text(ty, source),
-    }
-}
-
-fn field_text(node: Node, field: &str, source: &[u8]) -> Option<String> {
-    node.child_by_field_name(field).map(|n| text(n, source))
-}
-
-fn text(node: Node, source: &[u8]) -> String {
-    String::from_utf8_lossy(&source[node.byte_range()]).into_owned()
 }
 
 /// Turns nested spans (pre-order) into breakpoints: each span opens at its start and, at

@@ -7,7 +7,8 @@
 //! 1. [`git`]: resolve revisions, materialise each into a temporary tree.
 //! 2. [`go`]: build each tree with `-gcflags=-m`, capturing the compiler's output.
 //! 3. [`parse`]: compiler output to raw findings.
-//! 4. [`function`]: name the function enclosing each finding, from the Go source.
+//! 4. [`function`]: name the function enclosing each finding, from the Go source
+//!    ([`go_syntax`] parses it, for [`select`] and [`rename`] too).
 //! 5. [`matching`]: pair base and head findings; new, fixed, moved, unchanged;
 //!    [`rename`]: the same place in the code under new names is the same allocation;
 //!    [`profile`]: weigh each finding by its function's share of a CPU profile.
@@ -38,6 +39,7 @@ pub(crate) mod gate;
 pub(crate) mod gcassert;
 pub(crate) mod git;
 pub(crate) mod go;
+pub(crate) mod go_syntax;
 pub mod home;
 pub(crate) mod hook;
 pub mod inert;

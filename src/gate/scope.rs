@@ -370,7 +370,7 @@ fn head_file(tree: &Path, rel: &str) -> (FileSymbols, bool) {
     match std::fs::symlink_metadata(&path) {
         Err(_) => (FileSymbols::default(), false),
         Ok(m) if !m.is_file() => (FileSymbols::unknown("is not a regular file"), true),
-        Ok(m) if m.len() > crate::function::MAX_SOURCE as u64 => {
+        Ok(m) if m.len() > crate::go_syntax::MAX_SOURCE as u64 => {
             (FileSymbols::unknown("is over 16 MiB"), true)
         }
         Ok(_) => match std::fs::read(&path) {
