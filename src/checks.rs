@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 // `Check` is data and lives with the finding; named here too for the allowlist.
 pub use crate::finding::Check;
 use crate::finding::{normalise_expr, Finding, Kind};
-use crate::matching::LineMap;
+use crate::lines::LineMap;
 
 /// The checks a run compares. `gcassert` is always in: directives are enforced
 /// whenever the head has them.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::finding::{Finding, FlowStep, RawFinding};
 use crate::go::BuildOutput;
-pub use crate::matching::ChangedLines;
+pub use crate::lines::ChangedLines;
 
 /// Where the position at the end of a `from … at POS` step is: `(file, line)` as printed.
 fn step_position(line: &str) -> Option<(&str, &str, u32)> {

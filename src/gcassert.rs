@@ -28,7 +28,7 @@ use crate::checks::Needs;
 use crate::finding::{Finding, Kind};
 use crate::function::FunctionIndex;
 use crate::go::Listing;
-use crate::tree_path;
+use crate::tree;
 
 /// What one directive asserts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -117,7 +117,7 @@ impl Directives {
                 } else {
                     format!("{dir}/{name}")
                 };
-                let Ok(bytes) = tree_path::read_bytes_in_tree(tree, &rel, MAX_READ) else {
+                let Ok(bytes) = tree::read_bytes_in_tree(tree, &rel, MAX_READ) else {
                     continue;
                 };
                 if !contains(&bytes, b"//gcassert:") {

@@ -44,6 +44,7 @@ pub mod home;
 pub(crate) mod hook;
 pub mod inert;
 pub mod interrupt;
+pub(crate) mod lines;
 pub(crate) mod matching;
 pub(crate) mod modules;
 pub mod parse;
@@ -56,7 +57,7 @@ pub(crate) mod safe_write;
 #[cfg(test)]
 mod schema;
 pub(crate) mod select;
-pub(crate) mod tree_path;
+pub(crate) mod tree;
 
 /// `main` prints errors through it, so that no line of one (a failed build's compiler
 /// errors) reads as a Go error to a CI problem matcher.

@@ -190,7 +190,7 @@ pub fn leaves_repository(path: &str, text: &str) -> bool {
             || target.starts_with("..\\")
             || target == "."
             || target == "..";
-        is_dir && crate::tree_path::leaves_tree(depth, target)
+        is_dir && crate::tree::leaves_tree(depth, target)
     })
 }
 

@@ -15,7 +15,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::tree_path::{PathError, TreePath};
+use crate::tree::{PathError, TreePath};
 
 /// Why [`write()`] wrote nothing.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +124,7 @@ fn temporary_name(last: &[u8]) -> Vec<u8> {
 }
 
 fn shown(parts: &[Vec<u8>]) -> String {
-    crate::tree_path::printable(&parts.join(&b'/'))
+    crate::tree::printable(&parts.join(&b'/'))
 }
 
 #[cfg(unix)]
@@ -137,7 +137,7 @@ mod imp {
     use rustix::io::Errno;
 
     use super::{shown, temporary_name, Found, Options, WriteFileError, Written};
-    use crate::tree_path::TreePath;
+    use crate::tree::TreePath;
 
     const DIR_FLAGS: OFlags = OFlags::RDONLY
         .union(OFlags::DIRECTORY)
@@ -283,7 +283,7 @@ mod imp {
     use std::path::Path;
 
     use super::{shown, temporary_name, Found, Options, WriteFileError, Written};
-    use crate::tree_path::TreePath;
+    use crate::tree::TreePath;
 
     pub(super) fn probe(anchor: &Path, path: &TreePath) -> Result<Found, WriteFileError> {
         let parts = path.components();

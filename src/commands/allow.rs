@@ -28,7 +28,7 @@ use crate::git::Repo;
 use crate::home::CONFIG_FILE;
 use crate::report::words::{self, entry_place};
 use crate::safe_write::{self, Options};
-use crate::tree_path::{self, ReadError};
+use crate::tree::{self, ReadError};
 
 /// Accept the new heap escapes: append an allowlist entry for each, with a reason.
 ///
@@ -297,7 +297,7 @@ impl AllowlistFile {
 
     /// The file's text, `None` when there is none; at most [`MAX_CONFIG_READ`] bytes.
     fn read(&self) -> Result<Option<String>> {
-        match tree_path::read_bytes_in_tree(&self.anchor, &self.rel, MAX_CONFIG_READ) {
+        match tree::read_bytes_in_tree(&self.anchor, &self.rel, MAX_CONFIG_READ) {
             Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
                 anyhow::anyhow!(
                     "the allowlist {} is not UTF-8 text

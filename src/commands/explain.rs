@@ -10,7 +10,7 @@ use crate::commands::shared::Repository;
 use crate::exit::Exit;
 use crate::gate::{self, ExplainRequest};
 use crate::report::{self, ListFormat};
-use crate::tree_path::{self, BadName, PathProblem, TreePath};
+use crate::tree::{self, BadName, PathProblem, TreePath};
 
 /// Explain the heap escapes at one line: the compiler's escape flow for each.
 ///
@@ -72,7 +72,7 @@ const HINT: &str = "hint: give the path relative to the current directory or to 
 /// FILE must name a file inside the repository: repository-relative, no `..`, no
 /// `.git`. (That it goes through no link is checked in the revision's checkout.)
 fn check_inside(file: &str) -> Result<()> {
-    let shown = tree_path::printable(file.as_bytes());
+    let shown = tree::printable(file.as_bytes());
     if file.starts_with('/') || Path::new(file).is_absolute() {
         bail!("{shown} is an absolute path\n{HINT}");
     }
@@ -100,7 +100,7 @@ fn locate(file: &str, dir: &Path, root: &Path) -> Result<(String, Option<String>
     let outside = || {
         anyhow!(
             "{} is outside the repository {}\n{HINT}",
-            tree_path::printable(file.as_bytes()),
+            tree::printable(file.as_bytes()),
             root.display()
         )
     };

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::exit::Exit;
 use crate::hook::{hook_script, MARKER};
 use crate::safe_write::{self, Options};
-use crate::tree_path::{self, ReadError};
+use crate::tree::{self, ReadError};
 
 /// Install (or remove) the git pre-push hook that runs `escape-gate hook pre-push`.
 ///
@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<Exit> {
         ),
     };
     let rel = |file: &str| format!("{dir_name}/{file}");
-    let existing = match tree_path::read_bytes_in_tree(&anchor, &rel("pre-push"), MAX_HOOK_READ) {
+    let existing = match tree::read_bytes_in_tree(&anchor, &rel("pre-push"), MAX_HOOK_READ) {
         Ok(bytes) => Some(bytes),
         Err(ReadError::Missing) => None,
         Err(err) => bail!(

@@ -13,8 +13,9 @@ use crate::function::FunctionIndex;
 use crate::git::{Repo, Revision};
 use crate::go::{self, BuildOutput, BuildSettings, GoEnv};
 use crate::interrupt::TempTree;
-use crate::matching::{self, Alignment, ChangedLines, LineMap};
-use crate::tree_path::{self};
+use crate::lines::{Alignment, ChangedLines, LineMap};
+use crate::matching;
+use crate::tree::{self};
 
 use super::scope::Scope;
 use super::{Analysis, Session, Side};
@@ -136,7 +137,7 @@ pub(super) const MAX_SOURCE_READ: u64 = 64 * 1024 * 1024;
 /// A regular file of the working tree, read without following a link inside the
 /// repository and at most [`MAX_SOURCE_READ`] bytes of it; `None` otherwise.
 pub(super) fn read_worktree(repo: &Repo, rel: &str) -> Option<Vec<u8>> {
-    tree_path::read_bytes_in_tree(repo.root(), rel, MAX_SOURCE_READ).ok()
+    tree::read_bytes_in_tree(repo.root(), rel, MAX_SOURCE_READ).ok()
 }
 
 /// A file of one side: from git for a commit, from disk for the working tree.

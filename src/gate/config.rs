@@ -11,7 +11,7 @@ use crate::allowlist::Config;
 use crate::config_change::{ConfigChange, ConfigFrom};
 use crate::git::{Repo, Revision};
 use crate::go::{self, lexical, BuildSettings};
-use crate::tree_path::{self, ReadError};
+use crate::tree::{self, ReadError};
 
 use crate::home::CONFIG_FILE;
 
@@ -152,7 +152,7 @@ pub(super) fn read_config(
         // the user's own. Both are read with a bound.
         (Some(path), _) if !rel.is_empty() => {
             let origin = Origin::file(path.display().to_string());
-            let bytes = tree_path::read_bytes_in_tree(repo.root(), rel, MAX_CONFIG_READ)
+            let bytes = tree::read_bytes_in_tree(repo.root(), rel, MAX_CONFIG_READ)
                 .map_err(|err| {
                     anyhow::anyhow!(
                         "cannot read the allowlist {origin}: {err}\n\
@@ -197,7 +197,7 @@ pub(super) fn read_config(
             },
         },
         (None, None) => {
-            match tree_path::read_bytes_in_tree(repo.root(), rel, MAX_CONFIG_READ) {
+            match tree::read_bytes_in_tree(repo.root(), rel, MAX_CONFIG_READ) {
                 Ok(bytes) => (bytes, Origin::file(rel)),
                 Err(ReadError::Missing) => return Ok(None),
                 Err(err) => anyhow::bail!(

@@ -15,7 +15,8 @@ use crate::finding::Finding;
 use crate::git::{Repo, Revision};
 use crate::go::{self, GoEnv};
 use crate::home::CONFIG_FILE;
-use crate::matching::{ChangedLines, Comparison};
+use crate::lines::ChangedLines;
+use crate::matching::Comparison;
 use crate::parse::InlineCall;
 
 mod analyse;

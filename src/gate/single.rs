@@ -128,7 +128,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     let platform = req.platform.as_ref();
     let go = targeting(go, platform);
     // Never through a link in the tree: it could point anywhere.
-    let read = |file: &str| crate::tree_path::read_in_tree(&tree, file);
+    let read = |file: &str| crate::tree::read_in_tree(&tree, file);
     let (file, text) = match (read(&req.file), &req.also) {
         (Ok(text), _) => (req.file.clone(), text),
         (Err(err), also) => match also.as_deref().map(|also| (also, read(also))) {

@@ -16,7 +16,7 @@ use crate::config_change::ConfigFrom;
 use crate::finding::{Finding, Kind};
 use crate::git::{Repo, Revision};
 use crate::profile::{self, FileSummary, Share, Source, Weights};
-use crate::tree_path::{self, ReadError};
+use crate::tree::{self, ReadError};
 
 use super::scope::Scope;
 
@@ -260,7 +260,7 @@ fn read_revision_file(
             ),
             None => Ok(None),
         },
-        None => match tree_path::read_bytes_in_tree(repo.root(), rel, limit) {
+        None => match tree::read_bytes_in_tree(repo.root(), rel, limit) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(ReadError::Missing) => Ok(None),
             Err(ReadError::TooLarge(_)) => Err(too_large(limit + 1)),

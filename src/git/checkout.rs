@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use git2::{ObjectType, Oid, Repository, StatusOptions};
 
-use crate::tree_path::{self, Source, SourceTree, TreePath, TreeWriter, WriteError};
+use crate::tree::{self, Source, SourceTree, TreePath, TreeWriter, WriteError};
 
 use super::*;
 
@@ -19,7 +19,7 @@ impl Repo {
     ///
     /// Only `dest` is written, whatever the revision holds: every name is checked
     /// before use, every directory created here, every file created new, never
-    /// through a link (see [`crate::tree_path`]). A tree that cannot be reproduced
+    /// through a link (see [`crate::tree`]). A tree that cannot be reproduced
     /// exactly is an error that names the path.
     pub fn materialise(&self, rev: &Revision, dest: &Path) -> Result<()> {
         match fs::symlink_metadata(dest) {
@@ -66,14 +66,14 @@ impl Repo {
                 Some((dir, _)) => dir.split('/').map(str::to_string).collect(),
                 None => Vec::new(),
             };
-            if let Some(crossed) = tree_path::through_link(&dir, &target, &links) {
+            if let Some(crossed) = tree::through_link(&dir, &target, &links) {
                 bail!(
                     "{} in commit {oid} is a symbolic link to {} through the link {crossed}: \
                      only a path that never passes through a link can be checked to stay \
                      inside the repository\n\
                      hint: point the link at the file itself, not through another link",
                     entry.path,
-                    tree_path::printable(target.as_bytes())
+                    tree::printable(target.as_bytes())
                 );
             }
         }
@@ -101,7 +101,7 @@ impl Repo {
 
     /// Every file and link of a commit's tree, each name checked on its own: no `..`,
     /// `.`, `.git` or separator, no name twice in one directory (which a tree made by
-    /// hand can hold), nothing deeper than `MAX_DEPTH` (`tree_path`).
+    /// hand can hold), nothing deeper than `MAX_DEPTH` (`tree`).
     fn tree_entries(
         &self,
         commit: Oid,
@@ -223,7 +223,7 @@ impl Repo {
                      hint: links inside the repository are reproduced; commit the file itself \
                      instead of a link out of the repository",
                     entry.path,
-                    tree_path::printable(blob.content())
+                    tree::printable(blob.content())
                 ));
             }
             out.symlink(&entry.path, blob.content())

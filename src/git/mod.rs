@@ -19,7 +19,7 @@ mod resolve;
 
 pub use changes::Changes;
 
-use crate::tree_path::{self, TreePath};
+use crate::tree::{self, TreePath};
 
 /// A resolved revision: a commit, or the working tree of the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,9 +332,9 @@ fn object_format(dir: &Path) -> Option<String> {
 }
 
 /// Whether a link `depth` directories below the root whose target is `target` points
-/// outside the tree (see [`tree_path::leaves_tree`]).
+/// outside the tree (see [`tree::leaves_tree`]).
 fn link_leaves(depth: usize, target: &[u8]) -> bool {
-    tree_path::leaves_tree(depth, &String::from_utf8_lossy(target))
+    tree::leaves_tree(depth, &String::from_utf8_lossy(target))
 }
 
 /// The files `go` reads to know the module, and rewrites when a build flag allows it

@@ -484,7 +484,7 @@ pub(super) fn withhold_outside(lines: &[String], tree: &Path, rel: &str) -> Vec<
                 if named.insert(path.to_string()) {
                     out.push(format!(
                         "{}: outside the repository; what the compiler said about it is not shown",
-                        crate::tree_path::printable(path.as_bytes())
+                        crate::tree::printable(path.as_bytes())
                     ));
                 }
             }
@@ -539,5 +539,5 @@ fn is_outside(path: &str, tree: &Path, depth: usize) -> bool {
         let lexical = super::lexical(Path::new(path));
         return !lexical.starts_with(tree) || lexical == tree;
     }
-    crate::tree_path::leaves_tree(depth, path)
+    crate::tree::leaves_tree(depth, path)
 }

@@ -318,7 +318,7 @@ pub fn cgo_packages(
             .files
             .iter()
             .filter(|f| {
-                crate::tree_path::read_bytes_in_tree(tree, f, 64 * 1024 * 1024)
+                crate::tree::read_bytes_in_tree(tree, f, 64 * 1024 * 1024)
                     .is_ok_and(|b| imports_c(&String::from_utf8_lossy(&b)))
             })
             .cloned()

@@ -1,6 +1,6 @@
 //! The "Match" stage: the heap findings of base and head in, a [`Comparison`] out.
-//! Pure: the only knowledge of the change it needs is a [`LineMap`] built from the two
-//! trees' files.
+//! Pure: the only knowledge of the change it needs is a [`LineMap`]
+//! built from the two trees' files.
 //!
 //! The verdict is per package (docs/architecture.md, "How it works"): a package has a new escape when
 //! the head has more heap findings of one kind and normalised expression than the base,
@@ -24,136 +24,13 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use serde::Serialize;
 
 use crate::finding::{normalise_expr, Finding, Key, Kind};
-
-mod align;
-
-pub use align::Alignment;
+use crate::lines::LineMap;
 
 /// One identifier renamed between the base and the head message of a pair.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Rename {
     pub old: String,
     pub new: String,
-}
-
-/// How the lines of each base file map to lines of its head counterpart (the same
-/// path, or the file it was renamed to).
-#[derive(Debug, Default, Clone)]
-pub struct LineMap {
-    files: HashMap<String, FileMap>,
-}
-
-#[derive(Debug, Clone)]
-struct FileMap {
-    head_path: String,
-    /// `lines[base_line - 1]` is the head line, or 0 when the base line was changed.
-    lines: Vec<u32>,
-}
-
-impl LineMap {
-    pub fn new() -> LineMap {
-        LineMap::default()
-    }
-
-    /// Records that `base_path` became `head_path`, with their contents.
-    #[cfg(test)]
-    pub fn add_file(&mut self, base_path: &str, head_path: &str, base_text: &str, head_text: &str) {
-        self.add_alignment(base_path, head_path, &Alignment::new(base_text, head_text));
-    }
-
-    /// Records that `base_path` became `head_path`, whose lines `alignment` pairs.
-    pub fn add_alignment(&mut self, base_path: &str, head_path: &str, alignment: &Alignment) {
-        let mut lines = vec![0u32; alignment.base_lines];
-        for &(old_index, new_index, len) in &alignment.runs {
-            for i in 0..len {
-                if let Some(slot) = lines.get_mut(old_index + i) {
-                    *slot = (new_index + i + 1) as u32;
-                }
-            }
-        }
-        self.files.insert(
-            base_path.to_string(),
-            FileMap {
-                head_path: head_path.to_string(),
-                lines,
-            },
-        );
-    }
-
-    /// Where an unchanged base line is in the head, if it is unchanged.
-    pub fn map(&self, base_file: &str, base_line: u32) -> Option<(&str, u32)> {
-        let file = self.files.get(base_file)?;
-        let line = *file.lines.get(base_line.checked_sub(1)? as usize)?;
-        (line != 0).then_some((file.head_path.as_str(), line))
-    }
-
-    #[cfg(test)]
-    fn maps_to(&self, base: &Finding, head: &Finding) -> bool {
-        self.map(&base.file, base.line) == Some((head.file.as_str(), head.line))
-    }
-}
-
-/// The head lines a change touched, per head file: lines that are not the image of any
-/// base line. Reporters put escapes on these lines first, because GitHub shows only the
-/// first few annotations of a step and the lines a pull request changed are where a
-/// reviewer looks. A file without a base counterpart (a new file) is touched throughout.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ChangedLines {
-    files: HashMap<String, Touched>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Touched {
-    /// The file did not exist in the base.
-    All,
-    /// 1-based head lines that are not carried over from the base.
-    Lines(std::collections::BTreeSet<u32>),
-}
-
-impl ChangedLines {
-    pub fn new() -> ChangedLines {
-        ChangedLines::default()
-    }
-
-    /// Records the changed lines of `head_path`; `base_text` is its base counterpart
-    /// (same path or the file it was renamed from), `None` when there is none.
-    #[cfg(test)]
-    pub fn add_file(&mut self, head_path: &str, base_text: Option<&str>, head_text: &str) {
-        let alignment = base_text.map(|base| Alignment::new(base, head_text));
-        self.add_alignment(head_path, alignment.as_ref());
-    }
-
-    /// Records the changed lines of `head_path` from its alignment with its base
-    /// counterpart, `None` when there is none.
-    pub fn add_alignment(&mut self, head_path: &str, alignment: Option<&Alignment>) {
-        let touched = match alignment {
-            None => Touched::All,
-            Some(alignment) => {
-                let mut carried = vec![false; alignment.head_lines];
-                for &(_, new_index, len) in &alignment.runs {
-                    for slot in carried.iter_mut().skip(new_index).take(len) {
-                        *slot = true;
-                    }
-                }
-                Touched::Lines(
-                    (1..=alignment.head_lines as u32)
-                        .filter(|&line| !carried[line as usize - 1])
-                        .collect(),
-                )
-            }
-        };
-        self.files.insert(head_path.to_string(), touched);
-    }
-
-    /// Whether the change touched `line` of `file`. Files never added are unknown and
-    /// count as untouched.
-    pub fn contains(&self, file: &str, line: u32) -> bool {
-        match self.files.get(file) {
-            None => false,
-            Some(Touched::All) => true,
-            Some(Touched::Lines(lines)) => lines.contains(&line),
-        }
-    }
 }
 
 /// A heap escape whose code moved in a way the key does not follow (renamed function,
@@ -481,6 +358,11 @@ fn file_name(path: &str) -> &str {
 mod tests {
     use super::*;
 
+    /// Whether `lines` carries `base`'s line to `head`'s.
+    fn maps_to(lines: &LineMap, base: &Finding, head: &Finding) -> bool {
+        lines.map(&base.file, base.line) == Some((head.file.as_str(), head.line))
+    }
+
     fn f(file: &str, line: u32, function: &str, expr: &str) -> Finding {
         let package = match file.rfind('/') {
             Some(i) => format!("example.com/m/{}", &file[..i]),
@@ -496,28 +378,6 @@ mod tests {
         fs.iter()
             .map(|f| format!("{}:{} {}", f.file, f.line, f.function))
             .collect()
-    }
-
-    #[test]
-    fn changed_lines_are_the_head_lines_not_carried_from_the_base() {
-        let mut changed = ChangedLines::new();
-        changed.add_file("a.go", Some("a\nb\nc\n"), "a\nnew\nb\nc2\n");
-        changed.add_file("new.go", None, "x\ny\n");
-        changed.add_file("same.go", Some("p\nq\n"), "p\nq\n");
-        let table = [
-            ("a.go", 1, false),
-            ("a.go", 2, true),
-            ("a.go", 3, false),
-            ("a.go", 4, true),
-            ("new.go", 1, true),
-            ("new.go", 7, true),
-            ("same.go", 1, false),
-            ("same.go", 2, false),
-            ("unknown.go", 1, false),
-        ];
-        for (file, line, want) in table {
-            assert_eq!(changed.contains(file, line), want, "{file}:{line}");
-        }
     }
 
     #[test]
@@ -693,8 +553,8 @@ mod tests {
         let mut pairs = Vec::new();
         type Same<'s> = &'s dyn Fn(&Finding, &Finding) -> bool;
         let steps: [Same; 3] = [
-            &|b, h| lines.maps_to(b, h) && b.column == h.column,
-            &|b, h| lines.maps_to(b, h),
+            &|b, h| maps_to(lines, b, h) && b.column == h.column,
+            &|b, h| maps_to(lines, b, h),
             &|b, h| !b.source.is_empty() && b.source == h.source,
         ];
         for same in steps {
@@ -783,7 +643,7 @@ mod tests {
                     continue;
                 }
                 let accepts = |b: &Finding| match by {
-                    MovedBy::Line => !hot(h) && same_alloc(b, h) && lines.maps_to(b, h),
+                    MovedBy::Line => !hot(h) && same_alloc(b, h) && maps_to(lines, b, h),
                     MovedBy::Package => !hot(h) && same_alloc(b, h) && b.package == h.package,
                     MovedBy::Name => {
                         b.kind == h.kind

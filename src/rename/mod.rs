@@ -34,7 +34,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::finding::{normalise_expr, Finding, Kind};
-use crate::matching::{Comparison, LineMap, Moved, MovedBy};
+use crate::lines::LineMap;
+use crate::matching::{Comparison, Moved, MovedBy};
 
 use align::align;
 use expr::same_modulo;

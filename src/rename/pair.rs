@@ -3,7 +3,8 @@
 //! one whose lines the line diff carries into it, else the one of the same shape), when
 //! that is a rename, and the two aligned.
 
-use crate::matching::{Comparison, LineMap};
+use crate::lines::LineMap;
+use crate::matching::Comparison;
 
 use super::align::{align, Alignment};
 use super::{is_init, top_function, Files, Group, Groups};

@@ -1,7 +1,8 @@
 //! The pass on findings and sources in memory: what pairs as renamed, what stays new.
 
 use crate::finding::{Finding, Kind};
-use crate::matching::{Comparison, LineMap, MovedBy, Rename};
+use crate::lines::LineMap;
+use crate::matching::{Comparison, MovedBy, Rename};
 
 use super::*;
 

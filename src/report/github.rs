@@ -338,7 +338,7 @@ fn append(path: &std::path::Path, text: &str) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::finding::{FlowStep, Kind};
-    use crate::matching::ChangedLines;
+    use crate::lines::ChangedLines;
     use crate::report::fixture::{self, finding};
 
     fn render(outcome: &Outcome, ci: &Ci) -> (String, Unannotated) {

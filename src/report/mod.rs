@@ -283,7 +283,8 @@ pub(crate) mod fixture {
     use crate::gate::{LoadedConfig, Outcome, Scope, Side};
     use crate::git::Revision;
     use crate::go::GoEnv;
-    use crate::matching::{ChangedLines, Comparison};
+    use crate::lines::ChangedLines;
+    use crate::matching::Comparison;
 
     pub const BASE: &str = "1111111111111111111111111111111111111111";
     pub const HEAD: &str = "2222222222222222222222222222222222222222";
