@@ -11,6 +11,8 @@
 # below; building bench/rename needs golang.org/x/tools from the module proxy).
 #
 # Environment:
+#   REWRITES="MODE..."  the rewrites of a rename run (default: locals types escape moves
+#               moves-escape; bench/rename's modes)
 #   EG=PATH     escape-gate binary (default: target/release/escape-gate of this repository)
 #   OUT=FILE    also write the Markdown report to FILE
 #   WORK=DIR    work in DIR and keep it (default: a temporary directory, removed at exit)
@@ -141,9 +143,12 @@ reference() {
 # renames MODULE@V: the meaning-preserving rewrites of one release (bench/rename):
 # every local, parameter, named result and receiver renamed (`locals`), every exported
 # type renamed module-wide (`types`), and `locals` plus exactly one real new heap
-# allocation (`escape`). Each is a commit on top of the release (tag `base`); the
-# reference compares names by their role (reference.py `renames`), and escape-gate must
-# be silent on the first two and report the one allocation on the third.
+# allocation (`escape`), every second function of each file moved into a new file and
+# the rest reversed (`moves`), and `moves` plus the one allocation (`moves-escape`).
+# Each is a commit on top of the release (tag `base`); the reference compares names by
+# their role, or for the moves by text (reference.py `renames`), and escape-gate must
+# be silent on locals, types and moves and report the one allocation on the others.
+read -r -a REWRITES <<<"${REWRITES:-locals types escape moves moves-escape}"
 RENAME_RESULTS=()
 renames() {
     local mod=${1%@*} v=${1#*@} safe M dir json mode rc
@@ -166,23 +171,25 @@ renames() {
         "${GIT[@]}" -C "$M/repo" add -A -f
         "${GIT[@]}" -C "$M/repo" commit -q -m "$mod $v"
         "${GIT[@]}" -C "$M/repo" tag base
-        for mode in locals types escape; do
-            "${GIT[@]}" -C "$M/repo" checkout -q -f base
-            "${GIT[@]}" -C "$M/repo" clean -q -f -d -x
-            say "$mod $v: rewrite $mode"
-            (cd "$M/repo" && "$WORK/rename-tool" -mode "$mode" .) || {
-                echo "bench/rename -mode $mode failed on $mod $v" >&2; exit 2; }
-            "${GIT[@]}" -C "$M/repo" add -A -f
-            "${GIT[@]}" -C "$M/repo" commit -q -m "rewrite: $mode"
-            "${GIT[@]}" -C "$M/repo" tag "$mode"
-        done
-        "${GIT[@]}" -C "$M/repo" checkout -q -f base
     fi
-    for rev in base locals types escape; do
+    # A kept WORK directory gets the rewrites it does not have yet.
+    for mode in "${REWRITES[@]}"; do
+        "${GIT[@]}" -C "$M/repo" rev-parse -q --verify "refs/tags/$mode" >/dev/null && continue
+        "${GIT[@]}" -C "$M/repo" checkout -q -f base
+        "${GIT[@]}" -C "$M/repo" clean -q -f -d -x
+        say "$mod $v: rewrite $mode"
+        (cd "$M/repo" && "$WORK/rename-tool" -mode "$mode" .) || {
+            echo "bench/rename -mode $mode failed on $mod $v" >&2; exit 2; }
+        "${GIT[@]}" -C "$M/repo" add -A -f
+        "${GIT[@]}" -C "$M/repo" commit -q -m "rewrite: $mode"
+        "${GIT[@]}" -C "$M/repo" tag "$mode"
+    done
+    "${GIT[@]}" -C "$M/repo" checkout -q -f base
+    for rev in base "${REWRITES[@]}"; do
         say "$mod $v $rev: reference"
         reference "$M/repo" "$rev" "$M/ref" "$M/tree"
     done
-    for mode in locals types escape; do
+    for mode in "${REWRITES[@]}"; do
         p=$M/eg/$mode
         if [[ ! -s $p.rc ]]; then
             say "$mod $v → $mode: escape-gate diff --all-packages"

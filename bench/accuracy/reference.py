@@ -465,6 +465,11 @@ def cmd_renames(args):
 
     text_key = lambda r, rev: (r["cpkg"], r["spkg"], r["msg"])
     role_key = lambda r, rev: (r["spkg"], r["file"], decls.ordinal(rev, r["file"], r["line"]), roles(r["msg"]))
+    eg_key = lambda f: (f["package"], f["file"], decls.ordinal(args.head, f["file"], f["line"]), roles(f["nmsg"]))
+    if args.rewrite.startswith("moves"):
+        # Moves change every place and no name: the reference is keyed by text.
+        role_key = lambda r, rev: (r["spkg"], r["msg"])
+        eg_key = lambda f: (f["package"], f["nmsg"])
     by_text = new_by(text_key, ref_a, ref_b)
     ref_new = new_by(lambda r, rev: (r["cpkg"],) + role_key(r, rev), ref_a, ref_b)
     ref_new_cmp = collections.Counter()
@@ -480,15 +485,15 @@ def cmd_renames(args):
     else:
         news = eg_findings(doc, "new") + eg_findings(doc, "allowed")
         moved = doc.get("moved") or []
-        eg_new = collections.Counter(
-            (f["package"], f["file"], decls.ordinal(args.head, f["file"], f["line"]), roles(f["nmsg"])) for f in news)
+        eg_new = collections.Counter(eg_key(f) for f in news)
         caught = sum(min(n, eg_new[k]) for k, n in ref_new_cmp.items())
         res.update(eg_new=sum(eg_new.values()), eg_fixed=len(doc.get("fixed") or []),
                    eg_moved=len(moved), eg_moved_rename=sum(1 for m in moved if m.get("by") == "rename"),
                    caught=caught, missed=sum(ref_new_cmp.values()) - caught,
                    extra=sum(eg_new.values()) - caught,
                    new_items=["%s:%s %s: %s" % (f["file"], f["line"], f.get("function", ""), f["message"]) for f in news][:20],
-                   ref_items=["%s %s func #%s: %s (+%d)" % (k[1], k[2], k[3], k[4], n) for k, n in sorted(ref_new.items())][:20])
+                   ref_items=[("%s %s func #%s: %s (+%d)" % (k[1], k[2], k[3], k[4], n)) if len(k) == 5
+                              else "%s: %s (+%d)" % (k[1], k[2], n) for k, n in sorted(ref_new.items())][:20])
     with open(args.json, "w", encoding="utf-8") as f:
         json.dump(res, f, indent=1)
 

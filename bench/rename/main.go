@@ -4,6 +4,9 @@
 //	rename -mode locals DIR   every local variable, parameter, named result and receiver
 //	rename -mode types DIR    every exported package-level type, module-wide
 //	rename -mode escape DIR   as locals, plus exactly one real new heap allocation
+//	rename -mode moves DIR    every second function of each file moved to a new file
+//	                          of the same package, the others written in reverse order
+//	rename -mode moves-escape DIR   as moves, plus the escape mode's one new allocation
 //
 // DIR is a module root; every package of the module (`./...`, for the host's GOOS and
 // GOARCH, test files left out) is loaded with go/packages and type-checked, and the
@@ -15,6 +18,8 @@
 // nodes, far beyond what the compiler inlines, so no caller gets a copy), a first
 // statement that stores a new 64-byte array in a new package-level variable: the
 // compiler reports `new([64]byte) escapes to heap` there, once.
+//
+// The moves modes rename nothing; see moves (moves.go) for what moves where.
 //
 // It prints what it did (counts) on stderr and exits non-zero on any load or type error.
 package main
@@ -41,10 +46,11 @@ type edit struct {
 }
 
 func main() {
-	mode := flag.String("mode", "locals", "locals, types or escape")
+	mode := flag.String("mode", "locals", "locals, types, escape, moves or moves-escape")
 	flag.Parse()
-	if flag.NArg() != 1 || (*mode != "locals" && *mode != "types" && *mode != "escape") {
-		fmt.Fprintln(os.Stderr, "usage: rename -mode locals|types|escape DIR")
+	modes := map[string]bool{"locals": true, "types": true, "escape": true, "moves": true, "moves-escape": true}
+	if flag.NArg() != 1 || !modes[*mode] {
+		fmt.Fprintln(os.Stderr, "usage: rename -mode locals|types|escape|moves|moves-escape DIR")
 		os.Exit(2)
 	}
 	dir, err := filepath.Abs(flag.Arg(0))
@@ -176,8 +182,25 @@ func main() {
 			})
 		}
 	}
-	if *mode == "escape" {
+	if *mode == "escape" || *mode == "moves-escape" {
 		addEscape(pkgs, suffix, edits)
+	}
+	if *mode == "moves" || *mode == "moves-escape" {
+		out, st := moves(pkgs, dir, edits)
+		names := make([]string, 0, len(out))
+		for f := range out {
+			names = append(names, f)
+		}
+		sort.Strings(names)
+		for _, f := range names {
+			perm := os.FileMode(0o644)
+			if info, err := os.Stat(f); err == nil {
+				perm = info.Mode().Perm()
+			}
+			check(os.WriteFile(f, out[f], perm))
+		}
+		fmt.Fprintf(os.Stderr, "rename -mode %s: %d functions moved out of %d files, %d left in reverse order (%d files left alone)\n",
+			*mode, st.moved, st.files, st.reordered, st.skipped)
 	}
 	files := make([]string, 0, len(edits))
 	for f := range edits {
@@ -203,6 +226,9 @@ func main() {
 	objs := 0
 	for range renamed {
 		objs++
+	}
+	if objs == 0 && (*mode == "moves" || *mode == "moves-escape") {
+		return
 	}
 	fmt.Fprintf(os.Stderr, "rename -mode %s: %d names, %d identifiers in %d files (suffix %q)\n",
 		*mode, objs, count, len(files), suffix)
