@@ -97,6 +97,37 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order. [`Kind::position`] matches on each, so a new
+    /// kind does not compile until it is listed here too.
+    pub const ALL: [Kind; 10] = [
+        Kind::Moved,
+        Kind::Escapes,
+        Kind::NotInlinable,
+        Kind::NotInlined,
+        Kind::BoundsCheck,
+        Kind::VariableMake,
+        Kind::ConcatConvert,
+        Kind::Gcassert,
+        Kind::Inlinable,
+        Kind::InlinedCall,
+    ];
+
+    /// The kind's index in [`Kind::ALL`].
+    pub fn position(self) -> usize {
+        match self {
+            Kind::Moved => 0,
+            Kind::Escapes => 1,
+            Kind::NotInlinable => 2,
+            Kind::NotInlined => 3,
+            Kind::BoundsCheck => 4,
+            Kind::VariableMake => 5,
+            Kind::ConcatConvert => 6,
+            Kind::Gcassert => 7,
+            Kind::Inlinable => 8,
+            Kind::InlinedCall => 9,
+        }
+    }
+
     /// The name in SARIF fingerprints (`moved`, `escapes`, …): part of the fingerprint's
     /// recipe, so it never changes with the JSON names.
     pub fn fingerprint_name(self) -> &'static str {
@@ -449,6 +480,13 @@ pub fn normalise_expr(expr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once_at_its_position() {
+        for (i, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.position(), i, "{kind:?}");
+        }
+    }
 
     #[test]
     fn normalise_removes_shapes_and_temporaries() {

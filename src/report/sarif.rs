@@ -617,18 +617,7 @@ mod tests {
     #[test]
     fn every_kind_has_its_rule_at_its_index() {
         let rules = rules();
-        for kind in [
-            Kind::Moved,
-            Kind::Escapes,
-            Kind::NotInlinable,
-            Kind::NotInlined,
-            Kind::BoundsCheck,
-            Kind::VariableMake,
-            Kind::ConcatConvert,
-            Kind::Gcassert,
-            Kind::Inlinable,
-            Kind::InlinedCall,
-        ] {
+        for kind in Kind::ALL {
             let (id, index) = rule_of(&rules, kind);
             assert_eq!(rules[index].id, id, "{kind:?}");
         }
