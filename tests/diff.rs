@@ -112,6 +112,63 @@ fn function_moved_to_another_file_of_the_package_reports_nothing() {
     assert_only_moves(&repo, &base, &head);
 }
 
+/// The shape of bench/rename's `moves` rewrite (ACCURACY.md, "Moves"): every second
+/// function moved into a new file under the same build constraint, the rest written in
+/// the reverse order, with the same message in functions that move and functions that
+/// stay. Nothing is new; one allocation added to a moved function is exactly one.
+#[test]
+fn every_second_function_moved_to_a_new_file_and_the_rest_reversed_reports_nothing() {
+    let header = "//go:build !escape_gate_unset_tag\n\npackage m\n";
+    let fns = [
+        "func One(a int) {\n\tsink = &T{A: a}\n}\n",
+        "func Two(a int) {\n\tsink = &T{A: a}\n}\n",
+        "func (t *T) Three() string {\n\treturn fmt.Sprint(t.A)\n}\n",
+        "// Four keeps a copy.\nfunc (t *T) Four() {\n\tsink = &T{B: t.B}\n}\n",
+        "func Five(s string) {\n\tsink = strings.ToUpper(s)\n}\n",
+    ];
+    let base = format!(
+        "{header}\nimport (\n\t\"fmt\"\n\t\"strings\"\n)\n\ntype T struct{{ A, B int }}\n\nvar sink any\n\n{}",
+        fns.join("\n")
+    );
+    let (repo, b) = TestRepo::go_module(&[("a.go", &base)]);
+    let kept = format!(
+        "{header}\nimport (\n\t\"fmt\"\n\t\"strings\"\n)\n\ntype T struct{{ A, B int }}\n\nvar sink any\n\n{}",
+        [fns[4], fns[2], fns[0]].join("\n")
+    );
+    repo.write("a.go", &kept);
+    repo.write(
+        "zzmoveda.go",
+        &format!("{header}\n{}", [fns[1], fns[3]].join("\n")),
+    );
+    let moved = repo.commit("move every second function, reverse the rest");
+    assert_only_moves(&repo, &b, &moved);
+
+    repo.write(
+        "zzmoveda.go",
+        &format!(
+            "{header}\n{}",
+            [
+                fns[1],
+                &fns[3].replace("{\n", "{\n\tsink = new([64]byte)\n")
+            ]
+            .join("\n")
+        ),
+    );
+    let escape = repo.commit("one new allocation in a moved function");
+    let (run, json) = json_diff(&repo, &["--all-packages", &b, &escape]);
+    run.assert_code(1);
+    assert_eq!(summary(&json), (1, 0, 0, 0), "{json:#}");
+    let new = list(&json, "new");
+    assert_eq!(new[0]["file"], "zzmoveda.go", "{json:#}");
+    assert_eq!(new[0]["function"], "(*T).Four", "{json:#}");
+    assert!(
+        new[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("new([64]byte) escapes to heap")),
+        "{json:#}"
+    );
+}
+
 #[test]
 fn renamed_file_reports_nothing() {
     let (repo, base) = TestRepo::go_module(&[("a.go", A_GO)]);
