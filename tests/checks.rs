@@ -635,11 +635,16 @@ fn allow_takes_the_checks_diff_was_given() {
         "a.go",
         "package m\n\nfunc Third(xs []int) int {\n\treturn xs[2]\n}\n",
     );
-    repo.run(&["diff", "--checks", "bounds", "HEAD"]).assert_code(1);
+    repo.run(&["diff", "--checks", "bounds", "HEAD"])
+        .assert_code(1);
     // Without the same checks there is nothing to accept.
     let plain = repo.run(&["allow", "--dry-run", "--reason", "checked", "HEAD"]);
     plain.assert_code(0);
-    assert!(plain.stdout.contains("nothing to allow"), "{}", plain.stdout);
+    assert!(
+        plain.stdout.contains("nothing to allow"),
+        "{}",
+        plain.stdout
+    );
     let allowed = repo.run(&[
         "allow",
         "--checks",
@@ -650,5 +655,6 @@ fn allow_takes_the_checks_diff_was_given() {
     ]);
     allowed.assert_code(0);
     assert!(repo.read(".escape-gate.yml").contains("check: bounds"));
-    repo.run(&["diff", "--checks", "bounds", "HEAD"]).assert_code(0);
+    repo.run(&["diff", "--checks", "bounds", "HEAD"])
+        .assert_code(0);
 }
