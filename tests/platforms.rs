@@ -511,3 +511,40 @@ fn allow_takes_the_platforms_diff_was_given() {
     repo.run_untouched(&["diff", "--platforms", BOTH, &base, "HEAD"])
         .assert_code(0);
 }
+
+#[test]
+fn the_hint_of_a_failing_run_is_the_allow_command_that_accepts_it() {
+    let (repo, base) = TestRepo::go_module(&[
+        ("a.go", "package m\n\nfunc Keep(n int) int { return n }\n"),
+        ("arm.go", ARM_BASE),
+    ]);
+    repo.write("arm.go", ARM_HEAD);
+    let head = repo.commit("arm64 escape");
+    let run = repo.run_untouched(&["diff", "--platforms", BOTH, &base, &head]);
+    run.assert_code(1);
+    let hint = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .unwrap_or_else(|| panic!("no hint in {}", run.stdout));
+    let command = hint
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command in {hint}"));
+    // `escape-gate allow --reason "…" --platforms … BASE HEAD`: the words, the quoted
+    // reason as one.
+    let mut args: Vec<String> = Vec::new();
+    let (before, after) = command.split_once(" \"…\"").expect("a quoted reason");
+    args.extend(before.split_whitespace().skip(1).map(str::to_string));
+    args.push("accepted on arm64".to_string());
+    args.extend(after.split_whitespace().map(str::to_string));
+    assert!(
+        args.iter().any(|a| a == "--platforms"),
+        "the run's platforms are named: {command}"
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    repo.run(&args).assert_code(0);
+    repo.commit("accept");
+    repo.run_untouched(&["diff", "--platforms", BOTH, &base, "HEAD"])
+        .assert_code(0);
+}

@@ -60,6 +60,13 @@ pub fn render(outcome: &Outcome, ci: &Ci, limit: usize, notes: &[String]) -> Str
     for note in notes.iter().cloned().chain(words::moved_note(outcome)) {
         let _ = writeln!(top, "> {}\n", text(&note));
     }
+    if !failing.is_empty() {
+        let _ = writeln!(
+            top,
+            "Fix them, or accept them on the branch with {} (it adds an entry per escape to the allowlist).\n",
+            code(&words::allow_command(outcome, true))
+        );
+    }
 
     let head_commit = commit(&outcome.head);
     let base_commit = commit(&outcome.base);
@@ -421,6 +428,8 @@ mod tests {
 **1 new, 1 fixed, 0 moved, 1 allowed heap escapes** · 1 of 1 package analysed · `go1.26.8 linux/amd64`
 
 > 1 note
+
+Fix them, or accept them on the branch with `escape-gate allow --reason \"…\" 1111111111` (it adds an entry per escape to the allowlist).
 
 #### New heap escapes
 

@@ -198,8 +198,13 @@ pub fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result
             out,
             "{}",
             paint.dim(&format!(
-                "hint: {}fix the escape, or accept it with `escape-gate allow --reason \"…\"` (same revisions)",
-                if explained { "" } else { "see why with --explain; " }
+                "hint: {}fix the escape, or accept it with `{}`",
+                if explained {
+                    ""
+                } else {
+                    "see why with --explain; "
+                },
+                words::allow_command(outcome, false)
             ))
         )?;
     }

@@ -7,6 +7,45 @@ use crate::allowlist::{AllowEntry, Staleness};
 use crate::finding::Finding;
 use crate::gate::{Origin, Outcome, Scope};
 
+/// The command that accepts the new escapes of `outcome`:
+/// `escape-gate allow --reason "…" BASE [HEAD]`, with the checks and platforms the run
+/// compared when they are not the allowlist's (`--checks`, `--platforms`), so that
+/// `allow` compares what `diff` did. `on_branch`: for a report read away from the
+/// checkout (a pull request's), the head is left out: the user runs it on the branch,
+/// whose working tree is the head.
+pub fn allow_command(outcome: &Outcome, on_branch: bool) -> String {
+    let mut cmd = String::from("escape-gate allow --reason \"…\"");
+    let config = &outcome.config.config;
+    if config.checks.clone().unwrap_or_default() != outcome.checks {
+        let names: Vec<&str> = outcome
+            .checks
+            .iter()
+            .filter(|c| *c != crate::finding::Check::Gcassert)
+            .map(crate::finding::Check::name)
+            .collect();
+        cmd.push_str(&format!(" --checks {}", names.join(",")));
+    }
+    if !outcome.go.analysed.is_empty() && outcome.go.analysed != config.build.platforms {
+        let names: Vec<String> = outcome
+            .go
+            .analysed
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        cmd.push_str(&format!(" --platforms {}", names.join(",")));
+    }
+    for (side, wanted) in [(&outcome.base, true), (&outcome.head, !on_branch)] {
+        match side.revision.commit {
+            Some(commit) if wanted => {
+                cmd.push(' ');
+                cmd.push_str(&crate::git::short_oid(commit));
+            }
+            _ => {}
+        }
+    }
+    cmd
+}
+
 /// `1 heap escape`, `2 heap escapes`, `1 entry`, `3 entries`.
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {
