@@ -677,3 +677,41 @@ fn methods_generics_and_closures_get_their_share() {
         assert!(share.1 >= 10.0, "{function}: {new:?}");
     }
 }
+
+#[test]
+fn a_default_pgo_go_cannot_use_fails_the_side() {
+    let (repo, base) = TestRepo::go_module(&[("main.go", PGO_BASE)]);
+    // A profile that is not one: `go build` fails on it, so the side does not build.
+    repo.write("default.pgo", "not a profile\n");
+    let garbage = repo.commit("a default.pgo that is text");
+    let run = repo.run_untouched(&["diff", &base, &garbage]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("does not build: go cannot use its PGO profile default.pgo"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: "), "{}", run.stderr);
+
+    // A link out of the repository is never handed to go as the profile: the checkout
+    // refuses it.
+    let outside = scratch_dir("eg-pgo-outside-");
+    std::fs::write(outside.path().join("secret"), "secret\n").expect("write");
+    repo.remove("default.pgo");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret"),
+        repo.path().join("default.pgo"),
+    )
+    .expect("link");
+    let link = repo.commit("a default.pgo that leads out");
+    let run = repo.run_untouched(&["diff", &base, &link]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("default.pgo in commit")
+            && run.stderr.contains("outside the repository"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("secret\n"), "{}", run.stderr);
+}
