@@ -627,3 +627,34 @@ fn concat_convert_is_off_by_default_and_reports_new_concatenations_and_conversio
         "{report:#}"
     );
 }
+
+#[test]
+fn allow_takes_the_checks_diff_was_given() {
+    let (repo, _) = TestRepo::go_module(&[("a.go", BOUNDED)]);
+    repo.write(
+        "a.go",
+        "package m\n\nfunc Third(xs []int) int {\n\treturn xs[2]\n}\n",
+    );
+    repo.run(&["diff", "--checks", "bounds", "HEAD"])
+        .assert_code(1);
+    // Without the same checks there is nothing to accept.
+    let plain = repo.run(&["allow", "--dry-run", "--reason", "checked", "HEAD"]);
+    plain.assert_code(0);
+    assert!(
+        plain.stdout.contains("nothing to allow"),
+        "{}",
+        plain.stdout
+    );
+    let allowed = repo.run(&[
+        "allow",
+        "--checks",
+        "bounds",
+        "--reason",
+        "the caller checks the length",
+        "HEAD",
+    ]);
+    allowed.assert_code(0);
+    assert!(repo.read(".escape-gate.yml").contains("check: bounds"));
+    repo.run(&["diff", "--checks", "bounds", "HEAD"])
+        .assert_code(0);
+}

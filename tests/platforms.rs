@@ -484,3 +484,30 @@ fn list_for_a_foreign_platform_refuses_a_package_that_needs_cgo() {
         run.stderr
     );
 }
+
+#[test]
+fn allow_takes_the_platforms_diff_was_given() {
+    let (repo, base) = TestRepo::go_module(&[
+        ("a.go", "package m\n\nfunc Keep(n int) int { return n }\n"),
+        ("arm.go", ARM_BASE),
+    ]);
+    repo.write("arm.go", ARM_HEAD);
+    let head = repo.commit("arm64 escape");
+    repo.run_untouched(&["diff", "--platforms", BOTH, &base, &head])
+        .assert_code(1);
+    let run = repo.run(&[
+        "allow",
+        "--platforms",
+        BOTH,
+        "--reason",
+        "accepted",
+        &base,
+        &head,
+    ]);
+    run.assert_code(0);
+    let config = repo.read(".escape-gate.yml");
+    assert!(config.contains("platforms: [linux/arm64]"), "{config}");
+    repo.commit("accept");
+    repo.run_untouched(&["diff", "--platforms", BOTH, &base, "HEAD"])
+        .assert_code(0);
+}

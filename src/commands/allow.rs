@@ -58,6 +58,14 @@ pub struct Args {
     /// says why for each, and keeps those whose escape has not merged yet
     #[arg(long, conflicts_with = "reason")]
     pub prune: bool,
+    /// The checks to compare, as for diff --checks, instead of the allowlist's
+    /// `checks:`: what `diff --checks LIST` reported is accepted with the same LIST
+    #[arg(long, value_name = "LIST", value_parser = crate::commands::diff::parse_checks)]
+    pub checks: Option<crate::checks::Checks>,
+    /// The platforms to build, as for diff --platforms, instead of the allowlist's
+    /// `platforms:`; an escape of some of them gets an entry limited to those
+    #[arg(long, value_name = "LIST", value_parser = crate::commands::diff::parse_platforms)]
+    pub platforms: Option<crate::commands::diff::Platforms>,
     #[command(flatten)]
     pub repository: Repository,
 }
@@ -118,11 +126,11 @@ fn edit_allowlist(args: Args, out: &mut Vec<u8>) -> Result<Exit> {
         explain: false,
         all_packages: false,
         excerpts: false,
-        checks: None,
+        checks: args.checks.clone(),
         shard: None,
         from_shards: None,
         profiles: Vec::new(),
-        platforms: None,
+        platforms: args.platforms.clone().map(|p| p.0),
     })?;
     let verb = |done: &str, would: &str| {
         if args.dry_run {

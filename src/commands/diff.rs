@@ -51,7 +51,7 @@ pub struct Args {
     ))]
     pub explain: bool,
     /// Analyse every package, not only those the change can affect (the changed
-    /// packages and every package that imports them)
+    /// packages and the importers that use what changed)
     #[arg(long)]
     pub all_packages: bool,
     /// The checks to compare, comma-separated, instead of the allowlist's `checks:`:

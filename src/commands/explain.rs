@@ -14,9 +14,10 @@ use crate::tree::{self, BadName, PathProblem, TreePath};
 
 /// Explain the heap escapes at one line: the compiler's escape flow for each.
 ///
-/// Builds only the package that holds FILE, with `go build -gcflags=-m=2`, and prints
+/// Compiles only the package that holds FILE, with `-gcflags=-m=2`, and prints
 /// every heap escape reported at LINE with the chain of steps (`flow:` and `from … at
-/// file:line`) that takes it to the heap. Exits 0, escapes or not.
+/// file:line`) that takes it to the heap. Exits 0, escapes or not; 2 when it cannot
+/// (no such file or line, a file the platform does not compile, a build that fails).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The line: FILE:LINE or FILE:LINE:COL (as escape-gate diff prints it), FILE

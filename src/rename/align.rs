@@ -22,7 +22,8 @@ pub(super) struct Alignment {
 /// Aligns two declarations in two passes. The first compares identifiers by role
 /// only, and finds the renames: an old name whose aligned occurrences became mostly one
 /// new name, which mostly came from it, the old name gone from the head declaration and
-/// the new one absent from the base one. The second compares the base, renamed, with
+/// the new one absent from the base one, unless the renames themselves explain it (a
+/// swap, a chain). The second compares the base, renamed, with
 /// the head token for token, so that a position is carried by the names as well as the
 /// shape (`sink = &x` does not align with an inserted `sink = &extra`).
 pub(super) fn align(base: &Source, bd: usize, head: &Source, hd: usize) -> Option<Alignment> {
@@ -64,12 +65,27 @@ pub(super) fn align(base: &Source, bd: usize, head: &Source, hd: usize) -> Optio
             || !came_from
                 .get(&(role, new))
                 .is_some_and(|c| majority(c, old))
-            || head_names.contains(&(role, old))
-            || base_names.contains(&(role, new))
         {
             continue;
         }
         renamed.insert((role, old), new);
+    }
+    // A rename must be whole: the old name gone from the head declaration and the new
+    // one absent from the base one, unless another rename of the set explains it (the
+    // old name is another's new name, the new name another's old one: a swap `a, b` →
+    // `b, a`, a chain `a` → `b` → `c`). Dropping one can unexplain another: repeat until
+    // none is dropped.
+    loop {
+        let olds: BTreeSet<(Role, &str)> = renamed.keys().copied().collect();
+        let news: BTreeSet<(Role, &str)> = renamed.iter().map(|(&(r, _), &n)| (r, n)).collect();
+        let before = renamed.len();
+        renamed.retain(|&(role, old), new| {
+            (!head_names.contains(&(role, old)) || news.contains(&(role, old)))
+                && (!base_names.contains(&(role, *new)) || olds.contains(&(role, *new)))
+        });
+        if renamed.len() == before {
+            break;
+        }
     }
     let (ca, cb) = (
         concrete(base, bd, &renamed),

@@ -96,6 +96,56 @@ fn a_name_still_used_is_not_a_rename() {
 }
 
 #[test]
+fn names_swapped_or_renamed_along_a_chain_are_renames() {
+    // `a` → `b` while `b` → `a` (a swap) or `b` → `c` (a chain): the new name was in the
+    // base and the old one is in the head, each explained by the other rename.
+    let base_src =
+        "package p\n\nfunc P(x int) *int {\n\ta := x * 2\n\tb := 1\n\t_ = b\n\treturn &a\n}\n";
+    for (head_src, shape) in [
+        (
+            "package p\n\nfunc P(x int) *int {\n\tb := x * 2\n\ta := 1\n\t_ = a\n\treturn &b\n}\n",
+            "swap",
+        ),
+        (
+            "package p\n\nfunc P(x int) *int {\n\tb := x * 2\n\tc := 1\n\t_ = c\n\treturn &b\n}\n",
+            "chain",
+        ),
+    ] {
+        let base = vec![finding("a.go", base_src, "a :=", "P", Kind::Moved, "a")];
+        let head = vec![finding("a.go", head_src, "b :=", "P", Kind::Moved, "b")];
+        let cmp = run(base_src, head_src, base, head);
+        assert!(
+            cmp.new.is_empty() && cmp.fixed.is_empty(),
+            "{head_src}\n{cmp:?}"
+        );
+        assert_eq!(cmp.moved.len(), 1, "{cmp:?}");
+        // The note names the renames the message needs.
+        assert_eq!(
+            cmp.moved[0].renames,
+            vec![Rename {
+                old: "a".into(),
+                new: "b".into()
+            }],
+            "{shape}"
+        );
+    }
+}
+
+#[test]
+fn half_a_swap_is_not_a_rename() {
+    // `a` → `b`, but the base's `b` is still `b` in the head: the node now escapes
+    // another variable, which is new.
+    let base_src =
+        "package p\n\nfunc P(x int) *int {\n\ta := x * 2\n\tb := 1\n\t_ = b\n\treturn &a\n}\n";
+    let head_src =
+        "package p\n\nfunc P(x int) *int {\n\tb := x * 2\n\tb = 1\n\t_ = b\n\treturn &b\n}\n";
+    let base = vec![finding("a.go", base_src, "a :=", "P", Kind::Moved, "a")];
+    let head = vec![finding("a.go", head_src, "b :=", "P", Kind::Moved, "b")];
+    let cmp = run(base_src, head_src, base, head);
+    assert_eq!(cmp.new.len(), 1, "{cmp:?}");
+}
+
+#[test]
 fn a_hot_function_pairs_only_with_itself() {
     let base = vec![finding("a.go", BASE, "n :=", "P", Kind::Moved, "n")];
     let mut h = finding("a.go", HEAD, "val :=", "P", Kind::Moved, "val");

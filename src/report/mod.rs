@@ -88,7 +88,8 @@ impl Format {
 pub enum ListFormat {
     /// Findings grouped by package and function.
     Text,
-    /// One JSON object, schema in schema/report.schema.json.
+    /// One JSON object: the revision, the Go version and the findings, each a Finding
+    /// of schema/report.schema.json (docs/reference.md lists the fields).
     Json,
 }
 
