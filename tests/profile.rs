@@ -466,6 +466,16 @@ fn a_profile_in_the_repository_is_never_read_through_a_link() {
     );
 }
 
+/// Runs escape-gate with go's build cache in `gocache` and a findings cache of its own,
+/// so that only go's cache carries anything from one run to the next.
+fn in_cache(repo: &TestRepo, gocache: &Path, args: &[&str]) -> crate::support::Run {
+    let own = scratch_dir("eg-pgo-cache-");
+    repo.run_untouched_with(args, |cmd| {
+        cmd.env("GOCACHE", gocache)
+            .env("ESCAPE_GATE_CACHE_DIR", own.path());
+    })
+}
+
 #[test]
 fn a_default_pgo_weighs_the_findings_and_the_build() {
     let dir = scratch_dir("eg-pgo-");
@@ -480,25 +490,16 @@ fn a_default_pgo_weighs_the_findings_and_the_build() {
         &PGO_BASE.replace("\treturn z\n", "\tkeep = &z\n\treturn z\n"),
     );
     let head = repo.commit("head");
-    // `go list -export`, which escape-gate compiles with, applies a default.pgo once
-    // go's cache holds the profile's preprocessed form, which a `go build` of the
-    // program leaves (README, "Profiles"): build it, as a CI job that ships it does.
-    let output = Command::new("go")
-        .args(["build", "-o"])
-        .arg(dir.path().join("program"))
-        .arg(".")
-        .current_dir(repo.path())
-        .env("GOTOOLCHAIN", "local")
-        .output()
-        .expect("run go build");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    // A go build cache of the test's own, empty: nothing has built the program or
+    // preprocessed its profile, yet the build analysed is the PGO build `go build` makes.
+    let gocache = scratch_dir("eg-pgo-gocache-");
+    let cold = in_cache(
+        &repo,
+        gocache.path(),
+        &["diff", "--format", "json", &base, &head],
     );
-    let run = repo.run_untouched(&["diff", "--format", "json", &base, &head]);
-    run.assert_code(1);
-    let json = run.json();
+    cold.assert_code(1);
+    let json = cold.json();
     assert_eq!(
         json["summary"]["profile"]["files"][0]["file"],
         "default.pgo"
@@ -512,6 +513,40 @@ fn a_default_pgo_weighs_the_findings_and_the_build() {
     let mut by_share = new.clone();
     by_share.sort_by(|a, b| b.1.total_cmp(&a.1));
     assert_eq!(new, by_share, "ordered by share");
+    // The same verdict from the warm cache, compiled again (escape-gate's own cache is
+    // new too): the state of go's cache decides nothing.
+    let warm = in_cache(
+        &repo,
+        gocache.path(),
+        &["diff", "--format", "json", &base, &head],
+    );
+    warm.assert_code(1);
+    assert_eq!(weighed(&warm.json(), "new"), new);
+
+    // A change that only adds the profile: the PGO build's copy of the escape in
+    // `main` is new, cold cache or not.
+    repo.git(&["checkout", "-q", &base]);
+    repo.remove("default.pgo");
+    repo.write(
+        "main.go",
+        &PGO_BASE.replace("\treturn z\n", "\tkeep = &z\n\treturn z\n"),
+    );
+    let unprofiled = repo.commit("escape, no profile");
+    std::fs::write(repo.path().join("default.pgo"), &bytes).expect("write");
+    let profiled = repo.commit("add the profile");
+    let fresh = scratch_dir("eg-pgo-gocache-");
+    let run = in_cache(
+        &repo,
+        fresh.path(),
+        &["diff", "--format", "json", &unprofiled, &profiled],
+    );
+    run.assert_code(1);
+    let new = weighed(&run.json(), "new");
+    assert_eq!(
+        new.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
+        ["main"],
+        "{new:?}"
+    );
 
     // The same head built without PGO has no such copy, and is weighed all the same.
     repo.write(
@@ -641,4 +676,42 @@ fn methods_generics_and_closures_get_their_share() {
             .unwrap_or_else(|| panic!("{function} in {new:?}"));
         assert!(share.1 >= 10.0, "{function}: {new:?}");
     }
+}
+
+#[test]
+fn a_default_pgo_go_cannot_use_fails_the_side() {
+    let (repo, base) = TestRepo::go_module(&[("main.go", PGO_BASE)]);
+    // A profile that is not one: `go build` fails on it, so the side does not build.
+    repo.write("default.pgo", "not a profile\n");
+    let garbage = repo.commit("a default.pgo that is text");
+    let run = repo.run_untouched(&["diff", &base, &garbage]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("does not build: go cannot use its PGO profile default.pgo"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: "), "{}", run.stderr);
+
+    // A link out of the repository is never handed to go as the profile: the checkout
+    // refuses it.
+    let outside = scratch_dir("eg-pgo-outside-");
+    std::fs::write(outside.path().join("secret"), "secret\n").expect("write");
+    repo.remove("default.pgo");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret"),
+        repo.path().join("default.pgo"),
+    )
+    .expect("link");
+    let link = repo.commit("a default.pgo that leads out");
+    let run = repo.run_untouched(&["diff", &base, &link]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("default.pgo in commit")
+            && run.stderr.contains("outside the repository"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("secret\n"), "{}", run.stderr);
 }

@@ -217,6 +217,12 @@ pub(super) fn run_build(
         return Ok(());
     }
     let flags = resolve_flags(tree, settings, side)?;
+    // go list applies a PGO profile only once go's cache holds its preprocessed form
+    // (see `pgo`): without this, the escapes would be a PGO build's or not depending on
+    // what the user's cache holds.
+    for profile in super::pgo::profiles(unit, packages, &flags)? {
+        super::pgo::preprocess(unit, &profile)?;
+    }
     let mut cmd = go_command(env, tree, dir);
     // `go list -export` compiles the packages (or replays them from the build cache),
     // printing the compiler's diagnostics as `go build` does, but links nothing: no

@@ -30,6 +30,7 @@ mod cgo_inputs;
 mod flags;
 mod list;
 mod paths;
+mod pgo;
 mod platform;
 #[cfg(test)]
 mod tests;
