@@ -135,48 +135,10 @@ new_origin() {
     cp -a "$COMPRESS_DIR" "$o"; chmod -R u+w "$o"
     "${GIT[@]}" -C "$o" init -q; "${GIT[@]}" -C "$o" add -A; "${GIT[@]}" -C "$o" commit -qm base; "${GIT[@]}" -C "$o" tag base
     if [[ $1 == 1 ]]; then
-        "${GIT[@]}" -C "$o" apply - <<'PATCH'
-diff --git a/snappy/xerial/xerial.go b/snappy/xerial/xerial.go
---- a/snappy/xerial/xerial.go
-+++ b/snappy/xerial/xerial.go
-@@ -17,6 +17,8 @@ var (
- 	// ErrMalformed is returned by the decoder when the xerial framing
- 	// is malformed
- 	ErrMalformed = errors.New("malformed xerial framing")
-+
-+	lastSrcLen *int
- )
- 
- // Encode *appends* to the specified 'dst' the compressed
-@@ -24,6 +26,8 @@ var (
- // capacity, then a new slice will be allocated. If 'dst' has
- // non-zero length, then if *must* have been built using this function.
- func Encode(dst, src []byte) []byte {
-+	n := len(src)
-+	lastSrcLen = &n
- 	if len(dst) == 0 {
- 		dst = append(dst, xerialHeader...)
- 		dst = append(dst, xerialVersionInfo...)
-PATCH
+        "${GIT[@]}" -C "$o" apply "$ROOT/bench/patches/xerial-escape.patch"
         "${GIT[@]}" -C "$o" commit -qam "head: snappy/xerial.Encode keeps a pointer to a local"
     else
-        "${GIT[@]}" -C "$o" apply - <<'PATCH'
-diff --git a/internal/le/le.go b/internal/le/le.go
---- a/internal/le/le.go
-+++ b/internal/le/le.go
-@@ -3,3 +3,11 @@ package le
- type Indexer interface {
- 	int | int8 | int16 | int32 | int64 | uint | uint8 | uint16 | uint32 | uint64
- }
-+
-+// lastIndex is where Remember keeps its argument.
-+var lastIndex *int
-+
-+// Remember keeps a pointer to its argument, which moves it to the heap.
-+func Remember(i int) {
-+	lastIndex = &i
-+}
-PATCH
+        "${GIT[@]}" -C "$o" apply "$ROOT/bench/patches/le-remember.patch"
         "${GIT[@]}" -C "$o" commit -qam "head: internal/le.Remember keeps a pointer to its argument"
     fi
     "${GIT[@]}" -C "$o" tag head

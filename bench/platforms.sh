@@ -12,8 +12,8 @@
 #                          GOCACHE, after one untimed run that fills what it lacks
 #   OUT=FILE               also write the Markdown table to FILE
 #
-# The change is bench/run.sh's case 1 (snappy/xerial.Encode keeps a pointer to a
-# local). Each platform count is run with --all-packages (every package of the module,
+# The change is bench/run.sh's case 1, bench/patches/xerial-escape.patch
+# (snappy/xerial.Encode keeps a pointer to a local). Each platform count is run with --all-packages (every package of the module,
 # both sides: the whole cost) and with the default selection (what the change can
 # affect). Platforms: 1 = linux/amd64; 2 = + linux/arm64; 4 = + darwin/arm64,
 # windows/amd64.
@@ -58,29 +58,7 @@ SRC=$(cd "$WORK/scratch" && go mod download -json "github.com/klauspost/compress
 REPO=$WORK/compress
 cp -a "$SRC" "$REPO"; chmod -R u+w "$REPO"
 "${GIT[@]}" -C "$REPO" init -q; "${GIT[@]}" -C "$REPO" add -A; "${GIT[@]}" -C "$REPO" commit -qm base
-"${GIT[@]}" -C "$REPO" apply - <<'PATCH'
-diff --git a/snappy/xerial/xerial.go b/snappy/xerial/xerial.go
---- a/snappy/xerial/xerial.go
-+++ b/snappy/xerial/xerial.go
-@@ -17,6 +17,8 @@ var (
- 	// ErrMalformed is returned by the decoder when the xerial framing
- 	// is malformed
- 	ErrMalformed = errors.New("malformed xerial framing")
-+
-+	lastSrcLen *int
- )
- 
- // Encode *appends* to the specified 'dst' the compressed
-@@ -24,6 +26,8 @@ var (
- // capacity, then a new slice will be allocated. If 'dst' has
- // non-zero length, then if *must* have been built using this function.
- func Encode(dst, src []byte) []byte {
-+	n := len(src)
-+	lastSrcLen = &n
- 	if len(dst) == 0 {
- 		dst = append(dst, xerialHeader...)
- 		dst = append(dst, xerialVersionInfo...)
-PATCH
+"${GIT[@]}" -C "$REPO" apply "$ROOT/bench/patches/xerial-escape.patch"
 "${GIT[@]}" -C "$REPO" commit -qam head
 
 {

@@ -169,29 +169,7 @@ new_repo() {
 setup_case1() {   # leaf package snappy/xerial gains one escape
     compress_dir
     new_repo "$1" "$COMPRESS_DIR"
-    "${GIT[@]}" -C "$1" apply - <<'PATCH'
-diff --git a/snappy/xerial/xerial.go b/snappy/xerial/xerial.go
---- a/snappy/xerial/xerial.go
-+++ b/snappy/xerial/xerial.go
-@@ -17,6 +17,8 @@ var (
- 	// ErrMalformed is returned by the decoder when the xerial framing
- 	// is malformed
- 	ErrMalformed = errors.New("malformed xerial framing")
-+
-+	lastSrcLen *int
- )
- 
- // Encode *appends* to the specified 'dst' the compressed
-@@ -24,6 +26,8 @@ var (
- // capacity, then a new slice will be allocated. If 'dst' has
- // non-zero length, then if *must* have been built using this function.
- func Encode(dst, src []byte) []byte {
-+	n := len(src)
-+	lastSrcLen = &n
- 	if len(dst) == 0 {
- 		dst = append(dst, xerialHeader...)
- 		dst = append(dst, xerialVersionInfo...)
-PATCH
+    "${GIT[@]}" -C "$1" apply "$ROOT/bench/patches/xerial-escape.patch"
     "${GIT[@]}" -C "$1" commit -qam "head: snappy/xerial.Encode keeps a pointer to a local"
     "${GIT[@]}" -C "$1" tag head
     CASE_DESC="github.com/klauspost/compress@$VERSION; head adds one escape to the leaf package snappy/xerial (Encode keeps a pointer to a local)"
@@ -202,23 +180,7 @@ setup_case2() {   # internal/le, imported directly or not by 16 of the 31 packag
     new_repo "$1" "$COMPRESS_DIR"
     # A new exported function: the package's export data changes, so every package that
     # imports it is compiled again; nothing calls it, so the one escape is in le itself.
-    "${GIT[@]}" -C "$1" apply - <<'PATCH'
-diff --git a/internal/le/le.go b/internal/le/le.go
---- a/internal/le/le.go
-+++ b/internal/le/le.go
-@@ -3,3 +3,11 @@ package le
- type Indexer interface {
- 	int | int8 | int16 | int32 | int64 | uint | uint8 | uint16 | uint32 | uint64
- }
-+
-+// lastIndex is where Remember keeps its argument.
-+var lastIndex *int
-+
-+// Remember keeps a pointer to its argument, which moves it to the heap.
-+func Remember(i int) {
-+	lastIndex = &i
-+}
-PATCH
+    "${GIT[@]}" -C "$1" apply "$ROOT/bench/patches/le-remember.patch"
     "${GIT[@]}" -C "$1" commit -qam "head: internal/le.Remember keeps a pointer to its argument"
     "${GIT[@]}" -C "$1" tag head
     local importers total

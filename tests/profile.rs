@@ -476,6 +476,35 @@ fn in_cache(repo: &TestRepo, gocache: &Path, args: &[&str]) -> crate::support::R
     })
 }
 
+/// The temporary directory reached through a link (macOS's TMPDIR, under /var →
+/// /private/var): the checkout's `default.pgo` is still inside the repository, whose
+/// path the builds resolve before comparing.
+#[test]
+fn a_default_pgo_is_used_when_the_temporary_directory_is_reached_through_a_link() {
+    let dir = scratch_dir("eg-pgo-");
+    let pgo = dir.path().join("default.pgo");
+    record(PGO_BASE, &pgo);
+    let (repo, _) = TestRepo::go_module(&[("main.go", PGO_BASE)]);
+    std::fs::copy(&pgo, repo.path().join("default.pgo")).expect("copy");
+    let base = repo.commit("base with its profile");
+    repo.write(
+        "main.go",
+        &PGO_BASE.replace("\treturn z\n", "\tkeep = &z\n\treturn z\n"),
+    );
+    let head = repo.commit("head");
+    let real = scratch_dir("eg-pgo-tmp-");
+    let links = scratch_dir("eg-pgo-tmplink-");
+    let tmpdir = links.path().join("tmp");
+    std::os::unix::fs::symlink(real.path(), &tmpdir).expect("link");
+    let gocache = scratch_dir("eg-pgo-gocache-");
+    let run = repo.run_untouched_with(&["diff", "--format", "json", &base, &head], |cmd| {
+        cmd.env("TMPDIR", &tmpdir).env("GOCACHE", gocache.path());
+    });
+    run.assert_code(1);
+    let new = weighed(&run.json(), "new");
+    assert!(new.iter().any(|(f, _)| f == "main"), "{new:?}\n{}", run.stderr);
+}
+
 #[test]
 fn a_default_pgo_weighs_the_findings_and_the_build() {
     let dir = scratch_dir("eg-pgo-");
