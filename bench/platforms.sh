@@ -13,10 +13,10 @@
 #   OUT=FILE               also write the Markdown table to FILE
 #
 # The change is bench/run.sh's case 1, bench/patches/xerial-escape.patch
-# (snappy/xerial.Encode keeps a pointer to a local). Each platform count is run with --all-packages (every package of the module,
-# both sides: the whole cost) and with the default selection (what the change can
-# affect). Platforms: 1 = linux/amd64; 2 = + linux/arm64; 4 = + darwin/arm64,
-# windows/amd64.
+# (snappy/xerial.Encode keeps a pointer to a local). Each platform count is run with
+# --all-packages (every package of the module, both sides: the whole cost) and with the
+# default selection (what the change can affect). Platforms: 1 = linux/amd64;
+# 2 = + linux/arm64; 4 = + darwin/arm64, windows/amd64.
 #   cold: an empty GOCACHE of its own (the standard library is compiled for each
 #         platform, as a CI machine's first run does), one run.
 #   warm: the same GOCACHE again, RUNS runs.
