@@ -502,7 +502,11 @@ fn a_default_pgo_is_used_when_the_temporary_directory_is_reached_through_a_link(
     });
     run.assert_code(1);
     let new = weighed(&run.json(), "new");
-    assert!(new.iter().any(|(f, _)| f == "main"), "{new:?}\n{}", run.stderr);
+    assert!(
+        new.iter().any(|(f, _)| f == "main"),
+        "{new:?}\n{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -358,12 +358,13 @@ impl Session {
     }
 
     /// Resolves `spec` (the working tree when `None`) and checks it out in the work
-    /// directory, for the single-revision commands.
-    pub(crate) fn checkout_one(&self, spec: Option<&str>) -> Result<(Revision, PathBuf)> {
+    /// directory, for the single-revision commands; also whether a Go file of it may
+    /// import "C" (see [`Work::checkout_with_cgo`]).
+    pub(crate) fn checkout_one(&self, spec: Option<&str>) -> Result<(Revision, PathBuf, bool)> {
         let rev = self.revision(spec)?;
         self.progress.say(&format!("checking out {}", rev.label()));
-        let tree = self.work.checkout(&self.repo, &rev)?;
-        Ok((rev, tree))
+        let (tree, may_use_cgo) = self.work.checkout_with_cgo(&self.repo, &rev)?;
+        Ok((rev, tree, may_use_cgo))
     }
 
     /// The revision `spec` names; the working tree when `None`.

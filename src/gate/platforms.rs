@@ -128,15 +128,8 @@ impl PlatformJob<'_> {
         progress.say(&format!("checking out head {}", head_rev.label()));
         let (tree, may_use_cgo) = work.checkout_with_cgo(repo, head_rev)?;
         let name = format!("head {}{on}", head_rev.label());
-        // The cgo listing is one more `go list` per foreign platform: skipped when no Go
-        // file of the tree so much as names "C". First: without its cgo files a package
-        // may have nothing left to list.
-        if let Some(platform) = target
-            .as_ref()
-            .filter(|_| go.foreign && go.cgo_enabled && may_use_cgo)
-        {
-            refuse_cgo(go, &tree, &settings, &name, platform)?;
-        }
+        // Before the listing: without its cgo files a package may have nothing left.
+        refuse_cgo(go, &tree, may_use_cgo, &settings, &name)?;
         let listing = go::list(go, &tree, &settings, &name)?;
         let dropped =
             base_view.and_then(|view| no_longer_analysed(go, &tree, &listing, view, &name));
@@ -296,14 +289,22 @@ impl PlatformJob<'_> {
 
 /// Stops with exit 2 when a package the gate would analyse needs cgo on a platform
 /// other than the default one: escape-gate cross-compiles without a C compiler for
-/// the target, so the package's cgo files would be left out of its analysis.
+/// the target, so the package's cgo files would be left out of its analysis. The cgo
+/// listing is one more `go list`, run only for a foreign platform with cgo on and a
+/// tree where some Go file names "C" (`may_use_cgo`, [`Work::checkout_with_cgo`](super::analyse::Work::checkout_with_cgo)).
 pub(crate) fn refuse_cgo(
     go: &GoEnv,
     tree: &std::path::Path,
+    may_use_cgo: bool,
     settings: &BuildSettings,
     name: &str,
-    platform: &Platform,
 ) -> Result<()> {
+    let Some(platform) = go.target.as_ref() else {
+        return Ok(());
+    };
+    if !(go.foreign && go.cgo_enabled && may_use_cgo) {
+        return Ok(());
+    }
     let packages = go::cgo_packages(go, tree, settings, name)?;
     let Some((package, files)) = packages.first() else {
         return Ok(());

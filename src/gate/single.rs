@@ -29,7 +29,7 @@ pub fn single(
     platform: Option<&Platform>,
 ) -> Result<(GoEnv, Side)> {
     let session = Session::open(repo_dir)?;
-    let (rev, tree) = session.checkout_one(spec)?;
+    let (rev, tree, may_use_cgo) = session.checkout_one(spec)?;
     let Session {
         repo, go, progress, ..
     } = session;
@@ -38,9 +38,7 @@ pub fn single(
     limit_time(&loaded, None, ConfigFrom::Head)?;
     let settings = build_settings(&loaded, tags)?;
     let name = format!("revision {}{}", rev.label(), for_platform(platform));
-    if let Some(platform) = platform.filter(|_| go.foreign && go.cgo_enabled) {
-        refuse_cgo(&go, &tree, &settings, &name, platform)?;
-    }
+    refuse_cgo(&go, &tree, may_use_cgo, &settings, &name)?;
     let listing = go::list(&go, &tree, &settings, &name)?;
     progress.say(&format!("building {name} with {}", go.version));
     let missing = missing_submodules_warning(&rev, &repo.missing_submodules(&rev));
@@ -54,11 +52,7 @@ pub fn single(
         &name,
     )?;
     side.notes.extend(missing);
-    if let Some(platform) = platform {
-        for f in &mut side.findings {
-            f.platforms = vec![platform.clone()];
-        }
-    }
+    name_platform(&mut side.findings, platform);
     progress.clear();
     Ok((go, side))
 }
@@ -72,6 +66,15 @@ fn targeting(go: GoEnv, platform: Option<&Platform>) -> GoEnv {
             go
         }
         None => go,
+    }
+}
+
+/// Each finding names `platform` when one was named, as `diff --platforms` does.
+fn name_platform(findings: &mut [Finding], platform: Option<&Platform>) {
+    if let Some(platform) = platform {
+        for f in findings {
+            f.platforms = vec![platform.clone()];
+        }
     }
 }
 
@@ -121,7 +124,7 @@ pub struct Explained {
 /// at `req.line` (their flows rendered with repository-relative positions).
 pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
     let session = Session::open(&req.repo)?;
-    let (rev, tree) = session.checkout_one(req.rev.as_deref())?;
+    let (rev, tree, may_use_cgo) = session.checkout_one(req.rev.as_deref())?;
     let Session {
         repo, go, progress, ..
     } = session;
@@ -172,9 +175,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         rev.label(),
         for_platform(platform)
     );
-    if let Some(platform) = platform.filter(|_| go.foreign && go.cgo_enabled) {
-        refuse_cgo(&go, &tree, &settings, &name, platform)?;
-    }
+    refuse_cgo(&go, &tree, may_use_cgo, &settings, &name)?;
     progress.say(&format!("building {name} with {}", go.version));
     let mut output = go::build_packages(
         &go,
@@ -210,11 +211,7 @@ pub fn explain_at(req: &ExplainRequest) -> Result<Explained> {
         )
     });
     explain::render_in_place(&mut findings, &output);
-    if let Some(platform) = platform {
-        for f in &mut findings {
-            f.platforms = vec![platform.clone()];
-        }
-    }
+    name_platform(&mut findings, platform);
     // The profile as `diff` reads it: `--profile`, else the allowlist's, else the
     // main packages' default.pgo (which needs the revision's package list).
     let mut scope = Scope::default();
