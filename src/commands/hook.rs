@@ -97,7 +97,8 @@ pub fn run(args: Args) -> Result<Exit> {
         }
     }
 
-    let mut refused: Vec<(String, usize, String, String)> = Vec::new();
+    // Each refused ref: its name, its new escapes, the command that accepts them.
+    let mut refused: Vec<(String, usize, String)> = Vec::new();
     let mut done: Vec<(String, String)> = Vec::new();
     for check in checks {
         if done.contains(&(check.base.clone(), check.head.clone())) {
@@ -144,8 +145,7 @@ pub fn run(args: Args) -> Result<Exit> {
             refused.push((
                 check.name.clone(),
                 new,
-                check.base.clone(),
-                check.head.clone(),
+                words::allow_command(&outcome, false),
             ));
         }
     }
@@ -155,17 +155,11 @@ pub fn run(args: Args) -> Result<Exit> {
     }
     let what: Vec<String> = refused
         .iter()
-        .map(|(name, n, _, _)| format!("{name}: {}", words::count(*n, "new heap escape")))
+        .map(|(name, n, _)| format!("{name}: {}", words::count(*n, "new heap escape")))
         .collect();
-    let allow: Vec<String> = refused
+    let allow: Vec<&str> = refused
         .iter()
-        .map(|(_, _, base, head)| {
-            format!(
-                "escape-gate allow --reason \"…\" {} {}",
-                short(base),
-                short(head)
-            )
-        })
+        .map(|(_, _, command)| command.as_str())
         .collect();
     eprintln!(
         "\nescape-gate: push refused: {}.\n\
